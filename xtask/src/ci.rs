@@ -1,0 +1,208 @@
+//! `cargo xtask ci`: every check CI runs, in order, with one summary at the end.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// One step's outcome, for the summary.
+struct StepResult {
+    name: &'static str,
+    ok: bool,
+    elapsed: Duration,
+    detail: String,
+}
+
+/// Totals parsed from `cargo test`'s `test result:` lines.
+#[derive(Default, Debug, PartialEq, Eq)]
+struct TestTotals {
+    passed: u64,
+    failed: u64,
+    ignored: u64,
+}
+
+impl TestTotals {
+    /// Adds one `test result: ok. 3 passed; 0 failed; 1 ignored; ...` line; other lines are ignored.
+    fn add_line(&mut self, line: &str) {
+        let Some(rest) = line.trim().strip_prefix("test result: ") else {
+            return;
+        };
+        for part in rest.split(';') {
+            let mut words = part.split_whitespace().rev();
+            let (Some(label), Some(count)) = (words.next(), words.next()) else {
+                continue;
+            };
+            let Ok(count) = count.parse::<u64>() else {
+                continue;
+            };
+            match label {
+                "passed" => self.passed += count,
+                "failed" => self.failed += count,
+                "ignored" => self.ignored += count,
+                _ => {}
+            }
+        }
+    }
+}
+
+pub(crate) fn run(args: &[String]) -> Result<(), String> {
+    if let Some(arg) = args.first() {
+        return Err(format!("`ci` takes no arguments (got `{arg}`)"));
+    }
+    let started = Instant::now();
+    let mut results = Vec::new();
+
+    results.push(layering_step());
+    results.push(step("fmt", &["fmt", "--all", "--check"]));
+    results.push(step(
+        "clippy",
+        &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ],
+    ));
+    let mut totals = TestTotals::default();
+    results.push(test_step(&mut totals));
+
+    println!("\n== xtask ci summary ==");
+    for r in &results {
+        let mark = if r.ok { "ok  " } else { "FAIL" };
+        println!(
+            "{mark} {:<8} {:>7.1}s  {}",
+            r.name,
+            r.elapsed.as_secs_f64(),
+            r.detail
+        );
+    }
+    println!(
+        "total {:.1}s; tests: {} passed, {} failed, {} ignored",
+        started.elapsed().as_secs_f64(),
+        totals.passed,
+        totals.failed,
+        totals.ignored
+    );
+    let failed: Vec<_> = results.iter().filter(|r| !r.ok).map(|r| r.name).collect();
+    if failed.is_empty() {
+        println!("{} passed, {} failed", totals.passed, totals.failed);
+        Ok(())
+    } else {
+        Err(format!("failed steps: {}", failed.join(", ")))
+    }
+}
+
+fn layering_step() -> StepResult {
+    println!("\n== layering: cargo metadata against ARCHITECTURE.md ==");
+    let started = Instant::now();
+    let (ok, detail) = match crate::layering::check() {
+        Ok(()) => (true, "7 members, every edge allowed".to_owned()),
+        Err(e) => (false, e),
+    };
+    StepResult {
+        name: "layering",
+        ok,
+        elapsed: started.elapsed(),
+        detail,
+    }
+}
+
+fn cargo() -> Command {
+    Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+}
+
+fn step(name: &'static str, args: &[&str]) -> StepResult {
+    println!("\n== {name}: cargo {} ==", args.join(" "));
+    let started = Instant::now();
+    let status = cargo().args(args).status();
+    let (ok, detail) = match status {
+        Ok(s) if s.success() => (true, String::new()),
+        Ok(s) => (false, format!("exited with {s}")),
+        Err(e) => (false, format!("could not start cargo: {e}")),
+    };
+    StepResult {
+        name,
+        ok,
+        elapsed: started.elapsed(),
+        detail,
+    }
+}
+
+/// Runs unit, integration and doc tests of every crate, echoing output and counting results.
+fn test_step(totals: &mut TestTotals) -> StepResult {
+    let args = ["test", "--workspace", "--no-fail-fast"];
+    println!("\n== test: cargo {} ==", args.join(" "));
+    let started = Instant::now();
+    let child = cargo().args(args).stdout(Stdio::piped()).spawn();
+    let mut child = match child {
+        Ok(c) => c,
+        Err(e) => {
+            return StepResult {
+                name: "test",
+                ok: false,
+                elapsed: started.elapsed(),
+                detail: format!("could not start cargo: {e}"),
+            };
+        }
+    };
+    if let Some(stdout) = child.stdout.take() {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            println!("{line}");
+            totals.add_line(&line);
+        }
+    }
+    let (ok, detail) = match child.wait() {
+        Ok(s) if s.success() && totals.failed == 0 => (
+            true,
+            format!("{} passed, {} ignored", totals.passed, totals.ignored),
+        ),
+        Ok(s) => (false, format!("{} failed ({s})", totals.failed)),
+        Err(e) => (false, format!("could not wait for cargo: {e}")),
+    };
+    StepResult {
+        name: "test",
+        ok,
+        elapsed: started.elapsed(),
+        detail,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TestTotals;
+
+    fn check(lines: &[&str], expected: (u64, u64, u64)) {
+        let mut totals = TestTotals::default();
+        for line in lines {
+            totals.add_line(line);
+        }
+        assert_eq!(
+            (totals.passed, totals.failed, totals.ignored),
+            expected,
+            "{lines:?}"
+        );
+    }
+
+    #[test]
+    fn counts_test_result_lines() {
+        check(
+            &[
+                "test result: ok. 3 passed; 0 failed; 1 ignored; 0 measured; 0 filtered out; finished in 0.00s",
+            ],
+            (3, 0, 1),
+        );
+        check(
+            &[
+                "test result: ok. 3 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out",
+                "test result: FAILED. 1 passed; 2 failed; 0 ignored; 0 measured; 0 filtered out",
+            ],
+            (4, 2, 0),
+        );
+    }
+
+    #[test]
+    fn ignores_other_lines() {
+        check(&["running 3 tests", "test foo ... ok", ""], (0, 0, 0));
+    }
+}

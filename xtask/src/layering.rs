@@ -1,0 +1,141 @@
+//! The dependency direction of ARCHITECTURE.md, checked against `cargo metadata`.
+
+use std::collections::BTreeSet;
+use std::process::Command;
+
+/// The workspace members, exactly.
+const MEMBERS: &[&str] = &[
+    "ctim-model",
+    "relay-core",
+    "relay-lambda",
+    "relay-server",
+    "signals-client",
+    "socless-events",
+    "xtask",
+];
+
+/// Every allowed edge between members (normal, dev and build dependencies alike).
+/// `xtask` may use any crate; no crate may use `xtask`.
+const ALLOWED: &[(&str, &str)] = &[
+    ("relay-lambda", "relay-core"),
+    ("relay-server", "relay-core"),
+    ("relay-core", "signals-client"),
+    ("relay-core", "ctim-model"),
+];
+
+/// Runs `cargo metadata` and checks the members and every edge between them.
+pub(crate) fn check() -> Result<(), String> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let output = Command::new(cargo)
+        .args(["metadata", "--format-version", "1", "--no-deps"])
+        .output()
+        .map_err(|e| format!("could not run cargo metadata: {e}"))?;
+    if !output.status.success() {
+        return Err(format!(
+            "cargo metadata failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    let metadata: serde_json::Value = serde_json::from_slice(&output.stdout)
+        .map_err(|e| format!("cargo metadata printed invalid JSON: {e}"))?;
+    check_metadata(&metadata)
+}
+
+fn check_metadata(metadata: &serde_json::Value) -> Result<(), String> {
+    let packages = metadata["packages"]
+        .as_array()
+        .ok_or("cargo metadata has no `packages`")?;
+    let names: BTreeSet<&str> = packages.iter().filter_map(|p| p["name"].as_str()).collect();
+    let expected: BTreeSet<&str> = MEMBERS.iter().copied().collect();
+    if names != expected {
+        return Err(format!(
+            "workspace members are {names:?}, expected exactly {expected:?}"
+        ));
+    }
+    let mut problems = Vec::new();
+    for package in packages {
+        let from = package["name"].as_str().unwrap_or_default();
+        let deps = package["dependencies"].as_array().into_iter().flatten();
+        for to in deps.filter_map(|d| d["name"].as_str()) {
+            if !expected.contains(to) || from == "xtask" {
+                continue;
+            }
+            if !ALLOWED.contains(&(from, to)) {
+                problems.push(format!("{from} -> {to}"));
+            }
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "dependency edges not in ARCHITECTURE.md: {}",
+            problems.join(", ")
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    fn package(name: &str, deps: &[&str]) -> serde_json::Value {
+        let deps: Vec<_> = deps.iter().map(|d| json!({ "name": d })).collect();
+        json!({ "name": name, "dependencies": deps })
+    }
+
+    fn workspace(edges: &[(&str, &[&str])]) -> serde_json::Value {
+        let packages: Vec<_> = super::MEMBERS
+            .iter()
+            .map(|m| {
+                let deps = edges
+                    .iter()
+                    .find(|(from, _)| from == m)
+                    .map_or(&[][..], |(_, d)| *d);
+                package(m, deps)
+            })
+            .collect();
+        json!({ "packages": packages })
+    }
+
+    #[test]
+    fn this_workspace_follows_the_architecture() {
+        super::check().unwrap();
+    }
+
+    #[test]
+    fn allowed_edges_and_foreign_crates_pass() {
+        let m = workspace(&[
+            ("relay-core", &["ctim-model", "signals-client", "axum"]),
+            ("relay-server", &["relay-core", "tokio"]),
+            ("xtask", &["ctim-model", "relay-core"]),
+        ]);
+        assert_eq!(super::check_metadata(&m), Ok(()));
+    }
+
+    #[test]
+    fn forbidden_edges_are_named() {
+        let m = workspace(&[
+            ("ctim-model", &["signals-client"]),
+            ("socless-events", &["relay-core"]),
+            ("relay-core", &["xtask"]),
+        ]);
+        let err = super::check_metadata(&m).unwrap_err();
+        assert!(err.contains("ctim-model -> signals-client"), "{err}");
+        assert!(err.contains("socless-events -> relay-core"), "{err}");
+        assert!(err.contains("relay-core -> xtask"), "{err}");
+    }
+
+    #[test]
+    fn a_missing_or_extra_member_fails() {
+        let mut m = workspace(&[]);
+        m["packages"].as_array_mut().unwrap().pop();
+        assert!(super::check_metadata(&m).is_err());
+        let mut m = workspace(&[]);
+        m["packages"]
+            .as_array_mut()
+            .unwrap()
+            .push(package("helpers", &[]));
+        assert!(super::check_metadata(&m).is_err());
+    }
+}
