@@ -1,21 +1,71 @@
 //! Socless `create_events` for Rust event endpoints.
 //!
-//! **What it is:** validation, deduplication, event records and playbook starts, on DynamoDB and
-//! Step Functions or on an embedded local store.
-//! **What it is not:** not a playbook engine and nothing to do with the relay.
+//! **What it is:** a faithful, safer port of the Socless (socless_python 1.5) `create_events`:
+//! it validates `event_details` (with the original's error texts), deduplicates each event by
+//! its md5 dedup hash, writes the events, dedup and results table items exactly as the original
+//! does, and starts one playbook execution per event with the input Socless playbooks expect.
+//! It runs on DynamoDB and Step Functions ([`AwsStore`], [`AwsLauncher`]) or, with no AWS
+//! account, on one local SQLite file ([`LocalStore`], [`LocalLauncher`]).
+//!
+//! Safer than the original: the whole batch is validated before any write, dedup claims are
+//! conditional writes (two concurrent invocations produce one original), floats are stored as
+//! DynamoDB numbers, and a partial failure still returns every event and report.
+//!
+//! **What it is not:** not a playbook engine (the local launcher records starts and can POST
+//! them to a webhook), not the rest of Socless (integrations, `SetInvestigationStatus`
+//! lambdas), and nothing to do with the relay crates of this workspace.
 //!
 //! ```
-//! assert_eq!(socless_events::EVENTS_TABLE_ENV, "SOCLESS_EVENTS_TABLE");
+//! use socless_events::{EventCreator, LocalLauncher, LocalStore, StateMachineArns};
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
+//! let path = std::env::temp_dir().join(format!("socless-doc-{}.sqlite", std::process::id()));
+//! let creator = EventCreator::new(
+//!     LocalStore::open(&path)?,
+//!     LocalLauncher::open(&path)?,
+//!     StateMachineArns::new("us-east-1", "123456789012")?,
+//! );
+//! let output = creator
+//!     .create_events(&serde_json::json!({
+//!         "event_type": "Suspicious Login",
+//!         "playbook": "InvestigateLogin",
+//!         "details": [{"username": "ubalogun", "ip": "113.63.125.3"}],
+//!         "dedup_keys": ["username"],
+//!     }))
+//!     .await?;
+//! assert_eq!(output.events.len(), 1);
+//! assert_eq!(
+//!     output.execution_reports[0].statemachinearn,
+//!     "arn:aws:states:us-east-1:123456789012:stateMachine:InvestigateLogin"
+//! );
+//! # std::fs::remove_file(&path).ok();
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # })?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
-/// Environment variable naming the events table.
-pub const EVENTS_TABLE_ENV: &str = "SOCLESS_EVENTS_TABLE";
+mod arn;
+pub mod auth;
+mod aws;
+mod backend;
+mod batch;
+mod create;
+mod error;
+mod local;
+mod model;
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn table_env_is_socless_prefixed() {
-        assert!(super::EVENTS_TABLE_ENV.starts_with("SOCLESS_"));
-    }
-}
+pub use arn::{REGION_ENV, StateMachineArns, partition_for_region};
+pub use aws::{AwsLauncher, AwsStore};
+pub use backend::{
+    DEDUP_TABLE_ENV, EVENTS_TABLE_ENV, EventStore, PlaybookLauncher, RESULTS_TABLE_ENV,
+    TableNames,
+};
+pub use batch::{EventBatch, dedup_hash};
+pub use create::EventCreator;
+pub use error::{Error, InvalidEvent};
+pub use local::{LocalExecution, LocalLauncher, LocalStore};
+pub use model::{
+    CreateEventsOutput, CreatedEvent, EventItem, EventMetadata, ExecutionReport, InitialEvent,
+    JsonObject, PlaybookArtifacts, PlaybookInput, ResultsItem, Status,
+};

@@ -1,0 +1,376 @@
+//! The AWS backend: DynamoDB tables and Step Functions state machines.
+//!
+//! JSON maps to native DynamoDB types (objects `M`, lists `L`, numbers `N`, strings `S`,
+//! booleans `BOOL`, null `NULL`), exactly as boto3 stores the original's items, so existing
+//! tables and playbooks keep working. Floats are stored as `N` too.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata};
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use serde_json::{Number, Value};
+
+use crate::arn::execution_arn;
+use crate::backend::{EventStore, PlaybookLauncher, TableNames, start_execution_error};
+use crate::error::Error;
+use crate::model::{EventItem, JsonObject, ResultsItem, Status};
+
+/// The DynamoDB [`EventStore`].
+#[derive(Debug, Clone)]
+pub struct AwsStore {
+    client: aws_sdk_dynamodb::Client,
+    tables: TableNames,
+}
+
+impl AwsStore {
+    /// A store using `config` (e.g. from `aws_config::load_defaults`, which honours
+    /// `AWS_ENDPOINT_URL`) and the given tables.
+    pub fn new(config: &aws_config::SdkConfig, tables: TableNames) -> Self {
+        Self {
+            client: aws_sdk_dynamodb::Client::new(config),
+            tables,
+        }
+    }
+
+    /// The table names.
+    pub fn tables(&self) -> &TableNames {
+        &self.tables
+    }
+
+    async fn get_item(
+        &self,
+        table: &str,
+        key: &str,
+        value: &str,
+    ) -> Result<Option<HashMap<String, AttributeValue>>, Error> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(table)
+            .key(key, AttributeValue::S(value.to_owned()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| dynamo_error("GetItem", table, &e))?;
+        Ok(output.item)
+    }
+
+    async fn put_item(&self, table: &str, item: HashMap<String, AttributeValue>) -> Result<(), Error> {
+        self.client
+            .put_item()
+            .table_name(table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(|e| dynamo_error("PutItem", table, &e))?;
+        Ok(())
+    }
+}
+
+fn dynamo_error<E, R>(operation: &str, table: &str, error: &aws_sdk_dynamodb::error::SdkError<E, R>) -> Error
+where
+    E: std::error::Error + ProvideErrorMetadata + 'static,
+    R: std::fmt::Debug,
+{
+    match (error.code(), error.message()) {
+        (Some(code), Some(message)) => {
+            Error::Storage(format!("DynamoDB {operation} on {table}: {code}: {message}"))
+        }
+        _ => Error::Storage(format!(
+            "DynamoDB {operation} on {table}: {}",
+            DisplayErrorContext(error)
+        )),
+    }
+}
+
+impl EventStore for AwsStore {
+    async fn dedup_mapping(&self, dedup_hash: &str) -> Result<Option<String>, Error> {
+        let item = self.get_item(&self.tables.dedup, "dedup_hash", dedup_hash).await?;
+        Ok(item.and_then(|item| match item.get("current_investigation_id") {
+            Some(AttributeValue::S(id)) => Some(id.clone()),
+            _ => None,
+        }))
+    }
+
+    async fn event(&self, id: &str) -> Result<Option<JsonObject>, Error> {
+        let item = self.get_item(&self.tables.events, "id", id).await?;
+        item.map(|item| object_from_item(&item)).transpose()
+    }
+
+    async fn put_original(
+        &self,
+        event: &EventItem,
+        dedup_hash: &str,
+        expected: Option<&str>,
+    ) -> Result<bool, Error> {
+        let event_put = Put::builder()
+            .table_name(&self.tables.events)
+            .set_item(Some(item_from(event)?))
+            .condition_expression("attribute_not_exists(id)")
+            .build()
+            .map_err(|e| Error::Storage(format!("cannot build the event write: {e}")))?;
+        let mapping = HashMap::from([
+            ("dedup_hash".to_owned(), AttributeValue::S(dedup_hash.to_owned())),
+            (
+                "current_investigation_id".to_owned(),
+                AttributeValue::S(event.investigation_id.clone()),
+            ),
+        ]);
+        let mut mapping_put = Put::builder()
+            .table_name(&self.tables.dedup)
+            .set_item(Some(mapping));
+        mapping_put = match expected {
+            None => mapping_put.condition_expression("attribute_not_exists(current_investigation_id)"),
+            Some(previous) => mapping_put
+                .condition_expression("current_investigation_id = :previous")
+                .expression_attribute_values(":previous", AttributeValue::S(previous.to_owned())),
+        };
+        let mapping_put = mapping_put
+            .build()
+            .map_err(|e| Error::Storage(format!("cannot build the dedup write: {e}")))?;
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().put(event_put).build())
+            .transact_items(TransactWriteItem::builder().put(mapping_put).build())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(error) if lost_the_race(&error) => Ok(false),
+            Err(error) => Err(dynamo_error("TransactWriteItems", &self.tables.dedup, &error)),
+        }
+    }
+
+    async fn put_event(&self, event: &EventItem) -> Result<(), Error> {
+        self.put_item(&self.tables.events, item_from(event)?).await
+    }
+
+    async fn put_results(&self, item: &ResultsItem) -> Result<(), Error> {
+        self.put_item(&self.tables.results, item_from(item)?).await
+    }
+
+    async fn results(&self, execution_id: &str) -> Result<Option<JsonObject>, Error> {
+        let item = self
+            .get_item(&self.tables.results, "execution_id", execution_id)
+            .await?;
+        item.map(|item| object_from_item(&item)).transpose()
+    }
+
+    async fn set_investigation_status(
+        &self,
+        investigation_id: &str,
+        status: Status,
+    ) -> Result<(), Error> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.tables.events)
+            .key("id", AttributeValue::S(investigation_id.to_owned()))
+            .update_expression("SET status_ = :status")
+            .condition_expression("attribute_exists(id)")
+            .expression_attribute_values(":status", AttributeValue::S(status.as_str().to_owned()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Err(Error::Storage(format!("no event with id {investigation_id}")))
+            }
+            Err(error) => Err(dynamo_error("UpdateItem", &self.tables.events, &error)),
+        }
+    }
+}
+
+/// Whether a transaction was cancelled only because another writer got there first.
+fn lost_the_race(
+    error: &aws_sdk_dynamodb::error::SdkError<
+        aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError,
+        aws_sdk_dynamodb::config::http::HttpResponse,
+    >,
+) -> bool {
+    let Some(aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(cancelled)) =
+        error.as_service_error()
+    else {
+        return false;
+    };
+    let reasons = cancelled.cancellation_reasons();
+    // Without reasons (some servers omit them) a cancelled conditional write is still a lost race.
+    reasons.iter().all(|reason| {
+        matches!(
+            reason.code(),
+            None | Some("None" | "ConditionalCheckFailed" | "TransactionConflict")
+        )
+    })
+}
+
+/// A serialisable record as a DynamoDB item.
+fn item_from<T: serde::Serialize>(record: &T) -> Result<HashMap<String, AttributeValue>, Error> {
+    match serde_json::to_value(record) {
+        Ok(Value::Object(map)) => Ok(map
+            .into_iter()
+            .map(|(key, value)| (key, attribute_from_json(value)))
+            .collect()),
+        Ok(_) => Err(Error::Storage("an item must be a JSON object".into())),
+        Err(e) => Err(Error::Storage(format!("cannot encode item: {e}"))),
+    }
+}
+
+/// A JSON value as the native DynamoDB type boto3 would store.
+pub(crate) fn attribute_from_json(value: Value) -> AttributeValue {
+    match value {
+        Value::Null => AttributeValue::Null(true),
+        Value::Bool(b) => AttributeValue::Bool(b),
+        Value::Number(n) => AttributeValue::N(n.to_string()),
+        Value::String(s) => AttributeValue::S(s),
+        Value::Array(list) => AttributeValue::L(list.into_iter().map(attribute_from_json).collect()),
+        Value::Object(map) => AttributeValue::M(
+            map.into_iter()
+                .map(|(key, value)| (key, attribute_from_json(value)))
+                .collect(),
+        ),
+    }
+}
+
+fn object_from_item(item: &HashMap<String, AttributeValue>) -> Result<JsonObject, Error> {
+    item.iter()
+        .map(|(key, value)| Ok((key.clone(), json_from_attribute(value)?)))
+        .collect()
+}
+
+/// A DynamoDB attribute as JSON (sets become lists; binary is not supported).
+pub(crate) fn json_from_attribute(value: &AttributeValue) -> Result<Value, Error> {
+    Ok(match value {
+        AttributeValue::Null(_) => Value::Null,
+        AttributeValue::Bool(b) => Value::Bool(*b),
+        AttributeValue::N(n) => Value::Number(number(n)?),
+        AttributeValue::S(s) => Value::String(s.clone()),
+        AttributeValue::L(list) => Value::Array(
+            list.iter()
+                .map(json_from_attribute)
+                .collect::<Result<_, _>>()?,
+        ),
+        AttributeValue::M(map) => Value::Object(object_from_item(map)?),
+        AttributeValue::Ss(set) => Value::Array(set.iter().cloned().map(Value::String).collect()),
+        AttributeValue::Ns(set) => Value::Array(
+            set.iter()
+                .map(|n| number(n).map(Value::Number))
+                .collect::<Result<_, _>>()?,
+        ),
+        _ => return Err(Error::Storage("unsupported DynamoDB attribute type".into())),
+    })
+}
+
+fn number(text: &str) -> Result<Number, Error> {
+    serde_json::from_str(text).map_err(|_| Error::Storage(format!("bad DynamoDB number {text:?}")))
+}
+
+/// The Step Functions [`PlaybookLauncher`].
+#[derive(Debug, Clone)]
+pub struct AwsLauncher {
+    client: aws_sdk_sfn::Client,
+}
+
+impl AwsLauncher {
+    /// A launcher using `config` (which honours `AWS_ENDPOINT_URL`).
+    pub fn new(config: &aws_config::SdkConfig) -> Self {
+        Self {
+            client: aws_sdk_sfn::Client::new(config),
+        }
+    }
+}
+
+impl PlaybookLauncher for AwsLauncher {
+    async fn start_execution(
+        &self,
+        state_machine_arn: &str,
+        name: &str,
+        input: &str,
+    ) -> Result<(), Error> {
+        let result = self
+            .client
+            .start_execution()
+            .state_machine_arn(state_machine_arn)
+            .name(name)
+            .input(input)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(error) => match (error.code(), error.message()) {
+                (Some(code), Some(message)) => Err(start_execution_error(code, message)),
+                _ => Err(Error::Launch(format!(
+                    "StartExecution failed: {}",
+                    aws_sdk_sfn::error::DisplayErrorContext(&error)
+                ))),
+            },
+        }
+    }
+
+    async fn execution_input(
+        &self,
+        state_machine_arn: &str,
+        name: &str,
+    ) -> Result<Option<Value>, Error> {
+        let arn = execution_arn(state_machine_arn, name);
+        let result = self.client.describe_execution().execution_arn(&arn).send().await;
+        let output = match result {
+            Ok(output) => output,
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_execution_does_not_exist()) =>
+            {
+                return Ok(None);
+            }
+            Err(error) => {
+                return Err(Error::Launch(format!(
+                    "DescribeExecution failed: {}",
+                    aws_sdk_sfn::error::DisplayErrorContext(&error)
+                )));
+            }
+        };
+        output
+            .input()
+            .map(|text| {
+                serde_json::from_str(text)
+                    .map_err(|e| Error::Launch(format!("execution input is not JSON: {e}")))
+            })
+            .transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn check(value: Value) {
+        let attribute = attribute_from_json(value.clone());
+        assert_eq!(json_from_attribute(&attribute).unwrap(), value);
+    }
+
+    #[test]
+    fn json_round_trips_through_attributes() {
+        check(json!(null));
+        check(json!(true));
+        check(json!(0.1));
+        check(json!(-2.5e-7));
+        check(json!(34.7725));
+        check(json!(18446744073709551615_u64));
+        check(json!(-42));
+        check(json!(""));
+        check(json!({"a": [1, 2.5, {"b": null}], "c": {}}));
+        check(json!([]));
+    }
+
+    #[test]
+    fn numbers_are_native() {
+        assert_eq!(attribute_from_json(json!(1.5)), AttributeValue::N("1.5".into()));
+        assert_eq!(attribute_from_json(json!(20)), AttributeValue::N("20".into()));
+    }
+}

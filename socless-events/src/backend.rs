@@ -1,0 +1,129 @@
+//! The two seams of `create_events`: where events are stored and how playbooks start.
+
+use std::future::Future;
+
+use serde_json::Value;
+
+use crate::error::Error;
+use crate::model::{EventItem, JsonObject, ResultsItem, Status};
+
+/// Environment variable naming the events table.
+pub const EVENTS_TABLE_ENV: &str = "SOCLESS_EVENTS_TABLE";
+/// Environment variable naming the dedup table.
+pub const DEDUP_TABLE_ENV: &str = "SOCLESS_DEDUP_TABLE";
+/// Environment variable naming the execution results table.
+pub const RESULTS_TABLE_ENV: &str = "SOCLESS_RESULTS_TABLE";
+
+/// The three Socless tables.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableNames {
+    /// Events, keyed by `id`.
+    pub events: String,
+    /// Dedup mappings, keyed by `dedup_hash`.
+    pub dedup: String,
+    /// Execution results, keyed by `execution_id`.
+    pub results: String,
+}
+
+impl TableNames {
+    /// The table names given explicitly.
+    pub fn new(
+        events: impl Into<String>,
+        dedup: impl Into<String>,
+        results: impl Into<String>,
+    ) -> Self {
+        Self {
+            events: events.into(),
+            dedup: dedup.into(),
+            results: results.into(),
+        }
+    }
+
+    /// The table names from `SOCLESS_EVENTS_TABLE`, `SOCLESS_DEDUP_TABLE` and
+    /// `SOCLESS_RESULTS_TABLE`; each must be set and non-empty.
+    pub fn from_env() -> Result<Self, Error> {
+        let var = |name: &str| match std::env::var(name) {
+            Ok(value) if !value.is_empty() => Ok(value),
+            _ => Err(Error::Config(format!("{name} is not set"))),
+        };
+        Ok(Self::new(
+            var(EVENTS_TABLE_ENV)?,
+            var(DEDUP_TABLE_ENV)?,
+            var(RESULTS_TABLE_ENV)?,
+        ))
+    }
+}
+
+/// Storage for events, dedup mappings and execution results.
+///
+/// Implementations: [`crate::AwsStore`] (DynamoDB) and [`crate::LocalStore`] (SQLite).
+/// Errors are [`Error::Storage`].
+pub trait EventStore: Send + Sync {
+    /// The `current_investigation_id` mapped to `dedup_hash`, if any (a strongly consistent read).
+    fn dedup_mapping(
+        &self,
+        dedup_hash: &str,
+    ) -> impl Future<Output = Result<Option<String>, Error>> + Send;
+
+    /// The events table item with key `id`, as JSON.
+    fn event(&self, id: &str) -> impl Future<Output = Result<Option<JsonObject>, Error>> + Send;
+
+    /// Atomically writes an original event and maps `dedup_hash` to its investigation, but only
+    /// if the mapping is still `expected` (`None`: no mapping yet). Returns `false`, writing
+    /// nothing, when another writer changed the mapping first.
+    fn put_original(
+        &self,
+        event: &EventItem,
+        dedup_hash: &str,
+        expected: Option<&str>,
+    ) -> impl Future<Output = Result<bool, Error>> + Send;
+
+    /// Writes an events table item without touching dedup mappings.
+    fn put_event(&self, event: &EventItem) -> impl Future<Output = Result<(), Error>> + Send;
+
+    /// Writes a results table item.
+    fn put_results(&self, item: &ResultsItem) -> impl Future<Output = Result<(), Error>> + Send;
+
+    /// The results table item with key `execution_id`, as JSON.
+    fn results(
+        &self,
+        execution_id: &str,
+    ) -> impl Future<Output = Result<Option<JsonObject>, Error>> + Send;
+
+    /// Sets `status_` of the event `investigation_id` (what Socless' `SetInvestigationStatus`
+    /// does when a playbook closes an investigation). Fails if there is no such event.
+    fn set_investigation_status(
+        &self,
+        investigation_id: &str,
+        status: Status,
+    ) -> impl Future<Output = Result<(), Error>> + Send;
+}
+
+/// Starts playbook executions.
+///
+/// Implementations: [`crate::AwsLauncher`] (Step Functions) and [`crate::LocalLauncher`].
+pub trait PlaybookLauncher: Send + Sync {
+    /// Starts execution `name` of `state_machine_arn` with `input` (a JSON text). Fails with
+    /// [`Error::Launch`] whose text mirrors the AWS error (`StateMachineDoesNotExist`, ...).
+    fn start_execution(
+        &self,
+        state_machine_arn: &str,
+        name: &str,
+        input: &str,
+    ) -> impl Future<Output = Result<(), Error>> + Send;
+
+    /// The input of execution `name` of `state_machine_arn`, if it exists.
+    fn execution_input(
+        &self,
+        state_machine_arn: &str,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<Value>, Error>> + Send;
+}
+
+/// The message the AWS SDKs give for a failed `StartExecution` call, shared by both launchers
+/// so callers see the same text whichever backend runs.
+pub(crate) fn start_execution_error(code: &str, message: &str) -> Error {
+    Error::Launch(format!(
+        "An error occurred ({code}) when calling the StartExecution operation: {message}"
+    ))
+}

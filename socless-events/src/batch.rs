@@ -1,0 +1,425 @@
+//! Validation of `event_details` and the deduplication hash.
+//!
+//! Everything here is pure: a batch is fully checked (types, timestamps, dedup keys of every
+//! detail) before the caller writes anything.
+
+use md5::{Digest, Md5};
+use serde_json::Value;
+use time::format_description::BorrowedFormatItem;
+use time::macros::format_description;
+
+use crate::error::InvalidEvent;
+use crate::model::{InitialEvent, JsonObject};
+
+const DATE_TIME: &[BorrowedFormatItem<'static>] =
+    format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]");
+const DATE_TIME_MICROS: &[BorrowedFormatItem<'static>] =
+    format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z");
+
+/// A validated `event_details`: one batch of events for one playbook.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventBatch {
+    events: Vec<InitialEvent>,
+    hashes: Vec<Option<String>>,
+}
+
+impl EventBatch {
+    /// Validates `event_details` the way the original does, with its error texts, and
+    /// computes each event's dedup hash. A missing `created_at` becomes the current UTC time.
+    ///
+    /// Stricter than the original: an empty `details` list is rejected, and dedup keys are
+    /// checked for every detail before anything is written.
+    pub fn from_json(event_details: &Value) -> Result<Self, InvalidEvent> {
+        let Value::Object(fields) = event_details else {
+            return Err(InvalidEvent::NotAnObject {
+                type_name: python_type_name(event_details),
+            });
+        };
+        let details = fields.get("details").ok_or(InvalidEvent::MissingField("details"))?;
+        let event_type = fields.get("event_type").ok_or(InvalidEvent::MissingField("event_type"))?;
+        let playbook = fields.get("playbook").ok_or(InvalidEvent::MissingField("playbook"))?;
+        let details: Vec<&Value> = match details {
+            Value::Array(list) if list.is_empty() => return Err(InvalidEvent::EmptyDetails),
+            Value::Array(list) => list.iter().collect(),
+            single => vec![single],
+        };
+        let created_at = match fields.get("created_at") {
+            Some(value) => value.clone(),
+            None => Value::String(now_timestamp()),
+        };
+        let shared = Shared {
+            created_at: &created_at,
+            event_type,
+            playbook,
+            data_types: fields.get("data_types"),
+            event_meta: fields.get("event_meta"),
+            dedup_keys: fields.get("dedup_keys"),
+        };
+        let events = details
+            .into_iter()
+            .map(|detail| shared.event(detail))
+            .collect::<Result<Vec<_>, _>>()?;
+        let hashes = events
+            .iter()
+            .map(|event| {
+                if event.dedup_keys.is_empty() {
+                    return Ok(None);
+                }
+                dedup_hash(&event.event_type, &event.details, &event.dedup_keys).map(Some)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self { events, hashes })
+    }
+
+    /// The events, in batch order.
+    pub fn events(&self) -> &[InitialEvent] {
+        &self.events
+    }
+
+    /// The dedup hash of each event (`None` when the batch has no `dedup_keys`).
+    pub fn dedup_hashes(&self) -> &[Option<String>] {
+        &self.hashes
+    }
+
+    /// The playbook of the batch.
+    pub fn playbook(&self) -> &str {
+        self.events.first().map_or("", |event| event.playbook.as_str())
+    }
+
+    /// The number of events.
+    pub fn len(&self) -> usize {
+        self.events.len()
+    }
+
+    /// Always false: an empty batch is rejected by [`EventBatch::from_json`].
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty()
+    }
+}
+
+/// The batch-level fields every event of a batch shares.
+struct Shared<'a> {
+    created_at: &'a Value,
+    event_type: &'a Value,
+    playbook: &'a Value,
+    data_types: Option<&'a Value>,
+    event_meta: Option<&'a Value>,
+    dedup_keys: Option<&'a Value>,
+}
+
+impl Shared<'_> {
+    /// Checks one event in the original's order: created_at, details, data_types,
+    /// event_meta, event_type, playbook, dedup_keys.
+    fn event(&self, detail: &Value) -> Result<InitialEvent, InvalidEvent> {
+        let created_at = match self.created_at {
+            Value::String(text) if is_valid_created_at(text) => text.clone(),
+            _ => return Err(InvalidEvent::CreatedAt),
+        };
+        let details = object(Some(detail), InvalidEvent::Details)?;
+        let data_types = object(self.data_types, InvalidEvent::DataTypes)?;
+        let event_meta = object(self.event_meta, InvalidEvent::EventMeta)?;
+        let Value::String(event_type) = self.event_type else {
+            return Err(InvalidEvent::EventType);
+        };
+        let Value::String(playbook) = self.playbook else {
+            return Err(InvalidEvent::Playbook);
+        };
+        let dedup_keys = match self.dedup_keys {
+            None => Vec::new(),
+            Some(Value::Array(keys)) => keys.iter().map(dedup_key).collect::<Result<_, _>>()?,
+            Some(_) => return Err(InvalidEvent::DedupKeys),
+        };
+        Ok(InitialEvent {
+            created_at,
+            event_type: event_type.clone(),
+            playbook: playbook.clone(),
+            details,
+            data_types,
+            event_meta,
+            dedup_keys,
+        })
+    }
+}
+
+/// An optional object field: absent means `{}`, anything but an object is `error`.
+fn object(value: Option<&Value>, error: InvalidEvent) -> Result<JsonObject, InvalidEvent> {
+    match value {
+        None => Ok(JsonObject::new()),
+        Some(Value::Object(map)) => Ok(map.clone()),
+        Some(_) => Err(error),
+    }
+}
+
+/// A dedup key must be a string; anything else fails as Python's `details[key]` would.
+fn dedup_key(key: &Value) -> Result<String, InvalidEvent> {
+    match key {
+        Value::String(key) => Ok(key.clone()),
+        Value::Array(_) | Value::Object(_) => Err(InvalidEvent::UnhashableDedupKey {
+            type_name: python_type_name(key),
+        }),
+        scalar => Err(InvalidEvent::MissingDedupKey {
+            key_repr: python_repr(scalar),
+        }),
+    }
+}
+
+/// The deduplication hash: the md5 hex digest of the lowercased `event_type` followed by the
+/// lowercased values of `dedup_keys` in `details`, sorted and concatenated.
+///
+/// ```
+/// let details = serde_json::json!({"username": "ubalogun", "type": "user", "id": "1"});
+/// let details = details.as_object().unwrap();
+/// let hash = socless_events::dedup_hash("ParamsToStateMachineTester", details, &["username".into()]);
+/// assert_eq!(hash.unwrap(), "0caa90ad7b7fc101b90a8ce0f9638eb9");
+/// ```
+pub fn dedup_hash(
+    event_type: &str,
+    details: &JsonObject,
+    dedup_keys: &[String],
+) -> Result<String, InvalidEvent> {
+    let mut values = dedup_keys
+        .iter()
+        .map(|key| match details.get(key) {
+            Some(Value::String(value)) => Ok(value.to_lowercase()),
+            Some(other) => Err(InvalidEvent::DedupValueNotString {
+                type_name: python_type_name(other),
+            }),
+            None => Err(InvalidEvent::MissingDedupKey {
+                key_repr: python_str_repr(key),
+            }),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    values.sort();
+    let signature = event_type.to_lowercase() + &values.concat();
+    let digest = Md5::digest(signature.as_bytes());
+    Ok(digest.iter().map(|byte| format!("{byte:02x}")).collect())
+}
+
+/// Whether `text` is `YYYY-MM-DDTHH:MM:SS.fZ` with 1 to 6 fraction digits and a real date.
+pub(crate) fn is_valid_created_at(text: &str) -> bool {
+    let Some((date_time, fraction)) = text.strip_suffix('Z').and_then(|t| t.rsplit_once('.'))
+    else {
+        return false;
+    };
+    (1..=6).contains(&fraction.len())
+        && fraction.bytes().all(|b| b.is_ascii_digit())
+        && time::PrimitiveDateTime::parse(date_time, DATE_TIME).is_ok()
+}
+
+/// The current UTC time as the original writes it, always with six fraction digits.
+pub(crate) fn now_timestamp() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(DATE_TIME_MICROS)
+        .unwrap_or_else(|_| String::from("1970-01-01T00:00:00.000000Z"))
+}
+
+/// Python's name for the type a JSON value decodes to.
+fn python_type_name(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "NoneType",
+        Value::Bool(_) => "bool",
+        Value::Number(n) if n.is_f64() => "float",
+        Value::Number(_) => "int",
+        Value::String(_) => "str",
+        Value::Array(_) => "list",
+        Value::Object(_) => "dict",
+    }
+}
+
+/// Python's `repr` of a JSON scalar, as a `KeyError` prints it.
+fn python_repr(value: &Value) -> String {
+    match value {
+        Value::Null => "None".into(),
+        Value::Bool(true) => "True".into(),
+        Value::Bool(false) => "False".into(),
+        Value::String(text) => python_str_repr(text),
+        other => other.to_string(),
+    }
+}
+
+/// Python's `repr` of a string: single quotes unless the text holds only single quotes.
+fn python_str_repr(text: &str) -> String {
+    let quote = if text.contains('\'') && !text.contains('"') { '"' } else { '\'' };
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push(quote);
+    for ch in text.chars() {
+        match ch {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c == quote => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push(quote);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn check_created_at(text: &str, valid: bool) {
+        assert_eq!(is_valid_created_at(text), valid, "{text}");
+    }
+
+    #[test]
+    fn created_at_formats() {
+        check_created_at("2021-03-30T18:00:00.000000Z", true);
+        check_created_at("2021-02-02T16:19:52.567359Z", true);
+        check_created_at("2021-03-30T18:00:00.5Z", true);
+        check_created_at("2024-02-29T23:59:59.9Z", true);
+        check_created_at("bad_date", false);
+        check_created_at("2021-03-30T18:00:00Z", false);
+        check_created_at("2021-03-30T18:00:00.000000+00:00", false);
+        check_created_at("2021-03-30T18:00:00.000000", false);
+        check_created_at("2021-03-30T18:00:00.0000000Z", false);
+        check_created_at("2021-03-30T18:00:00.Z", false);
+        check_created_at("2021-02-30T18:00:00.0Z", false);
+        check_created_at("2021-03-30T24:00:00.0Z", false);
+        check_created_at("2021-03-30 18:00:00.0Z", false);
+        check_created_at("2021-03-30T18:00:00.1a2Z", false);
+    }
+
+    #[test]
+    fn created_at_vectors_from_reference() {
+        let vectors: Value =
+            serde_json::from_str(include_str!("../tests/data/socless_test_vectors.json")).unwrap();
+        let format = &vectors["created_at_format"];
+        for text in format["valid_examples"].as_array().unwrap() {
+            check_created_at(text.as_str().unwrap(), true);
+        }
+        for text in format["invalid_examples"].as_array().unwrap() {
+            check_created_at(text.as_str().unwrap(), false);
+        }
+    }
+
+    #[test]
+    fn default_created_at_is_valid_with_six_digits() {
+        let now = now_timestamp();
+        assert!(is_valid_created_at(&now), "{now}");
+        assert_eq!(now.len(), "2021-03-30T18:00:00.000000Z".len());
+    }
+
+    #[test]
+    fn dedup_hash_matches_reference_vectors() {
+        let vectors: Value =
+            serde_json::from_str(include_str!("../tests/data/socless_test_vectors.json")).unwrap();
+        let cases = vectors["dedup_hash_vectors"].as_array().unwrap();
+        assert_eq!(cases.len(), 5);
+        for case in cases {
+            let keys: Vec<String> = serde_json::from_value(case["dedup_keys"].clone()).unwrap();
+            let hash = dedup_hash(
+                case["event_type"].as_str().unwrap(),
+                case["details"].as_object().unwrap(),
+                &keys,
+            )
+            .unwrap();
+            assert_eq!(hash, case["dedup_hash_md5_hex"].as_str().unwrap(), "{}", case["source"]);
+        }
+        let divergent = &vectors["socless_rust_divergent_vector"];
+        assert_ne!(
+            divergent["socless_python_equivalent"],
+            divergent["expected_by_socless_rust_test"]
+        );
+    }
+
+    #[test]
+    fn dedup_hash_ignores_case_and_key_order() {
+        let details = json!({"a": "X", "b": "y"});
+        let details = details.as_object().unwrap();
+        let ab = dedup_hash("T", details, &["a".into(), "b".into()]).unwrap();
+        let ba = dedup_hash("t", details, &["b".into(), "a".into()]).unwrap();
+        assert_eq!(ab, ba);
+    }
+
+    fn check_error(input: Value, expected: &str) {
+        let err = EventBatch::from_json(&input).unwrap_err();
+        assert_eq!(err.to_string(), expected, "{input}");
+    }
+
+    fn valid() -> Value {
+        json!({
+            "created_at": "2021-03-30T18:00:00.000000Z",
+            "event_type": "T",
+            "playbook": "P",
+            "details": [{"username": "u", "n": 1}],
+            "dedup_keys": ["username"],
+        })
+    }
+
+    fn with(key: &str, value: Value) -> Value {
+        let mut input = valid();
+        input[key] = value;
+        input
+    }
+
+    fn without(key: &str) -> Value {
+        let mut input = valid();
+        input.as_object_mut().unwrap().remove(key);
+        input
+    }
+
+    /// A batch deduplicating on a key whose value is `value`.
+    fn dedup_on(value: Value) -> Value {
+        let mut input = with("details", json!({ "n": value }));
+        input["dedup_keys"] = json!(["n"]);
+        input
+    }
+
+    #[test]
+    fn errors_use_the_original_texts() {
+        check_error(with("created_at", json!("bad_date")), "Error: Supplied 'created_at' field is not ISO8601 millisecond-precision string, shifted to UTC");
+        check_error(with("created_at", json!(5)), "Error: Supplied 'created_at' field is not ISO8601 millisecond-precision string, shifted to UTC");
+        check_error(with("details", json!("str")), "Error: Supplied 'details' is not a dictionary");
+        check_error(with("details", json!([{"username": "u"}, 3])), "Error: Supplied 'details' is not a dictionary");
+        check_error(with("details", json!([])), "Error: Supplied 'details' is an empty list");
+        check_error(with("data_types", json!("str")), "Error: Supplied 'data_types' is not a dictionary");
+        check_error(with("event_meta", json!("str")), "Error: Supplied 'event_meta' is not a dictionary");
+        check_error(with("event_type", json!(["x"])), "Error: Supplied 'event_type' is not a string");
+        check_error(with("playbook", json!(["x"])), "Error: Supplied Playbook is not a string");
+        check_error(with("playbook", Value::Null), "Error: Supplied Playbook is not a string");
+        check_error(with("dedup_keys", json!("username")), "Error: Supplied 'dedup_keys' field is not a list");
+        check_error(with("dedup_keys", json!(["nope"])), "'nope'");
+        check_error(with("dedup_keys", json!(["it's"])), "\"it's\"");
+        check_error(with("dedup_keys", json!([7])), "7");
+        check_error(with("dedup_keys", json!([null])), "None");
+        check_error(with("dedup_keys", json!([["a"]])), "unhashable type: 'list'");
+        check_error(with("dedup_keys", json!(["n"])), "'int' object has no attribute 'lower'");
+        check_error(dedup_on(json!(1.5)), "'float' object has no attribute 'lower'");
+        check_error(dedup_on(json!(true)), "'bool' object has no attribute 'lower'");
+        check_error(dedup_on(Value::Null), "'NoneType' object has no attribute 'lower'");
+        check_error(without("event_type"), "'event_type'");
+        check_error(without("playbook"), "'playbook'");
+        check_error(without("details"), "'details'");
+        check_error(json!([1]), "'list' object has no attribute 'setdefault'");
+    }
+
+    #[test]
+    fn a_later_detail_missing_a_dedup_key_fails_the_whole_batch() {
+        let input = with("details", json!([{"username": "u"}, {"other": "x"}]));
+        check_error(input, "'username'");
+    }
+
+    #[test]
+    fn single_details_object_and_defaults() {
+        let mut input = without("created_at");
+        input["details"] = json!({"username": "U"});
+        input.as_object_mut().unwrap().remove("dedup_keys");
+        let batch = EventBatch::from_json(&input).unwrap();
+        assert_eq!(batch.len(), 1);
+        assert_eq!(batch.dedup_hashes(), &[None]);
+        let event = &batch.events()[0];
+        assert!(is_valid_created_at(&event.created_at));
+        assert!(event.data_types.is_empty() && event.event_meta.is_empty());
+        assert_eq!(batch.playbook(), "P");
+    }
+}

@@ -1,0 +1,432 @@
+//! The embedded backend: one SQLite file with the three Socless tables plus an executions table.
+//!
+//! Items are stored as JSON text, so every JSON value (floats, nested objects, null) reads back
+//! unchanged. Each handle has its own connection; several handles (or processes) may share a
+//! file, and dedup claims run in `BEGIN IMMEDIATE` transactions so they stay race-safe.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use serde_json::Value;
+
+use crate::arn::execution_arn;
+use crate::backend::{EventStore, PlaybookLauncher, start_execution_error};
+use crate::batch::now_timestamp;
+use crate::error::Error;
+use crate::model::{EventItem, JsonObject, ResultsItem, Status};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS socless_events (
+    id TEXT PRIMARY KEY NOT NULL,
+    item TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS socless_dedup (
+    dedup_hash TEXT PRIMARY KEY NOT NULL,
+    current_investigation_id TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS socless_execution_results (
+    execution_id TEXT PRIMARY KEY NOT NULL,
+    item TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS socless_executions (
+    state_machine_arn TEXT NOT NULL,
+    name TEXT NOT NULL,
+    input TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    PRIMARY KEY (state_machine_arn, name)
+);
+";
+
+/// A shared SQLite connection; all calls run on the blocking thread pool.
+#[derive(Debug, Clone)]
+struct Db(Arc<Mutex<Connection>>);
+
+impl Db {
+    fn open(path: &Path) -> Result<Self, Error> {
+        let conn = Connection::open(path).map_err(sql_error)?;
+        conn.busy_timeout(Duration::from_secs(10))
+            .map_err(sql_error)?;
+        conn.execute_batch(SCHEMA).map_err(sql_error)?;
+        Ok(Self(Arc::new(Mutex::new(conn))))
+    }
+
+    async fn call<T, F>(&self, f: F) -> Result<T, Error>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        let db = Arc::clone(&self.0);
+        tokio::task::spawn_blocking(move || {
+            let mut conn = db
+                .lock()
+                .map_err(|_| Error::Storage("SQLite connection poisoned".into()))?;
+            f(&mut conn).map_err(sql_error)
+        })
+        .await
+        .map_err(|e| Error::Storage(format!("SQLite task failed: {e}")))?
+    }
+}
+
+fn sql_error(error: rusqlite::Error) -> Error {
+    Error::Storage(format!("SQLite: {error}"))
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Result<String, Error> {
+    serde_json::to_string(value).map_err(|e| Error::Storage(format!("cannot encode item: {e}")))
+}
+
+fn parse_object(text: Option<String>) -> Result<Option<JsonObject>, Error> {
+    text.map(|text| {
+        serde_json::from_str(&text).map_err(|e| Error::Storage(format!("corrupt item: {e}")))
+    })
+    .transpose()
+}
+
+/// The embedded [`EventStore`]: the tables `socless_events`, `socless_dedup` and
+/// `socless_execution_results` in one SQLite file.
+#[derive(Debug, Clone)]
+pub struct LocalStore {
+    db: Db,
+}
+
+impl LocalStore {
+    /// Opens (creating if needed) the SQLite file at `path`.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, Error> {
+        Ok(Self {
+            db: Db::open(path.as_ref())?,
+        })
+    }
+}
+
+impl EventStore for LocalStore {
+    async fn dedup_mapping(&self, dedup_hash: &str) -> Result<Option<String>, Error> {
+        let hash = dedup_hash.to_owned();
+        self.db
+            .call(move |conn| {
+                conn.query_row(
+                    "SELECT current_investigation_id FROM socless_dedup WHERE dedup_hash = ?1",
+                    [hash],
+                    |row| row.get(0),
+                )
+                .optional()
+            })
+            .await
+    }
+
+    async fn event(&self, id: &str) -> Result<Option<JsonObject>, Error> {
+        let id = id.to_owned();
+        let text = self
+            .db
+            .call(move |conn| {
+                conn.query_row("SELECT item FROM socless_events WHERE id = ?1", [id], |row| {
+                    row.get(0)
+                })
+                .optional()
+            })
+            .await?;
+        parse_object(text)
+    }
+
+    async fn put_original(
+        &self,
+        event: &EventItem,
+        dedup_hash: &str,
+        expected: Option<&str>,
+    ) -> Result<bool, Error> {
+        let (id, investigation_id, item) = (
+            event.id.clone(),
+            event.investigation_id.clone(),
+            to_json(event)?,
+        );
+        let (hash, expected) = (dedup_hash.to_owned(), expected.map(str::to_owned));
+        self.db
+            .call(move |conn| {
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                let current: Option<String> = tx
+                    .query_row(
+                        "SELECT current_investigation_id FROM socless_dedup WHERE dedup_hash = ?1",
+                        [&hash],
+                        |row| row.get(0),
+                    )
+                    .optional()?;
+                if current != expected {
+                    return Ok(false);
+                }
+                tx.execute(
+                    "INSERT INTO socless_events (id, item) VALUES (?1, ?2)",
+                    params![id, item],
+                )?;
+                tx.execute(
+                    "INSERT OR REPLACE INTO socless_dedup (dedup_hash, current_investigation_id) VALUES (?1, ?2)",
+                    params![hash, investigation_id],
+                )?;
+                tx.commit()?;
+                Ok(true)
+            })
+            .await
+    }
+
+    async fn put_event(&self, event: &EventItem) -> Result<(), Error> {
+        let (id, item) = (event.id.clone(), to_json(event)?);
+        self.db
+            .call(move |conn| {
+                conn.execute(
+                    "INSERT OR REPLACE INTO socless_events (id, item) VALUES (?1, ?2)",
+                    params![id, item],
+                )
+            })
+            .await
+            .map(drop)
+    }
+
+    async fn put_results(&self, item: &ResultsItem) -> Result<(), Error> {
+        let (id, item) = (item.execution_id.clone(), to_json(item)?);
+        self.db
+            .call(move |conn| {
+                conn.execute(
+                    "INSERT OR REPLACE INTO socless_execution_results (execution_id, item) VALUES (?1, ?2)",
+                    params![id, item],
+                )
+            })
+            .await
+            .map(drop)
+    }
+
+    async fn results(&self, execution_id: &str) -> Result<Option<JsonObject>, Error> {
+        let id = execution_id.to_owned();
+        let text = self
+            .db
+            .call(move |conn| {
+                conn.query_row(
+                    "SELECT item FROM socless_execution_results WHERE execution_id = ?1",
+                    [id],
+                    |row| row.get(0),
+                )
+                .optional()
+            })
+            .await?;
+        parse_object(text)
+    }
+
+    async fn set_investigation_status(
+        &self,
+        investigation_id: &str,
+        status: Status,
+    ) -> Result<(), Error> {
+        let id = investigation_id.to_owned();
+        let updated = self
+            .db
+            .call(move |conn| {
+                conn.execute(
+                    "UPDATE socless_events SET item = json_set(item, '$.status_', ?2) WHERE id = ?1",
+                    params![id, status.as_str()],
+                )
+            })
+            .await?;
+        if updated == 0 {
+            return Err(Error::Storage(format!(
+                "no event with id {investigation_id}"
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// One execution recorded by the [`LocalLauncher`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct LocalExecution {
+    /// The state machine ARN.
+    pub state_machine_arn: String,
+    /// The execution name (the `execution_id`).
+    pub name: String,
+    /// The execution input.
+    pub input: Value,
+    /// When the start was recorded.
+    pub started_at: String,
+}
+
+/// The embedded [`PlaybookLauncher`]: records each start in `socless_executions` and, if a
+/// webhook is configured, POSTs the execution input to it (the local stand-in for running the
+/// playbook).
+#[derive(Debug, Clone)]
+pub struct LocalLauncher {
+    db: Db,
+    deployed: Option<BTreeSet<String>>,
+    webhook: Option<Webhook>,
+}
+
+/// A webhook URL; `Debug` hides it because such URLs often embed a token.
+#[derive(Clone)]
+struct Webhook {
+    url: reqwest::Url,
+    client: reqwest::Client,
+}
+
+impl std::fmt::Debug for Webhook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Webhook(<redacted>)")
+    }
+}
+
+impl LocalLauncher {
+    /// Opens (creating if needed) the SQLite file at `path`. Every playbook counts as
+    /// deployed until [`LocalLauncher::with_playbooks`] says otherwise.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, Error> {
+        Ok(Self {
+            db: Db::open(path.as_ref())?,
+            deployed: None,
+            webhook: None,
+        })
+    }
+
+    /// Only these playbooks exist; starting any other fails with `StateMachineDoesNotExist`,
+    /// as on AWS.
+    pub fn with_playbooks<I, P>(mut self, playbooks: I) -> Self
+    where
+        I: IntoIterator<Item = P>,
+        P: Into<String>,
+    {
+        self.deployed = Some(playbooks.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// POST each execution input (JSON) to `url` after recording the start. A failed POST
+    /// makes the start fail (the execution stays recorded).
+    pub fn with_webhook(mut self, url: &str) -> Result<Self, Error> {
+        let url = reqwest::Url::parse(url)
+            .map_err(|e| Error::Config(format!("invalid webhook URL: {e}")))?;
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .map_err(|e| Error::Config(format!("cannot build the webhook client: {e}")))?;
+        self.webhook = Some(Webhook { url, client });
+        Ok(self)
+    }
+
+    /// Every recorded execution, oldest first.
+    pub async fn executions(&self) -> Result<Vec<LocalExecution>, Error> {
+        let rows: Vec<(String, String, String, String)> = self
+            .db
+            .call(|conn| {
+                let mut stmt = conn.prepare(
+                    "SELECT state_machine_arn, name, input, started_at FROM socless_executions ORDER BY rowid",
+                )?;
+                let rows = stmt.query_map([], |row| {
+                    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+                })?;
+                rows.collect()
+            })
+            .await?;
+        rows.into_iter()
+            .map(|(state_machine_arn, name, input, started_at)| {
+                let input = serde_json::from_str(&input)
+                    .map_err(|e| Error::Storage(format!("corrupt execution input: {e}")))?;
+                Ok(LocalExecution {
+                    state_machine_arn,
+                    name,
+                    input,
+                    started_at,
+                })
+            })
+            .collect()
+    }
+
+    fn is_deployed(&self, state_machine_arn: &str) -> bool {
+        let Some(deployed) = &self.deployed else {
+            return true;
+        };
+        state_machine_arn
+            .rsplit_once(":stateMachine:")
+            .is_some_and(|(_, name)| deployed.contains(name))
+    }
+
+    async fn post(&self, webhook: &Webhook, input: &str) -> Result<(), Error> {
+        let response = webhook
+            .client
+            .post(webhook.url.clone())
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(input.to_owned())
+            .send()
+            .await
+            .map_err(|e| Error::Launch(format!("webhook POST failed: {}", e.without_url())))?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(Error::Launch(format!(
+                "webhook POST failed: HTTP {status}"
+            )));
+        }
+        Ok(())
+    }
+}
+
+impl PlaybookLauncher for LocalLauncher {
+    async fn start_execution(
+        &self,
+        state_machine_arn: &str,
+        name: &str,
+        input: &str,
+    ) -> Result<(), Error> {
+        if !self.is_deployed(state_machine_arn) {
+            return Err(start_execution_error(
+                "StateMachineDoesNotExist",
+                &format!("State Machine Does Not Exist: '{state_machine_arn}'"),
+            ));
+        }
+        serde_json::from_str::<Value>(input).map_err(|e| {
+            start_execution_error("InvalidExecutionInput", &format!("Invalid State Machine Execution Input: '{e}'"))
+        })?;
+        let row = (
+            state_machine_arn.to_owned(),
+            name.to_owned(),
+            input.to_owned(),
+            now_timestamp(),
+        );
+        let inserted = self
+            .db
+            .call(move |conn| {
+                conn.execute(
+                    "INSERT OR IGNORE INTO socless_executions (state_machine_arn, name, input, started_at) VALUES (?1, ?2, ?3, ?4)",
+                    params![row.0, row.1, row.2, row.3],
+                )
+            })
+            .await?;
+        if inserted == 0 {
+            let arn = execution_arn(state_machine_arn, name);
+            return Err(start_execution_error(
+                "ExecutionAlreadyExists",
+                &format!("Execution Already Exists: '{arn}'"),
+            ));
+        }
+        match &self.webhook {
+            Some(webhook) => self.post(webhook, input).await,
+            None => Ok(()),
+        }
+    }
+
+    async fn execution_input(
+        &self,
+        state_machine_arn: &str,
+        name: &str,
+    ) -> Result<Option<Value>, Error> {
+        let key = (state_machine_arn.to_owned(), name.to_owned());
+        let text: Option<String> = self
+            .db
+            .call(move |conn| {
+                conn.query_row(
+                    "SELECT input FROM socless_executions WHERE state_machine_arn = ?1 AND name = ?2",
+                    params![key.0, key.1],
+                    |row| row.get(0),
+                )
+                .optional()
+            })
+            .await?;
+        text.map(|text| {
+            serde_json::from_str(&text)
+                .map_err(|e| Error::Storage(format!("corrupt execution input: {e}")))
+        })
+        .transpose()
+    }
+}
