@@ -1,0 +1,16 @@
+//! Integration tests: one behavioural suite against moto (DynamoDB + Step Functions through the
+//! real SDK clients) and against the embedded SQLite store, plus the CLI and the webhook.
+
+mod cli;
+mod fixture;
+mod moto;
+mod scenarios;
+mod webhook;
+
+mod aws {
+    crate::scenarios::behaviour_suite!(crate::fixture::AwsFixture::new());
+}
+
+mod local {
+    crate::scenarios::behaviour_suite!(crate::fixture::LocalFixture::new());
+}
