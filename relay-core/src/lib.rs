@@ -1,22 +1,62 @@
 //! The Cisco Threat Response relay for Auth0 Signals.
 //!
-//! **What it is:** JWT verification, request parsing, the Signals → CTIM mapping and the HTTP
-//! routes as one `axum::Router`.
+//! **What it is:** JWT verification, request parsing and observable filtering, the mapping
+//! from Auth0 Signals reports to CTIM, refer links, the error envelope, and every HTTP route
+//! as one [`axum::Router`] built by [`router`] from a [`RelayConfig`].
 //! **What it is not:** it never reads environment variables and never binds a socket; the
-//! adapters (`relay-server`, `relay-lambda`) do that.
+//! adapters (`relay-server`, `relay-lambda`) build the config and serve the router.
 //!
 //! ```
-//! assert!(!relay_core::VERSION.is_empty());
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! use relay_core::{RelayConfig, SecretKey};
+//! use tower::ServiceExt as _;
+//!
+//! let mut config = RelayConfig::default();
+//! config.secret_key = SecretKey::new("a 64-character secret in real deployments");
+//! let app = relay_core::router(config).unwrap();
+//!
+//! // `/watchdog` needs no token and makes no upstream call.
+//! let request = axum::http::Request::get("/watchdog")
+//!     .header("Health-Check", "ping")
+//!     .body(axum::body::Body::empty())
+//!     .unwrap();
+//! let response = app.oneshot(request).await.unwrap();
+//! let body = axum::body::to_bytes(response.into_body(), 1024).await.unwrap();
+//! assert_eq!(&body[..], br#"{"data":"ping"}"#);
+//! # }
 //! ```
 #![forbid(unsafe_code)]
 
+mod auth;
+mod config;
+mod enrich;
+mod error;
+mod mapping;
+mod refer;
+mod request;
+mod routes;
+
+pub use auth::{SecretKey, encode_token};
+pub use config::RelayConfig;
+pub use error::{AuthFailure, RelayError};
+pub use routes::router;
+
+/// The Auth0 Signals API the relay calls unless configured otherwise.
+pub const DEFAULT_SIGNALS_API_URL: &str = signals_client::DEFAULT_BASE_URL;
+
 /// This crate's version, answered by `/version`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The configuration cannot work (for example the Signals base URL does not parse).
+#[derive(Debug, thiserror::Error)]
+#[error("invalid relay configuration: {0}")]
+pub struct ConfigError(String);
 
 #[cfg(test)]
 mod tests {
     #[test]
     fn version_is_the_package_version() {
-        assert_eq!(super::VERSION, "0.1.0");
+        assert_eq!(super::VERSION, env!("CARGO_PKG_VERSION"));
+        assert!(!super::VERSION.is_empty());
     }
 }

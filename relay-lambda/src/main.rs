@@ -1,9 +1,24 @@
-//! `relay-lambda`: the Threat Response relay for Auth0 Signals on AWS Lambda.
+//! `relay-lambda`: the Threat Response relay for Auth0 Signals on AWS Lambda (`bootstrap`).
 #![forbid(unsafe_code)]
 
-fn main() {
-    #[allow(clippy::print_stdout)]
-    {
-        println!("relay-lambda {}", relay_core::VERSION);
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    // JSON logs for CloudWatch; RUST_LOG filters (default info).
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(filter)
+        .with_current_span(false)
+        .without_time()
+        .init();
+    let config = relay_lambda::config_from_env(|name| std::env::var(name).ok())?;
+    if config.secret_key.is_none() {
+        tracing::warn!(
+            "SECRET_KEY is not set: every authenticated route will answer an authorization error"
+        );
     }
+    let app = relay_lambda::app(config)?;
+    lambda_http::run(app).await
 }

@@ -1,9 +1,146 @@
 //! `relay-server`: the self-hosted Threat Response relay for Auth0 Signals.
+//!
+//! A thin adapter: it reads configuration from the environment and the command line, sets up
+//! logging, and serves `relay_core::router` with axum on tokio until SIGINT or SIGTERM, letting
+//! requests in flight finish. All relay logic lives in `relay-core`.
 #![forbid(unsafe_code)]
 
-fn main() {
-    #[allow(clippy::print_stdout)]
-    {
-        println!("relay-server {}", relay_core::VERSION);
+use std::io::IsTerminal as _;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use relay_core::{RelayConfig, SecretKey};
+use tracing_subscriber::EnvFilter;
+
+/// The Threat Response relay for Auth0 Signals.
+#[derive(Debug, Parser)]
+#[command(version, about, args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the relay over HTTP (the default).
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "RELAY_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// The HS256 key Threat Response's JWTs are signed with (required).
+    #[arg(long, env = "SECRET_KEY", hide_env_values = true)]
+    secret_key: Option<String>,
+    /// Base URL of the Auth0 Signals API.
+    #[arg(long, env = "SIGNALS_API_URL", default_value = relay_core::DEFAULT_SIGNALS_API_URL)]
+    signals_api_url: String,
+    /// Most sightings per observable (a token's own CTR_ENTITIES_LIMIT wins).
+    #[arg(long, env = "CTR_ENTITIES_LIMIT", default_value_t = RelayConfig::default().entities_limit)]
+    ctr_entities_limit: usize,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let args = match cli.command {
+        Some(Command::Serve(args)) => args,
+        None => cli.serve,
+    };
+    match serve(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            tracing::error!("{message}");
+            ExitCode::FAILURE
+        }
     }
+}
+
+/// Human-readable logs on stderr; `RUST_LOG` filters (default `info`).
+fn init_logging() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+}
+
+fn config(args: &ServeArgs) -> Result<RelayConfig, String> {
+    let secret_key = args
+        .secret_key
+        .as_deref()
+        .and_then(SecretKey::new)
+        .ok_or("SECRET_KEY is not set: the relay cannot verify Threat Response's JWTs without it (make one with `relay-server jwt`)")?;
+    if args.ctr_entities_limit == 0 {
+        return Err("CTR_ENTITIES_LIMIT must be a positive integer".into());
+    }
+    let mut config = RelayConfig::default();
+    config.secret_key = Some(secret_key);
+    config.signals.base_url.clone_from(&args.signals_api_url);
+    config.entities_limit = args.ctr_entities_limit;
+    Ok(config)
+}
+
+fn serve(args: ServeArgs) -> Result<(), String> {
+    let config = config(&args)?;
+    let router = relay_core::router(config).map_err(|e| e.to_string())?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+        let local = listener
+            .local_addr()
+            .map_err(|e| format!("cannot read the listening address: {e}"))?;
+        tracing::info!(
+            address = %local,
+            signals = %args.signals_api_url,
+            version = relay_core::VERSION,
+            "relay-server listening"
+        );
+        axum::serve(listener, router)
+            .with_graceful_shutdown(shutdown_signal())
+            .await
+            .map_err(|e| format!("server error: {e}"))?;
+        tracing::info!("relay-server stopped");
+        Ok::<(), String>(())
+    })?;
+    // In-flight requests have finished; background tasks get a moment, not forever.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    Ok(())
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM (what orchestrators send).
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown signal received; finishing requests in flight");
 }

@@ -1,0 +1,238 @@
+//! The HTTP routes: one `axum::Router`, served unchanged by every adapter.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, get, post};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::auth::{self, Credentials};
+use crate::enrich::{Enricher, Stats};
+use crate::error::{Envelope, RelayError};
+use crate::refer::{self, ReferLink};
+use crate::request::{self, IpObservable};
+use crate::{RelayConfig, VERSION};
+
+/// What every handler shares: the configuration and the upstream machinery.
+#[derive(Debug)]
+pub(crate) struct Relay {
+    config: RelayConfig,
+    enricher: Enricher,
+}
+
+/// Builds the relay's router from its configuration.
+///
+/// Fails only when the configuration cannot work at all (for example an unparsable Signals
+/// base URL); a missing `SECRET_KEY` is not an error here, see [`RelayConfig::secret_key`].
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use tower::ServiceExt as _;
+/// let router = relay_core::router(relay_core::RelayConfig::default()).unwrap();
+/// let request = axum::http::Request::post("/version").body(axum::body::Body::empty()).unwrap();
+/// let response = router.oneshot(request).await.unwrap();
+/// assert_eq!(response.status(), 200);
+/// # }
+/// ```
+pub fn router(config: RelayConfig) -> Result<Router, crate::ConfigError> {
+    let enricher = Enricher::new(&config)?;
+    let relay = Arc::new(Relay { config, enricher });
+    let routes = [
+        ("/health", post(health)),
+        ("/deliberate/observables", post(deliberate)),
+        ("/observe/observables", post(observe)),
+        ("/refer/observables", post(refer)),
+        ("/respond/observables", post(respond_observables)),
+        ("/respond/trigger", post(respond_trigger)),
+        ("/version", post(version).get(version)),
+        ("/watchdog", get(watchdog).post(watchdog)),
+    ];
+    let mut router = Router::new();
+    for (path, method_router) in routes {
+        router = with_trailing_slash(router, path, method_router);
+    }
+    Ok(router
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn(log_request))
+        .with_state(relay))
+}
+
+/// Serves `path` and `path/` alike: Threat Response and people both send either.
+fn with_trailing_slash(
+    router: Router<Arc<Relay>>,
+    path: &str,
+    method_router: MethodRouter<Arc<Relay>>,
+) -> Router<Arc<Relay>> {
+    router
+        .route(path, method_router.clone())
+        .route(&format!("{path}/"), method_router)
+}
+
+/// Reads the body within the configured limit, parses the observables, then checks the JWT:
+/// bad input is reported before authentication, as modern relays do.
+async fn authorised_observables(
+    relay: &Relay,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<(Credentials, Vec<IpObservable>, usize), RelayError> {
+    let bytes = read_body(body, relay.config.max_body_bytes).await?;
+    let observables = request::parse(&bytes, relay.config.max_observables)?;
+    let credentials = auth::verify(headers, relay.config.secret_key.as_ref())?;
+    let requested = observables.len();
+    Ok((credentials, request::supported(observables), requested))
+}
+
+async fn read_body(body: Body, limit: usize) -> Result<Bytes, RelayError> {
+    axum::body::to_bytes(body, limit).await.map_err(|_| {
+        RelayError::InvalidArgument(format!(
+            "Invalid JSON payload received. {}",
+            json!({ "_schema": [format!("Request body too large or unreadable (at most {limit} bytes).")] })
+        ))
+    })
+}
+
+async fn health(State(relay): State<Arc<Relay>>, headers: HeaderMap) -> Response {
+    let credentials = match auth::verify(&headers, relay.config.secret_key.as_ref()) {
+        Ok(c) => c,
+        Err(e) => return RelayError::from(e).into_response(),
+    };
+    let mut stats = Stats::default();
+    let result = relay.enricher.check_key(&credentials, &mut stats).await;
+    let response = match result {
+        Ok(()) => Envelope::partial(Some(json!({"status": "ok"})), &[]).into_response(),
+        Err(e) => e.into_response(),
+    };
+    with_stats(response, stats)
+}
+
+async fn deliberate(State(relay): State<Arc<Relay>>, headers: HeaderMap, body: Body) -> Response {
+    let (credentials, ips, requested) = match authorised_observables(&relay, &headers, body).await {
+        Ok(parts) => parts,
+        Err(e) => return e.into_response(),
+    };
+    let outcome = relay.enricher.deliberate(&credentials, &ips).await;
+    let stats = outcome.stats.with_observables(requested);
+    with_stats(
+        Envelope::partial(outcome.data, &outcome.errors).into_response(),
+        stats,
+    )
+}
+
+async fn observe(State(relay): State<Arc<Relay>>, headers: HeaderMap, body: Body) -> Response {
+    let (credentials, ips, requested) = match authorised_observables(&relay, &headers, body).await {
+        Ok(parts) => parts,
+        Err(e) => return e.into_response(),
+    };
+    let limit = credentials
+        .entities_limit
+        .unwrap_or(relay.config.entities_limit);
+    let outcome = relay.enricher.observe(&credentials, &ips, limit).await;
+    let stats = outcome.stats.with_observables(requested);
+    with_stats(
+        Envelope::partial(outcome.data, &outcome.errors).into_response(),
+        stats,
+    )
+}
+
+async fn refer(State(relay): State<Arc<Relay>>, headers: HeaderMap, body: Body) -> Response {
+    match authorised_observables(&relay, &headers, body).await {
+        Ok((_, ips, requested)) => {
+            let links: Vec<ReferLink> = ips.iter().map(refer::link).collect();
+            let stats = Stats::default().with_observables(requested);
+            with_stats(Envelope::partial(Some(links), &[]).into_response(), stats)
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn respond_observables(
+    State(relay): State<Arc<Relay>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    match authorised_observables(&relay, &headers, body).await {
+        Ok(_) => Envelope::partial(Some(json!([])), &[]).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// This module has no response actions, so every trigger fails (without reading the body).
+async fn respond_trigger(State(relay): State<Arc<Relay>>, headers: HeaderMap) -> Response {
+    match auth::verify(&headers, relay.config.secret_key.as_ref()) {
+        Ok(_) => Envelope::partial(Some(json!({"status": "failure"})), &[]).into_response(),
+        Err(e) => RelayError::from(e).into_response(),
+    }
+}
+
+#[derive(Serialize)]
+struct Version {
+    version: &'static str,
+}
+
+async fn version() -> Response {
+    axum::Json(Version { version: VERSION }).into_response()
+}
+
+async fn watchdog(headers: HeaderMap) -> Response {
+    match headers.get("Health-Check").and_then(|v| v.to_str().ok()) {
+        Some(value) => Envelope::partial(Some(value.to_owned()), &[]).into_response(),
+        None => RelayError::HealthCheckFailed.into_response(),
+    }
+}
+
+async fn not_found() -> Response {
+    RelayError::NotFound.into_response()
+}
+
+async fn method_not_allowed() -> Response {
+    RelayError::MethodNotAllowed.into_response()
+}
+
+fn with_stats(mut response: Response, stats: Stats) -> Response {
+    response.extensions_mut().insert(stats);
+    response
+}
+
+/// One log line per request: route, status, duration and what it cost upstream. Never a
+/// header, a body or a secret.
+async fn log_request(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method: Method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let response = next.run(request).await;
+    let status: StatusCode = response.status();
+    let stats = response
+        .extensions()
+        .get::<Stats>()
+        .copied()
+        .unwrap_or_default();
+    tracing::info!(
+        target: "relay::request",
+        %method,
+        path = %truncate(&path, 64),
+        status = status.as_u16(),
+        duration_ms = started.elapsed().as_secs_f64() * 1000.0,
+        observables = stats.observables,
+        upstream_calls = stats.upstream_calls,
+        cache_hits = stats.cache_hits,
+        errors = stats.errors,
+        "request"
+    );
+    response
+}
+
+/// A path is caller input: log a bounded prefix of it.
+fn truncate(s: &str, max: usize) -> &str {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}

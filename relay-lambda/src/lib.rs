@@ -1,0 +1,84 @@
+//! The Threat Response relay for Auth0 Signals on AWS Lambda.
+//!
+//! **What it is:** a thin adapter that builds [`relay_core::RelayConfig`] from the Lambda's
+//! environment and serves [`relay_core::router`] through `lambda_http` (API Gateway REST and
+//! HTTP APIs, Function URLs, ALB). It is the only crate that knows Lambda events.
+//! **What it is not:** relay logic; every route, rule and error lives in `relay-core`.
+//!
+//! ```
+//! let config = relay_lambda::config_from_env(|name| match name {
+//!     "SECRET_KEY" => Some("from the function's environment".to_owned()),
+//!     _ => None,
+//! })
+//! .unwrap();
+//! assert!(config.secret_key.is_some());
+//! let _app = relay_lambda::app(config).unwrap();
+//! ```
+#![forbid(unsafe_code)]
+
+use axum::Router;
+use axum::extract::Request;
+use lambda_http::RequestExt as _;
+use lambda_http::request::RequestContext;
+use relay_core::{RelayConfig, SecretKey};
+
+/// Reads the relay's configuration from environment variables (`SECRET_KEY`,
+/// `SIGNALS_API_URL`, `CTR_ENTITIES_LIMIT`), through `get` so tests need no process env.
+///
+/// A missing or empty `SECRET_KEY` is not an error: the function still starts and answers
+/// every authenticated route with an authorization error saying it is not configured, which
+/// is what an operator sees in Threat Response right after deploying.
+pub fn config_from_env(get: impl Fn(&str) -> Option<String>) -> Result<RelayConfig, String> {
+    let mut config = RelayConfig::default();
+    config.secret_key = get("SECRET_KEY").as_deref().and_then(SecretKey::new);
+    if let Some(url) = get("SIGNALS_API_URL").filter(|u| !u.is_empty()) {
+        config.signals.base_url = url;
+    }
+    if let Some(limit) = get("CTR_ENTITIES_LIMIT").filter(|l| !l.is_empty()) {
+        config.entities_limit = limit
+            .trim()
+            .parse::<usize>()
+            .ok()
+            .filter(|&n| n > 0)
+            .ok_or_else(|| {
+                format!("CTR_ENTITIES_LIMIT must be a positive integer, got {limit:?}")
+            })?;
+    }
+    Ok(config)
+}
+
+/// The relay's router, with the API Gateway REST stage removed from paths.
+///
+/// `lambda_http` prefixes a REST API's path with its stage (`/prod/health`); the relay's
+/// routes are stage-agnostic, so the prefix is taken off here.
+pub fn app(config: RelayConfig) -> Result<Router, relay_core::ConfigError> {
+    Ok(relay_core::router(config)?.layer(axum::middleware::map_request(strip_stage)))
+}
+
+async fn strip_stage(mut request: Request) -> Request {
+    let stage = match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV1(ctx)) => ctx.stage.clone(),
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.stage.clone(),
+        _ => None,
+    };
+    let Some(stage) = stage.filter(|s| s != "$default") else {
+        return request;
+    };
+    let uri = request.uri();
+    let prefix = format!("/{stage}");
+    let Some(rest) = uri.path().strip_prefix(&prefix) else {
+        return request;
+    };
+    if !(rest.is_empty() || rest.starts_with('/')) {
+        return request;
+    }
+    let rest = if rest.is_empty() { "/" } else { rest };
+    let path_and_query = match uri.query() {
+        Some(q) => format!("{rest}?{q}"),
+        None => rest.to_owned(),
+    };
+    if let Ok(new_uri) = path_and_query.parse() {
+        *request.uri_mut() = new_uri;
+    }
+    request
+}
