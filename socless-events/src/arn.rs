@@ -111,12 +111,30 @@ mod tests {
 
     #[test]
     fn partitions_follow_the_region() {
-        check("us-east-1", "arn:aws:states:us-east-1:123456789012:stateMachine:Pb");
-        check("eu-west-3", "arn:aws:states:eu-west-3:123456789012:stateMachine:Pb");
-        check("cn-north-1", "arn:aws-cn:states:cn-north-1:123456789012:stateMachine:Pb");
-        check("us-gov-west-1", "arn:aws-us-gov:states:us-gov-west-1:123456789012:stateMachine:Pb");
-        check("us-iso-east-1", "arn:aws-iso:states:us-iso-east-1:123456789012:stateMachine:Pb");
-        check("us-isob-east-1", "arn:aws-iso-b:states:us-isob-east-1:123456789012:stateMachine:Pb");
+        check(
+            "us-east-1",
+            "arn:aws:states:us-east-1:123456789012:stateMachine:Pb",
+        );
+        check(
+            "eu-west-3",
+            "arn:aws:states:eu-west-3:123456789012:stateMachine:Pb",
+        );
+        check(
+            "cn-north-1",
+            "arn:aws-cn:states:cn-north-1:123456789012:stateMachine:Pb",
+        );
+        check(
+            "us-gov-west-1",
+            "arn:aws-us-gov:states:us-gov-west-1:123456789012:stateMachine:Pb",
+        );
+        check(
+            "us-iso-east-1",
+            "arn:aws-iso:states:us-iso-east-1:123456789012:stateMachine:Pb",
+        );
+        check(
+            "us-isob-east-1",
+            "arn:aws-iso-b:states:us-isob-east-1:123456789012:stateMachine:Pb",
+        );
     }
 
     #[test]
@@ -137,8 +155,16 @@ mod tests {
 
     #[test]
     fn bad_inputs_are_config_errors() {
-        for arn in ["", "arn:aws:lambda", "arn:aws:s3:us-east-1:1:function:f", "arn:aws:lambda:r::function:f"] {
-            assert!(StateMachineArns::from_function_arn("us-east-1", arn).is_err(), "{arn}");
+        for arn in [
+            "",
+            "arn:aws:lambda",
+            "arn:aws:s3:us-east-1:1:function:f",
+            "arn:aws:lambda:r::function:f",
+        ] {
+            assert!(
+                StateMachineArns::from_function_arn("us-east-1", arn).is_err(),
+                "{arn}"
+            );
         }
         assert!(StateMachineArns::new("", "1").is_err());
         assert!(StateMachineArns::new("us-east-1", "12x").is_err());

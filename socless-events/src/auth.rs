@@ -135,7 +135,9 @@ impl SlackV0Verifier {
             .map_err(|_| Error::Unauthenticated("malformed request timestamp"))?;
         let window = i64::try_from(self.window.as_secs()).unwrap_or(i64::MAX);
         if now.abs_diff(timestamp) > window.unsigned_abs() {
-            return Err(Error::Unauthenticated("request timestamp outside the window"));
+            return Err(Error::Unauthenticated(
+                "request timestamp outside the window",
+            ));
         }
         let tag = signature
             .ok_or(Error::Unauthenticated("missing signature"))?
@@ -161,7 +163,10 @@ fn decode_hex(text: &str) -> Option<Vec<u8>> {
     }
     (0..text.len())
         .step_by(2)
-        .map(|i| text.get(i..i + 2).and_then(|pair| u8::from_str_radix(pair, 16).ok()))
+        .map(|i| {
+            text.get(i..i + 2)
+                .and_then(|pair| u8::from_str_radix(pair, 16).ok())
+        })
         .collect()
 }
 
@@ -193,33 +198,105 @@ mod tests {
     const SLACK_BODY: &str = "token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain=testteamnow&channel_id=G8PSS9T3V&channel_name=foobar&user_id=U2CERLKJA&user_name=roadrunner&command=%2Fwebhook-collect&text=&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2FT1DC2JH3J%2F397700885554%2F96rGlfmibIGlgcZRskXaIFfN&trigger_id=398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c";
     const SLACK_SIG: &str = "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503";
 
-    fn check_slack(ts: Option<&str>, sig: Option<&str>, body: &str, now: i64, expected: Result<(), &str>) {
+    fn check_slack(
+        ts: Option<&str>,
+        sig: Option<&str>,
+        body: &str,
+        now: i64,
+        expected: Result<(), &str>,
+    ) {
         let verifier = SlackV0Verifier::new(SLACK_SECRET).unwrap();
         let result = verifier.verify_at(ts, sig, body.as_bytes(), now);
         let result = result.map_err(|e| e.to_string());
-        assert_eq!(result, expected.map_err(|e| format!("request not authenticated: {e}")));
+        assert_eq!(
+            result,
+            expected.map_err(|e| format!("request not authenticated: {e}"))
+        );
     }
 
     #[test]
     fn slack_v0() {
         let now = 1_531_420_618;
         check_slack(Some(SLACK_TS), Some(SLACK_SIG), SLACK_BODY, now, Ok(()));
-        check_slack(Some(SLACK_TS), Some(SLACK_SIG), SLACK_BODY, now + 300, Ok(()));
-        check_slack(Some(SLACK_TS), Some(SLACK_SIG), SLACK_BODY, now - 300, Ok(()));
-        check_slack(Some(SLACK_TS), Some(SLACK_SIG), SLACK_BODY, now + 301, Err("request timestamp outside the window"));
-        check_slack(Some(SLACK_TS), Some(SLACK_SIG), "tampered", now, Err("bad signature"));
-        check_slack(Some("1531420619"), Some(SLACK_SIG), SLACK_BODY, now, Err("bad signature"));
-        check_slack(Some(SLACK_TS), Some("v1=00"), SLACK_BODY, now, Err("malformed signature"));
-        check_slack(Some(SLACK_TS), Some("v0=zz"), SLACK_BODY, now, Err("malformed signature"));
-        check_slack(Some(SLACK_TS), None, SLACK_BODY, now, Err("missing signature"));
-        check_slack(None, Some(SLACK_SIG), SLACK_BODY, now, Err("missing request timestamp"));
-        check_slack(Some("soon"), Some(SLACK_SIG), SLACK_BODY, now, Err("malformed request timestamp"));
+        check_slack(
+            Some(SLACK_TS),
+            Some(SLACK_SIG),
+            SLACK_BODY,
+            now + 300,
+            Ok(()),
+        );
+        check_slack(
+            Some(SLACK_TS),
+            Some(SLACK_SIG),
+            SLACK_BODY,
+            now - 300,
+            Ok(()),
+        );
+        check_slack(
+            Some(SLACK_TS),
+            Some(SLACK_SIG),
+            SLACK_BODY,
+            now + 301,
+            Err("request timestamp outside the window"),
+        );
+        check_slack(
+            Some(SLACK_TS),
+            Some(SLACK_SIG),
+            "tampered",
+            now,
+            Err("bad signature"),
+        );
+        check_slack(
+            Some("1531420619"),
+            Some(SLACK_SIG),
+            SLACK_BODY,
+            now,
+            Err("bad signature"),
+        );
+        check_slack(
+            Some(SLACK_TS),
+            Some("v1=00"),
+            SLACK_BODY,
+            now,
+            Err("malformed signature"),
+        );
+        check_slack(
+            Some(SLACK_TS),
+            Some("v0=zz"),
+            SLACK_BODY,
+            now,
+            Err("malformed signature"),
+        );
+        check_slack(
+            Some(SLACK_TS),
+            None,
+            SLACK_BODY,
+            now,
+            Err("missing signature"),
+        );
+        check_slack(
+            None,
+            Some(SLACK_SIG),
+            SLACK_BODY,
+            now,
+            Err("missing request timestamp"),
+        );
+        check_slack(
+            Some("soon"),
+            Some(SLACK_SIG),
+            SLACK_BODY,
+            now,
+            Err("malformed request timestamp"),
+        );
     }
 
     #[test]
     fn slack_sign_matches_the_documented_signature() {
         let verifier = SlackV0Verifier::new(SLACK_SECRET).unwrap();
-        assert_eq!(verifier.sign(1_531_420_618, SLACK_BODY.as_bytes()), SLACK_SIG);
+        assert_eq!(
+            verifier.sign(1_531_420_618, SLACK_BODY.as_bytes()),
+            SLACK_SIG
+        );
         assert!(!format!("{verifier:?}").contains(SLACK_SECRET));
     }
 }

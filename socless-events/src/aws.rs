@@ -55,7 +55,11 @@ impl AwsStore {
         Ok(output.item)
     }
 
-    async fn put_item(&self, table: &str, item: HashMap<String, AttributeValue>) -> Result<(), Error> {
+    async fn put_item(
+        &self,
+        table: &str,
+        item: HashMap<String, AttributeValue>,
+    ) -> Result<(), Error> {
         self.client
             .put_item()
             .table_name(table)
@@ -67,15 +71,19 @@ impl AwsStore {
     }
 }
 
-fn dynamo_error<E, R>(operation: &str, table: &str, error: &aws_sdk_dynamodb::error::SdkError<E, R>) -> Error
+fn dynamo_error<E, R>(
+    operation: &str,
+    table: &str,
+    error: &aws_sdk_dynamodb::error::SdkError<E, R>,
+) -> Error
 where
     E: std::error::Error + ProvideErrorMetadata + 'static,
     R: std::fmt::Debug,
 {
     match (error.code(), error.message()) {
-        (Some(code), Some(message)) => {
-            Error::Storage(format!("DynamoDB {operation} on {table}: {code}: {message}"))
-        }
+        (Some(code), Some(message)) => Error::Storage(format!(
+            "DynamoDB {operation} on {table}: {code}: {message}"
+        )),
         _ => Error::Storage(format!(
             "DynamoDB {operation} on {table}: {}",
             DisplayErrorContext(error)
@@ -85,11 +93,15 @@ where
 
 impl EventStore for AwsStore {
     async fn dedup_mapping(&self, dedup_hash: &str) -> Result<Option<String>, Error> {
-        let item = self.get_item(&self.tables.dedup, "dedup_hash", dedup_hash).await?;
-        Ok(item.and_then(|item| match item.get("current_investigation_id") {
-            Some(AttributeValue::S(id)) => Some(id.clone()),
-            _ => None,
-        }))
+        let item = self
+            .get_item(&self.tables.dedup, "dedup_hash", dedup_hash)
+            .await?;
+        Ok(
+            item.and_then(|item| match item.get("current_investigation_id") {
+                Some(AttributeValue::S(id)) => Some(id.clone()),
+                _ => None,
+            }),
+        )
     }
 
     async fn event(&self, id: &str) -> Result<Option<JsonObject>, Error> {
@@ -110,7 +122,10 @@ impl EventStore for AwsStore {
             .build()
             .map_err(|e| Error::Storage(format!("cannot build the event write: {e}")))?;
         let mapping = HashMap::from([
-            ("dedup_hash".to_owned(), AttributeValue::S(dedup_hash.to_owned())),
+            (
+                "dedup_hash".to_owned(),
+                AttributeValue::S(dedup_hash.to_owned()),
+            ),
             (
                 "current_investigation_id".to_owned(),
                 AttributeValue::S(event.investigation_id.clone()),
@@ -120,7 +135,9 @@ impl EventStore for AwsStore {
             .table_name(&self.tables.dedup)
             .set_item(Some(mapping));
         mapping_put = match expected {
-            None => mapping_put.condition_expression("attribute_not_exists(current_investigation_id)"),
+            None => {
+                mapping_put.condition_expression("attribute_not_exists(current_investigation_id)")
+            }
             Some(previous) => mapping_put
                 .condition_expression("current_investigation_id = :previous")
                 .expression_attribute_values(":previous", AttributeValue::S(previous.to_owned())),
@@ -138,7 +155,11 @@ impl EventStore for AwsStore {
         match result {
             Ok(_) => Ok(true),
             Err(error) if lost_the_race(&error) => Ok(false),
-            Err(error) => Err(dynamo_error("TransactWriteItems", &self.tables.dedup, &error)),
+            Err(error) => Err(dynamo_error(
+                "TransactWriteItems",
+                &self.tables.dedup,
+                &error,
+            )),
         }
     }
 
@@ -179,7 +200,9 @@ impl EventStore for AwsStore {
                     .as_service_error()
                     .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
             {
-                Err(Error::Storage(format!("no event with id {investigation_id}")))
+                Err(Error::Storage(format!(
+                    "no event with id {investigation_id}"
+                )))
             }
             Err(error) => Err(dynamo_error("UpdateItem", &self.tables.events, &error)),
         }
@@ -227,7 +250,9 @@ pub(crate) fn attribute_from_json(value: Value) -> AttributeValue {
         Value::Bool(b) => AttributeValue::Bool(b),
         Value::Number(n) => AttributeValue::N(n.to_string()),
         Value::String(s) => AttributeValue::S(s),
-        Value::Array(list) => AttributeValue::L(list.into_iter().map(attribute_from_json).collect()),
+        Value::Array(list) => {
+            AttributeValue::L(list.into_iter().map(attribute_from_json).collect())
+        }
         Value::Object(map) => AttributeValue::M(
             map.into_iter()
                 .map(|(key, value)| (key, attribute_from_json(value)))
@@ -317,7 +342,12 @@ impl PlaybookLauncher for AwsLauncher {
         name: &str,
     ) -> Result<Option<Value>, Error> {
         let arn = execution_arn(state_machine_arn, name);
-        let result = self.client.describe_execution().execution_arn(&arn).send().await;
+        let result = self
+            .client
+            .describe_execution()
+            .execution_arn(&arn)
+            .send()
+            .await;
         let output = match result {
             Ok(output) => output,
             Err(error)
@@ -370,7 +400,13 @@ mod tests {
 
     #[test]
     fn numbers_are_native() {
-        assert_eq!(attribute_from_json(json!(1.5)), AttributeValue::N("1.5".into()));
-        assert_eq!(attribute_from_json(json!(20)), AttributeValue::N("20".into()));
+        assert_eq!(
+            attribute_from_json(json!(1.5)),
+            AttributeValue::N("1.5".into())
+        );
+        assert_eq!(
+            attribute_from_json(json!(20)),
+            AttributeValue::N("20".into())
+        );
     }
 }

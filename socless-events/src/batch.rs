@@ -35,9 +35,15 @@ impl EventBatch {
                 type_name: python_type_name(event_details),
             });
         };
-        let details = fields.get("details").ok_or(InvalidEvent::MissingField("details"))?;
-        let event_type = fields.get("event_type").ok_or(InvalidEvent::MissingField("event_type"))?;
-        let playbook = fields.get("playbook").ok_or(InvalidEvent::MissingField("playbook"))?;
+        let details = fields
+            .get("details")
+            .ok_or(InvalidEvent::MissingField("details"))?;
+        let event_type = fields
+            .get("event_type")
+            .ok_or(InvalidEvent::MissingField("event_type"))?;
+        let playbook = fields
+            .get("playbook")
+            .ok_or(InvalidEvent::MissingField("playbook"))?;
         let details: Vec<&Value> = match details {
             Value::Array(list) if list.is_empty() => return Err(InvalidEvent::EmptyDetails),
             Value::Array(list) => list.iter().collect(),
@@ -83,7 +89,9 @@ impl EventBatch {
 
     /// The playbook of the batch.
     pub fn playbook(&self) -> &str {
-        self.events.first().map_or("", |event| event.playbook.as_str())
+        self.events
+            .first()
+            .map_or("", |event| event.playbook.as_str())
     }
 
     /// The number of events.
@@ -239,7 +247,11 @@ fn python_repr(value: &Value) -> String {
 
 /// Python's `repr` of a string: single quotes unless the text holds only single quotes.
 fn python_str_repr(text: &str) -> String {
-    let quote = if text.contains('\'') && !text.contains('"') { '"' } else { '\'' };
+    let quote = if text.contains('\'') && !text.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
     let mut out = String::with_capacity(text.len() + 2);
     out.push(quote);
     for ch in text.chars() {
@@ -323,7 +335,12 @@ mod tests {
                 &keys,
             )
             .unwrap();
-            assert_eq!(hash, case["dedup_hash_md5_hex"].as_str().unwrap(), "{}", case["source"]);
+            assert_eq!(
+                hash,
+                case["dedup_hash_md5_hex"].as_str().unwrap(),
+                "{}",
+                case["source"]
+            );
         }
         let divergent = &vectors["socless_rust_divergent_vector"];
         assert_ne!(
@@ -377,26 +394,74 @@ mod tests {
 
     #[test]
     fn errors_use_the_original_texts() {
-        check_error(with("created_at", json!("bad_date")), "Error: Supplied 'created_at' field is not ISO8601 millisecond-precision string, shifted to UTC");
-        check_error(with("created_at", json!(5)), "Error: Supplied 'created_at' field is not ISO8601 millisecond-precision string, shifted to UTC");
-        check_error(with("details", json!("str")), "Error: Supplied 'details' is not a dictionary");
-        check_error(with("details", json!([{"username": "u"}, 3])), "Error: Supplied 'details' is not a dictionary");
-        check_error(with("details", json!([])), "Error: Supplied 'details' is an empty list");
-        check_error(with("data_types", json!("str")), "Error: Supplied 'data_types' is not a dictionary");
-        check_error(with("event_meta", json!("str")), "Error: Supplied 'event_meta' is not a dictionary");
-        check_error(with("event_type", json!(["x"])), "Error: Supplied 'event_type' is not a string");
-        check_error(with("playbook", json!(["x"])), "Error: Supplied Playbook is not a string");
-        check_error(with("playbook", Value::Null), "Error: Supplied Playbook is not a string");
-        check_error(with("dedup_keys", json!("username")), "Error: Supplied 'dedup_keys' field is not a list");
+        check_error(
+            with("created_at", json!("bad_date")),
+            "Error: Supplied 'created_at' field is not ISO8601 millisecond-precision string, shifted to UTC",
+        );
+        check_error(
+            with("created_at", json!(5)),
+            "Error: Supplied 'created_at' field is not ISO8601 millisecond-precision string, shifted to UTC",
+        );
+        check_error(
+            with("details", json!("str")),
+            "Error: Supplied 'details' is not a dictionary",
+        );
+        check_error(
+            with("details", json!([{"username": "u"}, 3])),
+            "Error: Supplied 'details' is not a dictionary",
+        );
+        check_error(
+            with("details", json!([])),
+            "Error: Supplied 'details' is an empty list",
+        );
+        check_error(
+            with("data_types", json!("str")),
+            "Error: Supplied 'data_types' is not a dictionary",
+        );
+        check_error(
+            with("event_meta", json!("str")),
+            "Error: Supplied 'event_meta' is not a dictionary",
+        );
+        check_error(
+            with("event_type", json!(["x"])),
+            "Error: Supplied 'event_type' is not a string",
+        );
+        check_error(
+            with("playbook", json!(["x"])),
+            "Error: Supplied Playbook is not a string",
+        );
+        check_error(
+            with("playbook", Value::Null),
+            "Error: Supplied Playbook is not a string",
+        );
+        check_error(
+            with("dedup_keys", json!("username")),
+            "Error: Supplied 'dedup_keys' field is not a list",
+        );
         check_error(with("dedup_keys", json!(["nope"])), "'nope'");
         check_error(with("dedup_keys", json!(["it's"])), "\"it's\"");
         check_error(with("dedup_keys", json!([7])), "7");
         check_error(with("dedup_keys", json!([null])), "None");
-        check_error(with("dedup_keys", json!([["a"]])), "unhashable type: 'list'");
-        check_error(with("dedup_keys", json!(["n"])), "'int' object has no attribute 'lower'");
-        check_error(dedup_on(json!(1.5)), "'float' object has no attribute 'lower'");
-        check_error(dedup_on(json!(true)), "'bool' object has no attribute 'lower'");
-        check_error(dedup_on(Value::Null), "'NoneType' object has no attribute 'lower'");
+        check_error(
+            with("dedup_keys", json!([["a"]])),
+            "unhashable type: 'list'",
+        );
+        check_error(
+            with("dedup_keys", json!(["n"])),
+            "'int' object has no attribute 'lower'",
+        );
+        check_error(
+            dedup_on(json!(1.5)),
+            "'float' object has no attribute 'lower'",
+        );
+        check_error(
+            dedup_on(json!(true)),
+            "'bool' object has no attribute 'lower'",
+        );
+        check_error(
+            dedup_on(Value::Null),
+            "'NoneType' object has no attribute 'lower'",
+        );
         check_error(without("event_type"), "'event_type'");
         check_error(without("playbook"), "'playbook'");
         check_error(without("details"), "'details'");

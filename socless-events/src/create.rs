@@ -139,7 +139,11 @@ impl<S: EventStore, L: PlaybookLauncher> EventCreator<S, L> {
                     return Ok(item);
                 }
             }
-            if self.store.put_original(&item, hash, mapping.as_deref()).await? {
+            if self
+                .store
+                .put_original(&item, hash, mapping.as_deref())
+                .await?
+            {
                 return Ok(item);
             }
         }

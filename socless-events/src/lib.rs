@@ -58,8 +58,7 @@ mod model;
 pub use arn::{REGION_ENV, StateMachineArns, partition_for_region};
 pub use aws::{AwsLauncher, AwsStore};
 pub use backend::{
-    DEDUP_TABLE_ENV, EVENTS_TABLE_ENV, EventStore, PlaybookLauncher, RESULTS_TABLE_ENV,
-    TableNames,
+    DEDUP_TABLE_ENV, EVENTS_TABLE_ENV, EventStore, PlaybookLauncher, RESULTS_TABLE_ENV, TableNames,
 };
 pub use batch::{EventBatch, dedup_hash};
 pub use create::EventCreator;

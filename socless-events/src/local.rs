@@ -121,9 +121,11 @@ impl EventStore for LocalStore {
         let text = self
             .db
             .call(move |conn| {
-                conn.query_row("SELECT item FROM socless_events WHERE id = ?1", [id], |row| {
-                    row.get(0)
-                })
+                conn.query_row(
+                    "SELECT item FROM socless_events WHERE id = ?1",
+                    [id],
+                    |row| row.get(0),
+                )
                 .optional()
             })
             .await?;
@@ -354,9 +356,7 @@ impl LocalLauncher {
             .map_err(|e| Error::Launch(format!("webhook POST failed: {}", e.without_url())))?;
         let status = response.status();
         if !status.is_success() {
-            return Err(Error::Launch(format!(
-                "webhook POST failed: HTTP {status}"
-            )));
+            return Err(Error::Launch(format!("webhook POST failed: HTTP {status}")));
         }
         Ok(())
     }
@@ -376,7 +376,10 @@ impl PlaybookLauncher for LocalLauncher {
             ));
         }
         serde_json::from_str::<Value>(input).map_err(|e| {
-            start_execution_error("InvalidExecutionInput", &format!("Invalid State Machine Execution Input: '{e}'"))
+            start_execution_error(
+                "InvalidExecutionInput",
+                &format!("Invalid State Machine Execution Input: '{e}'"),
+            )
         })?;
         let row = (
             state_machine_arn.to_owned(),

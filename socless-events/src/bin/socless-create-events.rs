@@ -1,1 +1,144 @@
-fn main() {}
+//! `socless-create-events`: fire a playbook's test case (an `event_details` JSON) by hand.
+//!
+//! Prints `{"events": [...], "execution_reports": [...]}` on stdout. On failure prints the
+//! error on stderr, any events and reports on stdout, and exits with status 1.
+#![forbid(unsafe_code)]
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use serde_json::Value;
+use socless_events::{
+    AwsLauncher, AwsStore, CreateEventsOutput, Error, EventCreator, EventStore, LocalLauncher,
+    LocalStore, PlaybookLauncher, REGION_ENV, StateMachineArns, TableNames,
+};
+
+/// The account used for local ARNs when none is given.
+const LOCAL_ACCOUNT: &str = "000000000000";
+
+/// Create Socless events and start their playbooks, on AWS or on a local SQLite store.
+///
+/// AWS mode uses the standard AWS configuration chain (AWS_REGION, AWS_PROFILE,
+/// AWS_ENDPOINT_URL, ...) and the tables named by SOCLESS_EVENTS_TABLE, SOCLESS_DEDUP_TABLE and
+/// SOCLESS_RESULTS_TABLE.
+#[derive(Debug, Parser)]
+#[command(name = "socless-create-events", version)]
+struct Cli {
+    /// Use the embedded store in this SQLite file instead of AWS.
+    #[arg(long, value_name = "PATH")]
+    local: Option<PathBuf>,
+    /// The account that owns the state machines.
+    #[arg(long, value_name = "ID", conflicts_with = "function_arn")]
+    account_id: Option<String>,
+    /// Take the account from this Lambda function ARN (as an event endpoint would).
+    #[arg(long, value_name = "ARN")]
+    function_arn: Option<String>,
+    /// With --local: POST each execution input to this URL.
+    #[arg(long, value_name = "URL", requires = "local")]
+    webhook: Option<String>,
+    /// The event_details JSON file; stdin when absent or "-".
+    #[arg(value_name = "FILE")]
+    file: Option<PathBuf>,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let event_details = match read_input(cli.file.as_deref()) {
+        Ok(value) => value,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match run(&cli, &event_details).await {
+        Ok(output) => {
+            print_output(&output);
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("error: {error}");
+            if let Some(output) = error.output() {
+                print_output(output);
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn print_output(output: &CreateEventsOutput) {
+    match serde_json::to_string_pretty(output) {
+        Ok(text) => println!("{text}"),
+        Err(error) => eprintln!("error: cannot print the result: {error}"),
+    }
+}
+
+async fn run(cli: &Cli, event_details: &Value) -> Result<CreateEventsOutput, Error> {
+    match &cli.local {
+        Some(path) => {
+            let region = std::env::var(REGION_ENV).unwrap_or_else(|_| "us-east-1".to_owned());
+            let arns = arns(cli, region, Some(LOCAL_ACCOUNT))?;
+            let mut launcher = LocalLauncher::open(path)?;
+            if let Some(url) = &cli.webhook {
+                launcher = launcher.with_webhook(url)?;
+            }
+            create(LocalStore::open(path)?, launcher, arns, event_details).await
+        }
+        None => {
+            let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+            let region = config
+                .region()
+                .ok_or_else(|| Error::Config(format!("no AWS region: set {REGION_ENV}")))?
+                .to_string();
+            let arns = arns(cli, region, None)?;
+            let store = AwsStore::new(&config, TableNames::from_env()?);
+            create(store, AwsLauncher::new(&config), arns, event_details).await
+        }
+    }
+}
+
+async fn create<S: EventStore, L: PlaybookLauncher>(
+    store: S,
+    launcher: L,
+    arns: StateMachineArns,
+    event_details: &Value,
+) -> Result<CreateEventsOutput, Error> {
+    EventCreator::new(store, launcher, arns)
+        .create_events(event_details)
+        .await
+}
+
+fn arns(
+    cli: &Cli,
+    region: String,
+    default_account: Option<&str>,
+) -> Result<StateMachineArns, Error> {
+    match (&cli.account_id, &cli.function_arn, default_account) {
+        (Some(account), _, _) => StateMachineArns::new(region, account.as_str()),
+        (None, Some(arn), _) => StateMachineArns::from_function_arn(region, arn),
+        (None, None, Some(account)) => StateMachineArns::new(region, account),
+        (None, None, None) => Err(Error::Config(
+            "the state machine account is unknown: pass --account-id ID or --function-arn ARN"
+                .into(),
+        )),
+    }
+}
+
+/// The `event_details` JSON from FILE, or stdin when FILE is absent or `-`.
+fn read_input(file: Option<&std::path::Path>) -> Result<Value, String> {
+    let text = match file {
+        Some(path) if path.as_os_str() != "-" => std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?,
+        _ => {
+            let mut text = String::new();
+            std::io::stdin()
+                .read_to_string(&mut text)
+                .map_err(|e| format!("cannot read stdin: {e}"))?;
+            text
+        }
+    };
+    serde_json::from_str(&text).map_err(|e| format!("the input is not JSON: {e}"))
+}

@@ -155,7 +155,10 @@ impl LocalFixture {
 
 /// A unique SQLite path in the temp dir (removed by [`remove_sqlite`]).
 pub(crate) fn temp_sqlite() -> PathBuf {
-    std::env::temp_dir().join(format!("socless-it-{}.sqlite", uuid::Uuid::new_v4().simple()))
+    std::env::temp_dir().join(format!(
+        "socless-it-{}.sqlite",
+        uuid::Uuid::new_v4().simple()
+    ))
 }
 
 pub(crate) fn remove_sqlite(path: &std::path::Path) {
@@ -178,6 +181,8 @@ impl Fixture for LocalFixture {
     }
 
     fn launcher(&self) -> LocalLauncher {
-        LocalLauncher::open(&self.path).unwrap().with_playbooks(PLAYBOOKS)
+        LocalLauncher::open(&self.path)
+            .unwrap()
+            .with_playbooks(PLAYBOOKS)
     }
 }

@@ -2,6 +2,7 @@
 //! real SDK clients) and against the embedded SQLite store, plus the CLI and the webhook.
 
 mod cli;
+mod dynamo_types;
 mod fixture;
 mod moto;
 mod scenarios;

@@ -63,7 +63,9 @@ impl Drop for MotoServer {
 
 /// The moto server of the running tests, started if none is running.
 pub(crate) fn moto() -> Arc<MotoServer> {
-    let mut shared = SHARED.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut shared = SHARED
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     if let Some(server) = shared.upgrade() {
         return server;
     }

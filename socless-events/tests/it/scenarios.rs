@@ -67,8 +67,14 @@ fn placeholders(output: &Value) -> HashMap<String, String> {
     let mut ids = HashMap::new();
     for (i, event) in output["events"].as_array().unwrap().iter().enumerate() {
         let meta = &event["metadata"];
-        ids.insert(meta["_id"].as_str().unwrap().to_owned(), format!("<event {i}>"));
-        ids.insert(meta["execution_id"].as_str().unwrap().to_owned(), format!("<execution {i}>"));
+        ids.insert(
+            meta["_id"].as_str().unwrap().to_owned(),
+            format!("<event {i}>"),
+        );
+        ids.insert(
+            meta["execution_id"].as_str().unwrap().to_owned(),
+            format!("<execution {i}>"),
+        );
     }
     ids
 }
@@ -96,7 +102,9 @@ fn find<'a>(items: &'a Value, key: &str, value: &str) -> &'a Value {
 }
 
 fn is_timestamp(text: &str) -> bool {
-    let mut shape = text.chars().map(|c| if c.is_ascii_digit() { '9' } else { c });
+    let mut shape = text
+        .chars()
+        .map(|c| if c.is_ascii_digit() { '9' } else { c });
     shape.by_ref().collect::<String>() == "9999-99-99T99:99:99.999999Z"
 }
 
@@ -105,20 +113,44 @@ fn is_timestamp(text: &str) -> bool {
 pub(crate) async fn capture_batch_matches_the_reference(fixture: &impl Fixture) {
     let capture = capture();
     let creator = fixture.creator();
-    let output = creator.create_events(&capture["batch_input"]).await.unwrap();
+    let output = creator
+        .create_events(&capture["batch_input"])
+        .await
+        .unwrap();
     let ours = serde_json::to_value(&output).unwrap();
     let theirs = &capture["batch_return_value"];
     let (our_ids, their_ids) = (placeholders(&ours), placeholders(theirs));
     assert_eq!(normalize(&ours, &our_ids), normalize(theirs, &their_ids));
 
-    for (event, captured) in output.events.iter().zip(theirs["events"].as_array().unwrap()) {
+    for (event, captured) in output
+        .events
+        .iter()
+        .zip(theirs["events"].as_array().unwrap())
+    {
         let captured_meta = &captured["metadata"];
-        let stored = creator.store().event(&event.metadata.id).await.unwrap().unwrap();
-        let expected = find(&capture["events_table_items"], "id", captured_meta["_id"].as_str().unwrap());
-        assert_eq!(normalize(&Value::Object(stored), &our_ids), normalize(expected, &their_ids));
+        let stored = creator
+            .store()
+            .event(&event.metadata.id)
+            .await
+            .unwrap()
+            .unwrap();
+        let expected = find(
+            &capture["events_table_items"],
+            "id",
+            captured_meta["_id"].as_str().unwrap(),
+        );
+        assert_eq!(
+            normalize(&Value::Object(stored), &our_ids),
+            normalize(expected, &their_ids)
+        );
 
         let execution_id = &event.metadata.execution_id;
-        let mut results = creator.store().results(execution_id).await.unwrap().unwrap();
+        let mut results = creator
+            .store()
+            .results(execution_id)
+            .await
+            .unwrap()
+            .unwrap();
         let datetime = results.remove("datetime").unwrap();
         assert!(is_timestamp(datetime.as_str().unwrap()), "{datetime}");
         let mut expected = find(
@@ -128,7 +160,10 @@ pub(crate) async fn capture_batch_matches_the_reference(fixture: &impl Fixture) 
         )
         .clone();
         expected.as_object_mut().unwrap().remove("datetime");
-        assert_eq!(normalize(&Value::Object(results), &our_ids), normalize(&expected, &their_ids));
+        assert_eq!(
+            normalize(&Value::Object(results), &our_ids),
+            normalize(&expected, &their_ids)
+        );
 
         let input = creator
             .launcher()
@@ -136,8 +171,15 @@ pub(crate) async fn capture_batch_matches_the_reference(fixture: &impl Fixture) 
             .await
             .unwrap()
             .expect("the execution exists");
-        let expected = find(&capture["sfn_executions"], "name", captured_meta["execution_id"].as_str().unwrap());
-        assert_eq!(normalize(&input, &our_ids), normalize(&expected["input"], &their_ids));
+        let expected = find(
+            &capture["sfn_executions"],
+            "name",
+            captured_meta["execution_id"].as_str().unwrap(),
+        );
+        assert_eq!(
+            normalize(&input, &our_ids),
+            normalize(&expected["input"], &their_ids)
+        );
     }
 
     for mapping in capture["dedup_table_items"].as_array().unwrap() {
@@ -158,11 +200,21 @@ pub(crate) async fn single_details_object_is_one_event(fixture: &impl Fixture) {
     let meta = &output.events[0].metadata;
     assert_eq!((meta.status_, meta.is_duplicate), (Status::Open, false));
     assert_eq!(meta.id, meta.investigation_id);
-    assert_eq!(output.events[0].event.details, mock_event()["details"].as_object().unwrap().clone());
+    assert_eq!(
+        output.events[0].event.details,
+        mock_event()["details"].as_object().unwrap().clone()
+    );
     let report = &output.execution_reports[0];
-    assert_eq!(report.statemachinearn, vectors()["expected_playbook_arn_for_MOCK_EVENT"]);
+    assert_eq!(
+        report.statemachinearn,
+        vectors()["expected_playbook_arn_for_MOCK_EVENT"]
+    );
     assert_eq!(report.error, "");
-    let mapping = creator.store().dedup_mapping("0caa90ad7b7fc101b90a8ce0f9638eb9").await.unwrap();
+    let mapping = creator
+        .store()
+        .dedup_mapping("0caa90ad7b7fc101b90a8ce0f9638eb9")
+        .await
+        .unwrap();
     assert_eq!(mapping.as_deref(), Some(meta.investigation_id.as_str()));
 }
 
@@ -171,19 +223,32 @@ pub(crate) async fn second_invocation_duplicates_the_open_original(fixture: &imp
     let first = creator.create_events(&mock_event()).await.unwrap();
     let second = creator.create_events(&mock_event()).await.unwrap();
     let (original, duplicate) = (&first.events[0].metadata, &second.events[0].metadata);
-    assert_eq!((duplicate.status_, duplicate.is_duplicate), (Status::Closed, true));
+    assert_eq!(
+        (duplicate.status_, duplicate.is_duplicate),
+        (Status::Closed, true)
+    );
     assert_eq!(duplicate.investigation_id, original.investigation_id);
     assert_ne!(duplicate.id, original.id);
     let stored = creator.store().event(&duplicate.id).await.unwrap().unwrap();
     assert_eq!(stored["status_"], "closed");
     assert_eq!(stored["is_duplicate"], true);
-    assert_eq!(stored["investigation_id"], original.investigation_id.as_str());
-    let mapping = creator.store().dedup_mapping("0caa90ad7b7fc101b90a8ce0f9638eb9").await.unwrap();
+    assert_eq!(
+        stored["investigation_id"],
+        original.investigation_id.as_str()
+    );
+    let mapping = creator
+        .store()
+        .dedup_mapping("0caa90ad7b7fc101b90a8ce0f9638eb9")
+        .await
+        .unwrap();
     assert_eq!(mapping.as_deref(), Some(original.investigation_id.as_str()));
     // Duplicates are started too: playbooks branch on is_duplicate.
     let input = creator
         .launcher()
-        .execution_input(&second.execution_reports[0].statemachinearn, &duplicate.execution_id)
+        .execution_input(
+            &second.execution_reports[0].statemachinearn,
+            &duplicate.execution_id,
+        )
         .await
         .unwrap()
         .unwrap();
@@ -201,12 +266,22 @@ pub(crate) async fn closed_original_starts_a_new_investigation(fixture: &impl Fi
         .unwrap();
     let second = creator.create_events(&mock_event()).await.unwrap();
     let renewed = &second.events[0].metadata;
-    assert_eq!((renewed.status_, renewed.is_duplicate), (Status::Open, false));
+    assert_eq!(
+        (renewed.status_, renewed.is_duplicate),
+        (Status::Open, false)
+    );
     assert_ne!(renewed.investigation_id, original.investigation_id);
-    let mapping = creator.store().dedup_mapping("0caa90ad7b7fc101b90a8ce0f9638eb9").await.unwrap();
+    let mapping = creator
+        .store()
+        .dedup_mapping("0caa90ad7b7fc101b90a8ce0f9638eb9")
+        .await
+        .unwrap();
     assert_eq!(mapping.as_deref(), Some(renewed.investigation_id.as_str()));
     let third = creator.create_events(&mock_event()).await.unwrap();
-    assert_eq!(third.events[0].metadata.investigation_id, renewed.investigation_id);
+    assert_eq!(
+        third.events[0].metadata.investigation_id,
+        renewed.investigation_id
+    );
     assert!(third.events[0].metadata.is_duplicate);
 }
 
@@ -233,8 +308,16 @@ pub(crate) async fn missing_state_machine_keeps_items_and_reports(fixture: &impl
     let mut input = mock_event();
     input["playbook"] = json!("NotDeployed");
     let error = creator.create_events(&input).await.unwrap_err();
-    assert_eq!(error.to_string(), "1 of 1 events failed to start playbooks.");
-    let Error::PlaybooksFailed { failed: 1, total: 1, output } = &error else {
+    assert_eq!(
+        error.to_string(),
+        "1 of 1 events failed to start playbooks."
+    );
+    let Error::PlaybooksFailed {
+        failed: 1,
+        total: 1,
+        output,
+    } = &error
+    else {
         panic!("unexpected error {error:?}");
     };
     let report = &output.execution_reports[0];
@@ -253,8 +336,22 @@ pub(crate) async fn missing_state_machine_keeps_items_and_reports(fixture: &impl
     // Nothing is lost: the event and the results item stay.
     let meta = &output.events[0].metadata;
     assert!(creator.store().event(&meta.id).await.unwrap().is_some());
-    assert!(creator.store().results(&meta.execution_id).await.unwrap().is_some());
-    assert!(creator.launcher().execution_input(&arn, &meta.execution_id).await.unwrap().is_none());
+    assert!(
+        creator
+            .store()
+            .results(&meta.execution_id)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        creator
+            .launcher()
+            .execution_input(&arn, &meta.execution_id)
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
 
 /// A launcher that fails its second start, to show partial failures keep every report.
@@ -285,10 +382,17 @@ pub(crate) async fn partial_failure_carries_every_report(fixture: &impl Fixture)
     let creator = EventCreator::new(fixture.store(), launcher, fixture.arns());
     let input = capture()["batch_input"].clone();
     let error = creator.create_events(&input).await.unwrap_err();
-    assert_eq!(error.to_string(), "1 of 3 events failed to start playbooks.");
+    assert_eq!(
+        error.to_string(),
+        "1 of 3 events failed to start playbooks."
+    );
     let output = error.output().unwrap();
     assert_eq!(output.events.len(), 3);
-    let errors: Vec<&str> = output.execution_reports.iter().map(|r| r.error.as_str()).collect();
+    let errors: Vec<&str> = output
+        .execution_reports
+        .iter()
+        .map(|r| r.error.as_str())
+        .collect();
     assert_eq!(errors, ["", "injected failure", ""]);
     for report in &output.execution_reports {
         let started = creator
@@ -297,7 +401,14 @@ pub(crate) async fn partial_failure_carries_every_report(fixture: &impl Fixture)
             .await
             .unwrap();
         assert_eq!(started.is_some(), report.error.is_empty());
-        assert!(creator.store().results(&report.execution_id).await.unwrap().is_some());
+        assert!(
+            creator
+                .store()
+                .results(&report.execution_id)
+                .await
+                .unwrap()
+                .is_some()
+        );
     }
 }
 
@@ -321,12 +432,17 @@ pub(crate) async fn concurrent_invocations_make_one_original(fixture: &impl Fixt
                 async move { b.create_events(&input).await }
             }),
         );
-        let outputs: Vec<CreateEventsOutput> = vec![left.unwrap().unwrap(), right.unwrap().unwrap()];
+        let outputs: Vec<CreateEventsOutput> =
+            vec![left.unwrap().unwrap(), right.unwrap().unwrap()];
         let metas: Vec<_> = outputs.iter().map(|o| &o.events[0].metadata).collect();
         let originals: Vec<_> = metas.iter().filter(|m| !m.is_duplicate).collect();
         assert_eq!(originals.len(), 1, "round {round}: {metas:?}");
         let original = originals[0];
-        assert!(metas.iter().all(|m| m.investigation_id == original.investigation_id));
+        assert!(
+            metas
+                .iter()
+                .all(|m| m.investigation_id == original.investigation_id)
+        );
         let details = input["details"].as_object().unwrap();
         let hash = dedup_hash("Race", details, &["username".into()]).unwrap();
         let mapping = fixture.store().dedup_mapping(&hash).await.unwrap();
@@ -362,11 +478,19 @@ pub(crate) async fn floats_and_nested_json_round_trip(fixture: &impl Fixture) {
     assert_eq!(stored["details"], details);
     assert_eq!(stored["event_meta"], input["event_meta"]);
     assert_eq!(stored["data_types"], input["data_types"]);
-    let results = creator.store().results(&meta.execution_id).await.unwrap().unwrap();
+    let results = creator
+        .store()
+        .results(&meta.execution_id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(results["results"]["artifacts"]["event"]["details"], details);
     let started = creator
         .launcher()
-        .execution_input(&output.execution_reports[0].statemachinearn, &meta.execution_id)
+        .execution_input(
+            &output.execution_reports[0].statemachinearn,
+            &meta.execution_id,
+        )
         .await
         .unwrap()
         .unwrap();
@@ -381,8 +505,16 @@ pub(crate) async fn no_dedup_keys_means_no_deduplication(fixture: &impl Fixture)
         "details": [{"username": "u"}, {"username": "u"}],
     });
     let output = creator.create_events(&input).await.unwrap();
-    assert!(output.events.iter().all(|e| !e.metadata.is_duplicate && e.metadata.status_ == Status::Open));
-    assert_ne!(output.events[0].metadata.investigation_id, output.events[1].metadata.investigation_id);
+    assert!(
+        output
+            .events
+            .iter()
+            .all(|e| !e.metadata.is_duplicate && e.metadata.status_ == Status::Open)
+    );
+    assert_ne!(
+        output.events[0].metadata.investigation_id,
+        output.events[1].metadata.investigation_id
+    );
     let hash = dedup_hash("NoDedup", &serde_json::Map::new(), &[]).unwrap();
     assert_eq!(creator.store().dedup_mapping(&hash).await.unwrap(), None);
 }
@@ -400,13 +532,13 @@ fn error_case_input(name: &str) -> Value {
         "playbook_list" => fields.insert("playbook".into(), json!(["x"])),
         "dedup_keys_str" => fields.insert("dedup_keys".into(), json!("username")),
         "dedup_key_missing" => fields.insert("dedup_keys".into(), json!(["nope"])),
-        "dedup_value_int" => {
-            fields.insert("details".into(), json!({"username": 5}))
-        }
+        "dedup_value_int" => fields.insert("details".into(), json!({"username": 5})),
         "missing_event_type" => fields.remove("event_type"),
         "missing_playbook" => fields.remove("playbook"),
         "missing_details" => fields.remove("details"),
-        "float_in_details" => fields.insert("details".into(), json!({"username": "u", "score": 1.5})),
+        "float_in_details" => {
+            fields.insert("details".into(), json!({"username": "u", "score": 1.5}))
+        }
         other => panic!("unknown error case {other}"),
     };
     input
@@ -426,7 +558,11 @@ pub(crate) async fn invalid_input_has_the_original_errors(fixture: &impl Fixture
         }
         let error = result.unwrap_err();
         assert!(matches!(error, Error::InvalidEvent(_)), "{name}: {error:?}");
-        assert_eq!(error.to_string(), case["message"].as_str().unwrap(), "{name}");
+        assert_eq!(
+            error.to_string(),
+            case["message"].as_str().unwrap(),
+            "{name}"
+        );
     }
 }
 
@@ -437,13 +573,24 @@ pub(crate) async fn invalid_later_detail_writes_nothing(fixture: &impl Fixture) 
     let error = creator.create_events(&input).await.unwrap_err();
     assert_eq!(error.to_string(), "'username'");
     let first = json!({"username": "first"});
-    let hash = dedup_hash("ParamsToStateMachineTester", first.as_object().unwrap(), &["username".into()]).unwrap();
+    let hash = dedup_hash(
+        "ParamsToStateMachineTester",
+        first.as_object().unwrap(),
+        &["username".into()],
+    )
+    .unwrap();
     assert_eq!(creator.store().dedup_mapping(&hash).await.unwrap(), None);
 }
 
 pub(crate) async fn closing_an_unknown_investigation_fails(fixture: &impl Fixture) {
     let store = fixture.store();
-    let error = store.set_investigation_status("no-such-id", Status::Closed).await.unwrap_err();
-    assert_eq!(error.to_string(), "storage error: no event with id no-such-id");
+    let error = store
+        .set_investigation_status("no-such-id", Status::Closed)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "storage error: no event with id no-such-id"
+    );
     assert!(store.event("no-such-id").await.unwrap().is_none());
 }
