@@ -1,22 +1,98 @@
-//! Typed CTIM (Cisco Threat Intelligence Model) entities.
+//! Typed CTIM (Cisco Threat Intelligence Model) entities, exact to the wire format.
 //!
-//! **What it is:** serde types for the CTIM entities a Threat Response module emits.
-//! **What it is not:** no I/O, no HTTP, nothing about Threat Response relays.
+//! **What it is:** serde types, with JSON Schemas, for the CTIM 1.3.28 entities a Threat
+//! Response module emits: [`Verdict`], [`Judgement`], [`Sighting`], [`Indicator`] and
+//! [`Relationship`], every type they use, and the [`Docs`] / [`ObserveBundle`] envelopes.
+//! Constructors take the required fields; optional fields are omitted from JSON when unset
+//! (CTIM has no `null`); closed vocabularies are enums with CTIM's exact strings; a
+//! [`Disposition`] writes its number and name together so they always agree; `validate()`
+//! reports what serde cannot check.
+//!
+//! **What it is not:** no I/O, no HTTP, no Threat Response relay logic, and no CTIA client.
 //!
 //! ```
-//! assert_eq!(ctim_model::CTIM_SCHEMA_VERSION, "1.3.28");
+//! use ctim_model::{
+//!     Confidence, Disposition, Id, Judgement, Observable, ObservableType, ObserveBundle, Severity,
+//!     Timestamp, ValidTime, Verdict,
+//! };
+//! use time::Duration;
+//!
+//! let ip = Observable::new(ObservableType::Ip, "192.0.2.1");
+//! let now = Timestamp::now();
+//! let week = ValidTime::between(now, now.saturating_add(Duration::days(7)));
+//!
+//! let mut bundle = ObserveBundle::default();
+//! bundle.verdicts.push(Verdict::new(Disposition::Malicious, ip.clone(), week));
+//! bundle.judgements.push(Judgement::new(
+//!     Id::transient("judgement"),
+//!     ip,
+//!     Disposition::Malicious,
+//!     "Example feed",
+//!     Confidence::High,
+//!     Severity::Medium,
+//!     90,
+//!     week,
+//! ));
+//!
+//! let json = serde_json::to_string(&bundle).unwrap();
+//! let back: ObserveBundle = serde_json::from_str(&json).unwrap();
+//! assert_eq!(back, bundle);
 //! ```
+//!
+//! Reading is strict by default (plain serde): unknown fields and unknown observable types
+//! are rejected, as CTIA rejects them. [`from_str_lenient`] drops unknown fields and keeps
+//! unknown observable types, for consumers of CTIM from other producers.
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
-/// The CTIM schema version this crate models and emits by default.
+#[macro_use]
+mod vocab_macros;
+
+mod common;
+mod disposition_pair;
+mod envelope;
+mod error;
+mod id;
+mod indicator;
+mod judgement;
+mod observable;
+mod read;
+mod relationship;
+pub mod schema;
+mod sighting;
+mod times;
+mod validate;
+mod verdict;
+mod vocab;
+
+pub use common::{ExternalReference, KillChainPhase};
+pub use envelope::{Docs, ObserveBundle};
+pub use error::Error;
+pub use id::Id;
+pub use indicator::{
+    CompositeIndicatorExpression, Indicator, JudgementSpecification, OpenIocSpecification,
+    RelatedJudgement, SiocSpecification, SnortSpecification, Specification,
+    ThreatBrainSpecification,
+};
+pub use judgement::Judgement;
+pub use observable::{Observable, ObservableType};
+pub use read::{from_str, from_str_lenient, from_value_lenient};
+pub use relationship::Relationship;
+pub use sighting::{
+    ColumnDefinition, IdentitySpecification, ObservedRelation, SensorCoordinates, Sighting,
+    SightingDataTable,
+};
+pub use times::{ObservedTime, Timestamp, ValidTime};
+pub use validate::{Problem, ProblemKind, Problems};
+pub use verdict::Verdict;
+pub use vocab::{
+    BooleanOperator, ColumnType, Confidence, Disposition, IndicatorType, ObservedRelationType,
+    RelationshipType, Resolution, Sensor, Severity, Tlp,
+};
+
+/// The CTIM schema version this crate models; new entities carry it in `schema_version`.
 pub const CTIM_SCHEMA_VERSION: &str = "1.3.28";
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn schema_version_is_semver_like() {
-        let parts: Vec<_> = super::CTIM_SCHEMA_VERSION.split('.').collect();
-        assert_eq!(parts.len(), 3);
-        assert!(parts.iter().all(|p| p.parse::<u32>().is_ok()));
-    }
-}
+/// Free text in an entity. A `Cow` so that fixed texts (`"Found on blocklist"`) cost no
+/// allocation; build one from a `&'static str` or a `String` with `.into()`.
+pub type Text = std::borrow::Cow<'static, str>;

@@ -1,0 +1,77 @@
+//! Small objects several entities share.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::Text;
+
+/// A pointer to information outside CTIM (a report, a database entry, ...).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExternalReference {
+    /// The system, registry or organisation that defines the reference.
+    #[schemars(length(max = 2048))]
+    pub source_name: Text,
+    /// A description (Markdown).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 5000))]
+    pub description: Option<Text>,
+    /// An identifier for the referenced content.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<Text>,
+    /// Hashes of the content at `url`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hashes: Vec<Text>,
+    /// A URL of the external resource.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<Text>,
+}
+
+impl ExternalReference {
+    /// A reference with only its source name.
+    pub fn new(source_name: impl Into<Text>) -> ExternalReference {
+        ExternalReference {
+            source_name: source_name.into(),
+            description: None,
+            external_id: None,
+            hashes: Vec::new(),
+            url: None,
+        }
+    }
+}
+
+/// A phase of a kill chain. CTIM recommends `lockheed-martin-cyber-kill-chain` and its seven
+/// phases ([`KillChainPhase::LOCKHEED_MARTIN_PHASES`]); `validate()` checks those phases and
+/// the naming convention (lowercase, hyphens as separators).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KillChainPhase {
+    /// The name of the kill chain.
+    pub kill_chain_name: Text,
+    /// The name of the phase.
+    pub phase_name: Text,
+}
+
+impl KillChainPhase {
+    /// The kill chain CTIM recommends.
+    pub const LOCKHEED_MARTIN: &'static str = "lockheed-martin-cyber-kill-chain";
+
+    /// The phases of [`KillChainPhase::LOCKHEED_MARTIN`].
+    pub const LOCKHEED_MARTIN_PHASES: [&'static str; 7] = [
+        "reconnaissance",
+        "weaponization",
+        "delivery",
+        "exploitation",
+        "installation",
+        "command-and-control",
+        "actions-on-objective",
+    ];
+
+    /// A phase of the Lockheed Martin cyber kill chain, e.g. `"delivery"`.
+    pub fn lockheed_martin(phase_name: impl Into<Text>) -> KillChainPhase {
+        KillChainPhase {
+            kill_chain_name: KillChainPhase::LOCKHEED_MARTIN.into(),
+            phase_name: phase_name.into(),
+        }
+    }
+}

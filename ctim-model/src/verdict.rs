@@ -1,0 +1,81 @@
+//! Verdict: the disposition a module currently gives an observable.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::validate::{Checker, Problems};
+use crate::{Disposition, Id, Observable, ValidTime};
+
+type_tag!(VerdictType, "verdict");
+
+/// The disposition currently chosen for an observable, from its unexpired judgements.
+///
+/// Not a stored entity: a verdict has no `id`, `schema_version` or `tlp`. `disposition_name`
+/// is always written, matching `disposition`; reading accepts it absent (CTIM makes it
+/// optional) and rejects it when it disagrees with the number.
+///
+/// ```
+/// use ctim_model::{Disposition, Observable, ObservableType, Timestamp, ValidTime, Verdict};
+/// use time::Duration;
+///
+/// let now = Timestamp::now();
+/// let verdict = Verdict::new(
+///     Disposition::Suspicious,
+///     Observable::new(ObservableType::Ip, "192.0.2.1"),
+///     ValidTime::between(now, now.saturating_add(Duration::days(7))),
+/// );
+/// let json = serde_json::to_value(&verdict).unwrap();
+/// assert_eq!(json["type"], "verdict");
+/// assert_eq!(json["disposition"], 3);
+/// assert_eq!(json["disposition_name"], "Suspicious");
+/// assert!(verdict.validate().is_ok());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "Verdict")]
+pub struct Verdict {
+    #[serde(rename = "type")]
+    r#type: VerdictType,
+    /// The disposition (written as `disposition` and `disposition_name`).
+    #[serde(flatten, with = "crate::disposition_pair::optional")]
+    #[schemars(with = "crate::disposition_pair::optional::Pair")]
+    pub disposition: Disposition,
+    /// The observable judged.
+    pub observable: Observable,
+    /// When the verdict holds.
+    pub valid_time: ValidTime,
+    /// The judgement the verdict comes from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub judgement_id: Option<Id>,
+}
+
+impl Verdict {
+    /// CTIM's `type` of a verdict.
+    pub const TYPE: &'static str = "verdict";
+
+    /// A verdict with every required field.
+    #[must_use]
+    pub fn new(disposition: Disposition, observable: Observable, valid_time: ValidTime) -> Verdict {
+        Verdict {
+            r#type: VerdictType,
+            disposition,
+            observable,
+            valid_time,
+            judgement_id: None,
+        }
+    }
+
+    /// Checks what serde cannot (see [`Problems`]); reports every problem found.
+    ///
+    /// # Errors
+    /// [`Problems`] listing each problem.
+    pub fn validate(&self) -> Result<(), Problems> {
+        let mut c = Checker::default();
+        c.observable("observable", &self.observable);
+        c.valid_time("valid_time", &self.valid_time);
+        if let Some(id) = &self.judgement_id {
+            c.reference("judgement_id", id);
+        }
+        c.finish()
+    }
+}

@@ -1,0 +1,11 @@
+//! Integration tests of ctim-model against CTIM's reference data (../../shared/reference/ctim).
+
+// Helpers outside `#[test]` functions panic too: in a test, a panic is the failure report.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod lenient;
+mod negative;
+mod oracle;
+mod props;
+mod roundtrip;
+mod support;
