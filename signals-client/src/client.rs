@@ -27,7 +27,11 @@ const MAX_ERROR_BODY_BYTES: usize = 64 << 10;
 const EXCERPT_CHARS: usize = 200;
 /// Bytes of a list id that are sent as they are; everything else is percent-encoded, so
 /// `/`, `?`, `#`, `%` and control characters can never change the request path.
-const LIST_ID_KEEP: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+const LIST_ID_KEEP: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
 
 /// A client for the Auth0 Signals API.
 ///
@@ -79,7 +83,9 @@ impl SignalsClient {
             .default_headers(headers)
             .connect_timeout(config.connect_timeout)
             .build()
-            .map_err(|e| Error::Config { message: format!("cannot build the HTTP client: {e}") })?;
+            .map_err(|e| Error::Config {
+                message: format!("cannot build the HTTP client: {e}"),
+            })?;
         let mut retry = config.retry;
         retry.max_attempts = retry.max_attempts.max(1);
         Ok(Self {
@@ -103,7 +109,9 @@ impl SignalsClient {
         let url = self.url(format_args!("v2.0/ip/{ip}"))?;
         match self.get(key, "/v2.0/ip/{ip}", &url).await {
             Ok(body) => decode::<IpReportBody>(&body, "IP report", key).map(|b| Some(b.fullip)),
-            Err(Error::Status { status: 400 | 404, .. }) => Ok(None),
+            Err(Error::Status {
+                status: 400 | 404, ..
+            }) => Ok(None),
             Err(error) => Err(error),
         }
     }
@@ -133,7 +141,9 @@ impl SignalsClient {
         list_id: &str,
     ) -> Result<ListMetadata, Error> {
         if matches!(list_id, "" | "." | "..") {
-            return Err(Error::InvalidListId { id: list_id.to_owned() });
+            return Err(Error::InvalidListId {
+                id: list_id.to_owned(),
+            });
         }
         let id = utf8_percent_encode(list_id, LIST_ID_KEEP);
         let url = self.url(format_args!("metadata/{kind}/lists/{id}"))?;
@@ -144,7 +154,9 @@ impl SignalsClient {
     /// The base URL joined with `path` (already encoded).
     fn url(&self, path: fmt::Arguments<'_>) -> Result<Url, Error> {
         let url = format!("{}{path}", self.inner.base_url);
-        Url::parse(&url).map_err(|e| Error::Config { message: format!("cannot build a request URL: {e}") })
+        Url::parse(&url).map_err(|e| Error::Config {
+            message: format!("cannot build a request URL: {e}"),
+        })
     }
 
     /// One call: attempts and retries inside a span named after the path template.
@@ -166,7 +178,9 @@ impl SignalsClient {
         let mut attempt = 1;
         loop {
             let left = inner.total_timeout.saturating_sub(started.elapsed());
-            let (status, outcome) = self.attempt(key, url, inner.attempt_timeout.min(left)).await;
+            let (status, outcome) = self
+                .attempt(key, url, inner.attempt_timeout.min(left))
+                .await;
             span.record("attempts", attempt);
             if let Some(status) = status {
                 span.record("status", status.as_u16());
@@ -202,7 +216,12 @@ impl SignalsClient {
     }
 
     /// One HTTP exchange, bounded by `budget` from sending to the last body byte.
-    async fn attempt(&self, key: &ApiKey, url: &Url, budget: Duration) -> (Option<StatusCode>, Result<Vec<u8>, Failure>) {
+    async fn attempt(
+        &self,
+        key: &ApiKey,
+        url: &Url,
+        budget: Duration,
+    ) -> (Option<StatusCode>, Result<Vec<u8>, Failure>) {
         let started = Instant::now();
         let exchange = async {
             let response = self
@@ -214,13 +233,25 @@ impl SignalsClient {
                 .await?;
             let status = response.status();
             let retry_after = retry_after(response.headers());
-            let limit = if status.is_success() { MAX_BODY_BYTES } else { MAX_ERROR_BODY_BYTES };
+            let limit = if status.is_success() {
+                MAX_BODY_BYTES
+            } else {
+                MAX_ERROR_BODY_BYTES
+            };
             let body = read_body(response, limit).await?;
             Ok::<_, reqwest::Error>((status, retry_after, body))
         };
         let result = tokio::time::timeout(budget, exchange).await;
-        let status = result.as_ref().ok().and_then(|r| r.as_ref().ok()).map(|(status, ..)| *status);
-        tracing::debug!(status = status.map(|s| s.as_u16()), latency_us = micros(started.elapsed()), "Auth0 Signals attempt");
+        let status = result
+            .as_ref()
+            .ok()
+            .and_then(|r| r.as_ref().ok())
+            .map(|(status, ..)| *status);
+        tracing::debug!(
+            status = status.map(|s| s.as_u16()),
+            latency_us = micros(started.elapsed()),
+            "Auth0 Signals attempt"
+        );
         let outcome = match result {
             Err(_elapsed) => Err(Failure::fatal(Error::Timeout { after: budget })),
             Ok(Err(error)) => Err(self.transport_failure(&error, budget)),
@@ -232,13 +263,21 @@ impl SignalsClient {
     /// Classifies a failure below HTTP: TLS and timeouts fail fast, resets are retried.
     fn transport_failure(&self, error: &reqwest::Error, budget: Duration) -> Failure {
         if let Some(tls) = causes(error).find_map(|e| e.downcast_ref::<rustls::Error>()) {
-            return Failure::fatal(Error::Tls { message: describe_tls(tls) });
+            return Failure::fatal(Error::Tls {
+                message: describe_tls(tls),
+            });
         }
         if error.is_timeout() {
-            let after = if error.is_connect() { self.inner.connect_timeout } else { budget };
+            let after = if error.is_connect() {
+                self.inner.connect_timeout
+            } else {
+                budget
+            };
             return Failure::fatal(Error::Timeout { after });
         }
-        let message = causes(error).last().map_or_else(|| error.to_string(), |e| e.to_string());
+        let message = causes(error)
+            .last()
+            .map_or_else(|| error.to_string(), |e| e.to_string());
         Failure {
             error: Error::Connection { message },
             retryable: is_reset(error),
@@ -256,36 +295,64 @@ struct Failure {
 
 impl Failure {
     fn fatal(error: Error) -> Self {
-        Self { error, retryable: false, retry_after: None }
+        Self {
+            error,
+            retryable: false,
+            retry_after: None,
+        }
     }
 }
 
 /// Maps a complete HTTP answer to its body or a failure.
-fn judge(status: StatusCode, retry_after: Option<Duration>, body: Body, key: &ApiKey) -> Result<Vec<u8>, Failure> {
+fn judge(
+    status: StatusCode,
+    retry_after: Option<Duration>,
+    body: Body,
+    key: &ApiKey,
+) -> Result<Vec<u8>, Failure> {
     if status.is_success() {
         if body.complete {
             return Ok(body.bytes);
         }
         let message = format!("the body is larger than {MAX_BODY_BYTES} bytes");
-        return Err(Failure::fatal(Error::Decode { what: "response", message }));
+        return Err(Failure::fatal(Error::Decode {
+            what: "response",
+            message,
+        }));
     }
     let error = status_error(status, retry_after, &body.bytes, key);
     let retryable = matches!(status.as_u16(), 429 | 502 | 503 | 504);
-    Err(Failure { error, retryable, retry_after })
+    Err(Failure {
+        error,
+        retryable,
+        retry_after,
+    })
 }
 
 /// The error for a non-success status. A 400/404 that is not about the key becomes
 /// [`Error::Status`], which `ip_report` turns into "no data".
-fn status_error(status: StatusCode, retry_after: Option<Duration>, body: &[u8], key: &ApiKey) -> Error {
+fn status_error(
+    status: StatusCode,
+    retry_after: Option<Duration>,
+    body: &[u8],
+    key: &ApiKey,
+) -> Error {
     let text = redacted_text(body, key);
     match status.as_u16() {
-        401 => Error::Unauthorized { message: upstream_message(&text, status) },
-        400 | 404 if text.contains(BAD_TOKEN_TEXT) => {
-            Error::Unauthorized { message: upstream_message(&text, status) }
-        }
-        403 => Error::Forbidden { message: upstream_message(&text, status) },
+        401 => Error::Unauthorized {
+            message: upstream_message(&text, status),
+        },
+        400 | 404 if text.contains(BAD_TOKEN_TEXT) => Error::Unauthorized {
+            message: upstream_message(&text, status),
+        },
+        403 => Error::Forbidden {
+            message: upstream_message(&text, status),
+        },
         429 => Error::RateLimited { retry_after },
-        code => Error::Status { status: code, body: excerpt(&text) },
+        code => Error::Status {
+            status: code,
+            body: excerpt(&text),
+        },
     }
 }
 
@@ -330,7 +397,11 @@ fn excerpt(text: &str) -> String {
 }
 
 /// Decodes a successful body; a failure message never holds the key.
-fn decode<T: serde::de::DeserializeOwned>(body: &[u8], what: &'static str, key: &ApiKey) -> Result<T, Error> {
+fn decode<T: serde::de::DeserializeOwned>(
+    body: &[u8],
+    what: &'static str,
+    key: &ApiKey,
+) -> Result<T, Error> {
     serde_json::from_slice(body).map_err(|e| Error::Decode {
         what,
         message: excerpt(&redacted_text(e.to_string().as_bytes(), key)),
@@ -340,7 +411,13 @@ fn decode<T: serde::de::DeserializeOwned>(body: &[u8], what: &'static str, key: 
 /// `Retry-After` in delta-seconds. The HTTP-date form is not honoured (treated as absent, so
 /// the usual backoff applies).
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let seconds = headers.get(header::RETRY_AFTER)?.to_str().ok()?.trim().parse::<u64>().ok()?;
+    let seconds = headers
+        .get(header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse::<u64>()
+        .ok()?;
     Some(Duration::from_secs(seconds))
 }
 
@@ -352,40 +429,56 @@ struct Body {
 }
 
 async fn read_body(mut response: reqwest::Response, limit: usize) -> Result<Body, reqwest::Error> {
-    let expected = response.content_length().and_then(|n| usize::try_from(n).ok());
+    let expected = response
+        .content_length()
+        .and_then(|n| usize::try_from(n).ok());
     let mut bytes = Vec::with_capacity(expected.unwrap_or(0).min(limit));
     while let Some(chunk) = response.chunk().await? {
         let room = limit.saturating_sub(bytes.len());
         if chunk.len() > room {
             bytes.extend_from_slice(chunk.get(..room).unwrap_or_default());
-            return Ok(Body { bytes, complete: false });
+            return Ok(Body {
+                bytes,
+                complete: false,
+            });
         }
         bytes.extend_from_slice(&chunk);
     }
-    Ok(Body { bytes, complete: true })
+    Ok(Body {
+        bytes,
+        complete: true,
+    })
 }
 
 /// The chain of causes of `error`, looking inside `io::Error`s (whose `source` skips the
 /// error they wrap, which is where rustls puts its own).
-fn causes<'a>(error: &'a (dyn StdError + 'static)) -> impl Iterator<Item = &'a (dyn StdError + 'static)> {
+fn causes<'a>(
+    error: &'a (dyn StdError + 'static),
+) -> impl Iterator<Item = &'a (dyn StdError + 'static)> {
     std::iter::successors(Some(error), |&e| match e.downcast_ref::<io::Error>() {
         Some(io) => io.get_ref().map(|inner| inner as &(dyn StdError + 'static)),
         None => e.source(),
     })
 }
 
-/// Whether the connection broke under an exchange (worth one more try on a fresh one).
+/// Whether the connection broke under an exchange (worth one more try on a fresh one): a
+/// reset, or a close before the answer, as when the server dropped a kept-alive connection
+/// (typical after a Lambda sandbox was frozen between invocations).
 fn is_reset(error: &reqwest::Error) -> bool {
     causes(error).any(|e| {
-        e.downcast_ref::<io::Error>().is_some_and(|io| {
-            matches!(
-                io.kind(),
-                io::ErrorKind::ConnectionReset
-                    | io::ErrorKind::ConnectionAborted
-                    | io::ErrorKind::BrokenPipe
-                    | io::ErrorKind::UnexpectedEof
-            )
-        })
+        let closed = e
+            .downcast_ref::<hyper::Error>()
+            .is_some_and(hyper::Error::is_incomplete_message);
+        closed
+            || e.downcast_ref::<io::Error>().is_some_and(|io| {
+                matches!(
+                    io.kind(),
+                    io::ErrorKind::ConnectionReset
+                        | io::ErrorKind::ConnectionAborted
+                        | io::ErrorKind::BrokenPipe
+                        | io::ErrorKind::UnexpectedEof
+                )
+            })
     })
 }
 
@@ -414,7 +507,9 @@ fn micros(d: Duration) -> u64 {
 
 /// Checks the base URL once and returns it ending in `/`.
 fn normalise_base_url(raw: &str) -> Result<String, Error> {
-    let invalid = |why: &str| Error::Config { message: format!("base URL {raw:?} {why}") };
+    let invalid = |why: &str| Error::Config {
+        message: format!("base URL {raw:?} {why}"),
+    };
     let url = Url::parse(raw).map_err(|e| invalid(&format!("is not a URL: {e}")))?;
     if !matches!(url.scheme(), "http" | "https") || url.cannot_be_a_base() {
         return Err(invalid("must be an http or https URL"));
@@ -439,9 +534,18 @@ mod tests {
 
     #[test]
     fn base_urls() {
-        check_base("https://signals.api.auth0.com/", Some("https://signals.api.auth0.com/"));
-        check_base("https://signals.api.auth0.com", Some("https://signals.api.auth0.com/"));
-        check_base("http://127.0.0.1:8080/prefix", Some("http://127.0.0.1:8080/prefix/"));
+        check_base(
+            "https://signals.api.auth0.com/",
+            Some("https://signals.api.auth0.com/"),
+        );
+        check_base(
+            "https://signals.api.auth0.com",
+            Some("https://signals.api.auth0.com/"),
+        );
+        check_base(
+            "http://127.0.0.1:8080/prefix",
+            Some("http://127.0.0.1:8080/prefix/"),
+        );
         check_base("ftp://example.com/", None);
         check_base("mailto:someone@example.com", None);
         check_base("https://example.com/?q=1", None);
@@ -464,12 +568,20 @@ mod tests {
     fn check_message(body: &str, status: u16, expected: &str) {
         let key = ApiKey::new("k3y").unwrap();
         let status = StatusCode::from_u16(status).unwrap();
-        assert_eq!(upstream_message(&redacted_text(body.as_bytes(), &key), status), expected, "{body}");
+        assert_eq!(
+            upstream_message(&redacted_text(body.as_bytes(), &key), status),
+            expected,
+            "{body}"
+        );
     }
 
     #[test]
     fn upstream_messages() {
-        check_message("Unauthorized. API Key not found.", 401, "Unauthorized. API Key not found.");
+        check_message(
+            "Unauthorized. API Key not found.",
+            401,
+            "Unauthorized. API Key not found.",
+        );
         check_message(r#"{"statusCode":401,"message":"Bad key"}"#, 401, "Bad key");
         check_message(r#"{"message": 3}"#, 401, r#"{"message": 3}"#);
         check_message("", 401, "Unauthorized");
@@ -480,7 +592,11 @@ mod tests {
     fn check_retry_after(value: &str, expected: Option<u64>) {
         let mut headers = HeaderMap::new();
         headers.insert(header::RETRY_AFTER, HeaderValue::from_str(value).unwrap());
-        assert_eq!(retry_after(&headers), expected.map(Duration::from_secs), "{value}");
+        assert_eq!(
+            retry_after(&headers),
+            expected.map(Duration::from_secs),
+            "{value}"
+        );
     }
 
     #[test]

@@ -115,7 +115,9 @@ impl RetryPolicy {
 
     /// `min(initial_backoff * 2^(retry-1), max_backoff)`, without overflow.
     fn backoff_ceiling(&self, retry: u32) -> Duration {
-        let factor = 2u32.checked_pow(retry.saturating_sub(1)).unwrap_or(u32::MAX);
+        let factor = 2u32
+            .checked_pow(retry.saturating_sub(1))
+            .unwrap_or(u32::MAX);
         self.initial_backoff
             .checked_mul(factor)
             .map_or(self.max_backoff, |d| d.min(self.max_backoff))
@@ -157,7 +159,9 @@ mod tests {
 
     #[test]
     fn default_user_agent_names_project_and_version() {
-        assert!(DEFAULT_USER_AGENT.starts_with(concat!("signals-client/", env!("CARGO_PKG_VERSION"))));
+        assert!(
+            DEFAULT_USER_AGENT.starts_with(concat!("signals-client/", env!("CARGO_PKG_VERSION")))
+        );
         assert!(DEFAULT_USER_AGENT.contains("auth0-signals-relay"));
     }
 

@@ -69,7 +69,7 @@ pub enum Error {
     /// A list id that cannot name a path segment (empty, `.` or `..`); nothing was sent.
     #[error("the list id {id:?} cannot be used in a request path")]
     InvalidListId {
-        /// The offending id (at most 200 characters of it).
+        /// The offending id.
         id: String,
     },
     /// The [`ClientConfig`](crate::ClientConfig) cannot be used.
@@ -103,10 +103,12 @@ impl Error {
             Self::Unauthorized { .. } | Self::InvalidApiKey => ErrorKind::Authorization,
             Self::Forbidden { .. } => ErrorKind::PermissionDenied,
             Self::RateLimited { .. } => ErrorKind::TooManyRequests,
-            Self::Status { status, .. } if matches!(status, 500 | 502 | 503 | 504) => {
-                ErrorKind::ServiceUnavailable
+            Self::Status {
+                status: 500 | 502 | 503 | 504,
+                ..
             }
-            Self::Timeout { .. } | Self::Connection { .. } => ErrorKind::ServiceUnavailable,
+            | Self::Timeout { .. }
+            | Self::Connection { .. } => ErrorKind::ServiceUnavailable,
             Self::Status { .. }
             | Self::Tls { .. }
             | Self::Decode { .. }
@@ -149,7 +151,9 @@ mod tests {
     #[test]
     fn kinds_and_messages() {
         check(
-            Error::Unauthorized { message: "Unauthorized. API Key not found.".into() },
+            Error::Unauthorized {
+                message: "Unauthorized. API Key not found.".into(),
+            },
             ErrorKind::Authorization,
             "Auth0 Signals rejected the API key: Unauthorized. API Key not found.",
         );
@@ -159,12 +163,16 @@ mod tests {
             "the API key is empty or holds characters that cannot be sent in an HTTP header",
         );
         check(
-            Error::Forbidden { message: "Forbidden".into() },
+            Error::Forbidden {
+                message: "Forbidden".into(),
+            },
             ErrorKind::PermissionDenied,
             "Auth0 Signals denied access: Forbidden",
         );
         check(
-            Error::RateLimited { retry_after: Some(Duration::from_millis(1500)) },
+            Error::RateLimited {
+                retry_after: Some(Duration::from_millis(1500)),
+            },
             ErrorKind::TooManyRequests,
             "Auth0 Signals rate limit reached (retry after 1.5 s)",
         );
@@ -175,33 +183,48 @@ mod tests {
         );
         for status in [500, 502, 503, 504] {
             check(
-                Error::Status { status, body: "x".into() },
+                Error::Status {
+                    status,
+                    body: "x".into(),
+                },
                 ErrorKind::ServiceUnavailable,
                 &format!("Auth0 Signals answered HTTP {status}: x"),
             );
         }
         check(
-            Error::Status { status: 418, body: "teapot".into() },
+            Error::Status {
+                status: 418,
+                body: "teapot".into(),
+            },
             ErrorKind::Unknown,
             "Auth0 Signals answered HTTP 418: teapot",
         );
         check(
-            Error::Timeout { after: Duration::from_secs(2) },
+            Error::Timeout {
+                after: Duration::from_secs(2),
+            },
             ErrorKind::ServiceUnavailable,
             "Auth0 Signals did not answer within 2000 ms",
         );
         check(
-            Error::Connection { message: "reset".into() },
+            Error::Connection {
+                message: "reset".into(),
+            },
             ErrorKind::ServiceUnavailable,
             "could not reach Auth0 Signals: reset",
         );
         check(
-            Error::Tls { message: "self signed certificate".into() },
+            Error::Tls {
+                message: "self signed certificate".into(),
+            },
             ErrorKind::Unknown,
             "TLS handshake with Auth0 Signals failed: self signed certificate",
         );
         check(
-            Error::Decode { what: "IP report", message: "EOF".into() },
+            Error::Decode {
+                what: "IP report",
+                message: "EOF".into(),
+            },
             ErrorKind::Unknown,
             "could not decode the IP report sent by Auth0 Signals: EOF",
         );

@@ -59,3 +59,8 @@ pub use config::{ClientConfig, DEFAULT_BASE_URL, DEFAULT_USER_AGENT, RetryPolicy
 pub use error::{Error, ErrorKind};
 pub use key::ApiKey;
 pub use model::{BadDomain, BadIp, DomainLists, Geo, History, IpReport, ListKind, ListMetadata};
+
+/// Compiles the README's example as a doctest so it cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -64,11 +64,19 @@ impl IpReport {
     /// `blacklist_mx` and `blacklist_ns` (baddomain). Duplicates are kept.
     pub fn blocklists(&self) -> impl Iterator<Item = (ListKind, &str)> + '_ {
         let domain = &self.baddomain.domain;
-        let ip = self.badip.blacklists.iter().map(|id| (ListKind::BadIp, id.as_str()));
-        let by_domain = [&domain.blacklist, &domain.blacklist_mx, &domain.blacklist_ns]
-            .into_iter()
-            .flatten()
-            .map(|id| (ListKind::BadDomain, id.as_str()));
+        let ip = self
+            .badip
+            .blacklists
+            .iter()
+            .map(|id| (ListKind::BadIp, id.as_str()));
+        let by_domain = [
+            &domain.blacklist,
+            &domain.blacklist_mx,
+            &domain.blacklist_ns,
+        ]
+        .into_iter()
+        .flatten()
+        .map(|id| (ListKind::BadDomain, id.as_str()));
         ip.chain(by_domain)
     }
 }
@@ -210,8 +218,8 @@ pub(crate) struct IpReportBody {
 mod de {
     use std::fmt;
 
-    use serde::de::{self, Deserializer, SeqAccess, Visitor};
     use serde::Deserialize;
+    use serde::de::{self, Deserializer, SeqAccess, Visitor};
 
     /// `null` as the type's default.
     pub(super) fn or_default<'de, D, T>(d: D) -> Result<T, D::Error>
@@ -241,11 +249,15 @@ mod de {
         }
 
         fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
-            i64::try_from(v).map(Some).map_err(|_| E::invalid_value(de::Unexpected::Unsigned(v), &self))
+            i64::try_from(v)
+                .map(Some)
+                .map_err(|_| E::invalid_value(de::Unexpected::Unsigned(v), &self))
         }
 
         fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
-            integral(v).map(Some).ok_or_else(|| E::invalid_value(de::Unexpected::Float(v), &self))
+            integral(v)
+                .map(Some)
+                .ok_or_else(|| E::invalid_value(de::Unexpected::Float(v), &self))
         }
 
         fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
@@ -406,7 +418,8 @@ mod tests {
 
     #[test]
     fn missing_and_null_parts_are_empty() {
-        let empty = report(r#"{"fullip": {"badip": null, "baddomain": {"domain": null}}}"#).unwrap();
+        let empty =
+            report(r#"{"fullip": {"badip": null, "baddomain": {"domain": null}}}"#).unwrap();
         assert_eq!(empty, IpReport::default());
         assert_eq!(empty.blocklists().count(), 0);
         assert!(report(r#"{"fullip": null}"#).is_err());
@@ -446,12 +459,19 @@ mod tests {
             description: None,
             tags: raw.map(str::to_owned),
         };
-        assert_eq!(metadata.split_tags().collect::<Vec<_>>(), expected, "{raw:?}");
+        assert_eq!(
+            metadata.split_tags().collect::<Vec<_>>(),
+            expected,
+            "{raw:?}"
+        );
     }
 
     #[test]
     fn tags_split_on_commas_without_blanks() {
-        check_tags(Some("reputation,abuse,bruteforce"), &["reputation", "abuse", "bruteforce"]);
+        check_tags(
+            Some("reputation,abuse,bruteforce"),
+            &["reputation", "abuse", "bruteforce"],
+        );
         check_tags(Some(" a, ,b,,"), &["a", "b"]);
         check_tags(Some(""), &[]);
         check_tags(None, &[]);
@@ -474,7 +494,12 @@ mod tests {
 
     #[test]
     fn visibility_public() {
-        for (raw, public) in [(r#""Public""#, true), (r#""public""#, true), (r#""Private""#, false), ("null", false)] {
+        for (raw, public) in [
+            (r#""Public""#, true),
+            (r#""public""#, true),
+            (r#""Private""#, false),
+            ("null", false),
+        ] {
             let json = format!(r#"{{"name": "n", "visibility": {raw}}}"#);
             let metadata: ListMetadata = serde_json::from_str(&json).unwrap();
             assert_eq!(metadata.is_public(), public, "{raw}");
