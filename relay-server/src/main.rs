@@ -14,6 +14,8 @@ use clap::{Parser, Subcommand};
 use relay_core::{RelayConfig, SecretKey};
 use tracing_subscriber::EnvFilter;
 
+mod jwt;
+
 /// The Threat Response relay for Auth0 Signals.
 #[derive(Debug, Parser)]
 #[command(version, about, args_conflicts_with_subcommands = true)]
@@ -28,6 +30,8 @@ struct Cli {
 enum Command {
     /// Serve the relay over HTTP (the default).
     Serve(ServeArgs),
+    /// Make a SECRET_KEY and the JWT Threat Response sends, from your Auth0 Signals API key.
+    Jwt(jwt::JwtArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -48,11 +52,23 @@ struct ServeArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
     let args = match cli.command {
         Some(Command::Serve(args)) => args,
         None => cli.serve,
+        Some(Command::Jwt(args)) => {
+            return match jwt::run(&args) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(message) => {
+                    #[allow(clippy::print_stderr)]
+                    {
+                        eprintln!("relay-server jwt: {message}");
+                    }
+                    ExitCode::from(2)
+                }
+            };
+        }
     };
+    init_logging();
     match serve(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {

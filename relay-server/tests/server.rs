@@ -1,0 +1,277 @@
+//! End to end: the real `relay-server` binary, on an ephemeral port, against a local stub of
+//! Auth0 Signals, with a token made by `relay-server jwt`.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use wiremock::matchers::{header, method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const BIN: &str = env!("CARGO_BIN_EXE_relay-server");
+const SECRET: &str = "an-integration-test-secret-that-is-long-enough-0123456789abcdef";
+const API_KEY: &str = "11111111-2222-4333-8444-555555555555";
+
+fn fixture(name: &str) -> Value {
+    let path = format!(
+        "{}/../../shared/reference/auth0-signals/test-fixtures/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("reference fixture {path} is missing: {e}"));
+    serde_json::from_str(&text).unwrap()
+}
+
+/// A stub upstream that knows 1.1.1.1 and the FAIL2BAN-SSH list; `delay` slows IP reports.
+async fn upstream(delay: Duration) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/v2.0/ip/1.1.1.1"))
+        .and(header("X-Auth-Token", API_KEY))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(fixture("upstream_v2.0_ip_response_ok.json"))
+                .set_delay(delay),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/metadata/badip/lists/FAIL2BAN-SSH"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(fixture("upstream_metadata_list_details.json")),
+        )
+        .mount(&server)
+        .await;
+    server
+}
+
+fn jwt_cli(args: &[&str]) -> std::process::Output {
+    Command::new(BIN)
+        .arg("jwt")
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+/// A running server; killed on drop so a failing test leaves nothing behind.
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Server {
+    fn start(upstream: &str) -> Server {
+        let mut child = Command::new(BIN)
+            .args(["--listen", "127.0.0.1:0"])
+            .env("SECRET_KEY", SECRET)
+            .env("SIGNALS_API_URL", upstream)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let mut lines = BufReader::new(stderr).lines();
+        let address = loop {
+            let line = lines
+                .next()
+                .expect("relay-server exited before listening")
+                .unwrap();
+            if let Some(rest) = line.split("address=").nth(1) {
+                break rest.split_whitespace().next().unwrap().to_owned();
+            }
+        };
+        // Keep draining the log so the server never blocks on a full pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        Server {
+            child,
+            url: format!("http://{address}"),
+        }
+    }
+
+    fn terminate(&mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        assert!(
+            Command::new("kill")
+                .args(["-TERM", &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+        self.child.wait().unwrap()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn token() -> String {
+    let out = jwt_cli(&["--key", API_KEY, "--secret-key", SECRET, "--quiet"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+async fn post(url: &str, token: &str, body: Value) -> Value {
+    reqwest::Client::new()
+        .post(url)
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_token_from_relay_server_jwt_is_accepted_over_http() {
+    let upstream = upstream(Duration::ZERO).await;
+    let mut server = Server::start(&upstream.uri());
+    let token = token();
+    let observables =
+        json!([{"type": "ip", "value": "1.1.1.1"}, {"type": "domain", "value": "x.org"}]);
+
+    let answer = post(
+        &format!("{}/deliberate/observables", server.url),
+        &token,
+        observables.clone(),
+    )
+    .await;
+    let verdict = &answer["data"]["verdicts"]["docs"][0];
+    assert_eq!(answer["data"]["verdicts"]["count"], 1, "{answer}");
+    assert_eq!(verdict["disposition"], 3);
+    assert_eq!(verdict["disposition_name"], "Suspicious");
+    assert_eq!(
+        verdict["observable"],
+        json!({"type": "ip", "value": "1.1.1.1"})
+    );
+
+    let answer = post(
+        &format!("{}/observe/observables", server.url),
+        &token,
+        observables,
+    )
+    .await;
+    assert_eq!(answer["data"]["sightings"]["count"], 1, "{answer}");
+    assert_eq!(
+        answer["data"]["indicators"]["docs"][0]["title"],
+        "FAIL2BAN-SSH Blocklist.de"
+    );
+
+    let answer = post(
+        &format!("{}/deliberate/observables", server.url),
+        "not.a.jwt",
+        json!([]),
+    )
+    .await;
+    assert_eq!(answer["errors"][0]["code"], "authorization error");
+
+    assert!(server.terminate().success());
+}
+
+#[tokio::test]
+async fn sigterm_lets_requests_in_flight_finish() {
+    let upstream = upstream(Duration::from_millis(1500)).await;
+    let mut server = Server::start(&upstream.uri());
+    let token = token();
+    let url = format!("{}/deliberate/observables", server.url);
+    let in_flight = tokio::spawn(async move {
+        post(&url, &token, json!([{"type": "ip", "value": "1.1.1.1"}])).await
+    });
+    // Wait until the relay has asked upstream, so the request is really in flight.
+    while upstream
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .is_empty()
+    {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let status = server.terminate();
+    let answer = in_flight.await.unwrap();
+    assert_eq!(answer["data"]["verdicts"]["count"], 1, "{answer}");
+    assert!(status.success());
+}
+
+#[test]
+fn the_server_refuses_to_start_without_a_secret_key() {
+    let out = Command::new(BIN)
+        .args(["--listen", "127.0.0.1:0"])
+        .env_remove("SECRET_KEY")
+        .env("RUST_LOG", "error")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("SECRET_KEY is not set"));
+}
+
+#[test]
+fn jwt_prints_a_fresh_secret_and_the_links() {
+    let out = jwt_cli(&["--key", API_KEY, "--json", "--aws-region", "eu-west-1"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let secret = printed["secret_key"].as_str().unwrap();
+    assert_eq!(secret.len(), 64);
+    assert!(secret.bytes().all(|b| b.is_ascii_alphanumeric()));
+    assert_eq!(printed["jwt"].as_str().unwrap().split('.').count(), 3);
+    assert_eq!(
+        printed["lambda_environment_url"],
+        "https://console.aws.amazon.com/lambda/home?region=eu-west-1#/functions/auth0-signals-relay/edit/environment-variables?tab=configuration"
+    );
+    assert_eq!(
+        printed["module_creation_urls"]["us"],
+        "https://securex.us.security.cisco.com/settings/modules/available/c6311f9b-33a6-4935-9c31-24b9b755e5cc/new"
+    );
+    // Two runs never share a secret.
+    let again: Value =
+        serde_json::from_slice(&jwt_cli(&["--key", API_KEY, "--json"]).stdout).unwrap();
+    assert_ne!(again["secret_key"], printed["secret_key"]);
+}
+
+#[test]
+fn jwt_reads_a_credentials_file_and_explains_bad_input() {
+    let dir = std::env::temp_dir().join(format!("relay-server-jwt-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("creds.json");
+    std::fs::write(&file, json!({"key": API_KEY}).to_string()).unwrap();
+    let out = jwt_cli(&[
+        "--file",
+        file.to_str().unwrap(),
+        "--secret-key",
+        SECRET,
+        "--quiet",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8(out.stdout).unwrap().trim(), token());
+
+    std::fs::write(&file, r#"{"key": 5}"#).unwrap();
+    let out = jwt_cli(&["--file", file.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("has no string `key`"));
+
+    // No credentials and no terminal to prompt on: a clear error, not a hang.
+    let out = jwt_cli(&[]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("pass --key VALUE or --file"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
