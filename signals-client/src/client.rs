@@ -108,7 +108,9 @@ impl SignalsClient {
     pub async fn ip_report(&self, key: &ApiKey, ip: IpAddr) -> Result<Option<IpReport>, Error> {
         let url = self.url(format_args!("v2.0/ip/{ip}"))?;
         match self.get(key, "/v2.0/ip/{ip}", &url).await {
-            Ok(body) => decode::<IpReportBody>(&body, "IP report", key).map(|b| Some(b.fullip)),
+            Ok(body) => {
+                decode::<IpReportBody>(&body, "IP report", Some(key)).map(|b| Some(b.fullip))
+            }
             Err(Error::Status {
                 status: 400 | 404, ..
             }) => Ok(None),
@@ -148,7 +150,7 @@ impl SignalsClient {
         let id = utf8_percent_encode(list_id, LIST_ID_KEEP);
         let url = self.url(format_args!("metadata/{kind}/lists/{id}"))?;
         let body = self.get(key, "/metadata/{kind}/lists/{id}", &url).await?;
-        decode(&body, "list metadata", key)
+        decode(&body, "list metadata", Some(key))
     }
 
     /// The base URL joined with `path` (already encoded).
@@ -397,14 +399,21 @@ fn excerpt(text: &str) -> String {
 }
 
 /// Decodes a successful body; a failure message never holds the key.
-fn decode<T: serde::de::DeserializeOwned>(
+pub(crate) fn decode<T: serde::de::DeserializeOwned>(
     body: &[u8],
     what: &'static str,
-    key: &ApiKey,
+    key: Option<&ApiKey>,
 ) -> Result<T, Error> {
-    serde_json::from_slice(body).map_err(|e| Error::Decode {
-        what,
-        message: excerpt(&redacted_text(e.to_string().as_bytes(), key)),
+    serde_json::from_slice(body).map_err(|e| {
+        let message = e.to_string();
+        let message = match key {
+            Some(key) => redacted_text(message.as_bytes(), key),
+            None => message,
+        };
+        Error::Decode {
+            what,
+            message: excerpt(&message),
+        }
     })
 }
 

@@ -73,7 +73,7 @@ impl Default for ClientConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct RetryPolicy {
-    /// Attempts in all, the first included; `1` disables retries. Default: 3.
+    /// Attempts in all, the first included; `1` (or `0`) disables retries. Default: 3.
     pub max_attempts: u32,
     /// The backoff before the first retry. Default: 200 ms.
     pub initial_backoff: Duration,

@@ -59,6 +59,15 @@ pub struct IpReport {
 }
 
 impl IpReport {
+    /// Decodes the body of `GET /v2.0/ip/<ip>` (`{"fullip": {…}}`) as the client does, for
+    /// callers that test or benchmark their handling of reports without HTTP.
+    ///
+    /// # Errors
+    /// [`Error::Decode`](crate::Error::Decode) when the body is not such a report.
+    pub fn from_json(body: &[u8]) -> Result<Self, crate::Error> {
+        crate::client::decode::<IpReportBody>(body, "IP report", None).map(|b| b.fullip)
+    }
+
     /// Every blocklist named in the report with the kind of its metadata, in the order the
     /// relay reports them: `badip.blacklists` (badip), then `baddomain.domain.blacklist`,
     /// `blacklist_mx` and `blacklist_ns` (baddomain). Duplicates are kept.
@@ -190,6 +199,14 @@ pub struct ListMetadata {
 }
 
 impl ListMetadata {
+    /// Decodes the body of `GET /metadata/<kind>/lists/<id>` as the client does.
+    ///
+    /// # Errors
+    /// [`Error::Decode`](crate::Error::Decode) when the body is not list metadata.
+    pub fn from_json(body: &[u8]) -> Result<Self, crate::Error> {
+        crate::client::decode(body, "list metadata", None)
+    }
+
     /// The tags, split on commas, trimmed, blanks dropped.
     pub fn split_tags(&self) -> impl Iterator<Item = &str> + '_ {
         self.tags
@@ -368,8 +385,8 @@ mod de {
 mod tests {
     use super::*;
 
-    fn report(json: &str) -> Result<IpReport, serde_json::Error> {
-        serde_json::from_str::<IpReportBody>(json).map(|body| body.fullip)
+    fn report(json: &str) -> Result<IpReport, crate::Error> {
+        IpReport::from_json(json.as_bytes())
     }
 
     fn check_score(raw: &str, expected: Option<Option<i64>>) {
@@ -422,8 +439,18 @@ mod tests {
             report(r#"{"fullip": {"badip": null, "baddomain": {"domain": null}}}"#).unwrap();
         assert_eq!(empty, IpReport::default());
         assert_eq!(empty.blocklists().count(), 0);
-        assert!(report(r#"{"fullip": null}"#).is_err());
-        assert!(report(r#"{"other": {}}"#).is_err());
+        assert!(matches!(
+            report(r#"{"fullip": null}"#),
+            Err(crate::Error::Decode { .. })
+        ));
+        assert!(matches!(
+            report(r#"{"other": {}}"#),
+            Err(crate::Error::Decode { .. })
+        ));
+        assert!(matches!(
+            ListMetadata::from_json(b"{}"),
+            Err(crate::Error::Decode { .. })
+        ));
     }
 
     #[test]
@@ -479,7 +506,7 @@ mod tests {
 
     fn check_sensitivity(raw: &str, expected: Option<&str>) {
         let json = format!(r#"{{"name": "n", "sensitivity": {raw}}}"#);
-        let metadata: ListMetadata = serde_json::from_str(&json).unwrap();
+        let metadata = ListMetadata::from_json(json.as_bytes()).unwrap();
         assert_eq!(metadata.sensitivity.as_deref(), expected, "{raw}");
     }
 
@@ -501,7 +528,7 @@ mod tests {
             ("null", false),
         ] {
             let json = format!(r#"{{"name": "n", "visibility": {raw}}}"#);
-            let metadata: ListMetadata = serde_json::from_str(&json).unwrap();
+            let metadata = ListMetadata::from_json(json.as_bytes()).unwrap();
             assert_eq!(metadata.is_public(), public, "{raw}");
         }
     }
