@@ -130,14 +130,16 @@ impl<S: EventStore, L: PlaybookLauncher> EventCreator<S, L> {
         };
         for _ in 0..DEDUP_ATTEMPTS {
             let mapping = self.store.dedup_mapping(hash).await?;
-            if let Some(current) = &mapping {
-                if let Some(investigation_id) = self.open_investigation(current).await? {
-                    item.investigation_id = investigation_id;
-                    item.status_ = Status::Closed;
-                    item.is_duplicate = true;
-                    self.store.put_event(&item).await?;
-                    return Ok(item);
-                }
+            let open = match &mapping {
+                Some(current) => self.open_investigation(current).await?,
+                None => None,
+            };
+            if let Some(investigation_id) = open {
+                item.investigation_id = investigation_id;
+                item.status_ = Status::Closed;
+                item.is_duplicate = true;
+                self.store.put_event(&item).await?;
+                return Ok(item);
             }
             if self
                 .store

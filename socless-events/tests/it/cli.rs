@@ -25,7 +25,10 @@ fn run(args: &[&str], stdin: &str, env: &[(&str, &str)]) -> Output {
         .args(args)
         .env_clear()
         .env("AWS_CONFIG_FILE", "/nonexistent/socless-tests/config")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/socless-tests/credentials")
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            "/nonexistent/socless-tests/credentials",
+        )
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .envs(env.iter().copied())
         .stdin(Stdio::piped())
@@ -33,7 +36,12 @@ fn run(args: &[&str], stdin: &str, env: &[(&str, &str)]) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
     child.wait_with_output().unwrap()
 }
 
@@ -47,7 +55,8 @@ fn stderr(output: &Output) -> String {
 }
 
 fn write_temp_json(value: &Value) -> std::path::PathBuf {
-    let path = std::env::temp_dir().join(format!("socless-it-{}.json", uuid::Uuid::new_v4().simple()));
+    let path =
+        std::env::temp_dir().join(format!("socless-it-{}.json", uuid::Uuid::new_v4().simple()));
     std::fs::write(&path, value.to_string()).unwrap();
     path
 }
@@ -56,23 +65,45 @@ fn write_temp_json(value: &Value) -> std::path::PathBuf {
 async fn local_store_from_a_file() {
     let db = temp_sqlite();
     let file = write_temp_json(&batch_input());
-    let args = ["--local", db.to_str().unwrap(), "--account-id", "123456789012", file.to_str().unwrap()];
+    let args = [
+        "--local",
+        db.to_str().unwrap(),
+        "--account-id",
+        "123456789012",
+        file.to_str().unwrap(),
+    ];
     let output = run(&args, "", &[]);
     assert!(output.status.success(), "{}", stderr(&output));
     let result = stdout_output(&output);
-    let duplicates: Vec<bool> = result.events.iter().map(|e| e.metadata.is_duplicate).collect();
+    let duplicates: Vec<bool> = result
+        .events
+        .iter()
+        .map(|e| e.metadata.is_duplicate)
+        .collect();
     assert_eq!(duplicates, [false, false, true]);
     assert!(result.execution_reports.iter().all(|r| r.error.is_empty()
-        && r.statemachinearn == "arn:aws:states:us-east-1:123456789012:stateMachine:ParamsToStateMachineTester"));
+        && r.statemachinearn
+            == "arn:aws:states:us-east-1:123456789012:stateMachine:ParamsToStateMachineTester"));
     let store = LocalStore::open(&db).unwrap();
     for event in &result.events {
         let item = store.event(&event.metadata.id).await.unwrap().unwrap();
         assert_eq!(item.len(), 10);
-        assert_eq!(item["investigation_id"], event.metadata.investigation_id.as_str());
+        assert_eq!(
+            item["investigation_id"],
+            event.metadata.investigation_id.as_str()
+        );
     }
-    let executions = LocalLauncher::open(&db).unwrap().executions().await.unwrap();
+    let executions = LocalLauncher::open(&db)
+        .unwrap()
+        .executions()
+        .await
+        .unwrap();
     let names: Vec<&str> = executions.iter().map(|e| e.name.as_str()).collect();
-    let expected: Vec<&str> = result.events.iter().map(|e| e.metadata.execution_id.as_str()).collect();
+    let expected: Vec<&str> = result
+        .events
+        .iter()
+        .map(|e| e.metadata.execution_id.as_str())
+        .collect();
     assert_eq!(names, expected);
     remove_sqlite(&db);
     std::fs::remove_file(file).unwrap();
@@ -81,7 +112,8 @@ async fn local_store_from_a_file() {
 fn local_from_stdin(db: &Path, file_arg: Option<&str>) -> Output {
     let mut args = vec!["--local", db.to_str().unwrap()];
     args.extend(file_arg);
-    let input = json!({"event_type": "T", "playbook": "Pb", "details": {"k": "v"}, "dedup_keys": ["k"]});
+    let input =
+        json!({"event_type": "T", "playbook": "Pb", "details": {"k": "v"}, "dedup_keys": ["k"]});
     run(&args, &input.to_string(), &[])
 }
 
@@ -103,19 +135,36 @@ fn local_store_from_stdin_with_default_region_and_account() {
 #[test]
 fn invalid_input_fails_with_the_original_message() {
     let db = temp_sqlite();
-    let output = run(&["--local", db.to_str().unwrap()], r#"{"playbook": "P", "details": {}}"#, &[]);
+    let output = run(
+        &["--local", db.to_str().unwrap()],
+        r#"{"playbook": "P", "details": {}}"#,
+        &[],
+    );
     assert_eq!(output.status.code(), Some(1));
     assert_eq!(stderr(&output), "error: 'event_type'\n");
     assert!(output.stdout.is_empty());
     let output = run(&["--local", db.to_str().unwrap()], "not json", &[]);
     assert_eq!(output.status.code(), Some(1));
-    assert!(stderr(&output).starts_with("error: the input is not JSON"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).starts_with("error: the input is not JSON"),
+        "{}",
+        stderr(&output)
+    );
     remove_sqlite(&db);
 }
 
 #[test]
 fn account_flags_conflict() {
-    let output = run(&["--account-id", "1", "--function-arn", "arn:aws:lambda:r:1:function:f"], "", &[]);
+    let output = run(
+        &[
+            "--account-id",
+            "1",
+            "--function-arn",
+            "arn:aws:lambda:r:1:function:f",
+        ],
+        "",
+        &[],
+    );
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
 }
 
@@ -136,7 +185,11 @@ const FUNCTION_ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function:_socl
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn aws_against_moto() {
     let fixture = AwsFixture::new().await;
-    let output = run(&["--function-arn", FUNCTION_ARN], &batch_input().to_string(), &aws_env(&fixture));
+    let output = run(
+        &["--function-arn", FUNCTION_ARN],
+        &batch_input().to_string(),
+        &aws_env(&fixture),
+    );
     assert!(output.status.success(), "{}", stderr(&output));
     let result = stdout_output(&output);
     assert_eq!(result.events.len(), 3);
@@ -144,7 +197,13 @@ async fn aws_against_moto() {
     for event in &result.events {
         let item = store.event(&event.metadata.id).await.unwrap().unwrap();
         assert_eq!(item["status_"], json!(event.metadata.status_));
-        assert!(store.results(&event.metadata.execution_id).await.unwrap().is_some());
+        assert!(
+            store
+                .results(&event.metadata.execution_id)
+                .await
+                .unwrap()
+                .is_some()
+        );
     }
 }
 
@@ -153,9 +212,16 @@ async fn aws_missing_state_machine_prints_reports_and_fails() {
     let fixture = AwsFixture::new().await;
     let mut input = batch_input();
     input["playbook"] = json!("NotDeployed");
-    let output = run(&["--account-id", "123456789012"], &input.to_string(), &aws_env(&fixture));
+    let output = run(
+        &["--account-id", "123456789012"],
+        &input.to_string(),
+        &aws_env(&fixture),
+    );
     assert_eq!(output.status.code(), Some(1));
-    assert_eq!(stderr(&output), "error: 3 of 3 events failed to start playbooks.\n");
+    assert_eq!(
+        stderr(&output),
+        "error: 3 of 3 events failed to start playbooks.\n"
+    );
     let result = stdout_output(&output);
     assert_eq!(result.execution_reports.len(), 3);
     assert!(result.execution_reports.iter().all(|r| r.error.starts_with(
@@ -168,9 +234,20 @@ async fn aws_needs_an_account_and_tables() {
     let fixture = AwsFixture::new().await;
     let output = run(&[], &batch_input().to_string(), &aws_env(&fixture));
     assert_eq!(output.status.code(), Some(1));
-    assert!(stderr(&output).contains("--account-id ID or --function-arn ARN"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("--account-id ID or --function-arn ARN"),
+        "{}",
+        stderr(&output)
+    );
     let mut env = aws_env(&fixture);
     env.retain(|(name, _)| *name != "SOCLESS_DEDUP_TABLE");
-    let output = run(&["--account-id", "123456789012"], &batch_input().to_string(), &env);
-    assert_eq!(stderr(&output), "error: configuration error: SOCLESS_DEDUP_TABLE is not set\n");
+    let output = run(
+        &["--account-id", "123456789012"],
+        &batch_input().to_string(),
+        &env,
+    );
+    assert_eq!(
+        stderr(&output),
+        "error: configuration error: SOCLESS_DEDUP_TABLE is not set\n"
+    );
 }

@@ -18,7 +18,10 @@ async fn details_are_native_dynamodb_types() {
     let item = client
         .get_item()
         .table_name(&fixture.tables.events)
-        .key("id", AttributeValue::S(output.events[0].metadata.id.clone()))
+        .key(
+            "id",
+            AttributeValue::S(output.events[0].metadata.id.clone()),
+        )
         .send()
         .await
         .unwrap()
@@ -28,7 +31,18 @@ async fn details_are_native_dynamodb_types() {
     names.sort_unstable();
     assert_eq!(
         names,
-        ["created_at", "data_types", "details", "event_meta", "event_type", "id", "investigation_id", "is_duplicate", "playbook", "status_"]
+        [
+            "created_at",
+            "data_types",
+            "details",
+            "event_meta",
+            "event_type",
+            "id",
+            "investigation_id",
+            "is_duplicate",
+            "playbook",
+            "status_"
+        ]
     );
     assert_eq!(item["is_duplicate"], AttributeValue::Bool(false));
     assert_eq!(item["status_"], AttributeValue::S("open".into()));
@@ -42,7 +56,10 @@ async fn details_are_native_dynamodb_types() {
     assert_eq!(details["none"], AttributeValue::Null(true));
     assert_eq!(
         details["list"],
-        AttributeValue::L(vec![AttributeValue::S("a".into()), AttributeValue::N("1.5".into())])
+        AttributeValue::L(vec![
+            AttributeValue::S("a".into()),
+            AttributeValue::N("1.5".into())
+        ])
     );
     assert_eq!(
         details["map"],

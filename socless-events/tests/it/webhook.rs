@@ -17,7 +17,10 @@ struct Received {
 /// Serves one request with `status`, handing the request back.
 async fn one_shot_server(status: &'static str) -> (String, oneshot::Receiver<Received>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hook?token=hook-secret", listener.local_addr().unwrap());
+    let url = format!(
+        "http://{}/hook?token=hook-secret",
+        listener.local_addr().unwrap()
+    );
     let (tx, rx) = oneshot::channel();
     tokio::spawn(async move {
         let (mut socket, _) = listener.accept().await.unwrap();
@@ -27,18 +30,26 @@ async fn one_shot_server(status: &'static str) -> (String, oneshot::Receiver<Rec
             let n = socket.read(&mut chunk).await.unwrap();
             buffer.extend_from_slice(&chunk[..n]);
             if let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
-                break (String::from_utf8_lossy(&buffer[..end]).into_owned(), end + 4);
+                break (
+                    String::from_utf8_lossy(&buffer[..end]).into_owned(),
+                    end + 4,
+                );
             }
         };
         let length: usize = head
             .lines()
-            .find_map(|line| line.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse().unwrap()))
+            .find_map(|line| {
+                line.to_ascii_lowercase()
+                    .strip_prefix("content-length:")
+                    .map(|v| v.trim().parse().unwrap())
+            })
             .unwrap_or(0);
         while buffer.len() < body_start + length {
             let n = socket.read(&mut chunk).await.unwrap();
             buffer.extend_from_slice(&chunk[..n]);
         }
-        let response = format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+        let response =
+            format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
         socket.write_all(response.as_bytes()).await.unwrap();
         let body = buffer[body_start..body_start + length].to_vec();
         let _ = tx.send(Received { head, body });
@@ -50,7 +61,10 @@ fn input() -> Value {
     json!({"event_type": "Hook", "playbook": "InvestigateLogin", "details": {"ip": "113.63.125.3", "score": 0.5}})
 }
 
-fn creator_with_webhook(fixture: &LocalFixture, url: &str) -> EventCreator<socless_events::LocalStore, LocalLauncher> {
+fn creator_with_webhook(
+    fixture: &LocalFixture,
+    url: &str,
+) -> EventCreator<socless_events::LocalStore, LocalLauncher> {
     let launcher = fixture.launcher().with_webhook(url).unwrap();
     EventCreator::new(fixture.store(), launcher, fixture.arns())
 }
@@ -62,8 +76,19 @@ async fn posts_the_execution_input() {
     let creator = creator_with_webhook(&fixture, &url);
     let output = creator.create_events(&input()).await.unwrap();
     let received = received.await.unwrap();
-    assert!(received.head.starts_with("POST /hook?token=hook-secret HTTP/1.1"), "{}", received.head);
-    assert!(received.head.to_ascii_lowercase().contains("content-type: application/json"));
+    assert!(
+        received
+            .head
+            .starts_with("POST /hook?token=hook-secret HTTP/1.1"),
+        "{}",
+        received.head
+    );
+    assert!(
+        received
+            .head
+            .to_ascii_lowercase()
+            .contains("content-type: application/json")
+    );
     let posted: Value = serde_json::from_slice(&received.body).unwrap();
     let report = &output.execution_reports[0];
     let recorded = creator
@@ -86,18 +111,33 @@ async fn a_failing_webhook_fails_the_start_but_keeps_the_execution() {
     let Error::PlaybooksFailed { output, .. } = &error else {
         panic!("unexpected {error:?}");
     };
-    assert_eq!(output.execution_reports[0].error, "webhook POST failed: HTTP 500 Internal Server Error");
+    assert_eq!(
+        output.execution_reports[0].error,
+        "webhook POST failed: HTTP 500 Internal Server Error"
+    );
     assert_eq!(creator.launcher().executions().await.unwrap().len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_webhook_does_not_leak_its_url() {
     let fixture = LocalFixture::new().await;
-    let port = TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap().port();
-    let creator = creator_with_webhook(&fixture, &format!("http://127.0.0.1:{port}/hook?token=hook-secret"));
+    let port = TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let creator = creator_with_webhook(
+        &fixture,
+        &format!("http://127.0.0.1:{port}/hook?token=hook-secret"),
+    );
     let error = creator.create_events(&input()).await.unwrap_err();
     let report = &error.output().unwrap().execution_reports[0];
-    assert!(report.error.starts_with("webhook POST failed: "), "{}", report.error);
+    assert!(
+        report.error.starts_with("webhook POST failed: "),
+        "{}",
+        report.error
+    );
     assert!(!report.error.contains("hook-secret"), "{}", report.error);
     assert!(!format!("{:?}", creator.launcher()).contains("hook-secret"));
 }
