@@ -47,7 +47,9 @@ pub fn from_str<T: DeserializeOwned>(json: &str) -> Result<T, Error> {
     Ok(serde_json::from_str(json)?)
 }
 
-/// Reads `T` leniently from JSON text (see the [module documentation](self)).
+/// Reads `T` leniently from JSON text: fields `T` does not know are dropped, at any depth,
+/// and unknown observable types are kept as [`ObservableType::Other`](crate::ObservableType::Other).
+/// Everything else is checked as in strict reading.
 ///
 /// ```
 /// use ctim_model::{Observable, ObservableType};
@@ -64,7 +66,7 @@ pub fn from_str_lenient<T: DeserializeOwned + JsonSchema>(json: &str) -> Result<
     from_value_lenient(serde_json::from_str(json)?)
 }
 
-/// Reads `T` leniently from a JSON value (see the [module documentation](self)).
+/// Reads `T` leniently from a JSON value, as [`from_str_lenient`] does.
 ///
 /// # Errors
 /// [`Error::Decode`] when the value is not a `T` even without unknown fields.

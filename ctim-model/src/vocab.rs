@@ -434,3 +434,52 @@ open_vocabulary! {
         WroteTo = "Wrote_To",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{Disposition, RelationshipType, Sensor};
+
+    fn check_disposition(number: u64, name: &str) {
+        let by_number = Disposition::from_number(number).unwrap();
+        assert_eq!(Disposition::from_name(name), Some(by_number));
+        assert_eq!(
+            (u64::from(by_number.number()), by_number.name()),
+            (number, name)
+        );
+    }
+
+    #[test]
+    fn disposition_numbers_and_names_agree() {
+        check_disposition(1, "Clean");
+        check_disposition(2, "Malicious");
+        check_disposition(3, "Suspicious");
+        check_disposition(4, "Common");
+        check_disposition(5, "Unknown");
+        assert_eq!(Disposition::from_number(0), None);
+        assert_eq!(Disposition::from_number(6), None);
+        assert_eq!(Disposition::from_name("clean"), None);
+    }
+
+    fn check_open(json: &str, expected: RelationshipType) {
+        let read: RelationshipType = serde_json::from_str(json).unwrap();
+        assert_eq!(read, expected);
+        assert_eq!(serde_json::to_string(&read).unwrap(), json);
+    }
+
+    #[test]
+    fn open_vocabularies_keep_unknown_strings() {
+        check_open(r#""member-of""#, RelationshipType::MemberOf);
+        check_open(r#""based-on""#, RelationshipType::BasedOn);
+        check_open(r#""blocks""#, RelationshipType::Other("blocks".into()));
+        assert_eq!(
+            RelationshipType::parse("member-of"),
+            RelationshipType::MemberOf
+        );
+        assert!(!RelationshipType::parse("blocks").is_known());
+        assert_eq!(
+            Sensor::parse("network.firewall").as_str(),
+            "network.firewall"
+        );
+        assert_eq!(Sensor::KNOWN.len(), 45);
+    }
+}
