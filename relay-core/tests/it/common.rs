@@ -34,9 +34,10 @@ pub(crate) fn test_config(base_url: &str) -> RelayConfig {
     let mut config = RelayConfig::default();
     config.secret_key = Some(secret());
     config.signals.base_url = base_url.to_owned();
-    config.signals.connect_timeout = Duration::from_millis(500);
-    config.signals.attempt_timeout = Duration::from_millis(500);
-    config.signals.total_timeout = Duration::from_secs(2);
+    // Generous for a loaded 2-core machine; the timeout test shortens its own.
+    config.signals.connect_timeout = Duration::from_secs(2);
+    config.signals.attempt_timeout = Duration::from_secs(3);
+    config.signals.total_timeout = Duration::from_secs(5);
     config.signals.retry.max_attempts = 2;
     config.signals.retry.initial_backoff = Duration::from_millis(1);
     config.signals.retry.max_backoff = Duration::from_millis(5);
@@ -56,7 +57,18 @@ impl Relay {
 
     pub(crate) async fn start_with(adjust: impl FnOnce(&mut RelayConfig)) -> Self {
         let upstream = MockServer::start().await;
-        let mut config = test_config(&upstream.uri());
+        let uri = upstream.uri();
+        Self::build(upstream, &uri, adjust)
+    }
+
+    /// A relay whose upstream is `base_url` rather than its wiremock server (which then
+    /// receives nothing).
+    pub(crate) async fn start_at(base_url: &str, adjust: impl FnOnce(&mut RelayConfig)) -> Self {
+        Self::build(MockServer::start().await, base_url, adjust)
+    }
+
+    fn build(upstream: MockServer, base_url: &str, adjust: impl FnOnce(&mut RelayConfig)) -> Self {
+        let mut config = test_config(base_url);
         adjust(&mut config);
         let app = relay_core::router(config).expect("router");
         Self { upstream, app }
