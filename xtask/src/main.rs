@@ -6,16 +6,21 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod ci;
+mod demo;
 mod layering;
+mod schema;
+mod stub;
 
-use std::process::ExitCode;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
 
 const USAGE: &str = "\
 usage: cargo xtask <task> [args]
 
 tasks:
   ci      format check, clippy (-D warnings) and the whole test suite; the one test command
-  demo    run the relay and the Socless endpoint end to end on local stand-ins
+  demo    run the relay and the Socless endpoint end to end on local stand-ins [--json]
+  schema  write the CTIM JSON Schemas: schema --out DIR
   help    this text
 ";
 
@@ -27,7 +32,8 @@ fn main() -> ExitCode {
     };
     let result = match task {
         "ci" => ci::run(rest),
-        "demo" => demo(rest),
+        "demo" => demo::run(rest),
+        "schema" => schema::run(rest),
         "help" | "-h" | "--help" => {
             print!("{USAGE}");
             Ok(())
@@ -43,12 +49,30 @@ fn main() -> ExitCode {
     }
 }
 
-fn demo(_args: &[String]) -> Result<(), String> {
-    println!(
-        "cargo xtask demo will: start a local Auth0 Signals stand-in on 127.0.0.1, start \
-         relay-server against it with a fresh SECRET_KEY, mint a JWT, call health, deliberate, \
-         observe and refer, then run the Socless tutorial endpoint on the embedded local store.\n\
-         It is not implemented yet (see the operator-tooling issue)."
-    );
-    Ok(())
+/// `cargo`, as the one running xtask (so `cargo +toolchain xtask` stays on that toolchain).
+pub(crate) fn cargo_command() -> Command {
+    Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+}
+
+/// The workspace root (where the top Cargo.toml is).
+pub(crate) fn workspace_root() -> Result<PathBuf, String> {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .ok_or_else(|| "xtask has no parent folder".into())
+}
+
+/// Where cargo puts build output: `CARGO_TARGET_DIR` when set, else `<root>/target`.
+pub(crate) fn target_dir() -> Result<PathBuf, String> {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) if !dir.is_empty() => {
+            let dir = PathBuf::from(dir);
+            if dir.is_absolute() {
+                Ok(dir)
+            } else {
+                Ok(workspace_root()?.join(dir))
+            }
+        }
+        _ => Ok(workspace_root()?.join("target")),
+    }
 }
