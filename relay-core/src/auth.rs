@@ -6,6 +6,8 @@
 use std::fmt;
 
 use axum::http::HeaderMap;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use axum::http::header::AUTHORIZATION;
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -127,8 +129,17 @@ fn validation() -> Validation {
 
 fn decode(token: &str, secret: &SecretKey) -> Result<Credentials, AuthFailure> {
     // The header is read first, so that a payload error below can only be the payload's.
-    if token.split('.').count() != 3 || jsonwebtoken::decode_header(token).is_err() {
+    if token.split('.').count() != 3 {
         return Err(AuthFailure::WrongStructure);
+    }
+    if jsonwebtoken::decode_header(token).is_err() {
+        // `alg: none` (or any name jsonwebtoken does not know) is a readable header with an
+        // algorithm other than HS256: the same failure as HS384 or RS256.
+        return Err(if names_an_algorithm(token) {
+            AuthFailure::BadSignature
+        } else {
+            AuthFailure::WrongStructure
+        });
     }
     let data = jsonwebtoken::decode::<Map<String, Value>>(token, &secret.decoding, &validation())
         .map_err(|e| match e.kind() {
@@ -163,12 +174,20 @@ fn decode(token: &str, secret: &SecretKey) -> Result<Credentials, AuthFailure> {
     })
 }
 
+/// Whether the token's header is a JSON object with a string `alg`.
+fn names_an_algorithm(token: &str) -> bool {
+    token
+        .split('.')
+        .next()
+        .and_then(|header| URL_SAFE_NO_PAD.decode(header).ok())
+        .and_then(|bytes| serde_json::from_slice::<Map<String, Value>>(&bytes).ok())
+        .is_some_and(|header| header.get("alg").is_some_and(Value::is_string))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use axum::http::HeaderValue;
-    use base64::Engine as _;
-    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use serde_json::json;
 
     const SECRET: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
@@ -260,7 +279,12 @@ mod tests {
         let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
         let payload = URL_SAFE_NO_PAD.encode(br#"{"key":"k"}"#);
         let t = format!("{header}.{payload}.");
-        assert!(verify(&headers(Some(&bearer(&t))), Some(&secret())).is_err());
+        check(Some(&bearer(&t)), Err(AuthFailure::BadSignature));
+        // A header that is not JSON, or names no algorithm, is a structural failure.
+        for header in [&b"not json"[..], br#"{"typ":"JWT"}"#, br#"{"alg":7}"#] {
+            let t = format!("{}.{payload}.sig", URL_SAFE_NO_PAD.encode(header));
+            check(Some(&bearer(&t)), Err(AuthFailure::WrongStructure));
+        }
     }
 
     #[test]

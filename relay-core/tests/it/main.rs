@@ -6,3 +6,5 @@ mod oracle;
 mod original;
 mod mapping;
 mod upstream;
+mod auth;
+mod body;
