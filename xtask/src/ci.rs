@@ -51,7 +51,21 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let started = Instant::now();
     let mut results = Vec::new();
 
-    results.push(layering_step());
+    results.push(in_process(
+        "layering",
+        "cargo metadata against ARCHITECTURE.md",
+        || crate::layering::check().map(|()| "7 members, every edge allowed".to_owned()),
+    ));
+    results.push(in_process(
+        "schemas",
+        "checked-in CTIM schemas are fresh",
+        || {
+            let out = crate::workspace_root()?.join("schemas");
+            let out = out.to_string_lossy().into_owned();
+            crate::schema::run(&["--out".to_owned(), out, "--check".to_owned()])
+                .map(|()| "schemas/ matches ctim-model".to_owned())
+        },
+    ));
     results.push(step("fmt", &["fmt", "--all", "--check"]));
     results.push(step(
         "clippy",
@@ -93,15 +107,20 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     }
 }
 
-fn layering_step() -> StepResult {
-    println!("\n== layering: cargo metadata against ARCHITECTURE.md ==");
+/// A check xtask runs itself; `check` says what it found or why it failed.
+fn in_process(
+    name: &'static str,
+    what: &str,
+    check: impl FnOnce() -> Result<String, String>,
+) -> StepResult {
+    println!("\n== {name}: {what} ==");
     let started = Instant::now();
-    let (ok, detail) = match crate::layering::check() {
-        Ok(()) => (true, "7 members, every edge allowed".to_owned()),
+    let (ok, detail) = match check() {
+        Ok(found) => (true, found),
         Err(e) => (false, e),
     };
     StepResult {
-        name: "layering",
+        name,
         ok,
         elapsed: started.elapsed(),
         detail,
@@ -109,7 +128,7 @@ fn layering_step() -> StepResult {
 }
 
 fn cargo() -> Command {
-    Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+    crate::cargo_command()
 }
 
 fn step(name: &'static str, args: &[&str]) -> StepResult {
