@@ -79,7 +79,23 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         ],
     ));
     let mut totals = TestTotals::default();
-    results.push(test_step(&mut totals));
+    match crate::tools::ensure() {
+        Ok(tools) => {
+            results.push(StepResult {
+                name: "tools",
+                ok: true,
+                elapsed: Duration::ZERO,
+                detail: tools.summary,
+            });
+            results.push(test_step(&mut totals, &tools.path));
+        }
+        Err(e) => results.push(StepResult {
+            name: "tools",
+            ok: false,
+            elapsed: Duration::ZERO,
+            detail: format!("{e}; the test suite was not run"),
+        }),
+    }
 
     println!("\n== xtask ci summary ==");
     for r in &results {
@@ -149,11 +165,15 @@ fn step(name: &'static str, args: &[&str]) -> StepResult {
 }
 
 /// Runs unit, integration and doc tests of every crate, echoing output and counting results.
-fn test_step(totals: &mut TestTotals) -> StepResult {
+fn test_step(totals: &mut TestTotals, path: &std::ffi::OsStr) -> StepResult {
     let args = ["test", "--workspace", "--no-fail-fast"];
     println!("\n== test: cargo {} ==", args.join(" "));
     let started = Instant::now();
-    let child = cargo().args(args).stdout(Stdio::piped()).spawn();
+    let child = cargo()
+        .args(args)
+        .env("PATH", path)
+        .stdout(Stdio::piped())
+        .spawn();
     let mut child = match child {
         Ok(c) => c,
         Err(e) => {

@@ -10,6 +10,7 @@ mod demo;
 mod layering;
 mod schema;
 mod stub;
+mod tools;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
