@@ -5,6 +5,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+use crate::enrich::Stats;
+
 /// Why a request was not authorised. The `Display` text is the reason Threat Response shows
 /// after `Authorization failed: `; none of them contains the token or a secret.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -154,7 +156,13 @@ impl IntoResponse for RelayError {
             data: None,
             errors: vec![self.entry()],
         };
-        (status, Json(body)).into_response()
+        let mut response = (status, Json(body)).into_response();
+        // Counted in the request log line; a handler that knows more replaces these stats.
+        response.extensions_mut().insert(Stats {
+            errors: 1,
+            ..Stats::default()
+        });
+        response
     }
 }
 

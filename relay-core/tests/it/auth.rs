@@ -65,9 +65,18 @@ async fn a_valid_token_is_accepted() {
     // The positive control of this module: the same harness lets a good token through.
     let relay = Relay::start().await;
     relay.report("192.0.2.1", clean()).await;
-    let token = sign(Algorithm::HS256, &json!({"key": API_KEY, "exp": now() + 60}));
+    let token = sign(
+        Algorithm::HS256,
+        &json!({"key": API_KEY, "exp": now() + 60}),
+    );
     let (_, body) = relay
-        .raw("POST", "/deliberate/observables", Some(&bearer(&token)), &[], &ips(&["192.0.2.1"]))
+        .raw(
+            "POST",
+            "/deliberate/observables",
+            Some(&bearer(&token)),
+            &[],
+            &ips(&["192.0.2.1"]),
+        )
         .await;
     assert_eq!(docs(&body, "verdicts").len(), 1, "{body}");
 }
@@ -126,7 +135,12 @@ async fn alg_none_is_rejected() {
 async fn tampered_payload() {
     let token = sign(Algorithm::HS256, &json!({"key": API_KEY}));
     let parts: Vec<&str> = token.split('.').collect();
-    let forged = format!("{}.{}.{}", parts[0], b64(&json!({"key": "someone-else"})), parts[2]);
+    let forged = format!(
+        "{}.{}.{}",
+        parts[0],
+        b64(&json!({"key": "someone-else"})),
+        parts[2]
+    );
     check(Some(&bearer(&forged)), WRONG_KEY).await;
 }
 
@@ -139,9 +153,15 @@ async fn another_secret() {
 
 #[tokio::test]
 async fn time_claims_are_enforced() {
-    let expired = sign(Algorithm::HS256, &json!({"key": API_KEY, "exp": now() - 3600}));
+    let expired = sign(
+        Algorithm::HS256,
+        &json!({"key": API_KEY, "exp": now() - 3600}),
+    );
     check(Some(&bearer(&expired)), "JWT has expired").await;
-    let early = sign(Algorithm::HS256, &json!({"key": API_KEY, "nbf": now() + 3600}));
+    let early = sign(
+        Algorithm::HS256,
+        &json!({"key": API_KEY, "nbf": now() + 3600}),
+    );
     check(Some(&bearer(&early)), "JWT is not yet valid").await;
 }
 
@@ -155,16 +175,25 @@ async fn payload_without_a_string_key() {
         json!({"key": ["k"]}),
         json!({"key": ""}),
     ] {
-        check(Some(&bearer(&sign(Algorithm::HS256, &claims))), WRONG_PAYLOAD).await;
+        check(
+            Some(&bearer(&sign(Algorithm::HS256, &claims))),
+            WRONG_PAYLOAD,
+        )
+        .await;
     }
 }
 
 #[tokio::test]
 async fn a_relay_without_secret_key_says_it_is_not_configured() {
     let relay = Relay::start_with(|c| c.secret_key = None).await;
-    let (status, body) = relay.post("/observe/observables", &ips(&["192.0.2.1"])).await;
+    let (status, body) = relay
+        .post("/observe/observables", &ips(&["192.0.2.1"]))
+        .await;
     assert_eq!(status, 200);
-    assert_auth_error(&body, "the relay is not configured: <SECRET_KEY> is missing");
+    assert_auth_error(
+        &body,
+        "the relay is not configured: <SECRET_KEY> is missing",
+    );
     assert!(relay.upstream_paths().await.is_empty());
     // Routes without authentication still answer.
     let (_, body) = relay.send("POST", "/version", None, "").await;

@@ -81,7 +81,11 @@ async fn invalid_json() {
                 .unwrap_or_else(|| panic!("{message}"));
             let problems: serde_json::Value =
                 serde_json::from_str(problems).expect("the problems are JSON");
-            assert!(problems["_json"][0].as_str().is_some_and(|m| m.starts_with("Invalid JSON")));
+            assert!(
+                problems["_json"][0]
+                    .as_str()
+                    .is_some_and(|m| m.starts_with("Invalid JSON"))
+            );
         }
     }
     assert!(relay.upstream_paths().await.is_empty());
@@ -99,7 +103,10 @@ async fn too_many_observables() {
     .await;
     // Exactly the limit is fine.
     let (_, body) = relay
-        .post("/refer/observables", &ips(&["192.0.2.1", "192.0.2.2", "192.0.2.3"]))
+        .post(
+            "/refer/observables",
+            &ips(&["192.0.2.1", "192.0.2.2", "192.0.2.3"]),
+        )
         .await;
     assert_eq!(body["data"].as_array().map(Vec::len), Some(3));
 }
@@ -125,7 +132,10 @@ async fn only_parsable_ips_reach_the_upstream() {
     }
     let body = observables(&[
         ("domain", "example.com"),
-        ("sha256", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"),
+        (
+            "sha256",
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+        ),
         ("url", "http://192.0.2.1/"),
         ("ipv6", "2001:db8::1"),
         ("IP", "192.0.2.1"),
@@ -149,7 +159,11 @@ async fn only_parsable_ips_reach_the_upstream() {
     // The parsed address is what is sent: `2001:DB8:0::1` becomes `2001:db8::1`.
     assert_eq!(
         paths,
-        ["/v2.0/ip/192.0.2.1", "/v2.0/ip/2001:db8::1", "/v2.0/ip/::ffff:192.0.2.9"]
+        [
+            "/v2.0/ip/192.0.2.1",
+            "/v2.0/ip/2001:db8::1",
+            "/v2.0/ip/::ffff:192.0.2.9"
+        ]
     );
     // The verdict echoes the observable as the request sent it.
     let values: Vec<&str> = docs(&answer, "verdicts")

@@ -117,7 +117,10 @@ impl Relay {
             .await
             .expect("body");
         let json = serde_json::from_slice(&bytes).unwrap_or_else(|e| {
-            panic!("{method} {uri}: not JSON ({e}): {}", String::from_utf8_lossy(&bytes))
+            panic!(
+                "{method} {uri}: not JSON ({e}): {}",
+                String::from_utf8_lossy(&bytes)
+            )
         });
         (status, json)
     }
@@ -135,7 +138,11 @@ impl Relay {
 
     /// How many requests the upstream received for `p`.
     pub(crate) async fn calls_to(&self, p: &str) -> usize {
-        self.upstream_paths().await.iter().filter(|x| *x == p).count()
+        self.upstream_paths()
+            .await
+            .iter()
+            .filter(|x| *x == p)
+            .count()
     }
 
     /// Answers `GET /v2.0/ip/<ip>` with `{"fullip": report}`.

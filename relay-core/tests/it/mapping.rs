@@ -33,9 +33,15 @@ async fn two_ips() -> Relay {
             .json(),
         )
         .await;
-    relay.list("badip", "IPLIST", metadata("IPLIST", "Public", "1")).await;
     relay
-        .list("baddomain", "HOSTLIST", metadata("HOSTLIST", "Private", "5"))
+        .list("badip", "IPLIST", metadata("IPLIST", "Public", "1"))
+        .await;
+    relay
+        .list(
+            "baddomain",
+            "HOSTLIST",
+            metadata("HOSTLIST", "Private", "5"),
+        )
         .await;
     relay
         .list("baddomain", "MXLIST", metadata("MXLIST", "public", "10"))
@@ -47,7 +53,9 @@ async fn two_ips() -> Relay {
 }
 
 fn strings<'a>(docs: &'a [Value], field: &str) -> Vec<&'a str> {
-    docs.iter().map(|d| d[field].as_str().unwrap_or("?")).collect()
+    docs.iter()
+        .map(|d| d[field].as_str().unwrap_or("?"))
+        .collect()
 }
 
 #[tokio::test]
@@ -60,7 +68,14 @@ async fn several_ips_every_list_kind() {
 
     let verdicts = docs(&body, "verdicts");
     assert_eq!(
-        verdicts.iter().map(|v| (&v["observable"]["value"], &v["disposition"], &v["disposition_name"])).collect::<Vec<_>>(),
+        verdicts
+            .iter()
+            .map(|v| (
+                &v["observable"]["value"],
+                &v["disposition"],
+                &v["disposition_name"]
+            ))
+            .collect::<Vec<_>>(),
         [
             (&json!("192.0.2.1"), &json!(2), &json!("Malicious")),
             (&json!("2001:db8::7"), &json!(3), &json!("Suspicious")),
@@ -72,7 +87,10 @@ async fn several_ips_every_list_kind() {
     assert_eq!(
         judgements
             .iter()
-            .map(|j| (j["observable"]["value"].as_str().unwrap_or("?"), j["reason"].as_str().unwrap_or("?")))
+            .map(|j| (
+                j["observable"]["value"].as_str().unwrap_or("?"),
+                j["reason"].as_str().unwrap_or("?")
+            ))
             .collect::<Vec<_>>(),
         [
             ("192.0.2.1", "Associated hostname found on blocklist"),
@@ -89,7 +107,10 @@ async fn several_ips_every_list_kind() {
         assert_eq!(j["priority"], 90);
         assert_eq!(
             j["source_uri"],
-            format!("https://auth0.com/signals/ip/{}-report", j["observable"]["value"].as_str().unwrap_or("?"))
+            format!(
+                "https://auth0.com/signals/ip/{}-report",
+                j["observable"]["value"].as_str().unwrap_or("?")
+            )
         );
     }
 
@@ -106,14 +127,20 @@ async fn several_ips_every_list_kind() {
         ]
     );
     // Visibility `Public` (any case) is white, anything else amber.
-    assert_eq!(strings(sightings, "tlp"), ["white", "amber", "white", "amber", "white"]);
+    assert_eq!(
+        strings(sightings, "tlp"),
+        ["white", "amber", "white", "amber", "white"]
+    );
     // Sensitivity 1 High, 5 Medium, 10 Info, anything else Unknown.
     assert_eq!(
         strings(sightings, "severity"),
         ["High", "Medium", "Info", "Unknown", "High"]
     );
     assert_eq!(sightings[0]["source_uri"], "https://iplist.example");
-    assert_eq!(sightings[4]["observables"], json!([{"type": "ip", "value": "2001:db8::7"}]));
+    assert_eq!(
+        sightings[4]["observables"],
+        json!([{"type": "ip", "value": "2001:db8::7"}])
+    );
     for s in sightings {
         assert_eq!(s["count"], 1);
         assert_eq!(s["confidence"], "High");
@@ -122,7 +149,10 @@ async fn several_ips_every_list_kind() {
 
     // One indicator per list, however many IPs are on it.
     let indicators = docs(&body, "indicators");
-    assert_eq!(strings(indicators, "title"), ["IPLIST", "HOSTLIST", "MXLIST", "NSLIST"]);
+    assert_eq!(
+        strings(indicators, "title"),
+        ["IPLIST", "HOSTLIST", "MXLIST", "NSLIST"]
+    );
     let iplist = &indicators[0];
     assert_eq!(iplist["producer"], "IPLIST publisher");
     assert_eq!(iplist["short_description"], "Feed: IPLIST");
@@ -159,13 +189,25 @@ async fn several_ips_every_list_kind() {
 async fn deliberate_gives_verdicts_only() {
     let relay = two_ips().await;
     let (_, body) = relay
-        .post("/deliberate/observables", &ips(&["192.0.2.1", "2001:db8::7"]))
+        .post(
+            "/deliberate/observables",
+            &ips(&["192.0.2.1", "2001:db8::7"]),
+        )
         .await;
     let data = body["data"].as_object().expect("data");
     assert_eq!(data.keys().collect::<Vec<_>>(), ["verdicts"]);
-    assert_eq!(strings(docs(&body, "verdicts"), "disposition_name"), ["Malicious", "Suspicious"]);
+    assert_eq!(
+        strings(docs(&body, "verdicts"), "disposition_name"),
+        ["Malicious", "Suspicious"]
+    );
     assert_eq!(assert_valid_ctim(&body), 2);
-    assert!(relay.upstream_paths().await.iter().all(|p| p.starts_with("/v2.0/ip/")));
+    assert!(
+        relay
+            .upstream_paths()
+            .await
+            .iter()
+            .all(|p| p.starts_with("/v2.0/ip/"))
+    );
 }
 
 #[tokio::test]
@@ -189,9 +231,17 @@ async fn scores_give_dispositions() {
     let (_, body) = relay.post("/observe/observables", &ips(&values)).await;
     let got: Vec<(String, i64)> = docs(&body, "verdicts")
         .iter()
-        .map(|v| (v["observable"]["value"].as_str().unwrap_or("?").to_owned(), v["disposition"].as_i64().unwrap_or(0)))
+        .map(|v| {
+            (
+                v["observable"]["value"].as_str().unwrap_or("?").to_owned(),
+                v["disposition"].as_i64().unwrap_or(0),
+            )
+        })
         .collect();
-    let expected: Vec<(String, i64)> = cases.iter().map(|(ip, _, d)| ((*ip).to_owned(), *d)).collect();
+    let expected: Vec<(String, i64)> = cases
+        .iter()
+        .map(|(ip, _, d)| ((*ip).to_owned(), *d))
+        .collect();
     assert_eq!(got, expected);
     // Clean reports: verdicts only, no judgement, no sighting.
     assert_eq!(body["data"].as_object().expect("data").len(), 1, "{body:#}");
@@ -210,7 +260,9 @@ async fn ip_on_lists(relay: &Relay, ip: &str, n: usize) {
     };
     relay.report(ip, report.json()).await;
     for name in &names {
-        relay.list("badip", name, metadata(name, "Public", "1")).await;
+        relay
+            .list("badip", name, metadata(name, "Public", "1"))
+            .await;
     }
 }
 
@@ -218,9 +270,14 @@ async fn ip_on_lists(relay: &Relay, ip: &str, n: usize) {
 async fn the_configured_entities_limit_applies_per_observable() {
     let relay = Relay::start_with(|c| c.entities_limit = 2).await;
     ip_on_lists(&relay, "192.0.2.1", 4).await;
-    let (_, body) = relay.post("/observe/observables", &ips(&["192.0.2.1"])).await;
+    let (_, body) = relay
+        .post("/observe/observables", &ips(&["192.0.2.1"]))
+        .await;
     assert_eq!(docs(&body, "sightings").len(), 2);
-    assert_eq!(strings(docs(&body, "indicators"), "title"), ["LIST0", "LIST1"]);
+    assert_eq!(
+        strings(docs(&body, "indicators"), "title"),
+        ["LIST0", "LIST1"]
+    );
     assert_eq!(docs(&body, "relationships").len(), 2);
     // Lists beyond the limit are not even looked up.
     let metadata_calls = relay
@@ -250,7 +307,9 @@ async fn the_tokens_entities_limit_overrides_the_configured_one() {
 async fn the_default_entities_limit_is_100() {
     let relay = Relay::start().await;
     ip_on_lists(&relay, "192.0.2.1", 101).await;
-    let (_, body) = relay.post("/observe/observables", &ips(&["192.0.2.1"])).await;
+    let (_, body) = relay
+        .post("/observe/observables", &ips(&["192.0.2.1"]))
+        .await;
     assert_eq!(docs(&body, "sightings").len(), 100);
     assert_eq!(docs(&body, "indicators").len(), 100);
 }
@@ -271,11 +330,18 @@ async fn minimal_metadata_still_gives_valid_ctim() {
             .json(),
         )
         .await;
-    relay.list("badip", "BARE", json!({"name": "Bare list"})).await;
-    let (_, body) = relay.post("/observe/observables", &ips(&["192.0.2.1"])).await;
+    relay
+        .list("badip", "BARE", json!({"name": "Bare list"}))
+        .await;
+    let (_, body) = relay
+        .post("/observe/observables", &ips(&["192.0.2.1"]))
+        .await;
     assert_eq!(docs(&body, "sightings").len(), 1);
     assert_eq!(docs(&body, "sightings")[0]["tlp"], "amber");
     assert_eq!(docs(&body, "sightings")[0]["severity"], "Unknown");
-    assert_eq!(docs(&body, "indicators")[0]["short_description"], "Feed: Bare list");
+    assert_eq!(
+        docs(&body, "indicators")[0]["short_description"],
+        "Feed: Bare list"
+    );
     assert_valid_ctim(&body);
 }

@@ -80,6 +80,12 @@ fn the_oracle_rejects_broken_entities() {
     }});
     let (checked, problems) = problems(&bad);
     assert_eq!(checked, 2);
-    assert!(problems.iter().any(|p| p.starts_with("verdicts")), "{problems:?}");
-    assert!(problems.iter().any(|p| p.starts_with("sightings")), "{problems:?}");
+    assert!(
+        problems.iter().any(|p| p.starts_with("verdicts")),
+        "{problems:?}"
+    );
+    assert!(
+        problems.iter().any(|p| p.starts_with("sightings")),
+        "{problems:?}"
+    );
 }

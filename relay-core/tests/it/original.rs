@@ -56,9 +56,10 @@ fn without_volatile(mut body: Value) -> Value {
 /// The fixture with issue 5's decisions applied: entities carry ctim-model's schema version
 /// (the original pinned CTIM 1.0.17).
 fn expected(name: &str) -> Value {
-    let text = fixture(name)
-        .to_string()
-        .replace(r#""schema_version":"1.0.17""#, &format!(r#""schema_version":"{CTIM_SCHEMA_VERSION}""#));
+    let text = fixture(name).to_string().replace(
+        r#""schema_version":"1.0.17""#,
+        &format!(r#""schema_version":"{CTIM_SCHEMA_VERSION}""#),
+    );
     serde_json::from_str(&text).expect("still JSON")
 }
 
@@ -93,12 +94,13 @@ fn assert_transient_v4(id: &Value, kind: &str) {
 async fn observe_matches_the_original() {
     let relay = relay_with_original_mocks().await;
     let before = Timestamp::now();
-    let (status, body) = relay
-        .post("/observe/observables", &ips(&[IP]))
-        .await;
+    let (status, body) = relay.post("/observe/observables", &ips(&[IP])).await;
     let after = Timestamp::now();
     assert_eq!(status, 200);
-    assert_eq!(without_volatile(body.clone()), expected("expected_observe_success.json"));
+    assert_eq!(
+        without_volatile(body.clone()),
+        expected("expected_observe_success.json")
+    );
     assert_eq!(assert_valid_ctim(&body), 6);
 
     // The volatile fields, checked on their own.
@@ -134,10 +136,12 @@ async fn observe_matches_the_captured_python_answer_but_for_volatile_fields() {
     let relay = relay_with_original_mocks().await;
     let (_, body) = relay.post("/observe/observables", &ips(&[IP])).await;
     let captured = fixture("captured_python_relay_outputs.json");
-    let captured = captured["/observe/observables"]["body"].to_string().replace(
-        r#""schema_version":"1.0.17""#,
-        &format!(r#""schema_version":"{CTIM_SCHEMA_VERSION}""#),
-    );
+    let captured = captured["/observe/observables"]["body"]
+        .to_string()
+        .replace(
+            r#""schema_version":"1.0.17""#,
+            &format!(r#""schema_version":"{CTIM_SCHEMA_VERSION}""#),
+        );
     let captured: Value = serde_json::from_str(&captured).expect("JSON");
     assert_eq!(without_volatile(body), without_volatile(captured));
 }
@@ -146,13 +150,14 @@ async fn observe_matches_the_captured_python_answer_but_for_volatile_fields() {
 async fn deliberate_matches_the_original() {
     let relay = relay_with_original_mocks().await;
     let before = Timestamp::now();
-    let (status, body) = relay
-        .post("/deliberate/observables", &ips(&[IP]))
-        .await;
+    let (status, body) = relay.post("/deliberate/observables", &ips(&[IP])).await;
     let after = Timestamp::now();
     assert_eq!(status, 200);
     assert_week(&docs(&body, "verdicts")[0]["valid_time"], before, after);
-    assert_eq!(without_volatile(body.clone()), expected("expected_deliberate_success.json"));
+    assert_eq!(
+        without_volatile(body.clone()),
+        expected("expected_deliberate_success.json")
+    );
     assert_eq!(assert_valid_ctim(&body), 1);
     // Deliberate makes no metadata calls.
     assert_eq!(relay.upstream_paths().await, ["/v2.0/ip/1.1.1.1"]);
@@ -254,7 +259,8 @@ async fn upstream_bad_request_means_no_data() {
     relay
         .answer(
             "/v2.0/ip/1.1.1.1",
-            ResponseTemplate::new(400).set_body_string(mocks["bad_request"]["text"].as_str().expect("text")),
+            ResponseTemplate::new(400)
+                .set_body_string(mocks["bad_request"]["text"].as_str().expect("text")),
         )
         .await;
     for route in ["/observe/observables", "/deliberate/observables"] {

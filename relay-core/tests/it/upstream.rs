@@ -77,7 +77,10 @@ async fn other_400_and_404_mean_no_data_for_that_ip() {
     for status in [400, 404] {
         let relay = Relay::start().await;
         relay
-            .answer(IP_PATH, ResponseTemplate::new(status).set_body_string("Bad IP format"))
+            .answer(
+                IP_PATH,
+                ResponseTemplate::new(status).set_body_string("Bad IP format"),
+            )
             .await;
         relay.report("192.0.2.2", clean()).await;
         let (_, body) = relay
@@ -171,7 +174,10 @@ async fn connection_refused_is_service_unavailable() {
         let (_, body) = relay.post(route, &ips(&[IP])).await;
         let (code, message) = only_error(&body);
         assert_eq!(code, "service unavailable", "{route}");
-        assert!(message.starts_with("could not reach Auth0 Signals"), "{message}");
+        assert!(
+            message.starts_with("could not reach Auth0 Signals"),
+            "{message}"
+        );
     }
 }
 
@@ -218,9 +224,14 @@ async fn a_failing_list_lookup_keeps_the_rest() {
             .json(),
         )
         .await;
-    relay.list("badip", "GOOD", metadata("GOOD", "Public", "1")).await;
     relay
-        .answer("/metadata/badip/lists/BROKEN", ResponseTemplate::new(403).set_body_string("no"))
+        .list("badip", "GOOD", metadata("GOOD", "Public", "1"))
+        .await;
+    relay
+        .answer(
+            "/metadata/badip/lists/BROKEN",
+            ResponseTemplate::new(403).set_body_string("no"),
+        )
         .await;
     let (_, body) = relay.post("/observe/observables", &ips(&[IP])).await;
     assert_eq!(docs(&body, "verdicts").len(), 1);
@@ -241,7 +252,10 @@ async fn identical_errors_are_reported_once() {
     let values = ["192.0.2.1", "192.0.2.2", "192.0.2.3"];
     for ip in values {
         relay
-            .answer(&format!("/v2.0/ip/{ip}"), ResponseTemplate::new(500).set_body_string("down"))
+            .answer(
+                &format!("/v2.0/ip/{ip}"),
+                ResponseTemplate::new(500).set_body_string("down"),
+            )
             .await;
     }
     let (_, body) = relay.post("/deliberate/observables", &ips(&values)).await;
@@ -283,7 +297,12 @@ async fn metadata_is_cached_across_requests_per_credential() {
     assert_eq!(sightings(&body), 1);
     // Another request, another IP on the same list, same key: served from the cache.
     let (_, body) = relay
-        .send("POST", "/observe/observables", Some(&first), &ips(&["192.0.2.2"]))
+        .send(
+            "POST",
+            "/observe/observables",
+            Some(&first),
+            &ips(&["192.0.2.2"]),
+        )
         .await;
     assert_eq!(sightings(&body), 1);
     assert_eq!(relay.calls_to("/metadata/badip/lists/L").await, 1);
@@ -300,7 +319,13 @@ async fn metadata_is_cached_across_requests_per_credential() {
         .expect("recorded")
         .iter()
         .filter(|r| r.url.path() == "/metadata/badip/lists/L")
-        .map(|r| r.headers.get("x-auth-token").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned())
+        .map(|r| {
+            r.headers
+                .get("x-auth-token")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_owned()
+        })
         .collect();
     assert_eq!(keys, [API_KEY, "another-customer-key"]);
 }
@@ -403,7 +428,14 @@ async fn lookups_of_one_request_run_concurrently() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrency_is_bounded() {
-    let values = ["192.0.2.1", "192.0.2.2", "192.0.2.3", "192.0.2.4", "192.0.2.5", "192.0.2.6"];
+    let values = [
+        "192.0.2.1",
+        "192.0.2.2",
+        "192.0.2.3",
+        "192.0.2.4",
+        "192.0.2.5",
+        "192.0.2.6",
+    ];
     // Answers are released two at a time, so two must be in flight for any to finish.
     let (url, stub) = start_stub(2, 2).await;
     let relay = Relay::start_at(&url, |c| c.upstream_concurrency = 2).await;
