@@ -21,6 +21,7 @@ use axum::extract::Request;
 use lambda_http::RequestExt as _;
 use lambda_http::request::RequestContext;
 use relay_core::{RelayConfig, SecretKey};
+use tower::Layer as _;
 
 /// Reads the relay's configuration from environment variables (`SECRET_KEY`,
 /// `SIGNALS_API_URL`, `CTR_ENTITIES_LIMIT`), through `get` so tests need no process env.
@@ -49,10 +50,13 @@ pub fn config_from_env(get: impl Fn(&str) -> Option<String>) -> Result<RelayConf
 
 /// The relay's router, with the API Gateway REST stage removed from paths.
 ///
-/// `lambda_http` prefixes a REST API's path with its stage (`/prod/health`); the relay's
-/// routes are stage-agnostic, so the prefix is taken off here.
+/// `lambda_http` prefixes an API Gateway path with its stage (`/prod/health`); the relay's
+/// routes are stage-agnostic, so the prefix is taken off here, before routing: a
+/// `Router::layer` middleware would run after the route was already chosen.
 pub fn app(config: RelayConfig) -> Result<Router, relay_core::ConfigError> {
-    Ok(relay_core::router(config)?.layer(axum::middleware::map_request(strip_stage)))
+    let relay = relay_core::router(config)?;
+    let stage_stripped = axum::middleware::map_request(strip_stage).layer(relay);
+    Ok(Router::new().fallback_service(stage_stripped))
 }
 
 async fn strip_stage(mut request: Request) -> Request {

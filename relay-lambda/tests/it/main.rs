@@ -1,0 +1,278 @@
+//! The Lambda adapter end to end: synthetic API Gateway REST (v1, stage `prod`), HTTP API
+//! (v2, `$default`), Function URL and ALB events from `tests/data/`, turned into requests by
+//! `lambda_http` and answered by `relay_lambda::app` through `oneshot`, without a runtime.
+
+// Test helpers live outside #[test] functions, where clippy's allow-*-in-tests does not reach:
+// a failed expect is how a helper fails its test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::PathBuf;
+
+use axum::http::StatusCode;
+use relay_core::SecretKey;
+use serde_json::{Value, json};
+use tower::ServiceExt as _;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const SECRET: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+/// The event sources the Lambda is served from.
+#[derive(Debug, Clone, Copy)]
+enum Source {
+    RestApi,
+    HttpApi,
+    FunctionUrl,
+    Alb,
+}
+
+const SOURCES: [Source; 4] = [
+    Source::RestApi,
+    Source::HttpApi,
+    Source::FunctionUrl,
+    Source::Alb,
+];
+
+impl Source {
+    fn fixture(self) -> &'static str {
+        match self {
+            Self::RestApi => "apigw_rest_v1.json",
+            Self::HttpApi => "apigw_http_v2.json",
+            Self::FunctionUrl => "function_url.json",
+            Self::Alb => "alb.json",
+        }
+    }
+
+    /// The fixture with this request's method, path, extra headers and body.
+    fn event(self, method: &str, route: &str, headers: &[(&str, &str)], body: &str) -> String {
+        let file = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/data")
+            .join(self.fixture());
+        let text =
+            std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        let mut event: Value = serde_json::from_str(&text).expect("fixture is JSON");
+        match self {
+            Self::RestApi => {
+                event["httpMethod"] = json!(method);
+                event["path"] = json!(route);
+                event["requestContext"]["httpMethod"] = json!(method);
+                event["requestContext"]["path"] = json!(format!("/prod{route}"));
+            }
+            Self::HttpApi | Self::FunctionUrl => {
+                event["rawPath"] = json!(route);
+                event["requestContext"]["http"]["method"] = json!(method);
+                event["requestContext"]["http"]["path"] = json!(route);
+            }
+            Self::Alb => {
+                event["httpMethod"] = json!(method);
+                event["path"] = json!(route);
+            }
+        }
+        for (name, value) in headers {
+            event["headers"][*name] = json!(value);
+        }
+        event["body"] = json!(body);
+        event.to_string()
+    }
+}
+
+/// One event through the adapter: its status and JSON body.
+async fn call(
+    app: &axum::Router,
+    source: Source,
+    method: &str,
+    route: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (StatusCode, Value) {
+    let event = source.event(method, route, headers, body);
+    let request = lambda_http::request::from_str(&event)
+        .unwrap_or_else(|e| panic!("{source:?}: lambda_http rejects the event: {e}"));
+    let response = app.clone().oneshot(request).await.expect("infallible");
+    let status = response.status();
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .expect("body");
+    let json = serde_json::from_slice(&bytes)
+        .unwrap_or_else(|e| panic!("{source:?} {method} {route}: not JSON ({e}): {bytes:?}"));
+    (status, json)
+}
+
+fn app(env: &[(&str, &str)]) -> axum::Router {
+    let config = relay_lambda::config_from_env(|name| {
+        env.iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| (*v).to_owned())
+    })
+    .expect("config");
+    relay_lambda::app(config).expect("app")
+}
+
+#[tokio::test]
+async fn version_from_every_event_source() {
+    let app = app(&[("SECRET_KEY", SECRET)]);
+    for source in SOURCES {
+        for method in ["GET", "POST"] {
+            let (status, body) = call(&app, source, method, "/version", &[], "").await;
+            assert_eq!(status, 200, "{source:?} {method}");
+            assert_eq!(body, json!({"version": relay_core::VERSION}), "{source:?}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn watchdog_from_every_event_source() {
+    let app = app(&[("SECRET_KEY", SECRET)]);
+    for source in SOURCES {
+        let headers = [("Health-Check", "lambda-ping")];
+        let (_, body) = call(&app, source, "GET", "/watchdog", &headers, "").await;
+        assert_eq!(body, json!({"data": "lambda-ping"}), "{source:?}");
+        let (_, body) = call(&app, source, "GET", "/watchdog/", &[], "").await;
+        assert_eq!(
+            body["errors"][0]["code"], "health check failed",
+            "{source:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn unknown_routes_are_json_404_from_every_event_source() {
+    let app = app(&[("SECRET_KEY", SECRET)]);
+    for source in SOURCES {
+        let (status, body) = call(&app, source, "POST", "/prod", &[], "").await;
+        assert_eq!(status, 404, "{source:?}");
+        assert_eq!(body["errors"][0]["code"], "not found", "{source:?}");
+    }
+}
+
+#[tokio::test]
+async fn deliberate_from_every_event_source() {
+    let upstream = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/v2.0/ip/192.0.2.1"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"fullip": {"score": -3}})))
+        .mount(&upstream)
+        .await;
+    let url = upstream.uri();
+    let app = app(&[("SECRET_KEY", SECRET), ("SIGNALS_API_URL", &url)]);
+    let secret = SecretKey::new(SECRET).expect("secret");
+    let token = relay_core::encode_token(&secret, "lambda-test-key", None).expect("token");
+    let authorization = format!("Bearer {token}");
+    let headers = [("Authorization", authorization.as_str())];
+    let observables =
+        r#"[{"type":"ip","value":"192.0.2.1"},{"type":"domain","value":"x.example"}]"#;
+    for source in SOURCES {
+        let (status, body) = call(
+            &app,
+            source,
+            "POST",
+            "/deliberate/observables",
+            &headers,
+            observables,
+        )
+        .await;
+        assert_eq!(status, 200, "{source:?}");
+        let verdicts = &body["data"]["verdicts"];
+        assert_eq!(verdicts["count"], 1, "{source:?}: {body}");
+        assert_eq!(verdicts["docs"][0]["disposition_name"], "Malicious");
+        assert_eq!(verdicts["docs"][0]["observable"]["value"], "192.0.2.1");
+    }
+    let requests = upstream.received_requests().await.expect("recorded");
+    assert_eq!(requests.len(), SOURCES.len());
+    for request in requests {
+        assert_eq!(request.url.path(), "/v2.0/ip/192.0.2.1");
+        assert_eq!(
+            request
+                .headers
+                .get("x-auth-token")
+                .and_then(|v| v.to_str().ok()),
+            Some("lambda-test-key")
+        );
+    }
+}
+
+#[tokio::test]
+async fn without_secret_key_every_authenticated_route_says_not_configured() {
+    let upstream = MockServer::start().await;
+    let url = upstream.uri();
+    let app = app(&[("SIGNALS_API_URL", &url), ("SECRET_KEY", "")]);
+    let secret = SecretKey::new(SECRET).expect("secret");
+    let token = relay_core::encode_token(&secret, "k", None).expect("token");
+    let authorization = format!("Bearer {token}");
+    let headers = [("Authorization", authorization.as_str())];
+    let expected = json!({"errors": [{
+        "type": "fatal",
+        "code": "authorization error",
+        "message": "Authorization failed: the relay is not configured: <SECRET_KEY> is missing",
+    }]});
+    let body = r#"[{"type":"ip","value":"192.0.2.1"}]"#;
+    for source in SOURCES {
+        for route in ["/health", "/observe/observables", "/deliberate/observables"] {
+            let (status, answer) = call(&app, source, "POST", route, &headers, body).await;
+            assert_eq!(status, 200, "{source:?} {route}");
+            assert_eq!(answer, expected, "{source:?} {route}");
+        }
+        // Unauthenticated routes still answer.
+        let (_, answer) = call(&app, source, "POST", "/version", &[], "").await;
+        assert_eq!(answer["version"], relay_core::VERSION);
+    }
+    assert!(
+        upstream
+            .received_requests()
+            .await
+            .expect("recorded")
+            .is_empty()
+    );
+}
+
+#[test]
+fn configuration_from_the_environment() {
+    let config = |env: &[(&str, &str)]| {
+        relay_lambda::config_from_env(|name| {
+            env.iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| (*v).to_owned())
+        })
+    };
+    let defaults = config(&[]).expect("defaults");
+    assert!(defaults.secret_key.is_none());
+    assert_eq!(
+        defaults.signals.base_url,
+        relay_core::DEFAULT_SIGNALS_API_URL
+    );
+    assert_eq!(defaults.entities_limit, 100);
+
+    let set = config(&[
+        ("SECRET_KEY", SECRET),
+        ("SIGNALS_API_URL", "http://127.0.0.1:1/"),
+        ("CTR_ENTITIES_LIMIT", " 7 "),
+    ])
+    .expect("valid");
+    assert!(set.secret_key.is_some());
+    assert_eq!(set.signals.base_url, "http://127.0.0.1:1/");
+    assert_eq!(set.entities_limit, 7);
+
+    for bad in ["0", "-1", "many", "1.5"] {
+        let error = config(&[("CTR_ENTITIES_LIMIT", bad)]).expect_err(bad);
+        assert!(error.contains("CTR_ENTITIES_LIMIT"), "{error}");
+    }
+    // Secrets never appear in the config's Debug output.
+    assert!(!format!("{set:?}").contains(SECRET));
+}
+
+#[tokio::test]
+async fn http_api_named_stage_is_stripped_too() {
+    let app = app(&[("SECRET_KEY", SECRET)]);
+    let mut event: Value =
+        serde_json::from_str(&Source::HttpApi.event("GET", "/prod/version", &[], ""))
+            .expect("JSON");
+    event["requestContext"]["stage"] = json!("prod");
+    let request = lambda_http::request::from_str(&event.to_string()).expect("event");
+    let response = app.oneshot(request).await.expect("infallible");
+    assert_eq!(response.status(), 200);
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .expect("body");
+    let body: Value = serde_json::from_slice(&bytes).expect("JSON");
+    assert_eq!(body, json!({"version": relay_core::VERSION}));
+}
