@@ -266,3 +266,66 @@ fn upstream_error_ref(e: &signals_client::Error) -> RelayError {
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use signals_client::Error;
+
+    use super::*;
+
+    fn check(error: Error, code: &str, message: &str) {
+        let mapped = upstream_error(error);
+        assert_eq!(
+            (mapped.code(), mapped.to_string().as_str()),
+            (code, message)
+        );
+    }
+
+    #[test]
+    fn upstream_errors_map_to_relay_codes() {
+        let unauthorized = Error::Unauthorized {
+            message: "Unauthorized. API Key not found.".into(),
+        };
+        check(
+            unauthorized,
+            "authorization error",
+            "Authorization failed: Unauthorized. API Key not found.",
+        );
+        check(
+            Error::Tls {
+                message: "self signed certificate".into(),
+            },
+            "unknown",
+            "Unable to verify SSL certificate: self signed certificate",
+        );
+        check(
+            Error::Forbidden {
+                message: "no".into(),
+            },
+            "permission denied",
+            "Auth0 Signals denied access: no",
+        );
+        check(
+            Error::RateLimited { retry_after: None },
+            "too many requests",
+            "Auth0 Signals rate limit reached",
+        );
+        check(
+            Error::Timeout {
+                after: Duration::from_secs(1),
+            },
+            "service unavailable",
+            "Auth0 Signals did not answer within 1000 ms",
+        );
+        check(
+            Error::Status {
+                status: 418,
+                body: "teapot".into(),
+            },
+            "unknown",
+            "Auth0 Signals answered HTTP 418: teapot",
+        );
+    }
+}
