@@ -39,13 +39,20 @@ impl SharedToken {
         let presented = authorization
             .map(|value| value.strip_prefix("Bearer ").unwrap_or(value))
             .ok_or(Error::Unauthenticated("missing Authorization header"))?;
-        let digest: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
-        if bool::from(digest.ct_eq(&self.digest)) {
+        if digest_matches(&self.digest, presented.as_bytes()) {
             Ok(())
         } else {
             Err(Error::Unauthenticated("wrong token"))
         }
     }
+}
+
+/// Whether SHA-256(`presented`) equals `expected`, compared with `subtle`'s constant-time
+/// equality on two 32-byte digests: the time taken depends neither on where the first
+/// difference is nor on the length of the presented token.
+fn digest_matches(expected: &[u8; 32], presented: &[u8]) -> bool {
+    let digest: [u8; 32] = Sha256::digest(presented).into();
+    digest.ct_eq(expected).into()
 }
 
 /// Verifies requests signed with the Slack `v0` scheme: the header `X-Slack-Signature` is
@@ -102,7 +109,10 @@ impl SlackV0Verifier {
 
     /// The `X-Slack-Signature` value for `body` sent at `timestamp`.
     pub fn sign(&self, timestamp: i64, body: &[u8]) -> String {
-        let tag = self.mac(timestamp, body).finalize().into_bytes();
+        let tag = self
+            .mac(&timestamp.to_string(), body)
+            .finalize()
+            .into_bytes();
         let hex: String = tag.iter().map(|b| format!("{b:02x}")).collect();
         format!("v0={hex}")
     }
@@ -121,6 +131,10 @@ impl SlackV0Verifier {
     }
 
     /// Verifies the headers against `body` at `now` (Unix seconds).
+    ///
+    /// The timestamp must be plain decimal digits (no sign, space or exponent) and is signed as
+    /// sent; the signature must be `v0=` and 64 hex digits. The HMAC tags are compared in
+    /// constant time (`hmac`'s `verify_slice`, built on `subtle`).
     pub fn verify_at(
         &self,
         timestamp: Option<&str>,
@@ -128,11 +142,12 @@ impl SlackV0Verifier {
         body: &[u8],
         now: i64,
     ) -> Result<(), Error> {
-        let timestamp: i64 = timestamp
-            .ok_or(Error::Unauthenticated("missing request timestamp"))?
-            .trim()
-            .parse()
-            .map_err(|_| Error::Unauthenticated("malformed request timestamp"))?;
+        let timestamp_text =
+            timestamp.ok_or(Error::Unauthenticated("missing request timestamp"))?;
+        let timestamp: i64 = Some(timestamp_text)
+            .filter(|t| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|t| t.parse().ok())
+            .ok_or(Error::Unauthenticated("malformed request timestamp"))?;
         let window = i64::try_from(self.window.as_secs()).unwrap_or(i64::MAX);
         if now.abs_diff(timestamp) > window.unsigned_abs() {
             return Err(Error::Unauthenticated(
@@ -142,16 +157,20 @@ impl SlackV0Verifier {
         let tag = signature
             .ok_or(Error::Unauthenticated("missing signature"))?
             .strip_prefix("v0=")
+            .filter(|hex| hex.len() == 64)
             .and_then(decode_hex)
             .ok_or(Error::Unauthenticated("malformed signature"))?;
-        self.mac(timestamp, body)
+        self.mac(timestamp_text, body)
             .verify_slice(&tag)
             .map_err(|_| Error::Unauthenticated("bad signature"))
     }
 
-    fn mac(&self, timestamp: i64, body: &[u8]) -> Hmac<Sha256> {
+    /// HMAC-SHA256 over `v0:<timestamp as sent>:<body>`.
+    fn mac(&self, timestamp: &str, body: &[u8]) -> Hmac<Sha256> {
         let mut mac = self.keyed.clone();
-        mac.update(format!("v0:{timestamp}:").as_bytes());
+        mac.update(b"v0:");
+        mac.update(timestamp.as_bytes());
+        mac.update(b":");
         mac.update(body);
         mac
     }
@@ -177,6 +196,26 @@ mod tests {
     fn check_token(header: Option<&str>, ok: bool) {
         let token = SharedToken::new("s3cret-token").unwrap();
         assert_eq!(token.verify(header).is_ok(), ok, "{header:?}");
+    }
+
+    fn check_digest(expected: &str, presented: &[u8], matches: bool) {
+        let expected: [u8; 32] = Sha256::digest(expected.as_bytes()).into();
+        assert_eq!(
+            digest_matches(&expected, presented),
+            matches,
+            "{presented:?}"
+        );
+    }
+
+    #[test]
+    fn digests_compare_whatever_the_lengths() {
+        check_digest("token", b"token", true);
+        check_digest("token", b"toke", false);
+        check_digest("token", b"tokenn", false);
+        check_digest("token", b"tokem", false);
+        check_digest("token", b"", false);
+        check_digest("token", &[b'x'; 1 << 20], false);
+        check_digest("", b"", true);
     }
 
     #[test]

@@ -14,6 +14,7 @@ use crate::arn::execution_arn;
 use crate::backend::{EventStore, PlaybookLauncher, TableNames, start_execution_error};
 use crate::error::Error;
 use crate::model::{EventItem, JsonObject, ResultsItem, Status};
+use crate::policy::AwsClientPolicy;
 
 /// The DynamoDB [`EventStore`].
 #[derive(Debug, Clone)]
@@ -24,10 +25,25 @@ pub struct AwsStore {
 
 impl AwsStore {
     /// A store using `config` (e.g. from `aws_config::load_defaults`, which honours
-    /// `AWS_ENDPOINT_URL`) and the given tables.
+    /// `AWS_ENDPOINT_URL`) and the given tables, retrying and timing out as
+    /// [`AwsClientPolicy::default`] says.
     pub fn new(config: &aws_config::SdkConfig, tables: TableNames) -> Self {
+        Self::with_policy(config, tables, &AwsClientPolicy::default())
+    }
+
+    /// Like [`AwsStore::new`], retrying and timing out as `policy` says (it replaces the
+    /// retry and timeout settings of `config`).
+    pub fn with_policy(
+        config: &aws_config::SdkConfig,
+        tables: TableNames,
+        policy: &AwsClientPolicy,
+    ) -> Self {
+        let config = aws_sdk_dynamodb::config::Builder::from(config)
+            .retry_config(policy.retry().clone())
+            .timeout_config(policy.timeout().clone())
+            .build();
         Self {
-            client: aws_sdk_dynamodb::Client::new(config),
+            client: aws_sdk_dynamodb::Client::from_conf(config),
             tables,
         }
     }
@@ -171,6 +187,27 @@ impl EventStore for AwsStore {
         self.put_item(&self.tables.results, item_from(item)?).await
     }
 
+    async fn record_start_failure(&self, execution_id: &str, error: &str) -> Result<(), Error> {
+        let table = &self.tables.results;
+        let result = self
+            .client
+            .update_item()
+            .table_name(table)
+            .key("execution_id", AttributeValue::S(execution_id.to_owned()))
+            .update_expression("SET start_error = :error")
+            .condition_expression("attribute_exists(execution_id)")
+            .expression_attribute_values(":error", AttributeValue::S(error.to_owned()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if is_conditional_check_failure(&e) => Err(Error::Storage(format!(
+                "no results item with execution_id {execution_id}"
+            ))),
+            Err(e) => Err(dynamo_error("UpdateItem", table, &e)),
+        }
+    }
+
     async fn results(&self, execution_id: &str) -> Result<Option<JsonObject>, Error> {
         let item = self
             .get_item(&self.tables.results, "execution_id", execution_id)
@@ -195,18 +232,23 @@ impl EventStore for AwsStore {
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Err(Error::Storage(format!(
-                    "no event with id {investigation_id}"
-                )))
-            }
+            Err(error) if is_conditional_check_failure(&error) => Err(Error::Storage(format!(
+                "no event with id {investigation_id}"
+            ))),
             Err(error) => Err(dynamo_error("UpdateItem", &self.tables.events, &error)),
         }
     }
+}
+
+fn is_conditional_check_failure(
+    error: &aws_sdk_dynamodb::error::SdkError<
+        aws_sdk_dynamodb::operation::update_item::UpdateItemError,
+        aws_sdk_dynamodb::config::http::HttpResponse,
+    >,
+) -> bool {
+    error
+        .as_service_error()
+        .is_some_and(|e| e.is_conditional_check_failed_exception())
 }
 
 /// Whether a transaction was cancelled only because another writer got there first.
@@ -301,10 +343,21 @@ pub struct AwsLauncher {
 }
 
 impl AwsLauncher {
-    /// A launcher using `config` (which honours `AWS_ENDPOINT_URL`).
+    /// A launcher using `config` (which honours `AWS_ENDPOINT_URL`), retrying and timing out
+    /// as [`AwsClientPolicy::default`] says.
     pub fn new(config: &aws_config::SdkConfig) -> Self {
+        Self::with_policy(config, &AwsClientPolicy::default())
+    }
+
+    /// Like [`AwsLauncher::new`], retrying and timing out as `policy` says (it replaces the
+    /// retry and timeout settings of `config`).
+    pub fn with_policy(config: &aws_config::SdkConfig, policy: &AwsClientPolicy) -> Self {
+        let config = aws_sdk_sfn::config::Builder::from(config)
+            .retry_config(policy.retry().clone())
+            .timeout_config(policy.timeout().clone())
+            .build();
         Self {
-            client: aws_sdk_sfn::Client::new(config),
+            client: aws_sdk_sfn::Client::from_conf(config),
         }
     }
 }
@@ -396,6 +449,54 @@ mod tests {
         check(json!(""));
         check(json!({"a": [1, 2.5, {"b": null}], "c": {}}));
         check(json!([]));
+    }
+
+    /// A config that asks for other settings than the policy, as the environment might.
+    fn environment_config() -> aws_config::SdkConfig {
+        aws_config::SdkConfig::builder()
+            .region(aws_config::Region::new("us-east-1"))
+            .retry_config(aws_config::retry::RetryConfig::adaptive().with_max_attempts(10))
+            .timeout_config(
+                aws_config::timeout::TimeoutConfig::builder()
+                    .operation_timeout(std::time::Duration::from_secs(600))
+                    .build(),
+            )
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .build()
+    }
+
+    #[test]
+    fn clients_use_the_policy_not_the_environment() {
+        let config = environment_config();
+        let policy = AwsClientPolicy::default();
+        let tables = TableNames::new("e", "d", "r");
+        let store = AwsStore::new(&config, tables.clone());
+        assert_eq!(store.client.config().retry_config(), Some(policy.retry()));
+        assert_eq!(
+            store.client.config().timeout_config(),
+            Some(policy.timeout())
+        );
+        let launcher = AwsLauncher::new(&config);
+        assert_eq!(
+            launcher.client.config().retry_config(),
+            Some(policy.retry())
+        );
+        assert_eq!(
+            launcher.client.config().timeout_config(),
+            Some(policy.timeout())
+        );
+
+        let custom = AwsClientPolicy::new(
+            aws_config::retry::RetryConfig::standard().with_max_attempts(5),
+            aws_config::timeout::TimeoutConfig::disabled(),
+        );
+        let store = AwsStore::with_policy(&config, tables, &custom);
+        assert_eq!(store.client.config().retry_config(), Some(custom.retry()));
+        let launcher = AwsLauncher::with_policy(&config, &custom);
+        assert_eq!(
+            launcher.client.config().timeout_config(),
+            Some(custom.timeout())
+        );
     }
 
     #[test]

@@ -84,6 +84,15 @@ pub trait EventStore: Send + Sync {
     /// Writes a results table item.
     fn put_results(&self, item: &ResultsItem) -> impl Future<Output = Result<(), Error>> + Send;
 
+    /// Notes on the results item of `execution_id` that its playbook did not start, and why:
+    /// the attribute `start_error` (only failed starts have it), so the tables alone say which
+    /// playbooks started. Fails if there is no such item.
+    fn record_start_failure(
+        &self,
+        execution_id: &str,
+        error: &str,
+    ) -> impl Future<Output = Result<(), Error>> + Send;
+
     /// The results table item with key `execution_id`, as JSON.
     fn results(
         &self,

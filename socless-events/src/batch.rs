@@ -8,8 +8,23 @@ use serde_json::Value;
 use time::format_description::BorrowedFormatItem;
 use time::macros::format_description;
 
+use crate::create::event_item;
 use crate::error::InvalidEvent;
-use crate::model::{InitialEvent, JsonObject};
+use crate::model::{InitialEvent, JsonObject, PlaybookArtifacts, PlaybookInput, Status};
+
+/// The deepest nesting accepted in `details`, `data_types` and `event_meta` (the object itself
+/// is level 1). DynamoDB stores at most 32 levels, and the results item holds these objects
+/// three levels down (`results` → `artifacts` → `event`), so 29 is the most that always fits.
+/// Checked without recursion, so a 10,000-level value is a clear error, not a stack overflow.
+pub const MAX_NESTING: usize = 29;
+
+/// The largest playbook input accepted, in bytes: Step Functions' limit for an execution input
+/// (256 KiB). It binds before DynamoDB's 400 KB item limit: the results item holds the same
+/// data, and DynamoDB's encoding is at most 1.5 times the JSON text.
+pub const MAX_PLAYBOOK_INPUT_BYTES: usize = 262_144;
+
+/// The length of the generated ids (hyphenated UUIDs), for sizing an event before it has ids.
+const ID_PLACEHOLDER: &str = "00000000-0000-0000-0000-000000000000";
 
 const DATE_TIME: &[BorrowedFormatItem<'static>] =
     format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]");
@@ -27,8 +42,11 @@ impl EventBatch {
     /// Validates `event_details` the way the original does, with its error texts, and
     /// computes each event's dedup hash. A missing `created_at` becomes the current UTC time.
     ///
-    /// Stricter than the original: an empty `details` list is rejected, and dedup keys are
-    /// checked for every detail before anything is written.
+    /// Stricter than the original: an empty `details` list is rejected, dedup keys are
+    /// checked for every detail, and so are the limits the original only met at write time
+    /// (nesting up to [`MAX_NESTING`] levels, playbook inputs up to
+    /// [`MAX_PLAYBOOK_INPUT_BYTES`], Step Functions' rules for the playbook name), all before
+    /// anything is written.
     pub fn from_json(event_details: &Value) -> Result<Self, InvalidEvent> {
         let Value::Object(fields) = event_details else {
             return Err(InvalidEvent::NotAnObject {
@@ -49,12 +67,26 @@ impl EventBatch {
             Value::Array(list) => list.iter().collect(),
             single => vec![single],
         };
+        // Nothing here may clone or recurse into a value before its depth is checked.
+        for (field, value) in [
+            ("data_types", fields.get("data_types")),
+            ("event_meta", fields.get("event_meta")),
+        ] {
+            check_depth(field, value)?;
+        }
+        for detail in &details {
+            check_depth("details", Some(detail))?;
+        }
+        let default_created_at;
         let created_at = match fields.get("created_at") {
-            Some(value) => value.clone(),
-            None => Value::String(now_timestamp()),
+            Some(value) => value,
+            None => {
+                default_created_at = Value::String(now_timestamp());
+                &default_created_at
+            }
         };
         let shared = Shared {
-            created_at: &created_at,
+            created_at,
             event_type,
             playbook,
             data_types: fields.get("data_types"),
@@ -65,6 +97,9 @@ impl EventBatch {
             .into_iter()
             .map(|detail| shared.event(detail))
             .collect::<Result<Vec<_>, _>>()?;
+        for (index, event) in events.iter().enumerate() {
+            check_size(index, event)?;
+        }
         let hashes = events
             .iter()
             .map(|event| {
@@ -132,6 +167,9 @@ impl Shared<'_> {
         let Value::String(playbook) = self.playbook else {
             return Err(InvalidEvent::Playbook);
         };
+        if !is_state_machine_name(playbook) {
+            return Err(InvalidEvent::PlaybookName);
+        }
         let dedup_keys = match self.dedup_keys {
             None => Vec::new(),
             Some(Value::Array(keys)) => keys.iter().map(dedup_key).collect::<Result<_, _>>()?,
@@ -147,6 +185,79 @@ impl Shared<'_> {
             dedup_keys,
         })
     }
+}
+
+/// Fails if `value` nests deeper than [`MAX_NESTING`], walking it with a heap stack.
+fn check_depth(field: &'static str, value: Option<&Value>) -> Result<(), InvalidEvent> {
+    let mut pending: Vec<(&Value, usize)> = value.into_iter().map(|v| (v, 0)).collect();
+    while let Some((value, depth)) = pending.pop() {
+        let children: Box<dyn Iterator<Item = &Value>> = match value {
+            Value::Array(list) => Box::new(list.iter()),
+            Value::Object(map) => Box::new(map.values()),
+            _ => continue,
+        };
+        if depth == MAX_NESTING {
+            return Err(InvalidEvent::TooDeep {
+                field,
+                limit: MAX_NESTING,
+            });
+        }
+        pending.extend(children.map(|child| (child, depth + 1)));
+    }
+    Ok(())
+}
+
+/// Fails if the playbook input of `event` would exceed [`MAX_PLAYBOOK_INPUT_BYTES`]. The input
+/// is sized with placeholder ids of the real length, as a duplicate (`closed` is the longer
+/// status), so the real input is never larger.
+fn check_size(index: usize, event: &InitialEvent) -> Result<(), InvalidEvent> {
+    let mut item = event_item(event, ID_PLACEHOLDER.to_owned());
+    item.status_ = Status::Closed;
+    let input = PlaybookInput {
+        execution_id: ID_PLACEHOLDER.to_owned(),
+        artifacts: PlaybookArtifacts {
+            event: item,
+            execution_id: ID_PLACEHOLDER.to_owned(),
+        },
+        results: JsonObject::new(),
+        errors: JsonObject::new(),
+    };
+    let mut counter = ByteCounter(0);
+    // Writing to a counter cannot fail; a value serde cannot encode is caught when it is written.
+    let _ = serde_json::to_writer(&mut counter, &input);
+    if counter.0 > MAX_PLAYBOOK_INPUT_BYTES {
+        return Err(InvalidEvent::TooLarge {
+            index,
+            bytes: counter.0,
+            limit: MAX_PLAYBOOK_INPUT_BYTES,
+        });
+    }
+    Ok(())
+}
+
+/// Counts the bytes written to it, so sizing an input allocates nothing.
+struct ByteCounter(usize);
+
+impl std::io::Write for ByteCounter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len();
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Step Functions' rule for state machine names: 1 to 80 characters, no whitespace, no control
+/// characters (U+0000–U+001F, U+007F–U+009F) and none of ``<>{}[]?*"#%\^|~`$&,;:/``.
+/// Followed exactly, so every deployable name is accepted and none can alter the ARN.
+pub(crate) fn is_state_machine_name(name: &str) -> bool {
+    const FORBIDDEN: &str = "<>{}[]?*\"#%\\^|~`$&,;:/";
+    (1..=80).contains(&name.chars().count())
+        && !name
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || FORBIDDEN.contains(c))
 }
 
 /// An optional object field: absent means `{}`, anything but an object is `error`.
@@ -486,5 +597,125 @@ mod tests {
         assert!(is_valid_created_at(&event.created_at));
         assert!(event.data_types.is_empty() && event.event_meta.is_empty());
         assert_eq!(batch.playbook(), "P");
+    }
+
+    fn check_name(name: &str, valid: bool) {
+        assert_eq!(is_state_machine_name(name), valid, "{name:?}");
+    }
+
+    #[test]
+    fn playbook_names_follow_step_functions() {
+        check_name("InvestigateLogin", true);
+        check_name("socless_core-integration_test", true);
+        check_name("Investigate.Login+v2@x", true);
+        check_name("Überprüfung", true);
+        check_name(&"a".repeat(80), true);
+        check_name(&"é".repeat(80), true);
+        check_name(&"a".repeat(81), false);
+        check_name("", false);
+        check_name("Investigate Login", false);
+        check_name("Pb:evil", false);
+        check_name("../Pb", false);
+        check_name("Pb\n", false);
+        check_name("Pb\u{85}", false);
+        check_name("Pb\u{a0}", false);
+        for c in "<>{}[]?*\"#%\\^|~`$&,;:/".chars() {
+            check_name(&format!("Pb{c}"), false);
+        }
+    }
+
+    /// `levels` nested lists around a string, built without recursion.
+    fn nested(levels: usize) -> Value {
+        let mut value = json!("leaf");
+        for _ in 0..levels {
+            value = Value::Array(vec![value]);
+        }
+        value
+    }
+
+    /// Drops a deep value without recursing (serde_json's own drop recurses per level).
+    fn dismantle(value: Value) {
+        let mut pending = vec![value];
+        while let Some(mut value) = pending.pop() {
+            match &mut value {
+                Value::Array(list) => pending.append(list),
+                Value::Object(map) => {
+                    pending.extend(std::mem::take(map).into_iter().map(|(_, v)| v));
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn check_deep_error(input: Value, expected: &str) {
+        let err = EventBatch::from_json(&input).unwrap_err();
+        dismantle(input);
+        assert_eq!(err.to_string(), expected);
+    }
+
+    #[test]
+    fn nesting_is_limited_without_recursion() {
+        // details = {"n": <levels lists>} nests levels + 1 deep.
+        let depth_ok = with(
+            "details",
+            json!({"username": "u", "n": nested(MAX_NESTING - 1)}),
+        );
+        assert!(EventBatch::from_json(&depth_ok).is_ok());
+        let too_deep = with(
+            "details",
+            json!({"username": "u", "n": nested(MAX_NESTING)}),
+        );
+        check_error(
+            too_deep,
+            "Error: Supplied 'details' is nested deeper than 29 levels",
+        );
+        check_deep_error(
+            with(
+                "event_meta",
+                Value::Object([("n".to_owned(), nested(10_000))].into_iter().collect()),
+            ),
+            "Error: Supplied 'event_meta' is nested deeper than 29 levels",
+        );
+        check_deep_error(
+            with("data_types", nested(10_000)),
+            "Error: Supplied 'data_types' is nested deeper than 29 levels",
+        );
+    }
+
+    #[test]
+    fn playbook_inputs_are_limited_to_256_kib() {
+        let sized = |extra: usize| {
+            let mut input = valid();
+            input["details"] = json!([{"username": "u", "blob": ""}]);
+            let batch = EventBatch::from_json(&input).unwrap();
+            let mut counter = ByteCounter(0);
+            let event = &batch.events()[0];
+            let mut item = event_item(event, ID_PLACEHOLDER.into());
+            item.status_ = Status::Closed;
+            serde_json::to_writer(&mut counter, &item).unwrap();
+            let room = MAX_PLAYBOOK_INPUT_BYTES - counter.0;
+            input["details"][0]["blob"] = json!("x".repeat(room + extra));
+            input
+        };
+        // The input wraps the item in ids and braces: find the exact edge from the error.
+        let err = EventBatch::from_json(&sized(0)).unwrap_err();
+        let InvalidEvent::TooLarge {
+            index: 0,
+            bytes,
+            limit,
+        } = err
+        else {
+            panic!("{err:?}");
+        };
+        let overhead = bytes - limit;
+        let mut at_limit = sized(0);
+        let blob = at_limit["details"][0]["blob"].as_str().unwrap().len() - overhead;
+        at_limit["details"][0]["blob"] = json!("x".repeat(blob));
+        assert!(EventBatch::from_json(&at_limit).is_ok());
+        at_limit["details"][0]["blob"] = json!("x".repeat(blob + 1));
+        check_error(
+            at_limit,
+            "Error: event 0 is too large: its playbook input would be 262145 bytes, over the 262144-byte limit",
+        );
     }
 }

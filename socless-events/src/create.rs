@@ -63,18 +63,14 @@ impl<S: EventStore, L: PlaybookLauncher> EventCreator<S, L> {
         let total = batch.len();
         let mut output = CreateEventsOutput::default();
         for (event, hash) in batch.events().iter().zip(batch.dedup_hashes()) {
-            match self.create_one(event, hash.as_deref(), &arn).await {
-                Ok((created, report)) => {
-                    output.events.push(created);
-                    output.execution_reports.push(report);
-                }
-                Err(source) => {
-                    return Err(Error::Incomplete {
-                        source: Box::new(source),
-                        total,
-                        completed: Box::new(output),
-                    });
-                }
+            let recorded = match self.create_one(event, hash.as_deref(), &arn).await {
+                Ok(recorded) => recorded,
+                Err(source) => return Err(incomplete(source, total, output)),
+            };
+            output.events.push(recorded.created);
+            output.execution_reports.push(recorded.report);
+            if let Some(source) = recorded.storage_failure {
+                return Err(incomplete(source, total, output));
             }
         }
         let failed = output
@@ -92,12 +88,15 @@ impl<S: EventStore, L: PlaybookLauncher> EventCreator<S, L> {
         Ok(output)
     }
 
+    /// Records one event and starts its playbook. `Err` means its events item was not written
+    /// (the batch stops there); once it is written, the event is always returned, with a
+    /// report that says whether its playbook started.
     async fn create_one(
         &self,
         event: &InitialEvent,
         hash: Option<&str>,
         arn: &str,
-    ) -> Result<(CreatedEvent, ExecutionReport), Error> {
+    ) -> Result<Recorded, Error> {
         let id = Uuid::new_v4().to_string();
         let execution_id = Uuid::new_v4().to_string();
         let item = self.store_event(event, hash, id).await?;
@@ -108,12 +107,16 @@ impl<S: EventStore, L: PlaybookLauncher> EventCreator<S, L> {
             status_: item.status_,
             is_duplicate: item.is_duplicate,
         };
-        let report = self.start_playbook(item, execution_id, arn).await?;
+        let (report, storage_failure) = self.start_playbook(item, execution_id, arn).await;
         let created = CreatedEvent {
             event: event.clone(),
             metadata,
         };
-        Ok((created, report))
+        Ok(Recorded {
+            created,
+            report,
+            storage_failure,
+        })
     }
 
     /// Deduplicates and writes the events item (and, for an original, its dedup mapping).
@@ -169,14 +172,15 @@ impl<S: EventStore, L: PlaybookLauncher> EventCreator<S, L> {
         Ok(Some(investigation_id.to_owned()))
     }
 
-    /// Writes the results item, then starts the execution; a failed start becomes the report's
-    /// error (the items stay, so the event is not lost).
+    /// Writes the results item, then starts the execution. A failed start becomes the report's
+    /// error and is noted on the results item (`start_error`), so the tables alone say which
+    /// playbooks started. A storage failure is returned too: it stops the batch.
     async fn start_playbook(
         &self,
         item: EventItem,
         execution_id: String,
         arn: &str,
-    ) -> Result<ExecutionReport, Error> {
+    ) -> (ExecutionReport, Option<Error>) {
         let mut report = ExecutionReport {
             investigation_id: item.investigation_id.clone(),
             execution_id: execution_id.clone(),
@@ -193,45 +197,88 @@ impl<S: EventStore, L: PlaybookLauncher> EventCreator<S, L> {
             results: JsonObject::new(),
             errors: JsonObject::new(),
         };
-        let input_json = serde_json::to_string(&input)
-            .map_err(|e| Error::Storage(format!("cannot encode the playbook input: {e}")))?;
-        let results = ResultsItem {
-            execution_id: execution_id.clone(),
-            datetime: now_timestamp(),
-            investigation_id: report.investigation_id.clone(),
-            results: input,
+        let written = match serde_json::to_string(&input) {
+            Ok(input_json) => {
+                let results = ResultsItem {
+                    execution_id: execution_id.clone(),
+                    datetime: now_timestamp(),
+                    investigation_id: report.investigation_id.clone(),
+                    results: input,
+                };
+                self.store.put_results(&results).await.map(|()| input_json)
+            }
+            Err(e) => Err(Error::Storage(format!(
+                "cannot encode the playbook input: {e}"
+            ))),
         };
-        self.store.put_results(&results).await?;
-        match self
+        let input_json = match written {
+            Ok(input_json) => input_json,
+            Err(error) => {
+                // Without its results item a playbook cannot run: do not start it.
+                report.error = format!("playbook not started: {error}");
+                log_failed_start(&report);
+                return (report, Some(error));
+            }
+        };
+        let Err(error) = self
             .launcher
             .start_execution(arn, &execution_id, &input_json)
             .await
-        {
-            Ok(()) => tracing::info!(
+        else {
+            tracing::info!(
                 investigation_id = %report.investigation_id,
                 execution_id = %report.execution_id,
                 playbook = %report.playbook,
                 statemachinearn = %report.statemachinearn,
                 "Playbook execution started"
-            ),
-            Err(error) => {
-                report.error = error.to_string();
-                tracing::error!(
-                    investigation_id = %report.investigation_id,
-                    execution_id = %report.execution_id,
-                    playbook = %report.playbook,
-                    statemachinearn = %report.statemachinearn,
-                    error = %report.error,
-                    "Failed to start statemachine execution"
-                );
+            );
+            return (report, None);
+        };
+        report.error = error.to_string();
+        log_failed_start(&report);
+        match self
+            .store
+            .record_start_failure(&execution_id, &report.error)
+            .await
+        {
+            Ok(()) => (report, None),
+            Err(store_error) => {
+                report.error = format!("{}; not recorded: {store_error}", report.error);
+                (report, Some(store_error))
             }
         }
-        Ok(report)
     }
 }
 
+/// One event whose events item is written.
+struct Recorded {
+    created: CreatedEvent,
+    report: ExecutionReport,
+    /// A storage failure after the events item was written; it stops the batch.
+    storage_failure: Option<Error>,
+}
+
+fn incomplete(source: Error, total: usize, completed: CreateEventsOutput) -> Error {
+    Error::Incomplete {
+        source: Box::new(source),
+        total,
+        completed: Box::new(completed),
+    }
+}
+
+fn log_failed_start(report: &ExecutionReport) {
+    tracing::error!(
+        investigation_id = %report.investigation_id,
+        execution_id = %report.execution_id,
+        playbook = %report.playbook,
+        statemachinearn = %report.statemachinearn,
+        error = %report.error,
+        "Failed to start statemachine execution"
+    );
+}
+
 /// The events item of an original: its own investigation, open.
-fn event_item(event: &InitialEvent, id: String) -> EventItem {
+pub(crate) fn event_item(event: &InitialEvent, id: String) -> EventItem {
     EventItem {
         investigation_id: id.clone(),
         id,

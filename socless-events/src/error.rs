@@ -41,6 +41,32 @@ pub enum InvalidEvent {
     /// `playbook` is not a string.
     #[error("Error: Supplied Playbook is not a string")]
     Playbook,
+    /// `playbook` cannot name a state machine: Step Functions names are 1 to 80 characters with
+    /// no whitespace, no control characters and none of the characters ``<>{}[]?*"#%\^|~`$&,;:/``
+    /// (so a playbook name cannot change the ARN it is started at).
+    #[error("Error: Supplied Playbook is not a valid state machine name")]
+    PlaybookName,
+    /// `details`, `data_types` or `event_meta` nests deeper than DynamoDB can store.
+    #[error("Error: Supplied '{field}' is nested deeper than {limit} levels")]
+    TooDeep {
+        /// The field (`details`, `data_types` or `event_meta`).
+        field: &'static str,
+        /// The deepest nesting accepted.
+        limit: usize,
+    },
+    /// An event is too large to start: its playbook input would exceed the Step Functions
+    /// input limit (which also keeps its DynamoDB items under 400 KB).
+    #[error(
+        "Error: event {index} is too large: its playbook input would be {bytes} bytes, over the {limit}-byte limit"
+    )]
+    TooLarge {
+        /// The event's position in `details`, from 0.
+        index: usize,
+        /// The size its playbook input would have.
+        bytes: usize,
+        /// The largest accepted size.
+        limit: usize,
+    },
     /// `dedup_keys` is not a list.
     #[error("Error: Supplied 'dedup_keys' field is not a list")]
     DedupKeys,
@@ -84,9 +110,11 @@ pub enum Error {
     /// e.g. `An error occurred (StateMachineDoesNotExist) when calling the StartExecution operation: ...`.
     #[error("{0}")]
     Launch(String),
-    /// The store failed part-way through a batch. `completed` holds the events that were fully
-    /// recorded and started (or reported) before the failure, so nothing is lost silently.
-    #[error("{source} (after {} of {total} events)", completed.events.len())]
+    /// The store failed part-way through a batch, which stopped there. `completed` holds every
+    /// event whose events item was written, in batch order, each with a report that says
+    /// whether its playbook started (an empty `error`) or not; the later events of the batch
+    /// were not written at all. So nothing is lost silently.
+    #[error("{source} ({})", progress(completed, *total))]
     Incomplete {
         /// What failed.
         source: Box<Error>,
@@ -106,6 +134,18 @@ pub enum Error {
         /// All events and execution reports of the batch.
         output: Box<CreateEventsOutput>,
     },
+}
+
+/// `2 of 5 events recorded, 1 playbook started`.
+fn progress(completed: &CreateEventsOutput, total: usize) -> String {
+    let recorded = completed.events.len();
+    let started = completed
+        .execution_reports
+        .iter()
+        .filter(|report| report.error.is_empty())
+        .count();
+    let plural = if started == 1 { "" } else { "s" };
+    format!("{recorded} of {total} events recorded, {started} playbook{plural} started")
 }
 
 impl Error {

@@ -9,7 +9,10 @@
 //!
 //! Safer than the original: the whole batch is validated before any write, dedup claims are
 //! conditional writes (two concurrent invocations produce one original), floats are stored as
-//! DynamoDB numbers, and a partial failure still returns every event and report.
+//! DynamoDB numbers, and a partial failure still returns every event and report (and a failed
+//! start is noted on its results item). Input that DynamoDB or Step Functions would refuse
+//! part-way (too deep, too large, a bad state machine name) is refused up front, and the AWS
+//! clients retry and time out as an explicit [`AwsClientPolicy`] says.
 //!
 //! **What it is not:** not a playbook engine (the local launcher records starts and can POST
 //! them to a webhook), not the rest of Socless (integrations, `SetInvestigationStatus`
@@ -54,17 +57,22 @@ mod create;
 mod error;
 mod local;
 mod model;
+mod policy;
 
 pub use arn::{REGION_ENV, StateMachineArns, partition_for_region};
 pub use aws::{AwsLauncher, AwsStore};
 pub use backend::{
     DEDUP_TABLE_ENV, EVENTS_TABLE_ENV, EventStore, PlaybookLauncher, RESULTS_TABLE_ENV, TableNames,
 };
-pub use batch::{EventBatch, dedup_hash};
+pub use batch::{EventBatch, MAX_NESTING, MAX_PLAYBOOK_INPUT_BYTES, dedup_hash};
 pub use create::EventCreator;
 pub use error::{Error, InvalidEvent};
 pub use local::{LocalExecution, LocalLauncher, LocalStore};
 pub use model::{
     CreateEventsOutput, CreatedEvent, EventItem, EventMetadata, ExecutionReport, InitialEvent,
     JsonObject, PlaybookArtifacts, PlaybookInput, ResultsItem, Status,
+};
+pub use policy::{
+    AwsClientPolicy, DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_CONNECT_TIMEOUT, DEFAULT_INITIAL_BACKOFF,
+    DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_BACKOFF, DEFAULT_OPERATION_TIMEOUT,
 };

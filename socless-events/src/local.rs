@@ -197,6 +197,25 @@ impl EventStore for LocalStore {
             .map(drop)
     }
 
+    async fn record_start_failure(&self, execution_id: &str, error: &str) -> Result<(), Error> {
+        let (id, error) = (execution_id.to_owned(), error.to_owned());
+        let updated = self
+            .db
+            .call(move |conn| {
+                conn.execute(
+                    "UPDATE socless_execution_results SET item = json_set(item, '$.start_error', ?2) WHERE execution_id = ?1",
+                    params![id, error],
+                )
+            })
+            .await?;
+        if updated == 0 {
+            return Err(Error::Storage(format!(
+                "no results item with execution_id {execution_id}"
+            )));
+        }
+        Ok(())
+    }
+
     async fn results(&self, execution_id: &str) -> Result<Option<JsonObject>, Error> {
         let id = execution_id.to_owned();
         let text = self

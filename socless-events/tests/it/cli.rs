@@ -153,6 +153,32 @@ fn invalid_input_fails_with_the_original_message() {
     remove_sqlite(&db);
 }
 
+/// 10,000 levels of JSON text stop at serde_json's recursion limit (128) while parsing: a clear
+/// error, no stack overflow, nothing written.
+#[tokio::test]
+async fn deeply_nested_json_text_is_refused() {
+    let db = temp_sqlite();
+    let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+    let input = format!(
+        r#"{{"event_type": "T", "playbook": "Pb", "details": {{"username": "u", "deep": {deep}}}, "dedup_keys": ["username"]}}"#
+    );
+    let output = run(&["--local", db.to_str().unwrap()], &input, &[]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let text = stderr(&output);
+    assert!(
+        text.starts_with("error: the input is not JSON: recursion limit exceeded"),
+        "{text}"
+    );
+    assert!(output.stdout.is_empty());
+    let executions = LocalLauncher::open(&db)
+        .unwrap()
+        .executions()
+        .await
+        .unwrap();
+    assert!(executions.is_empty());
+    remove_sqlite(&db);
+}
+
 #[test]
 fn account_flags_conflict() {
     let output = run(

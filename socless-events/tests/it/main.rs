@@ -1,15 +1,22 @@
 //! Integration tests: one behavioural suite against moto (DynamoDB + Step Functions through the
-//! real SDK clients) and against the embedded SQLite store, plus the CLI and the webhook.
+//! real SDK clients) and against the embedded SQLite store, plus the CLI, the webhook, faults,
+//! hostile input, load and endpoint authentication.
 
 // Test helpers live outside #[test] functions, where clippy's allow-*-in-tests does not reach.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod auth;
+mod aws_faults;
 mod cli;
 mod dynamo_types;
+mod faults;
 mod fixture;
+mod hostile;
+mod load;
 mod moto;
 mod scenarios;
 mod webhook;
+mod wrappers;
 
 mod aws {
     crate::scenarios::behaviour_suite!(crate::fixture::AwsFixture::new());

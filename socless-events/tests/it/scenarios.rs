@@ -7,7 +7,13 @@ use socless_events::{
     CreateEventsOutput, Error, EventCreator, EventStore, PlaybookLauncher, Status, dedup_hash,
 };
 
+pub(crate) use crate::faults::{
+    missing_state_machine_is_recorded, store_down_mid_batch_loses_nothing,
+    throttled_start_is_reported_and_recorded,
+};
 use crate::fixture::{ACCOUNT, Fixture};
+pub(crate) use crate::hostile::hostile_input_writes_nothing;
+pub(crate) use crate::load::concurrent_batches_lose_nothing;
 
 /// Instantiates every scenario as a test, with `$setup` building the fixture.
 macro_rules! behaviour_suite {
@@ -26,6 +32,11 @@ macro_rules! behaviour_suite {
             invalid_input_has_the_original_errors,
             invalid_later_detail_writes_nothing,
             closing_an_unknown_investigation_fails,
+            concurrent_batches_lose_nothing,
+            throttled_start_is_reported_and_recorded,
+            missing_state_machine_is_recorded,
+            store_down_mid_batch_loses_nothing,
+            hostile_input_writes_nothing,
         );
     };
     (@tests $setup:expr; $($name:ident),* $(,)?) => {
