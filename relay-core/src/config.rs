@@ -36,6 +36,9 @@ pub struct RelayConfig {
     pub metadata_cache_capacity: u64,
     /// How long a blocklist's metadata is reused. Default one hour.
     pub metadata_cache_ttl: Duration,
+    /// Serve the OpenAPI document at `GET /openapi.json`. Default off: a production relay
+    /// need not describe itself to the internet.
+    pub openapi: bool,
 }
 
 impl Default for RelayConfig {
@@ -49,6 +52,7 @@ impl Default for RelayConfig {
             upstream_concurrency: 10,
             metadata_cache_capacity: 10_000,
             metadata_cache_ttl: Duration::from_secs(3600),
+            openapi: false,
         }
     }
 }

@@ -32,6 +32,7 @@ mod config;
 mod enrich;
 mod error;
 mod mapping;
+mod openapi;
 mod refer;
 mod request;
 mod routes;
@@ -39,6 +40,7 @@ mod routes;
 pub use auth::{SecretKey, encode_token};
 pub use config::RelayConfig;
 pub use error::{AuthFailure, RelayError};
+pub use openapi::openapi;
 pub use routes::router;
 
 /// The Auth0 Signals API the relay calls unless configured otherwise.

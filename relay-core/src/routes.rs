@@ -6,6 +6,7 @@ use std::time::Instant;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
+use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -44,7 +45,7 @@ pub(crate) struct Relay {
 pub fn router(config: RelayConfig) -> Result<Router, crate::ConfigError> {
     let enricher = Enricher::new(&config)?;
     let relay = Arc::new(Relay { config, enricher });
-    let routes = [
+    let mut routes = vec![
         ("/health", post(health)),
         ("/deliberate/observables", post(deliberate)),
         ("/observe/observables", post(observe)),
@@ -54,6 +55,10 @@ pub fn router(config: RelayConfig) -> Result<Router, crate::ConfigError> {
         ("/version", post(version).get(version)),
         ("/watchdog", get(watchdog).post(watchdog)),
     ];
+    if relay.config.openapi {
+        let document = Bytes::from(crate::openapi::openapi().to_string());
+        routes.push(("/openapi.json", get(move || openapi_document(document))));
+    }
     let mut router = Router::new();
     for (path, method_router) in routes {
         router = with_trailing_slash(router, path, method_router);
@@ -186,6 +191,10 @@ async fn watchdog(headers: HeaderMap) -> Response {
         Some(value) => Envelope::partial(Some(value.to_owned()), &[]).into_response(),
         None => RelayError::HealthCheckFailed.into_response(),
     }
+}
+
+async fn openapi_document(document: Bytes) -> Response {
+    ([(CONTENT_TYPE, "application/json")], document).into_response()
 }
 
 async fn not_found() -> Response {

@@ -24,7 +24,8 @@ use relay_core::{RelayConfig, SecretKey};
 use tower::Layer as _;
 
 /// Reads the relay's configuration from environment variables (`SECRET_KEY`,
-/// `SIGNALS_API_URL`, `CTR_ENTITIES_LIMIT`), through `get` so tests need no process env.
+/// `SIGNALS_API_URL`, `CTR_ENTITIES_LIMIT`, `RELAY_OPENAPI`), through `get` so tests need no
+/// process env.
 ///
 /// A missing or empty `SECRET_KEY` is not an error: the function still starts and answers
 /// every authenticated route with an authorization error saying it is not configured, which
@@ -44,6 +45,13 @@ pub fn config_from_env(get: impl Fn(&str) -> Option<String>) -> Result<RelayConf
             .ok_or_else(|| {
                 format!("CTR_ENTITIES_LIMIT must be a positive integer, got {limit:?}")
             })?;
+    }
+    if let Some(flag) = get("RELAY_OPENAPI").filter(|f| !f.is_empty()) {
+        config.openapi = match flag.trim().to_ascii_lowercase().as_str() {
+            "true" | "1" => true,
+            "false" | "0" => false,
+            _ => return Err(format!("RELAY_OPENAPI must be true or false, got {flag:?}")),
+        };
     }
     Ok(config)
 }

@@ -48,6 +48,9 @@ struct ServeArgs {
     /// Most sightings per observable (a token's own CTR_ENTITIES_LIMIT wins).
     #[arg(long, env = "CTR_ENTITIES_LIMIT", default_value_t = RelayConfig::default().entities_limit)]
     ctr_entities_limit: usize,
+    /// Serve the OpenAPI document at GET /openapi.json (off by default).
+    #[arg(long, env = "RELAY_OPENAPI", default_value_t = false, action = clap::ArgAction::Set, value_name = "BOOL")]
+    openapi: bool,
 }
 
 fn main() -> ExitCode {
@@ -101,6 +104,7 @@ fn config(args: &ServeArgs) -> Result<RelayConfig, String> {
     config.secret_key = Some(secret_key);
     config.signals.base_url.clone_from(&args.signals_api_url);
     config.entities_limit = args.ctr_entities_limit;
+    config.openapi = args.openapi;
     Ok(config)
 }
 

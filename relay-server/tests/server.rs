@@ -1,6 +1,9 @@
 //! End to end: the real `relay-server` binary, on an ephemeral port, against a local stub of
 //! Auth0 Signals, with a token made by `relay-server jwt`.
 
+// Helpers outside #[test] functions fail their test by panicking, as tests do.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -64,8 +67,13 @@ struct Server {
 
 impl Server {
     fn start(upstream: &str) -> Server {
+        Server::start_with(upstream, &[])
+    }
+
+    fn start_with(upstream: &str, env: &[(&str, &str)]) -> Server {
         let mut child = Command::new(BIN)
             .args(["--listen", "127.0.0.1:0"])
+            .envs(env.iter().copied())
             .env("SECRET_KEY", SECRET)
             .env("SIGNALS_API_URL", upstream)
             .env("RUST_LOG", "info")
@@ -203,6 +211,22 @@ async fn sigterm_lets_requests_in_flight_finish() {
     let answer = in_flight.await.unwrap();
     assert_eq!(answer["data"]["verdicts"]["count"], 1, "{answer}");
     assert!(status.success());
+}
+
+#[tokio::test]
+async fn relay_openapi_serves_the_document() {
+    let upstream = upstream(Duration::ZERO).await;
+    let get = |url: String| async move {
+        let response = reqwest::get(url).await.unwrap();
+        (response.status().as_u16(), response.text().await.unwrap())
+    };
+    let server = Server::start(&upstream.uri());
+    assert_eq!(get(format!("{}/openapi.json", server.url)).await.0, 404);
+    let server = Server::start_with(&upstream.uri(), &[("RELAY_OPENAPI", "true")]);
+    let (status, text) = get(format!("{}/openapi.json", server.url)).await;
+    assert_eq!(status, 200);
+    let doc: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(doc["openapi"], "3.1.0");
 }
 
 #[test]

@@ -125,6 +125,32 @@ impl Relay {
         (status, json)
     }
 
+    /// Any request through the router: its status and raw body.
+    pub(crate) async fn call(&self, request: Request<Body>) -> (StatusCode, Vec<u8>) {
+        let response = self.app.clone().oneshot(request).await.expect("infallible");
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), 16 << 20)
+            .await
+            .expect("body");
+        (status, bytes.to_vec())
+    }
+
+    /// The status of one request (whatever its body).
+    pub(crate) async fn raw_status(
+        &self,
+        method: &str,
+        uri: &str,
+        authorization: Option<&str>,
+        body: &str,
+    ) -> u16 {
+        let mut request = Request::builder().method(method).uri(uri);
+        if let Some(value) = authorization {
+            request = request.header("authorization", value);
+        }
+        let request = request.body(Body::from(body.to_owned())).expect("request");
+        self.call(request).await.0.as_u16()
+    }
+
     /// The paths the upstream received, in order.
     pub(crate) async fn upstream_paths(&self) -> Vec<String> {
         self.upstream

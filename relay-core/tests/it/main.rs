@@ -9,6 +9,7 @@ mod auth;
 mod body;
 mod common;
 mod mapping;
+mod openapi;
 mod oracle;
 mod original;
 mod routes;

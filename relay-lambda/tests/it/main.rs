@@ -258,6 +258,19 @@ fn configuration_from_the_environment() {
     }
     // Secrets never appear in the config's Debug output.
     assert!(!format!("{set:?}").contains(SECRET));
+
+    assert!(!defaults.openapi);
+    for (flag, expected) in [
+        ("true", true),
+        ("TRUE", true),
+        ("1", true),
+        ("false", false),
+    ] {
+        let got = config(&[("RELAY_OPENAPI", flag)]).expect(flag).openapi;
+        assert_eq!(got, expected, "{flag}");
+    }
+    let error = config(&[("RELAY_OPENAPI", "yes please")]).expect_err("not a bool");
+    assert!(error.contains("RELAY_OPENAPI"), "{error}");
 }
 
 #[tokio::test]

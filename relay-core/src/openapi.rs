@@ -1,0 +1,319 @@
+//! The relay's OpenAPI 3.1 document: every route, its request body and its answers, with the
+//! CTIM parts taken from `ctim-model`'s own schemas so the two cannot disagree.
+//!
+//! Served at `GET /openapi.json` only when [`RelayConfig::openapi`](crate::RelayConfig::openapi)
+//! is on, and checked in at the repository root as `openapi.json` (a test fails when the two
+//! drift, another when the router and the document disagree about a route).
+
+use serde_json::{Map, Value, json};
+
+use crate::VERSION;
+
+/// Where components live in the document; CTIM's `#/$defs/X` references are moved here.
+const COMPONENTS: &str = "#/components/schemas/";
+
+/// The OpenAPI 3.1 document of the relay's HTTP API.
+///
+/// ```
+/// let doc = relay_core::openapi();
+/// assert_eq!(doc["openapi"], "3.1.0");
+/// assert!(doc["paths"]["/observe/observables"]["post"].is_object());
+/// ```
+#[must_use]
+pub fn openapi() -> Value {
+    let mut schemas = ctim_schemas();
+    schemas.extend(relay_schemas());
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Auth0 Signals relay for Cisco Threat Response",
+            "version": VERSION,
+            "description": "The Threat Response relay API. Every route also answers with a \
+                trailing slash. Relay errors are HTTP 200 with `errors` (and `data` when some \
+                was gathered); an unknown path is a JSON 404, a wrong method a JSON 405.",
+            "license": {"name": "MIT OR Apache-2.0", "identifier": "MIT OR Apache-2.0"},
+        },
+        "paths": paths(),
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {
+                "jwt": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "bearerFormat": "JWT",
+                    "description": "HS256, signed with the relay's SECRET_KEY; the payload \
+                        carries the Auth0 Signals API key as `key`.",
+                },
+            },
+        },
+    })
+}
+
+fn paths() -> Value {
+    let observables = |summary: &str, data: Value| json!({"post": operation(summary, true, Some(ref_to("Observables")), data)});
+    json!({
+        "/health": {"post": operation(
+            "Checks the caller's Auth0 Signals key with one real upstream call.",
+            true, None, json!({"$ref": format!("{COMPONENTS}HealthData")}),
+        )},
+        "/deliberate/observables": observables(
+            "Verdicts for the supported observables (IP addresses).",
+            ref_to("ObserveBundle"),
+        ),
+        "/observe/observables": observables(
+            "Verdicts, judgements, sightings, indicators and relationships.",
+            ref_to("ObserveBundle"),
+        ),
+        "/refer/observables": observables(
+            "Links to the Auth0 Signals report of each supported observable.",
+            json!({"type": "array", "items": ref_to("ReferLink")}),
+        ),
+        "/respond/observables": observables(
+            "Response actions: this module has none.",
+            json!({"type": "array", "maxItems": 0}),
+        ),
+        "/respond/trigger": {"post": operation(
+            "Triggers a response action: there are none, so it always fails.",
+            true, Some(json!({})), json!({"$ref": format!("{COMPONENTS}TriggerData")}),
+        )},
+        "/version": {
+            "get": version_operation(),
+            "post": version_operation(),
+        },
+        "/watchdog": {
+            "get": watchdog_operation(),
+            "post": watchdog_operation(),
+        },
+        "/openapi.json": {"get": {
+            "summary": "This document (served only when the relay's configuration enables it).",
+            "responses": {"200": {
+                "description": "The OpenAPI document.",
+                "content": {"application/json": {"schema": {"type": "object"}}},
+            }},
+        }},
+    })
+}
+
+fn ref_to(name: &str) -> Value {
+    json!({"$ref": format!("{COMPONENTS}{name}")})
+}
+
+/// A relay operation: optionally authenticated, optionally with a JSON body, answering the
+/// envelope around `data`.
+fn operation(summary: &str, authenticated: bool, body: Option<Value>, data: Value) -> Value {
+    let mut op = Map::new();
+    op.insert("summary".into(), summary.into());
+    if authenticated {
+        op.insert("security".into(), json!([{"jwt": []}]));
+    }
+    if let Some(schema) = body {
+        op.insert(
+            "requestBody".into(),
+            json!({"required": true, "content": {"application/json": {"schema": schema}}}),
+        );
+    }
+    op.insert("responses".into(), envelope_response(data));
+    Value::Object(op)
+}
+
+fn envelope_response(data: Value) -> Value {
+    json!({"200": {
+        "description": "`data`, `errors`, or both (errors keep the data already gathered).",
+        "content": {"application/json": {"schema": {
+            "type": "object",
+            "properties": {"data": data, "errors": ref_to("Errors")},
+            "additionalProperties": false,
+            "anyOf": [{"required": ["data"]}, {"required": ["errors"]}],
+        }}},
+    }})
+}
+
+fn version_operation() -> Value {
+    json!({
+        "summary": "The relay's version; needs no token.",
+        "responses": {"200": {
+            "description": "The version.",
+            "content": {"application/json": {"schema": ref_to("Version")}},
+        }},
+    })
+}
+
+fn watchdog_operation() -> Value {
+    let mut op = operation(
+        "Liveness: echoes the Health-Check header; needs no token, calls nothing upstream.",
+        false,
+        None,
+        json!({"type": "string"}),
+    );
+    op["parameters"] = json!([{
+        "name": "Health-Check",
+        "in": "header",
+        "required": false,
+        "schema": {"type": "string"},
+        "description": "Echoed as `data`; without it the answer is `health check failed`.",
+    }]);
+    op
+}
+
+/// The relay's own shapes: the request body, the error envelope and the small answers.
+fn relay_schemas() -> Map<String, Value> {
+    let schemas = json!({
+        "Observables": {
+            "description": "The observables to look up. Extra keys and any `type` are \
+                accepted; only `ip` values that parse as an address are looked up. At most \
+                1000 (configurable) in a body of at most 1 MiB (configurable).",
+            "type": "array",
+            "items": ref_to("RequestObservable"),
+        },
+        "RequestObservable": {
+            "type": "object",
+            "properties": {
+                "type": {"type": "string"},
+                "value": {"type": "string", "minLength": 1},
+            },
+            "required": ["type", "value"],
+        },
+        "Errors": {
+            "type": "array",
+            "minItems": 1,
+            "items": ref_to("Error"),
+        },
+        "Error": {
+            "type": "object",
+            "properties": {
+                "type": {"const": "fatal"},
+                "code": {"enum": [
+                    "authorization error", "invalid argument", "permission denied",
+                    "too many requests", "service unavailable", "unknown",
+                    "health check failed", "not found", "method not allowed",
+                ]},
+                "message": {"type": "string"},
+            },
+            "required": ["type", "code", "message"],
+            "additionalProperties": false,
+        },
+        "ReferLink": {
+            "type": "object",
+            "properties": {
+                "id": {"type": "string"},
+                "title": {"type": "string"},
+                "description": {"type": "string"},
+                "url": {"type": "string", "format": "uri"},
+                "categories": {"type": "array", "items": {"type": "string"}},
+            },
+            "required": ["id", "title", "description", "url", "categories"],
+            "additionalProperties": false,
+        },
+        "HealthData": {
+            "type": "object",
+            "properties": {"status": {"const": "ok"}},
+            "required": ["status"],
+            "additionalProperties": false,
+        },
+        "TriggerData": {
+            "type": "object",
+            "properties": {"status": {"const": "failure"}},
+            "required": ["status"],
+            "additionalProperties": false,
+        },
+        "Version": {
+            "type": "object",
+            "properties": {"version": {"type": "string"}},
+            "required": ["version"],
+            "additionalProperties": false,
+        },
+    });
+    match schemas {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    }
+}
+
+/// `ObserveBundle` and every CTIM definition it uses, with references moved to components.
+fn ctim_schemas() -> Map<String, Value> {
+    let mut bundle = ctim_model::schema::for_type::<ctim_model::ObserveBundle>();
+    rewrite_refs(&mut bundle);
+    let mut schemas = Map::new();
+    if let Value::Object(root) = &mut bundle {
+        root.remove("$schema");
+        if let Some(Value::Object(defs)) = root.remove("$defs") {
+            schemas.extend(defs);
+        }
+    }
+    schemas.insert("ObserveBundle".into(), bundle);
+    schemas
+}
+
+fn rewrite_refs(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            for (key, v) in map.iter_mut() {
+                match v {
+                    Value::String(target) if key == "$ref" => {
+                        if let Some(name) = target.strip_prefix("#/$defs/") {
+                            *target = format!("{COMPONENTS}{name}");
+                        }
+                    }
+                    _ => rewrite_refs(v),
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(rewrite_refs),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every `$ref` of the document, as the component name it points at.
+    fn refs(value: &Value, out: &mut Vec<String>) {
+        match value {
+            Value::Object(map) => {
+                for (key, v) in map {
+                    match (key.as_str(), v) {
+                        ("$ref", Value::String(target)) => out.push(target.clone()),
+                        _ => refs(v, out),
+                    }
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|v| refs(v, out)),
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn every_reference_resolves_to_a_component() {
+        let doc = openapi();
+        let mut targets = Vec::new();
+        refs(&doc, &mut targets);
+        assert!(targets.len() > 20, "{targets:?}");
+        for target in targets {
+            let name = target
+                .strip_prefix(COMPONENTS)
+                .unwrap_or_else(|| panic!("{target} is not a component reference"));
+            assert!(
+                doc["components"]["schemas"].get(name).is_some(),
+                "{target} does not resolve"
+            );
+        }
+    }
+
+    #[test]
+    fn the_ctim_parts_are_ctim_models_schemas() {
+        let doc = openapi();
+        let schemas = &doc["components"]["schemas"];
+        for name in [
+            "Verdict",
+            "Judgement",
+            "Sighting",
+            "Indicator",
+            "Relationship",
+        ] {
+            assert_eq!(schemas[name]["additionalProperties"], false, "{name}");
+        }
+        assert_eq!(schemas["ObserveBundle"]["title"], "ObserveBundle");
+        assert!(schemas["ObserveBundle"].get("$defs").is_none());
+    }
+}
