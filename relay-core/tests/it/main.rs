@@ -8,9 +8,13 @@
 mod auth;
 mod body;
 mod common;
+mod faults;
+mod hostile;
 mod mapping;
 mod openapi;
 mod oracle;
 mod original;
+mod props;
 mod routes;
+mod secrets;
 mod upstream;
