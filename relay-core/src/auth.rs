@@ -1,7 +1,10 @@
-//! HS256 JWT verification: the `Authorization: Bearer <JWT>` of every authenticated route.
+//! JWT verification: the `Authorization: Bearer <JWT>` of every authenticated route.
 //!
-//! Only HS256 is accepted. The token's payload carries the caller's Auth0 Signals API key as
-//! `key` and may carry `CTR_ENTITIES_LIMIT`. `exp` and `nbf` are enforced when present.
+//! Two modes, chosen by [`RelayConfig::jwks`]: HS256 tokens signed with the relay's
+//! `SECRET_KEY` (here), or RS256 Cisco XDR configuration tokens checked against the region's
+//! published keys ([`crate::jwks`]). Either way the token's payload carries the caller's Auth0
+//! Signals API key as `key` and may carry `CTR_ENTITIES_LIMIT`; `exp` and `nbf` are enforced
+//! when present.
 
 use std::fmt;
 
@@ -16,9 +19,11 @@ use serde_json::{Map, Value};
 use signals_client::ApiKey;
 
 use crate::error::AuthFailure;
+use crate::jwks::JwksVerifier;
+use crate::{ConfigError, RelayConfig};
 
 /// Clock skew tolerated on `exp` and `nbf`, in seconds.
-const LEEWAY_SECONDS: u64 = 30;
+pub(crate) const LEEWAY_SECONDS: u64 = 30;
 
 /// The relay's `SECRET_KEY`: the HS256 key every JWT is verified with.
 ///
@@ -89,7 +94,34 @@ pub fn encode_token(
     jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &secret.encoding)
 }
 
-/// Checks the `Authorization` header and returns the credentials inside the token.
+/// The relay's way of checking tokens, built once from its configuration.
+#[derive(Debug)]
+pub(crate) enum Verifier {
+    /// HS256 with `SECRET_KEY`; without one every token is refused as not configured.
+    SecretKey(Option<SecretKey>),
+    /// RS256 Cisco XDR configuration tokens.
+    Jwks(Box<JwksVerifier>),
+}
+
+impl Verifier {
+    pub(crate) fn new(config: &RelayConfig) -> Result<Self, ConfigError> {
+        Ok(match &config.jwks {
+            Some(jwks) => Self::Jwks(Box::new(JwksVerifier::new(jwks)?)),
+            None => Self::SecretKey(config.secret_key.clone()),
+        })
+    }
+
+    /// Checks the `Authorization` header and returns the credentials inside the token.
+    pub(crate) async fn verify(&self, headers: &HeaderMap) -> Result<Credentials, AuthFailure> {
+        match self {
+            Self::SecretKey(secret) => verify(headers, secret.as_ref()),
+            Self::Jwks(jwks) => jwks.verify(bearer_token(headers)?).await,
+        }
+    }
+}
+
+/// Checks the `Authorization` header against `SECRET_KEY` and returns the credentials inside
+/// the token.
 pub(crate) fn verify(
     headers: &HeaderMap,
     secret: Option<&SecretKey>,
@@ -100,7 +132,7 @@ pub(crate) fn verify(
 }
 
 /// `Bearer <token>`, scheme case-insensitive, exactly one token.
-fn bearer_token(headers: &HeaderMap) -> Result<&str, AuthFailure> {
+pub(crate) fn bearer_token(headers: &HeaderMap) -> Result<&str, AuthFailure> {
     let value = headers
         .get(AUTHORIZATION)
         .ok_or(AuthFailure::MissingHeader)?
@@ -129,33 +161,52 @@ fn validation() -> Validation {
 
 fn decode(token: &str, secret: &SecretKey) -> Result<Credentials, AuthFailure> {
     // The header is read first, so that a payload error below can only be the payload's.
+    header(token, AuthFailure::BadSignature)?;
+    let data = jsonwebtoken::decode::<Map<String, Value>>(token, &secret.decoding, &validation())
+        .map_err(|e| decode_error(&e, AuthFailure::BadSignature))?;
+    credentials(&data.claims)
+}
+
+/// The token's header, read before anything is verified. `bad_key` is the mode's failure for
+/// a readable header naming an algorithm jsonwebtoken does not know.
+pub(crate) fn header(token: &str, bad_key: AuthFailure) -> Result<Header, AuthFailure> {
     if token.split('.').count() != 3 {
         return Err(AuthFailure::WrongStructure);
     }
-    if jsonwebtoken::decode_header(token).is_err() {
+    jsonwebtoken::decode_header(token).map_err(|_| {
         // `alg: none` (or any name jsonwebtoken does not know) is a readable header with an
-        // algorithm other than HS256: the same failure as HS384 or RS256.
-        return Err(if names_an_algorithm(token) {
-            AuthFailure::BadSignature
+        // algorithm the mode does not accept: the same failure as any other wrong algorithm.
+        if names_an_algorithm(token) {
+            bad_key
         } else {
             AuthFailure::WrongStructure
-        });
-    }
-    let data = jsonwebtoken::decode::<Map<String, Value>>(token, &secret.decoding, &validation())
-        .map_err(|e| match e.kind() {
+        }
+    })
+}
+
+/// A jsonwebtoken failure as the caller sees it; `bad_key` is the mode's signature failure.
+pub(crate) fn decode_error(e: &jsonwebtoken::errors::Error, bad_key: AuthFailure) -> AuthFailure {
+    match e.kind() {
         ErrorKind::InvalidSignature
         | ErrorKind::InvalidAlgorithm
         | ErrorKind::InvalidAlgorithmName
         | ErrorKind::UnsupportedAlgorithm
-        | ErrorKind::InvalidKeyFormat => AuthFailure::BadSignature,
+        | ErrorKind::InvalidKeyFormat
+        | ErrorKind::InvalidRsaKey(_) => bad_key,
         ErrorKind::ExpiredSignature => AuthFailure::Expired,
         ErrorKind::ImmatureSignature => AuthFailure::NotYetValid,
+        ErrorKind::InvalidAudience => AuthFailure::WrongAudience,
+        ErrorKind::MissingRequiredClaim(claim) if claim == "aud" => AuthFailure::WrongAudience,
         ErrorKind::Json(_) | ErrorKind::InvalidClaimFormat(_) | ErrorKind::Utf8(_) => {
             AuthFailure::WrongPayload
         }
         _ => AuthFailure::WrongStructure,
-    })?;
-    let claims = data.claims;
+    }
+}
+
+/// The credentials in a verified payload: a usable string `key`, and `CTR_ENTITIES_LIMIT`
+/// when it is a positive integer.
+pub(crate) fn credentials(claims: &Map<String, Value>) -> Result<Credentials, AuthFailure> {
     let key = match claims.get("key") {
         // An empty key, or one that cannot travel in a header, is not a key.
         Some(Value::String(key)) => {

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use crate::auth::SecretKey;
+use crate::jwks::JwksConfig;
 
 /// Everything the relay needs to answer requests.
 ///
@@ -19,8 +20,12 @@ use crate::auth::SecretKey;
 #[non_exhaustive]
 pub struct RelayConfig {
     /// The HS256 key tokens are verified with. Without one every authenticated route answers
-    /// an authorization error saying the relay is not configured.
+    /// an authorization error saying the relay is not configured. Unused when
+    /// [`jwks`](Self::jwks) is set.
     pub secret_key: Option<SecretKey>,
+    /// Verify Cisco XDR configuration tokens (RS256, keys from the region's JWKS) instead of
+    /// HS256 tokens signed with `secret_key` (`AUTH_TYPE=jwks`). Default `None`.
+    pub jwks: Option<JwksConfig>,
     /// How the relay reaches Auth0 Signals (base URL, timeouts, retries).
     pub signals: signals_client::ClientConfig,
     /// Most sightings (and so indicators and relationships) per observable, unless the token
@@ -45,6 +50,7 @@ impl Default for RelayConfig {
     fn default() -> Self {
         Self {
             secret_key: None,
+            jwks: None,
             signals: signals_client::ClientConfig::default(),
             entities_limit: 100,
             max_body_bytes: 1024 * 1024,

@@ -39,6 +39,27 @@ pub enum AuthFailure {
     /// Auth0 Signals refused the API key carried by the token; the text is Signals' own.
     #[error("{0}")]
     Upstream(String),
+    /// JWKS mode: the token's payload has no `jwks_host`.
+    #[error(
+        "jwks_host is missing in JWT payload. Make sure custom_jwks_host field is present in module_type"
+    )]
+    JwksHostMissing,
+    /// JWKS mode: `jwks_host` is not on the allow-list, or its keys cannot be fetched.
+    #[error(
+        "Wrong jwks_host in JWT payload. Make sure domain follows the visibility.<region>.cisco.com structure"
+    )]
+    WrongJwksHost,
+    /// JWKS mode: `aud` is missing or is not the relay's `RELAY_URL`.
+    #[error("Wrong configuration-token-audience")]
+    WrongAudience,
+    /// JWKS mode: the header has no `kid`, or the key server has no such key.
+    #[error("kid from JWT header not found in API response")]
+    KidNotFound,
+    /// JWKS mode: the algorithm is not RS256, or the signature does not verify with the key.
+    #[error(
+        "Failed to decode JWT with provided key. Make sure domain in custom_jwks_host corresponds to your SecureX instance region."
+    )]
+    BadJwksSignature,
 }
 
 /// Every error the relay reports. Each maps to a Threat Response error `code`.

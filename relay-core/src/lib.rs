@@ -1,8 +1,10 @@
 //! The Cisco Threat Response relay for Auth0 Signals.
 //!
-//! **What it is:** JWT verification, request parsing and observable filtering, the mapping
-//! from Auth0 Signals reports to CTIM, refer links, the error envelope, and every HTTP route
-//! as one [`axum::Router`] built by [`router`] from a [`RelayConfig`].
+//! **What it is:** JWT verification (HS256 with a shared secret, or Cisco XDR's RS256
+//! configuration tokens against the region's published keys: [`JwksConfig`]), request parsing
+//! and observable filtering, the mapping from Auth0 Signals reports to CTIM, refer links, the
+//! error envelope, and every HTTP route as one [`axum::Router`] built by [`router`] from a
+//! [`RelayConfig`].
 //! **What it is not:** it never reads environment variables and never binds a socket; the
 //! adapters (`relay-server`, `relay-lambda`) build the config and serve the router.
 //!
@@ -31,6 +33,7 @@ mod auth;
 mod config;
 mod enrich;
 mod error;
+mod jwks;
 mod mapping;
 mod openapi;
 mod refer;
@@ -40,6 +43,7 @@ mod routes;
 pub use auth::{SecretKey, encode_token};
 pub use config::RelayConfig;
 pub use error::{AuthFailure, RelayError};
+pub use jwks::{DEFAULT_JWKS_HOSTS, JwksConfig};
 pub use openapi::openapi;
 pub use routes::router;
 

@@ -14,7 +14,7 @@ use axum::routing::{MethodRouter, get, post};
 use serde::Serialize;
 use serde_json::json;
 
-use crate::auth::{self, Credentials};
+use crate::auth::{Credentials, Verifier};
 use crate::enrich::{Enricher, Stats};
 use crate::error::{Envelope, RelayError};
 use crate::refer::{self, ReferLink};
@@ -26,12 +26,14 @@ use crate::{RelayConfig, VERSION};
 pub(crate) struct Relay {
     config: RelayConfig,
     enricher: Enricher,
+    verifier: Verifier,
 }
 
 /// Builds the relay's router from its configuration.
 ///
 /// Fails only when the configuration cannot work at all (for example an unparsable Signals
-/// base URL); a missing `SECRET_KEY` is not an error here, see [`RelayConfig::secret_key`].
+/// base URL, or a JWKS mode without an audience or with an unusable allow-list); a missing
+/// `SECRET_KEY` is not an error here, see [`RelayConfig::secret_key`].
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
@@ -44,7 +46,12 @@ pub(crate) struct Relay {
 /// ```
 pub fn router(config: RelayConfig) -> Result<Router, crate::ConfigError> {
     let enricher = Enricher::new(&config)?;
-    let relay = Arc::new(Relay { config, enricher });
+    let verifier = Verifier::new(&config)?;
+    let relay = Arc::new(Relay {
+        config,
+        enricher,
+        verifier,
+    });
     let mut routes = vec![
         ("/health", post(health)),
         ("/deliberate/observables", post(deliberate)),
@@ -90,7 +97,7 @@ async fn authorised_observables(
 ) -> Result<(Credentials, Vec<IpObservable>, usize), RelayError> {
     let bytes = read_body(body, relay.config.max_body_bytes).await?;
     let observables = request::parse(&bytes, relay.config.max_observables)?;
-    let credentials = auth::verify(headers, relay.config.secret_key.as_ref())?;
+    let credentials = relay.verifier.verify(headers).await?;
     let requested = observables.len();
     Ok((credentials, request::supported(observables), requested))
 }
@@ -105,7 +112,7 @@ async fn read_body(body: Body, limit: usize) -> Result<Bytes, RelayError> {
 }
 
 async fn health(State(relay): State<Arc<Relay>>, headers: HeaderMap) -> Response {
-    let credentials = match auth::verify(&headers, relay.config.secret_key.as_ref()) {
+    let credentials = match relay.verifier.verify(&headers).await {
         Ok(c) => c,
         Err(e) => return RelayError::from(e).into_response(),
     };
@@ -171,7 +178,7 @@ async fn respond_observables(
 
 /// This module has no response actions, so every trigger fails (without reading the body).
 async fn respond_trigger(State(relay): State<Arc<Relay>>, headers: HeaderMap) -> Response {
-    match auth::verify(&headers, relay.config.secret_key.as_ref()) {
+    match relay.verifier.verify(&headers).await {
         Ok(_) => Envelope::partial(Some(json!({"status": "failure"})), &[]).into_response(),
         Err(e) => RelayError::from(e).into_response(),
     }

@@ -20,19 +20,35 @@ use axum::Router;
 use axum::extract::Request;
 use lambda_http::RequestExt as _;
 use lambda_http::request::RequestContext;
-use relay_core::{RelayConfig, SecretKey};
+use relay_core::{JwksConfig, RelayConfig, SecretKey};
 use tower::Layer as _;
 
-/// Reads the relay's configuration from environment variables (`SECRET_KEY`,
-/// `SIGNALS_API_URL`, `CTR_ENTITIES_LIMIT`, `RELAY_OPENAPI`), through `get` so tests need no
-/// process env.
+/// Reads the relay's configuration from environment variables (`AUTH_TYPE`, `SECRET_KEY`,
+/// `RELAY_URL`, `JWKS_ALLOWED_HOSTS`, `SIGNALS_API_URL`, `CTR_ENTITIES_LIMIT`,
+/// `RELAY_OPENAPI`), through `get` so tests need no process env.
+///
+/// `AUTH_TYPE` is `secret-key` (the default: HS256 tokens signed with `SECRET_KEY`) or `jwks`
+/// (Cisco XDR configuration tokens, RS256, whose audience must be `RELAY_URL`; key servers
+/// from the comma-separated `JWKS_ALLOWED_HOSTS`, by default the XDR regions').
 ///
 /// A missing or empty `SECRET_KEY` is not an error: the function still starts and answers
 /// every authenticated route with an authorization error saying it is not configured, which
-/// is what an operator sees in Threat Response right after deploying.
+/// is what an operator sees in Threat Response right after deploying. A missing `RELAY_URL`
+/// in `jwks` mode is an error: there is no audience to check tokens against.
 pub fn config_from_env(get: impl Fn(&str) -> Option<String>) -> Result<RelayConfig, String> {
     let mut config = RelayConfig::default();
-    config.secret_key = get("SECRET_KEY").as_deref().and_then(SecretKey::new);
+    let auth_type = get("AUTH_TYPE").unwrap_or_default();
+    match auth_type.trim().to_ascii_lowercase().as_str() {
+        "" | "secret-key" => {
+            config.secret_key = get("SECRET_KEY").as_deref().and_then(SecretKey::new);
+        }
+        "jwks" => config.jwks = Some(jwks_from_env(&get)?),
+        _ => {
+            return Err(format!(
+                "AUTH_TYPE must be secret-key or jwks, got {auth_type:?}"
+            ));
+        }
+    }
     if let Some(url) = get("SIGNALS_API_URL").filter(|u| !u.is_empty()) {
         config.signals.base_url = url;
     }
@@ -54,6 +70,25 @@ pub fn config_from_env(get: impl Fn(&str) -> Option<String>) -> Result<RelayConf
         };
     }
     Ok(config)
+}
+
+fn jwks_from_env(get: &impl Fn(&str) -> Option<String>) -> Result<JwksConfig, String> {
+    let relay_url = get("RELAY_URL")
+        .filter(|u| !u.trim().is_empty())
+        .ok_or("RELAY_URL is not set: with AUTH_TYPE=jwks the relay accepts only tokens whose audience is its own public URL")?;
+    let mut jwks = JwksConfig::new(relay_url.trim());
+    if let Some(hosts) = get("JWKS_ALLOWED_HOSTS") {
+        let hosts: Vec<String> = hosts
+            .split(',')
+            .map(str::trim)
+            .filter(|h| !h.is_empty())
+            .map(str::to_owned)
+            .collect();
+        if !hosts.is_empty() {
+            jwks.allowed_hosts = hosts;
+        }
+    }
+    Ok(jwks)
 }
 
 /// The relay's router, with the API Gateway REST stage removed from paths.

@@ -14,7 +14,7 @@ async fn main() -> Result<(), lambda_http::Error> {
         .without_time()
         .init();
     let config = relay_lambda::config_from_env(|name| std::env::var(name).ok())?;
-    if config.secret_key.is_none() {
+    if config.secret_key.is_none() && config.jwks.is_none() {
         tracing::warn!(
             "SECRET_KEY is not set: every authenticated route will answer an authorization error"
         );

@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use relay_core::{RelayConfig, SecretKey};
+use relay_core::{JwksConfig, RelayConfig, SecretKey};
 use tracing_subscriber::EnvFilter;
 
 mod jwt;
@@ -39,9 +39,24 @@ struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "RELAY_LISTEN", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
-    /// The HS256 key Threat Response's JWTs are signed with (required).
+    /// How tokens are verified: `secret-key` (HS256 with SECRET_KEY) or `jwks` (Cisco XDR
+    /// configuration tokens: RS256 with the keys of the region named in the token).
+    #[arg(long, env = "AUTH_TYPE", value_enum, default_value_t = AuthType::SecretKey)]
+    auth_type: AuthType,
+    /// The HS256 key Threat Response's JWTs are signed with (required with AUTH_TYPE=secret-key).
     #[arg(long, env = "SECRET_KEY", hide_env_values = true)]
     secret_key: Option<String>,
+    /// The relay's public URL, which configuration tokens name as their audience (required
+    /// with AUTH_TYPE=jwks).
+    #[arg(long, env = "RELAY_URL")]
+    relay_url: Option<String>,
+    /// Key servers a configuration token may name, comma-separated [default: the XDR regions'
+    /// visibility hosts].
+    #[arg(long, env = "JWKS_ALLOWED_HOSTS", value_delimiter = ',')]
+    jwks_allowed_hosts: Vec<String>,
+    /// Fetch keys over plain HTTP instead of HTTPS (local testing only).
+    #[arg(long, env = "JWKS_ALLOW_HTTP", default_value_t = false, action = clap::ArgAction::Set, value_name = "BOOL")]
+    jwks_allow_http: bool,
     /// Base URL of the Auth0 Signals API.
     #[arg(long, env = "SIGNALS_API_URL", default_value = relay_core::DEFAULT_SIGNALS_API_URL)]
     signals_api_url: String,
@@ -51,6 +66,15 @@ struct ServeArgs {
     /// Serve the OpenAPI document at GET /openapi.json (off by default).
     #[arg(long, env = "RELAY_OPENAPI", default_value_t = false, action = clap::ArgAction::Set, value_name = "BOOL")]
     openapi: bool,
+}
+
+/// The two ways the relay verifies tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum AuthType {
+    /// HS256 tokens signed with SECRET_KEY (`relay-server jwt` makes both).
+    SecretKey,
+    /// RS256 Cisco XDR configuration tokens, verified with the region's published keys.
+    Jwks,
 }
 
 fn main() -> ExitCode {
@@ -92,20 +116,47 @@ fn init_logging() {
 }
 
 fn config(args: &ServeArgs) -> Result<RelayConfig, String> {
-    let secret_key = args
-        .secret_key
-        .as_deref()
-        .and_then(SecretKey::new)
-        .ok_or("SECRET_KEY is not set: the relay cannot verify Threat Response's JWTs without it (make one with `relay-server jwt`)")?;
+    let mut config = RelayConfig::default();
+    match args.auth_type {
+        AuthType::SecretKey => {
+            let secret_key = args
+                .secret_key
+                .as_deref()
+                .and_then(SecretKey::new)
+                .ok_or("SECRET_KEY is not set: the relay cannot verify Threat Response's JWTs without it (make one with `relay-server jwt`)")?;
+            config.secret_key = Some(secret_key);
+        }
+        AuthType::Jwks => config.jwks = Some(jwks_config(args)?),
+    }
     if args.ctr_entities_limit == 0 {
         return Err("CTR_ENTITIES_LIMIT must be a positive integer".into());
     }
-    let mut config = RelayConfig::default();
-    config.secret_key = Some(secret_key);
     config.signals.base_url.clone_from(&args.signals_api_url);
     config.entities_limit = args.ctr_entities_limit;
     config.openapi = args.openapi;
     Ok(config)
+}
+
+fn jwks_config(args: &ServeArgs) -> Result<JwksConfig, String> {
+    let relay_url = args
+        .relay_url
+        .as_deref()
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .ok_or("RELAY_URL is not set: with AUTH_TYPE=jwks the relay accepts only tokens whose audience is its own public URL")?;
+    let mut jwks = JwksConfig::new(relay_url);
+    let hosts: Vec<String> = args
+        .jwks_allowed_hosts
+        .iter()
+        .map(|h| h.trim())
+        .filter(|h| !h.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if !hosts.is_empty() {
+        jwks.allowed_hosts = hosts;
+    }
+    jwks.allow_http = args.jwks_allow_http;
+    Ok(jwks)
 }
 
 fn serve(args: ServeArgs) -> Result<(), String> {
@@ -125,6 +176,7 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         tracing::info!(
             address = %local,
             signals = %args.signals_api_url,
+            auth = ?args.auth_type,
             version = relay_core::VERSION,
             "relay-server listening"
         );

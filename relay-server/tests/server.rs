@@ -71,11 +71,18 @@ impl Server {
     }
 
     fn start_with(upstream: &str, env: &[(&str, &str)]) -> Server {
-        let mut child = Command::new(BIN)
-            .args(["--listen", "127.0.0.1:0"])
+        let mut command = Command::new(BIN);
+        command
             .envs(env.iter().copied())
             .env("SECRET_KEY", SECRET)
-            .env("SIGNALS_API_URL", upstream)
+            .env("SIGNALS_API_URL", upstream);
+        Server::spawn(command)
+    }
+
+    /// Runs `command` (the binary, with its environment) until it says where it listens.
+    fn spawn(mut command: Command) -> Server {
+        let mut child = command
+            .args(["--listen", "127.0.0.1:0"])
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -298,4 +305,75 @@ fn jwt_reads_a_credentials_file_and_explains_bad_input() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("pass --key VALUE or --file"));
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// An RS256-looking token that names `jwks_host`, with a signature that verifies nothing:
+/// enough to see which key servers the relay contacts.
+fn unsigned_configuration_token(jwks_host: &str) -> String {
+    use base64::Engine as _;
+    let b64 = |v: Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+    let header = b64(json!({"alg": "RS256", "typ": "JWT", "kid": "xdr-1"}));
+    let claims =
+        json!({"key": API_KEY, "jwks_host": jwks_host, "aud": "https://relay.example.com"});
+    format!("{header}.{}.c2lnbmF0dXJl", b64(claims))
+}
+
+#[tokio::test]
+async fn jwks_mode_needs_no_secret_key_and_contacts_only_allowed_hosts() {
+    let upstream = upstream(Duration::ZERO).await;
+    let keys = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/.well-known/jwks"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"keys": []})))
+        .mount(&keys)
+        .await;
+    let allowed = keys.address().to_string();
+    let mut command = Command::new(BIN);
+    command
+        .env_remove("SECRET_KEY")
+        .env("AUTH_TYPE", "jwks")
+        .env("RELAY_URL", "https://relay.example.com")
+        .env(
+            "JWKS_ALLOWED_HOSTS",
+            format!("visibility.amp.cisco.com,{allowed}"),
+        )
+        .env("JWKS_ALLOW_HTTP", "true")
+        .env("SIGNALS_API_URL", upstream.uri());
+    let server = Server::spawn(command);
+    let url = format!("{}/deliberate/observables", server.url);
+    let body = json!([{"type": "ip", "value": "1.1.1.1"}]);
+
+    let answer = post(
+        &url,
+        &unsigned_configuration_token("evil.example"),
+        body.clone(),
+    )
+    .await;
+    assert_eq!(
+        answer["errors"][0]["message"],
+        "Authorization failed: Wrong jwks_host in JWT payload. Make sure domain follows the visibility.<region>.cisco.com structure"
+    );
+    assert!(keys.received_requests().await.unwrap().is_empty());
+
+    let answer = post(&url, &unsigned_configuration_token(&allowed), body).await;
+    assert_eq!(
+        answer["errors"][0]["message"],
+        "Authorization failed: kid from JWT header not found in API response"
+    );
+    assert_eq!(keys.received_requests().await.unwrap().len(), 1);
+    assert!(upstream.received_requests().await.unwrap().is_empty());
+}
+
+#[test]
+fn jwks_mode_refuses_to_start_without_relay_url() {
+    let out = Command::new(BIN)
+        .args(["--listen", "127.0.0.1:0"])
+        .env("AUTH_TYPE", "jwks")
+        .env_remove("RELAY_URL")
+        .env("SECRET_KEY", SECRET)
+        .env("RUST_LOG", "error")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("RELAY_URL is not set"));
 }

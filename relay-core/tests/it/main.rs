@@ -10,6 +10,7 @@ mod body;
 mod common;
 mod faults;
 mod hostile;
+mod jwks;
 mod mapping;
 mod openapi;
 mod oracle;

@@ -289,3 +289,98 @@ async fn http_api_named_stage_is_stripped_too() {
     let body: Value = serde_json::from_slice(&bytes).expect("JSON");
     assert_eq!(body, json!({"version": relay_core::VERSION}));
 }
+
+#[test]
+fn jwks_configuration_from_the_environment() {
+    let config = |env: &[(&str, &str)]| {
+        relay_lambda::config_from_env(|name| {
+            env.iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| (*v).to_owned())
+        })
+    };
+    for secret_key in ["", "secret-key", " Secret-Key "] {
+        let config = config(&[("AUTH_TYPE", secret_key), ("SECRET_KEY", SECRET)]).expect("ok");
+        assert!(
+            config.jwks.is_none() && config.secret_key.is_some(),
+            "{secret_key:?}"
+        );
+    }
+
+    let jwks = config(&[
+        ("AUTH_TYPE", "jwks"),
+        ("RELAY_URL", "https://relay.example.com"),
+    ])
+    .expect("jwks")
+    .jwks
+    .expect("jwks mode");
+    assert_eq!(jwks.audience, "https://relay.example.com");
+    assert_eq!(jwks.allowed_hosts, relay_core::DEFAULT_JWKS_HOSTS);
+    assert!(!jwks.allow_http);
+
+    let listed = config(&[
+        ("AUTH_TYPE", "JWKS"),
+        ("RELAY_URL", "https://relay.example.com"),
+        (
+            "JWKS_ALLOWED_HOSTS",
+            " visibility.eu.amp.cisco.com, ,visibility.amp.cisco.com ",
+        ),
+    ])
+    .expect("jwks")
+    .jwks
+    .expect("jwks mode");
+    assert_eq!(
+        listed.allowed_hosts,
+        ["visibility.eu.amp.cisco.com", "visibility.amp.cisco.com"]
+    );
+
+    for env in [
+        &[("AUTH_TYPE", "jwks")][..],
+        &[("AUTH_TYPE", "jwks"), ("RELAY_URL", "  ")],
+    ] {
+        let error = config(env).expect_err("no audience");
+        assert!(error.contains("RELAY_URL"), "{error}");
+    }
+    let error = config(&[("AUTH_TYPE", "rs256")]).expect_err("unknown mode");
+    assert!(error.contains("AUTH_TYPE"), "{error}");
+}
+
+#[tokio::test]
+async fn jwks_mode_refuses_hs256_tokens_from_every_event_source() {
+    let upstream = MockServer::start().await;
+    let url = upstream.uri();
+    let app = app(&[
+        ("SIGNALS_API_URL", &url),
+        ("AUTH_TYPE", "jwks"),
+        ("RELAY_URL", "https://relay.example.com"),
+        ("SECRET_KEY", SECRET),
+    ]);
+    let secret = SecretKey::new(SECRET).expect("secret");
+    let token = relay_core::encode_token(&secret, "k", None).expect("token");
+    let authorization = format!("Bearer {token}");
+    let headers = [("Authorization", authorization.as_str())];
+    let body = r#"[{"type":"ip","value":"192.0.2.1"}]"#;
+    for source in SOURCES {
+        let (_, answer) = call(
+            &app,
+            source,
+            "POST",
+            "/deliberate/observables",
+            &headers,
+            body,
+        )
+        .await;
+        assert_eq!(
+            answer["errors"][0]["message"],
+            "Authorization failed: Failed to decode JWT with provided key. Make sure domain in custom_jwks_host corresponds to your SecureX instance region.",
+            "{source:?}"
+        );
+    }
+    assert!(
+        upstream
+            .received_requests()
+            .await
+            .expect("recorded")
+            .is_empty()
+    );
+}
