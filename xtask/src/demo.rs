@@ -8,14 +8,14 @@
 //!
 //! Every process it starts is killed when it ends, also on failure or Ctrl-C.
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use crate::procs::{Server, cargo, output};
 use crate::stub;
 
 /// The demo's observables: one per verdict, plus a domain and a bad value that are skipped.
@@ -95,12 +95,15 @@ async fn demo(json_output: bool) -> Result<(), String> {
         secret.len()
     ));
 
-    let server = Relay::start(
-        &bin.join("relay-server"),
-        secret,
-        &format!("http://{upstream}/"),
+    let server = Server::spawn(
+        Command::new(bin.join("relay-server"))
+            .args(["--listen", "127.0.0.1:0"])
+            .env("SECRET_KEY", secret)
+            .env("SIGNALS_API_URL", format!("http://{upstream}/"))
+            .env("RUST_LOG", "warn,relay_server=info"),
     )?;
-    step(&format!("relay-server listening on {}", server.url));
+    let url = server.url();
+    step(&format!("relay-server listening on {url}"));
 
     let client = reqwest::Client::new();
     let observables: Vec<Value> = OBSERVABLES
@@ -109,7 +112,7 @@ async fn demo(json_output: bool) -> Result<(), String> {
         .collect();
     let observables = Value::Array(observables);
 
-    let health = call(&client, &server.url, "/health", jwt, None).await?;
+    let health = call(&client, &url, "/health", jwt, None).await?;
     section("POST /health", &health, json_output, |a| {
         format!(
             "status: {}",
@@ -118,7 +121,7 @@ async fn demo(json_output: bool) -> Result<(), String> {
     });
     let deliberate = call(
         &client,
-        &server.url,
+        &url,
         "/deliberate/observables",
         jwt,
         Some(&observables),
@@ -132,7 +135,7 @@ async fn demo(json_output: bool) -> Result<(), String> {
     );
     let observe = call(
         &client,
-        &server.url,
+        &url,
         "/observe/observables",
         jwt,
         Some(&observables),
@@ -144,14 +147,7 @@ async fn demo(json_output: bool) -> Result<(), String> {
         json_output,
         summarise_observe,
     );
-    let refer = call(
-        &client,
-        &server.url,
-        "/refer/observables",
-        jwt,
-        Some(&observables),
-    )
-    .await?;
+    let refer = call(&client, &url, "/refer/observables", jwt, Some(&observables)).await?;
     section(
         "POST /refer/observables",
         &refer,
@@ -314,79 +310,4 @@ fn socless(bin: &Path, json_output: bool) -> Result<(), String> {
         Err(_) => println!("{body}"),
     }
     Ok(())
-}
-
-fn cargo(args: &[&str]) -> Result<(), String> {
-    let status = crate::cargo_command()
-        .args(args)
-        .status()
-        .map_err(|e| format!("cannot run cargo: {e}"))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!("`cargo {}` failed ({status})", args.join(" ")))
-    }
-}
-
-fn output(command: &mut Command) -> Result<String, String> {
-    let name = command.get_program().to_string_lossy().into_owned();
-    let out = command
-        .stderr(Stdio::piped())
-        .output()
-        .map_err(|e| format!("cannot run {name}: {e}"))?;
-    if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-    } else {
-        Err(format!(
-            "{name} failed ({}): {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        ))
-    }
-}
-
-/// A running `relay-server`, stopped on drop.
-struct Relay {
-    child: Child,
-    url: String,
-}
-
-impl Relay {
-    fn start(bin: &Path, secret: &str, upstream: &str) -> Result<Relay, String> {
-        let mut child = Command::new(bin)
-            .args(["--listen", "127.0.0.1:0"])
-            .env("SECRET_KEY", secret)
-            .env("SIGNALS_API_URL", upstream)
-            .env("RUST_LOG", "warn,relay_server=info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| format!("cannot start relay-server: {e}"))?;
-        let Some(stderr) = child.stderr.take() else {
-            let _ = child.kill();
-            return Err("relay-server has no stderr".into());
-        };
-        let mut lines = BufReader::new(stderr).lines();
-        let address = lines.by_ref().map_while(Result::ok).find_map(|line| {
-            let rest = line.split("address=").nth(1)?;
-            rest.split_whitespace().next().map(str::to_owned)
-        });
-        std::thread::spawn(move || lines.for_each(drop));
-        // Built before the check, so that dropping it stops the child on every path.
-        let mut relay = Relay {
-            child,
-            url: String::new(),
-        };
-        let address = address.ok_or("relay-server exited before it listened")?;
-        relay.url = format!("http://{address}");
-        Ok(relay)
-    }
-}
-
-impl Drop for Relay {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }

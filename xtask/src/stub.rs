@@ -211,6 +211,12 @@ fn metadata(list: &List) -> Value {
     })
 }
 
+/// How many blocklists the stub puts `ip` on (the benchmark picks addresses by it).
+pub(crate) fn blocklist_count(ip: IpAddr) -> usize {
+    let (badip, domain, mx, ns) = lists_of(ip);
+    badip.len() + domain.len() + mx.len() + ns.len()
+}
+
 /// The lists an IP is on: hand-picked for the demo's addresses, derived from the bytes
 /// otherwise (about a third of addresses are clean).
 fn lists_of(

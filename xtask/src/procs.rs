@@ -1,0 +1,94 @@
+//! Child processes for the tasks that run our binaries (`demo`, `bench`): cargo, one-shot
+//! commands, and servers that announce `address=IP:PORT` on stderr, killed when dropped.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+/// Runs cargo with `args` (output shown), failing when it fails.
+pub(crate) fn cargo(args: &[&str]) -> Result<(), String> {
+    let status = crate::cargo_command()
+        .args(args)
+        .status()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("`cargo {}` failed ({status})", args.join(" ")))
+    }
+}
+
+/// Runs a command to completion and returns its stdout; its stderr becomes the error.
+pub(crate) fn output(command: &mut Command) -> Result<String, String> {
+    let name = command.get_program().to_string_lossy().into_owned();
+    let out = command
+        .stderr(Stdio::piped())
+        .output()
+        .map_err(|e| format!("cannot run {name}: {e}"))?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(format!(
+            "{name} failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
+/// A running server process, killed (and reaped) on drop.
+#[derive(Debug)]
+pub(crate) struct Server {
+    child: Child,
+    /// `IP:PORT` as the server logged it.
+    pub(crate) address: String,
+}
+
+impl Server {
+    /// Spawns `command` and waits for the first stderr line holding `address=IP:PORT` (as
+    /// relay-server and `xtask bench stub` log when they listen). The rest of stderr is
+    /// drained in a thread so the server never blocks on a full pipe.
+    pub(crate) fn spawn(command: &mut Command) -> Result<Server, String> {
+        let name = command.get_program().to_string_lossy().into_owned();
+        let mut child = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("cannot start {name}: {e}"))?;
+        let Some(stderr) = child.stderr.take() else {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!("{name} has no stderr"));
+        };
+        // Built before the search, so that dropping it stops the child on every path.
+        let mut server = Server {
+            child,
+            address: String::new(),
+        };
+        let mut lines = BufReader::new(stderr).lines();
+        let address = lines.by_ref().map_while(Result::ok).find_map(|line| {
+            let rest = line.split("address=").nth(1)?;
+            rest.split_whitespace().next().map(str::to_owned)
+        });
+        std::thread::spawn(move || lines.for_each(drop));
+        server.address = address.ok_or_else(|| format!("{name} exited before it listened"))?;
+        Ok(server)
+    }
+
+    /// `http://IP:PORT`.
+    pub(crate) fn url(&self) -> String {
+        format!("http://{}", self.address)
+    }
+
+    /// The process id (for /proc sampling).
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
