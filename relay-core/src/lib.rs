@@ -58,6 +58,55 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 #[error("invalid relay configuration: {0}")]
 pub struct ConfigError(String);
 
+/// Entry points for `benches/` (criterion) into the crate's private hot paths. Not part of
+/// the API: it may change in any release.
+#[doc(hidden)]
+pub mod bench_support {
+    use std::sync::Arc;
+
+    use signals_client::{IpReport, ListKind, ListMetadata};
+
+    /// Parses a request body and keeps the supported observables, as every route does.
+    pub fn parse(body: &[u8]) -> Result<usize, crate::RelayError> {
+        let observables = crate::request::parse(body, usize::MAX)?;
+        Ok(crate::request::supported(observables).len())
+    }
+
+    /// Checks an `Authorization` header as every authenticated route does.
+    pub fn verify(
+        headers: &axum::http::HeaderMap,
+        secret: &crate::SecretKey,
+    ) -> Result<(), crate::AuthFailure> {
+        crate::auth::verify(headers, Some(secret)).map(drop)
+    }
+
+    /// The `/observe/observables` data for `(ip, report)` pairs; `metadata` finds the lists.
+    pub fn observe(
+        reports: &[(String, IpReport)],
+        limit: usize,
+        metadata: impl Fn(ListKind, &str) -> Option<Arc<ListMetadata>>,
+    ) -> ctim_model::ObserveBundle {
+        let time = crate::mapping::QueryTime::now();
+        let mut data = ctim_model::ObserveBundle::default();
+        for (value, report) in reports {
+            let Ok(ip) = value.parse() else { continue };
+            let observable = crate::request::Observable {
+                kind: "ip".into(),
+                value: value.clone(),
+            };
+            let o = crate::request::IpObservable { observable, ip };
+            crate::mapping::observe(&mut data, &o, report, &time, limit, &metadata);
+        }
+        data
+    }
+
+    /// The response body the routes send for `data`.
+    pub fn envelope_json(data: ctim_model::ObserveBundle) -> Vec<u8> {
+        let envelope = crate::error::Envelope::partial(Some(data), &[]);
+        serde_json::to_vec(&envelope).unwrap_or_default()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
