@@ -69,9 +69,14 @@ fn bench_backend<S, L>(
         group.bench_function(format!("{n} details"), |b| {
             b.iter_batched(
                 || event_details(n),
-                |input| {
-                    let output = runtime.block_on(creator.create_events(&input)).unwrap();
-                    assert_eq!(output.events.len(), n);
+                |input| match runtime.block_on(creator.create_events(&input)) {
+                    Ok(output) => assert_eq!(output.events.len(), n),
+                    // The error carries every event written so far: say what failed, briefly.
+                    Err(e) => {
+                        let message: String = e.to_string().chars().take(300).collect();
+                        eprintln!("create_events {name} failed: {message}");
+                        std::process::exit(1);
+                    }
                 },
                 BatchSize::SmallInput,
             );

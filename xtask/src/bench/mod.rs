@@ -308,8 +308,11 @@ fn default_run(args: &[String]) -> Result<(), String> {
     let setup = Setup { bin, secret, jwt };
     let runtime = runtime()?;
     let mut report = until_interrupted(&runtime, measure(&plan, &setup))?;
-    report.lambda_zip_bytes = std::fs::metadata(target.join("lambda/relay-lambda/bootstrap.zip"))
-        .ok()
+    // `cargo xtask lambda` writes to `<workspace>/target/lambda` whatever CARGO_TARGET_DIR is.
+    let zip = Path::new("lambda/relay-lambda/bootstrap.zip");
+    report.lambda_zip_bytes = [crate::workspace_root()?.join("target"), target.clone()]
+        .iter()
+        .find_map(|dir| std::fs::metadata(dir.join(zip)).ok())
         .map(|m| m.len());
     report.load_after = load_average();
     print!("{}", report.table());
