@@ -88,6 +88,33 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
                 detail: tools.summary,
             });
             results.push(test_step(&mut totals, &tools.path));
+            results.push(in_process(
+                "lambda",
+                "release zips for provided.al2023, glibc <= 2.34",
+                crate::lambda::ci_check,
+            ));
+            results.push(command_step(
+                "cfn-lint",
+                "cfn-lint",
+                &["deploy/relay/template.yaml"],
+                &tools.path,
+            ));
+            results.push(in_process(
+                "fuzz-api",
+                "Schemathesis against relay-server, 60 s",
+                || {
+                    crate::fuzz_api::run(&[])
+                        .map(|()| "no 5xx, answers conform to openapi.json".to_owned())
+                },
+            ));
+            results.push(in_process(
+                "soak",
+                "20 s of mixed traffic against relay-server",
+                || {
+                    crate::soak::run(&["--seconds".to_owned(), "20".to_owned()])
+                        .map(|()| "no 5xx, no panic, RSS growth within 4 MiB".to_owned())
+                },
+            ));
         }
         Err(e) => results.push(StepResult {
             name: "tools",
@@ -133,6 +160,37 @@ fn in_process(
     let started = Instant::now();
     let (ok, detail) = match check() {
         Ok(found) => (true, found),
+        Err(e) => (false, e),
+    };
+    StepResult {
+        name,
+        ok,
+        elapsed: started.elapsed(),
+        detail,
+    }
+}
+
+/// Runs an external tool from the workspace root with the tools' PATH.
+fn command_step(
+    name: &'static str,
+    program: &str,
+    args: &[&str],
+    path: &std::ffi::OsStr,
+) -> StepResult {
+    println!("\n== {name}: {program} {} ==", args.join(" "));
+    let started = Instant::now();
+    let root = crate::workspace_root();
+    let status = root.and_then(|root| {
+        Command::new(program)
+            .args(args)
+            .current_dir(root)
+            .env("PATH", path)
+            .status()
+            .map_err(|e| format!("could not start {program}: {e}"))
+    });
+    let (ok, detail) = match status {
+        Ok(s) if s.success() => (true, String::new()),
+        Ok(s) => (false, format!("exited with {s}")),
         Err(e) => (false, e),
     };
     StepResult {

@@ -147,11 +147,13 @@ fn parse_args(args: &[String]) -> Result<Arch, String> {
 }
 
 fn build_and_check(arch: Arch) -> Result<Vec<Packaged>, String> {
-    ensure_cargo_lambda()?;
+    // cargo-lambda and zig come from pip: run cargo with Python's scripts folder on PATH.
+    let path = crate::tools::ensure()?.path;
+    ensure_cargo_lambda(&path)?;
     let lambda_dir = lambda_dir(&crate::workspace_root()?);
     let mut packaged = Vec::new();
     for function in &FUNCTIONS {
-        build(function, arch, &lambda_dir)?;
+        build(function, arch, &lambda_dir, &path)?;
         packaged.push(check(function, arch, &lambda_dir)?);
     }
     Ok(packaged)
@@ -162,9 +164,10 @@ pub(crate) fn lambda_dir(workspace_root: &Path) -> PathBuf {
     workspace_root.join("target").join("lambda")
 }
 
-fn ensure_cargo_lambda() -> Result<(), String> {
+fn ensure_cargo_lambda(path: &std::ffi::OsStr) -> Result<(), String> {
     let works = crate::cargo_command()
         .args(["lambda", "--version"])
+        .env("PATH", path)
         .output()
         .is_ok_and(|out| out.status.success());
     if works {
@@ -176,9 +179,15 @@ fn ensure_cargo_lambda() -> Result<(), String> {
     }
 }
 
-fn build(function: &Function, arch: Arch, lambda_dir: &Path) -> Result<(), String> {
+fn build(
+    function: &Function,
+    arch: Arch,
+    lambda_dir: &Path,
+    path: &std::ffi::OsStr,
+) -> Result<(), String> {
     let mut command = crate::cargo_command();
     command
+        .env("PATH", path)
         // `--release` rather than `--profile release`: only then does cargo-lambda add its
         // release flags (`-C target-cpu=haswell` on x86_64, which every Lambda CPU has).
         .args(["lambda", "build", "--release", "--output-format", "zip"])
@@ -260,6 +269,7 @@ fn read(path: &Path) -> Result<Vec<u8>, String> {
 /// Checks a built Lambda binary (an ELF file) for AL2023: returns its highest `GLIBC_`
 /// version need, e.g. `GLIBC_2.28`, or an error when it needs more than 2.34 or is not a
 /// dynamically linked 64-bit little-endian ELF.
+#[cfg(test)]
 pub(crate) fn check_glibc(binary: &Path) -> Result<String, String> {
     let data = read(binary)?;
     let elf = Elf::parse(&data).map_err(|e| format!("{}: {e}", binary.display()))?;

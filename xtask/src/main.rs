@@ -5,10 +5,16 @@
 #![forbid(unsafe_code)]
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod bench;
 mod ci;
 mod demo;
+mod fuzz_api;
+mod lambda;
 mod layering;
+mod procs;
+mod relay_proc;
 mod schema;
+mod soak;
 mod stub;
 mod tools;
 
@@ -19,10 +25,14 @@ const USAGE: &str = "\
 usage: cargo xtask <task> [args]
 
 tasks:
-  ci      format check, clippy (-D warnings) and the whole test suite; the one test command
-  demo    run the relay and the Socless endpoint end to end on local stand-ins [--json]
-  schema  write the CTIM JSON Schemas: schema --out DIR
-  help    this text
+  ci        every check CI runs; the one test command
+  demo      the relay and the Socless endpoint end to end on local stand-ins [--json]
+  bench     load, RSS and start-up figures; `bench stub`, `bench load`, `bench socless`
+  lambda    the Lambda zips for provided.al2023, glibc checked [--arm64]
+  schema    write the CTIM JSON Schemas: schema --out DIR [--check]
+  fuzz-api  Schemathesis against relay-server + stub [--max-examples N] [--max-seconds N]
+  soak      mixed traffic against relay-server + stub; no 5xx, no panic, RSS bound [--seconds N]
+  help      this text
 ";
 
 fn main() -> ExitCode {
@@ -33,8 +43,12 @@ fn main() -> ExitCode {
     };
     let result = match task {
         "ci" => ci::run(rest),
+        "bench" => bench::run(rest),
         "demo" => demo::run(rest),
+        "fuzz-api" => fuzz_api::run(rest),
+        "lambda" => lambda::run(rest),
         "schema" => schema::run(rest),
+        "soak" => soak::run(rest),
         "help" | "-h" | "--help" => {
             print!("{USAGE}");
             Ok(())

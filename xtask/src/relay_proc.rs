@@ -55,13 +55,18 @@ impl Relay {
         )?;
         let pair: Value = serde_json::from_str(&pair)
             .map_err(|e| format!("relay-server jwt printed no JSON: {e}"))?;
-        let (Some(secret), Some(jwt)) = (pair["secret_key"].as_str(), pair["jwt"].as_str())
-        else {
+        let (Some(secret), Some(jwt)) = (pair["secret_key"].as_str(), pair["jwt"].as_str()) else {
             return Err("relay-server jwt printed no secret_key/jwt".into());
         };
         let unknown_key_jwt = crate::procs::output(
             Command::new(&bin)
-                .args(["jwt", "--key", "not-a-key-the-stub-knows", "--quiet", "--secret-key"])
+                .args([
+                    "jwt",
+                    "--key",
+                    "not-a-key-the-stub-knows",
+                    "--quiet",
+                    "--secret-key",
+                ])
                 .arg(secret)
                 .stdin(Stdio::null()),
         )?
@@ -142,7 +147,10 @@ impl Relay {
 
     /// The last few log lines, for error messages.
     pub(crate) fn last_lines(&self) -> Vec<String> {
-        self.last_lines.lock().map(|l| l.clone()).unwrap_or_default()
+        self.last_lines
+            .lock()
+            .map(|l| l.clone())
+            .unwrap_or_default()
     }
 
     /// Whether the process is still running.
@@ -156,13 +164,4 @@ impl Drop for Relay {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// `VmRSS` of a process in KiB, from `/proc/<pid>/status` (Linux).
-pub(crate) fn rss_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
 }

@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::relay_proc::{Relay, rss_kib};
+use crate::bench::rss;
+use crate::relay_proc::Relay;
 
 const DEFAULT_SECONDS: u64 = 60;
 /// Warm-up before the "before" sample: pools, caches and allocator arenas fill up first.
@@ -67,13 +68,17 @@ async fn soak(duration: Duration) -> Result<(), String> {
     let counts = Arc::new(Counts::default());
 
     drive(&client, &relay, &counts, WARM_UP).await;
-    let before = rss_kib(pid).ok_or("cannot read the relay's VmRSS")?;
+    let before = rss::read(pid)
+        .map(|m| m.rss_kib)
+        .ok_or("cannot read the relay's VmRSS")?;
     let started = Instant::now();
     drive(&client, &relay, &counts, duration).await;
     let elapsed = started.elapsed();
     // Let in-flight work and timers settle before the second sample.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let after = rss_kib(pid).ok_or("cannot read the relay's VmRSS (did it die?)")?;
+    let after = rss::read(pid)
+        .map(|m| m.rss_kib)
+        .ok_or("cannot read the relay's VmRSS (did it die?)")?;
 
     let requests = counts.requests.load(Ordering::Relaxed);
     let server_errors = counts.server_errors.load(Ordering::Relaxed);
@@ -190,9 +195,7 @@ fn mixed_request(
         5 | 6 => post("/deliberate/observables")
             .bearer_auth(jwt)
             .json(&ips(i, 5)),
-        7 => post("/refer/observables")
-            .bearer_auth(jwt)
-            .json(&ips(i, 2)),
+        7 => post("/refer/observables").bearer_auth(jwt).json(&ips(i, 2)),
         8 => post("/health").bearer_auth(jwt),
         // A forged token.
         9 => post("/observe/observables")
@@ -203,15 +206,19 @@ fn mixed_request(
             .bearer_auth(jwt)
             .body("{\"not\": \"a list\"}"),
         // Unsupported and invalid observables: skipped, nothing upstream.
-        11 => post("/deliberate/observables").bearer_auth(jwt).json(&json!([
-            {"type": "domain", "value": "example.org"},
-            {"type": "ip", "value": "../../metadata"},
-        ])),
+        11 => post("/deliberate/observables")
+            .bearer_auth(jwt)
+            .json(&json!([
+                {"type": "domain", "value": "example.org"},
+                {"type": "ip", "value": "../../metadata"},
+            ])),
         // A valid token whose key the upstream refuses (a 401 upstream).
         12 => post("/observe/observables")
             .bearer_auth(unknown_key)
             .json(&ips(i, 1)),
-        13 => client.get(format!("{url}/watchdog")).header("Health-Check", "soak"),
+        13 => client
+            .get(format!("{url}/watchdog"))
+            .header("Health-Check", "soak"),
         14 => post("/nowhere").bearer_auth(jwt),
         _ => client.get(format!("{url}/observe/observables")),
     }

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 /// Commands the suites run, each provided by a package in `.ci/requirements.txt`.
-const REQUIRED: &[&str] = &["moto_server"];
+const REQUIRED: &[&str] = &["moto_server", "st", "cfn-lint", "cargo-lambda"];
 
 /// What the tools step found: a summary line, and the PATH the test run must use.
 #[derive(Debug)]

@@ -14,7 +14,7 @@
 
 mod load;
 mod report;
-mod rss;
+pub(crate) mod rss;
 mod scenario;
 mod startup;
 
