@@ -35,7 +35,9 @@ pub struct RelayConfig {
     pub max_body_bytes: usize,
     /// Most observables in one request. Default 1000.
     pub max_observables: usize,
-    /// Most upstream calls in flight for one request. Default 10.
+    /// Most upstream calls in flight for one request. Default 50: a typical Threat Response
+    /// investigation (up to 50 IPs) then costs two upstream round trips, not one per ten IPs;
+    /// the observable limit bounds the rest.
     pub upstream_concurrency: usize,
     /// Most blocklist metadata entries kept across requests. Default 10 000.
     pub metadata_cache_capacity: u64,
@@ -55,7 +57,7 @@ impl Default for RelayConfig {
             entities_limit: 100,
             max_body_bytes: 1024 * 1024,
             max_observables: 1000,
-            upstream_concurrency: 10,
+            upstream_concurrency: 50,
             metadata_cache_capacity: 10_000,
             metadata_cache_ttl: Duration::from_secs(3600),
             openapi: false,
