@@ -27,10 +27,19 @@ pub(crate) struct JwtArgs {
     #[arg(long)]
     secret_key: Option<String>,
     /// The AWS region of the Lambda function, for the console link.
-    #[arg(long, env = "AWS_REGION", default_value = "us-east-1")]
+    #[arg(
+        long,
+        visible_alias = "region",
+        env = "AWS_REGION",
+        default_value = "us-east-1"
+    )]
     aws_region: String,
     /// The Lambda function's name, for the console link.
-    #[arg(long, default_value = "auth0-signals-relay")]
+    #[arg(
+        long,
+        visible_alias = "function",
+        default_value = "auth0-signals-relay"
+    )]
     function_name: String,
     /// Print only the JWT (for scripts).
     #[arg(long, conflicts_with = "json")]

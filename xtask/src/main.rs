@@ -8,6 +8,8 @@
 mod bench;
 mod ci;
 mod demo;
+#[cfg(test)]
+mod deploy;
 mod fuzz_api;
 mod lambda;
 mod layering;
