@@ -10,18 +10,13 @@
     missing_docs,
     clippy::unwrap_used,
     clippy::expect_used,
+    clippy::panic,
     clippy::print_stderr
 )]
 
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region, SharedCredentialsProvider};
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-};
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use serde_json::{Value, json};
 use socless_events::{
@@ -30,7 +25,13 @@ use socless_events::{
 };
 use tokio::runtime::Runtime;
 
-const ACCOUNT: &str = "123456789012";
+// Shared with the integration tests, which use more of it.
+#[allow(dead_code)]
+#[path = "../tests/support/local_aws.rs"]
+mod local_aws;
+
+use local_aws::{ACCOUNT, MotoServer};
+
 const PLAYBOOK: &str = "InvestigateLogin";
 const SIZES: [usize; 3] = [1, 10, 100];
 
@@ -99,118 +100,30 @@ fn local(c: &mut Criterion) {
 }
 
 fn moto(c: &mut Criterion) {
-    let Some(server) = Moto::start() else {
-        eprintln!(
-            "create_events moto: skipped, `moto_server` is not on PATH (pip install \"moto[server]\")"
-        );
-        return;
+    let server = match MotoServer::start() {
+        Ok(server) => server,
+        Err(e) => {
+            eprintln!("create_events moto: skipped: {e}");
+            return;
+        }
     };
     let runtime = Runtime::new().unwrap();
-    let config = aws_config::SdkConfig::builder()
-        .endpoint_url(&server.url)
-        .region(Region::new("us-east-1"))
-        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
-            "testing", "testing", None, None, "bench",
-        )))
-        .behavior_version(BehaviorVersion::latest())
-        .build();
+    let config = local_aws::sdk_config(server.url());
     let tables = TableNames::new(
         "socless_events",
         "socless_dedup",
         "socless_execution_results",
     );
-    runtime.block_on(deploy(&config, &tables));
+    runtime.block_on(async {
+        local_aws::create_tables(&config, &tables).await;
+        local_aws::deploy_playbooks(&config, &[PLAYBOOK]).await;
+    });
     let creator = EventCreator::new(
         AwsStore::new(&config, tables),
         AwsLauncher::new(&config),
         StateMachineArns::new("us-east-1", ACCOUNT).unwrap(),
     );
     bench_backend(c, "moto", &runtime, &creator);
-}
-
-/// The three tables and the playbook's state machine.
-async fn deploy(config: &aws_config::SdkConfig, tables: &TableNames) {
-    let dynamodb = aws_sdk_dynamodb::Client::new(config);
-    for (name, key) in [
-        (&tables.events, "id"),
-        (&tables.dedup, "dedup_hash"),
-        (&tables.results, "execution_id"),
-    ] {
-        dynamodb
-            .create_table()
-            .table_name(name)
-            .billing_mode(BillingMode::PayPerRequest)
-            .attribute_definitions(
-                AttributeDefinition::builder()
-                    .attribute_name(key)
-                    .attribute_type(ScalarAttributeType::S)
-                    .build()
-                    .unwrap(),
-            )
-            .key_schema(
-                KeySchemaElement::builder()
-                    .attribute_name(key)
-                    .key_type(KeyType::Hash)
-                    .build()
-                    .unwrap(),
-            )
-            .send()
-            .await
-            .expect("create table");
-    }
-    aws_sdk_sfn::Client::new(config)
-        .create_state_machine()
-        .name(PLAYBOOK)
-        .definition(r#"{"StartAt":"Done","States":{"Done":{"Type":"Pass","End":true}}}"#)
-        .role_arn(format!("arn:aws:iam::{ACCOUNT}:role/socless-bench"))
-        .send()
-        .await
-        .expect("create state machine");
-}
-
-/// `moto_server -H 127.0.0.1 -p PORT`, killed on drop.
-struct Moto {
-    child: Child,
-    url: String,
-}
-
-impl Moto {
-    /// `None` when `moto_server` cannot be started at all.
-    fn start() -> Option<Moto> {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let child = Command::new("moto_server")
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .ok()?;
-        let mut moto = Moto {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-        };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            let exited = moto.child.try_wait().ok().flatten();
-            assert!(exited.is_none(), "moto_server exited before listening");
-            assert!(
-                Instant::now() < deadline,
-                "moto_server did not listen in 60 s"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        Some(moto)
-    }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 criterion_group!(benches, local, moto);

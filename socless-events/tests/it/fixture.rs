@@ -4,19 +4,15 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region, SharedCredentialsProvider};
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-};
 use socless_events::{
     AwsLauncher, AwsStore, EventCreator, EventStore, LocalLauncher, LocalStore, PlaybookLauncher,
     StateMachineArns, TableNames,
 };
 
-use crate::moto::{MotoServer, moto};
+use crate::local_aws::{self, MotoServer};
+use crate::moto::moto;
 
-/// The account moto uses.
-pub(crate) const ACCOUNT: &str = "123456789012";
+pub(crate) use crate::local_aws::{ACCOUNT, create_tables, sdk_config as moto_config};
 /// The playbooks every fixture deploys; any other name is not deployed.
 pub(crate) const PLAYBOOKS: [&str; 2] = ["ParamsToStateMachineTester", "InvestigateLogin"];
 
@@ -36,18 +32,6 @@ pub(crate) trait Fixture: Send + Sync {
     fn creator(&self) -> EventCreator<Self::Store, Self::Launcher> {
         EventCreator::new(self.store(), self.launcher(), self.arns())
     }
-}
-
-/// Explicit SDK configuration for moto: endpoint, static test credentials, us-east-1.
-pub(crate) fn moto_config(url: &str) -> aws_config::SdkConfig {
-    aws_config::SdkConfig::builder()
-        .endpoint_url(url)
-        .region(Region::new("us-east-1"))
-        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
-            "testing", "testing", None, None, "tests",
-        )))
-        .behavior_version(BehaviorVersion::latest())
-        .build()
 }
 
 pub(crate) struct AwsFixture {
@@ -89,56 +73,9 @@ impl Fixture for AwsFixture {
     }
 }
 
-pub(crate) async fn create_tables(config: &aws_config::SdkConfig, tables: &TableNames) {
-    let client = aws_sdk_dynamodb::Client::new(config);
-    for (name, key) in [
-        (&tables.events, "id"),
-        (&tables.dedup, "dedup_hash"),
-        (&tables.results, "execution_id"),
-    ] {
-        client
-            .create_table()
-            .table_name(name)
-            .billing_mode(BillingMode::PayPerRequest)
-            .attribute_definitions(
-                AttributeDefinition::builder()
-                    .attribute_name(key)
-                    .attribute_type(ScalarAttributeType::S)
-                    .build()
-                    .unwrap(),
-            )
-            .key_schema(
-                KeySchemaElement::builder()
-                    .attribute_name(key)
-                    .key_type(KeyType::Hash)
-                    .build()
-                    .unwrap(),
-            )
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("create table {name}: {e:?}"));
-    }
-}
-
-/// Deploys [`PLAYBOOKS`] as trivial state machines (moto records executions; it runs nothing).
+/// Deploys [`PLAYBOOKS`] on the local server.
 pub(crate) async fn deploy_playbooks(config: &aws_config::SdkConfig) {
-    let client = aws_sdk_sfn::Client::new(config);
-    let definition = r#"{"StartAt":"Done","States":{"Done":{"Type":"Pass","End":true}}}"#;
-    for name in PLAYBOOKS {
-        let result = client
-            .create_state_machine()
-            .name(name)
-            .definition(definition)
-            .role_arn(format!("arn:aws:iam::{ACCOUNT}:role/socless-tests"))
-            .send()
-            .await;
-        if let Err(error) = result {
-            let exists = error
-                .as_service_error()
-                .is_some_and(|e| e.is_state_machine_already_exists());
-            assert!(exists, "create state machine {name}: {error:?}");
-        }
-    }
+    local_aws::deploy_playbooks(config, &PLAYBOOKS).await;
 }
 
 pub(crate) struct LocalFixture {

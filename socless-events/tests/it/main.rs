@@ -13,6 +13,10 @@ mod faults;
 mod fixture;
 mod hostile;
 mod load;
+// Shared with the benches, which use a subset of it.
+#[allow(dead_code)]
+#[path = "../support/local_aws.rs"]
+mod local_aws;
 mod moto;
 mod scenarios;
 mod webhook;

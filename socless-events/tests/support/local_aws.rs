@@ -1,0 +1,143 @@
+//! A local AWS for the integration tests and the benches: a moto server on 127.0.0.1, the
+//! three Socless tables and trivial state machines, through the real SDK clients.
+//!
+//! Included by path from `tests/it/main.rs` and `benches/create_events.rs` (benches cannot
+//! import a test binary's modules); each uses a subset, hence the `dead_code` allowance there.
+
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region, SharedCredentialsProvider};
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+};
+use socless_events::TableNames;
+
+/// What to tell someone whose machine has no moto.
+pub(crate) const INSTALL_HINT: &str =
+    "the AWS tests need moto in server mode: pip install \"moto[server]\"";
+
+/// The account moto uses.
+pub(crate) const ACCOUNT: &str = "123456789012";
+
+/// `moto_server -H 127.0.0.1 -p PORT`, killed on drop.
+#[derive(Debug)]
+pub(crate) struct MotoServer {
+    child: Child,
+    url: String,
+}
+
+impl MotoServer {
+    /// Starts moto on a free port and waits (up to 60 s) until it listens.
+    pub(crate) fn start() -> Result<MotoServer, String> {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(|e| format!("no free port: {e}"))?
+            .port();
+        let child = Command::new("moto_server")
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("moto_server could not start ({e}); {INSTALL_HINT}"))?;
+        let mut server = MotoServer {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Ok(Some(status)) = server.child.try_wait() {
+                return Err(format!(
+                    "moto_server exited with {status} before listening; {INSTALL_HINT}"
+                ));
+            }
+            if Instant::now() >= deadline {
+                return Err(format!(
+                    "moto_server did not listen on port {port} within 60 s; {INSTALL_HINT}"
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Ok(server)
+    }
+
+    pub(crate) fn url(&self) -> &str {
+        &self.url
+    }
+}
+
+impl Drop for MotoServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Explicit SDK configuration for a local server: endpoint, static test credentials, us-east-1
+/// (nothing read from the environment).
+pub(crate) fn sdk_config(url: &str) -> aws_config::SdkConfig {
+    aws_config::SdkConfig::builder()
+        .endpoint_url(url)
+        .region(Region::new("us-east-1"))
+        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+            "testing", "testing", None, None, "tests",
+        )))
+        .behavior_version(BehaviorVersion::latest())
+        .build()
+}
+
+/// Creates the three Socless tables (on-demand, string hash keys as Socless defines them).
+pub(crate) async fn create_tables(config: &aws_config::SdkConfig, tables: &TableNames) {
+    let client = aws_sdk_dynamodb::Client::new(config);
+    for (name, key) in [
+        (&tables.events, "id"),
+        (&tables.dedup, "dedup_hash"),
+        (&tables.results, "execution_id"),
+    ] {
+        client
+            .create_table()
+            .table_name(name)
+            .billing_mode(BillingMode::PayPerRequest)
+            .attribute_definitions(
+                AttributeDefinition::builder()
+                    .attribute_name(key)
+                    .attribute_type(ScalarAttributeType::S)
+                    .build()
+                    .unwrap(),
+            )
+            .key_schema(
+                KeySchemaElement::builder()
+                    .attribute_name(key)
+                    .key_type(KeyType::Hash)
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("create table {name}: {e:?}"));
+    }
+}
+
+/// Deploys each playbook as a trivial state machine (moto records executions; it runs
+/// nothing). One that already exists is fine.
+pub(crate) async fn deploy_playbooks(config: &aws_config::SdkConfig, playbooks: &[&str]) {
+    let client = aws_sdk_sfn::Client::new(config);
+    let definition = r#"{"StartAt":"Done","States":{"Done":{"Type":"Pass","End":true}}}"#;
+    for name in playbooks {
+        let result = client
+            .create_state_machine()
+            .name(*name)
+            .definition(definition)
+            .role_arn(format!("arn:aws:iam::{ACCOUNT}:role/socless-tests"))
+            .send()
+            .await;
+        if let Err(error) = result {
+            let exists = error
+                .as_service_error()
+                .is_some_and(|e| e.is_state_machine_already_exists());
+            assert!(exists, "create state machine {name}: {error:?}");
+        }
+    }
+}
