@@ -80,16 +80,8 @@ async fn demo(json_output: bool) -> Result<(), String> {
         "Auth0 Signals stand-in listening on http://{upstream}"
     ));
 
-    let pair = output(
-        Command::new(bin.join("relay-server"))
-            .args(["jwt", "--key", stub::DEMO_API_KEY, "--json"])
-            .stdin(Stdio::null()),
-    )?;
-    let pair: Value = serde_json::from_str(&pair)
-        .map_err(|e| format!("relay-server jwt printed no JSON: {e}"))?;
-    let (Some(secret), Some(jwt)) = (pair["secret_key"].as_str(), pair["jwt"].as_str()) else {
-        return Err("relay-server jwt printed no secret_key/jwt".into());
-    };
+    let (secret, jwt) = crate::procs::make_jwt(&bin.join("relay-server"))?;
+    let (secret, jwt) = (secret.as_str(), jwt.as_str());
     step(&format!(
         "made a fresh SECRET_KEY ({} characters) and a JWT with `relay-server jwt`",
         secret.len()

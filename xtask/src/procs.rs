@@ -2,6 +2,7 @@
 //! commands, and servers that announce `address=IP:PORT` on stderr, killed when dropped.
 
 use std::io::{BufRead, BufReader};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
 /// Runs cargo with `args` (output shown), failing when it fails.
@@ -32,6 +33,22 @@ pub(crate) fn output(command: &mut Command) -> Result<String, String> {
             out.status,
             String::from_utf8_lossy(&out.stderr).trim()
         ))
+    }
+}
+
+/// A fresh SECRET_KEY and a JWT for the stand-in's API key, made by `relay-server jwt --json`
+/// (the operator's own tool, so every task exercises it): `(secret, jwt)`.
+pub(crate) fn make_jwt(relay_server: &Path) -> Result<(String, String), String> {
+    let printed = output(
+        Command::new(relay_server)
+            .args(["jwt", "--key", crate::stub::DEMO_API_KEY, "--json"])
+            .stdin(Stdio::null()),
+    )?;
+    let pair: serde_json::Value = serde_json::from_str(&printed)
+        .map_err(|e| format!("relay-server jwt printed no JSON: {e}"))?;
+    match (pair["secret_key"].as_str(), pair["jwt"].as_str()) {
+        (Some(secret), Some(jwt)) => Ok((secret.to_owned(), jwt.to_owned())),
+        _ => Err("relay-server jwt printed no secret_key/jwt".into()),
     }
 }
 

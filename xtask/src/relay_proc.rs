@@ -9,8 +9,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
-use serde_json::Value;
-
 use crate::stub;
 
 /// A running relay-server and what it logged.
@@ -48,16 +46,7 @@ impl Relay {
             },
         )
         .await?;
-        let pair = crate::procs::output(
-            Command::new(&bin)
-                .args(["jwt", "--key", stub::DEMO_API_KEY, "--json"])
-                .stdin(Stdio::null()),
-        )?;
-        let pair: Value = serde_json::from_str(&pair)
-            .map_err(|e| format!("relay-server jwt printed no JSON: {e}"))?;
-        let (Some(secret), Some(jwt)) = (pair["secret_key"].as_str(), pair["jwt"].as_str()) else {
-            return Err("relay-server jwt printed no secret_key/jwt".into());
-        };
+        let (secret, jwt) = crate::procs::make_jwt(&bin)?;
         let unknown_key_jwt = crate::procs::output(
             Command::new(&bin)
                 .args([
@@ -67,7 +56,7 @@ impl Relay {
                     "--quiet",
                     "--secret-key",
                 ])
-                .arg(secret)
+                .arg(&secret)
                 .stdin(Stdio::null()),
         )?
         .trim()
@@ -91,7 +80,7 @@ impl Relay {
         let mut relay = Relay {
             child,
             url: String::new(),
-            jwt: jwt.to_owned(),
+            jwt,
             unknown_key_jwt,
             panics: Arc::default(),
             lines: Arc::default(),

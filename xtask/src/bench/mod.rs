@@ -20,10 +20,8 @@ mod startup;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
-
-use serde_json::Value;
 
 use crate::procs::{self, Server};
 use crate::stub;
@@ -304,7 +302,7 @@ fn default_run(args: &[String]) -> Result<(), String> {
     }
     let target = crate::target_dir()?;
     let bin = target.join("release");
-    let (secret, jwt) = make_jwt(&bin.join("relay-server"))?;
+    let (secret, jwt) = procs::make_jwt(&bin.join("relay-server"))?;
     let setup = Setup { bin, secret, jwt };
     let runtime = runtime()?;
     let mut report = until_interrupted(&runtime, measure(&plan, &setup))?;
@@ -526,21 +524,6 @@ fn start_stub(latency_ms: u64) -> Result<Server, String> {
         "--latency-ms",
         &latency_ms.to_string(),
     ]))
-}
-
-/// A fresh SECRET_KEY and a JWT for the stand-in's key, from `relay-server jwt`.
-fn make_jwt(relay_server: &Path) -> Result<(String, String), String> {
-    let printed = procs::output(
-        Command::new(relay_server)
-            .args(["jwt", "--key", stub::DEMO_API_KEY, "--json"])
-            .stdin(Stdio::null()),
-    )?;
-    let pair: Value = serde_json::from_str(&printed)
-        .map_err(|e| format!("relay-server jwt printed no JSON: {e}"))?;
-    match (pair["secret_key"].as_str(), pair["jwt"].as_str()) {
-        (Some(secret), Some(jwt)) => Ok((secret.to_owned(), jwt.to_owned())),
-        _ => Err("relay-server jwt printed no secret_key/jwt".into()),
-    }
 }
 
 /// The 1-minute load average, to say how busy the machine was.
