@@ -306,3 +306,30 @@ pub(crate) fn docs<'a>(body: &'a Value, group: &str) -> &'a [Value] {
         .as_array()
         .map_or(&[], Vec::as_slice)
 }
+
+/// An in-memory log writer for tests that read what was logged (`tracing_subscriber`'s
+/// `with_writer(move || capture.clone())`).
+#[derive(Clone, Default)]
+pub(crate) struct Capture(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("not poisoned").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Capture {
+    /// Everything written so far.
+    pub(crate) fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().expect("not poisoned")).into_owned()
+    }
+
+    pub(crate) fn clear(&self) {
+        self.0.lock().expect("not poisoned").clear();
+    }
+}

@@ -1,9 +1,6 @@
 //! The routes around the enrich ones: health, refer, respond, version, watchdog, routing
 //! errors, trailing slashes, and the request log line.
 
-use std::io;
-use std::sync::{Arc, Mutex};
-
 use serde_json::{Value, json};
 use wiremock::ResponseTemplate;
 
@@ -162,40 +159,19 @@ async fn trailing_slashes_are_tolerated() {
     assert_eq!(answer, json!({"data": "x"}));
 }
 
-/// The log output of the current thread, as JSON lines.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.lock().expect("not poisoned").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Captured {
-    fn clear(&self) {
-        self.0.lock().expect("not poisoned").clear();
-    }
-
-    /// The request log lines.
-    fn request_lines(&self) -> Vec<Value> {
-        let bytes = self.0.lock().expect("not poisoned").clone();
-        String::from_utf8_lossy(&bytes)
-            .lines()
-            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-            .filter(|line| line["target"] == "relay::request")
-            .collect()
-    }
+/// The request log lines among what `capture` holds (JSON lines).
+fn request_lines(capture: &Capture) -> Vec<Value> {
+    capture
+        .text()
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|line| line["target"] == "relay::request")
+        .collect()
 }
 
 #[tokio::test]
 async fn one_log_line_per_request_with_its_costs() {
-    let captured = Captured::default();
+    let captured = Capture::default();
     let writer = captured.clone();
     let subscriber = tracing_subscriber::fmt()
         .json()
@@ -238,7 +214,7 @@ async fn one_log_line_per_request_with_its_costs() {
     relay.post("/observe/observables", "not json").await;
     relay.send("GET", "/nowhere", None, "").await;
 
-    let lines = captured.request_lines();
+    let lines = request_lines(&captured);
     let summary: Vec<Value> = lines
         .iter()
         .map(|l| {

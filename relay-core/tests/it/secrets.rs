@@ -1,40 +1,13 @@
 //! Secrets never reach a log line: every route, at TRACE level for every target (the relay,
 //! signals-client, reqwest, hyper, h2), with upstream answers that echo the key back.
 
-use std::io;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Mutex, OnceLock};
 use std::thread::ThreadId;
 
 use serde_json::json;
 use wiremock::ResponseTemplate;
 
 use crate::common::*;
-
-/// Everything logged on the test's thread: tracing events and spans, and the `log` records of
-/// crates that use `log` (reqwest).
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl io::Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.lock().expect("not poisoned").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Capture {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().expect("not poisoned")).into_owned()
-    }
-
-    fn clear(&self) {
-        self.0.lock().expect("not poisoned").clear();
-    }
-}
 
 /// The `log` facade's sink: records from the capturing thread only, so other tests running
 /// at the same time add nothing.
@@ -58,11 +31,7 @@ impl log::Log for LogBridge {
                 record.target(),
                 record.args()
             );
-            capture
-                .0
-                .lock()
-                .expect("not poisoned")
-                .extend_from_slice(line.as_bytes());
+            let _ = std::io::Write::write_all(&mut capture.clone(), line.as_bytes());
         }
     }
 
