@@ -7,6 +7,8 @@
 //! when present.
 
 use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
@@ -14,6 +16,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use moka::future::Cache;
 use serde::Serialize;
 use serde_json::{Map, Value};
 use signals_client::ApiKey;
@@ -95,33 +98,154 @@ pub fn encode_token(
 }
 
 /// The relay's way of checking tokens, built once from its configuration.
-#[derive(Debug)]
 pub(crate) enum Verifier {
     /// HS256 with `SECRET_KEY`; without one every token is refused as not configured.
-    SecretKey(Option<SecretKey>),
+    SecretKey(Option<Box<HsVerifier>>),
     /// RS256 Cisco XDR configuration tokens.
     Jwks(Box<JwksVerifier>),
+}
+
+impl fmt::Debug for Verifier {
+    /// Names the mode only: the verified-token cache holds tokens, which are secrets.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::SecretKey(Some(_)) => f.write_str("Verifier::SecretKey(<redacted>)"),
+            Self::SecretKey(None) => f.write_str("Verifier::SecretKey(None)"),
+            Self::Jwks(jwks) => f.debug_tuple("Verifier::Jwks").field(jwks).finish(),
+        }
+    }
 }
 
 impl Verifier {
     pub(crate) fn new(config: &RelayConfig) -> Result<Self, ConfigError> {
         Ok(match &config.jwks {
             Some(jwks) => Self::Jwks(Box::new(JwksVerifier::new(jwks)?)),
-            None => Self::SecretKey(config.secret_key.clone()),
+            None => Self::SecretKey(config.secret_key.clone().map(|s| Box::new(HsVerifier::new(s)))),
         })
     }
 
     /// Checks the `Authorization` header and returns the credentials inside the token.
     pub(crate) async fn verify(&self, headers: &HeaderMap) -> Result<Credentials, AuthFailure> {
         match self {
-            Self::SecretKey(secret) => verify(headers, secret.as_ref()),
+            Self::SecretKey(Some(hs)) => hs.verify(bearer_token(headers)?).await,
+            Self::SecretKey(None) => {
+                bearer_token(headers)?;
+                Err(AuthFailure::NotConfigured)
+            }
             Self::Jwks(jwks) => jwks.verify(bearer_token(headers)?).await,
         }
     }
 }
 
+/// Most verified tokens remembered. Threat Response sends one token per module instance, so
+/// a relay sees few distinct tokens; the bound only stops a flood of valid tokens from growing
+/// memory.
+const VERIFIED_TOKENS: u64 = 4096;
+/// How long a verified token is remembered before it is checked in full again.
+const VERIFIED_TOKEN_TTL: Duration = Duration::from_secs(600);
+
+/// HS256 verification with a memory of the tokens that passed.
+///
+/// Threat Response sends the same token with every call, and a full check (two base64
+/// decodes, two JSON parses, an HMAC with a fresh key schedule) cost more than the rest of an
+/// `observe` request's own work. A token that verified is remembered with its credentials and
+/// its `exp`/`nbf`, which are checked again on every use, so an expired token is refused the
+/// moment it expires, cached or not. Only tokens that verified are remembered (the key is the
+/// whole token, so only a holder of `SECRET_KEY` can add one); a changed `SECRET_KEY` means a
+/// restarted relay and so an empty memory.
+pub(crate) struct HsVerifier {
+    secret: SecretKey,
+    validation: Validation,
+    verified: Cache<Token, Arc<Verified>>,
+}
+
+/// A token as a cache key; never printed.
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct Token(Arc<str>);
+
+impl fmt::Debug for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Token(<redacted>)")
+    }
+}
+
+/// What a verified token granted, and until when.
+#[derive(Debug)]
+struct Verified {
+    credentials: Credentials,
+    exp: Option<u64>,
+    nbf: Option<u64>,
+}
+
+impl Verified {
+    /// The time checks of a full verification, as jsonwebtoken makes them (same leeway).
+    fn check_time(&self, now: u64) -> Result<(), AuthFailure> {
+        if self.exp.is_some_and(|exp| exp < now.saturating_sub(LEEWAY_SECONDS)) {
+            return Err(AuthFailure::Expired);
+        }
+        if self.nbf.is_some_and(|nbf| nbf > now.saturating_add(LEEWAY_SECONDS)) {
+            return Err(AuthFailure::NotYetValid);
+        }
+        Ok(())
+    }
+}
+
+impl HsVerifier {
+    fn new(secret: SecretKey) -> Self {
+        Self {
+            secret,
+            validation: validation(),
+            verified: Cache::builder()
+                .max_capacity(VERIFIED_TOKENS)
+                .time_to_live(VERIFIED_TOKEN_TTL)
+                .build(),
+        }
+    }
+
+    async fn verify(&self, token: &str) -> Result<Credentials, AuthFailure> {
+        self.verify_at(token, unix_now()).await
+    }
+
+    /// [`HsVerifier::verify`] with the clock read by the caller (`now` in epoch seconds).
+    async fn verify_at(&self, token: &str, now: u64) -> Result<Credentials, AuthFailure> {
+        let key = Token(Arc::from(token));
+        if let Some(hit) = self.verified.get(&key).await {
+            hit.check_time(now)?;
+            return Ok(hit.credentials.clone());
+        }
+        let claims = decode_claims(token, &self.secret, &self.validation)?;
+        let credentials = credentials(&claims)?;
+        // jsonwebtoken has already refused an `exp` or `nbf` that is not a u64; should one
+        // slip through, the token is just not remembered.
+        if let (Ok(exp), Ok(nbf)) = (time_claim(&claims, "exp"), time_claim(&claims, "nbf")) {
+            let verified = Verified {
+                credentials: credentials.clone(),
+                exp,
+                nbf,
+            };
+            self.verified.insert(key, Arc::new(verified)).await;
+        }
+        Ok(credentials)
+    }
+}
+
+/// A time claim: absent, or whole seconds since the epoch; `Err` for anything else.
+fn time_claim(claims: &Map<String, Value>, name: &str) -> Result<Option<u64>, ()> {
+    match claims.get(name) {
+        None => Ok(None),
+        Some(value) => value.as_u64().map(Some).ok_or(()),
+    }
+}
+
+/// Seconds since the epoch, as jsonwebtoken reads the clock (0 on a clock before 1970).
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
 /// Checks the `Authorization` header against `SECRET_KEY` and returns the credentials inside
-/// the token.
+/// the token (a full check, no memory of earlier tokens).
 pub(crate) fn verify(
     headers: &HeaderMap,
     secret: Option<&SecretKey>,
@@ -160,11 +284,20 @@ fn validation() -> Validation {
 }
 
 fn decode(token: &str, secret: &SecretKey) -> Result<Credentials, AuthFailure> {
+    credentials(&decode_claims(token, secret, &validation())?)
+}
+
+/// The verified claims of an HS256 token.
+fn decode_claims(
+    token: &str,
+    secret: &SecretKey,
+    validation: &Validation,
+) -> Result<Map<String, Value>, AuthFailure> {
     // The header is read first, so that a payload error below can only be the payload's.
     header(token, AuthFailure::BadSignature)?;
-    let data = jsonwebtoken::decode::<Map<String, Value>>(token, &secret.decoding, &validation())
-        .map_err(|e| decode_error(&e, AuthFailure::BadSignature))?;
-    credentials(&data.claims)
+    jsonwebtoken::decode::<Map<String, Value>>(token, &secret.decoding, validation)
+        .map(|data| data.claims)
+        .map_err(|e| decode_error(&e, AuthFailure::BadSignature))
 }
 
 /// The token's header, read before anything is verified. `bad_key` is the mode's failure for
@@ -411,5 +544,68 @@ mod tests {
         let credentials = verify(&headers(Some(&bearer(&t))), Some(&secret())).unwrap();
         assert!(!format!("{credentials:?}").contains("super-secret-key"));
         assert!(!format!("{:?}", secret()).contains(SECRET));
+    }
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread().build().unwrap()
+    }
+
+    #[test]
+    fn remembered_tokens_still_expire_and_mature() {
+        let hs = HsVerifier::new(secret());
+        let now = u64::try_from(now()).unwrap();
+        let token = sign(
+            Algorithm::HS256,
+            SECRET,
+            &json!({"key": "k", "exp": now + 60, "nbf": now - 10}),
+        );
+        runtime().block_on(async {
+            let first = hs.verify_at(&token, now).await.unwrap();
+            assert_eq!(first.key, ApiKey::new("k").unwrap());
+            hs.verified.run_pending_tasks().await;
+            assert_eq!(hs.verified.entry_count(), 1);
+            // The same token later: answered from memory, with the time checks made again.
+            assert_eq!(hs.verify_at(&token, now + 60 + LEEWAY_SECONDS).await, Ok(first));
+            assert_eq!(
+                hs.verify_at(&token, now + 61 + LEEWAY_SECONDS).await,
+                Err(AuthFailure::Expired)
+            );
+            assert_eq!(
+                hs.verify_at(&token, now - 11 - LEEWAY_SECONDS).await,
+                Err(AuthFailure::NotYetValid)
+            );
+        });
+    }
+
+    #[test]
+    fn only_tokens_that_verify_are_remembered() {
+        let hs = HsVerifier::new(secret());
+        let now = u64::try_from(now()).unwrap();
+        let forged = sign(Algorithm::HS256, "another secret", &json!({"key": "k"}));
+        let keyless = sign(Algorithm::HS256, SECRET, &json!({"nokey": "k"}));
+        let expired = sign(
+            Algorithm::HS256,
+            SECRET,
+            &json!({"key": "k", "exp": now - 3600}),
+        );
+        runtime().block_on(async {
+            for _ in 0..2 {
+                assert_eq!(
+                    hs.verify_at(&forged, now).await,
+                    Err(AuthFailure::BadSignature)
+                );
+                assert_eq!(
+                    hs.verify_at(&keyless, now).await,
+                    Err(AuthFailure::WrongPayload)
+                );
+                assert_eq!(hs.verify_at(&expired, now).await, Err(AuthFailure::Expired));
+            }
+            hs.verified.run_pending_tasks().await;
+            assert_eq!(hs.verified.entry_count(), 0);
+        });
+        assert_eq!(
+            format!("{:?}", Verifier::SecretKey(Some(Box::new(hs)))),
+            "Verifier::SecretKey(<redacted>)"
+        );
     }
 }
