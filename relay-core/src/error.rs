@@ -2,6 +2,7 @@
 
 use axum::Json;
 use axum::http::StatusCode;
+use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
@@ -165,8 +166,15 @@ impl<T: Serialize> Envelope<T> {
 }
 
 impl<T: Serialize> IntoResponse for Envelope<T> {
+    /// Serialises into one buffer sized for a typical answer (`axum::Json` starts at 128
+    /// bytes, and an `observe` answer then grew through five reallocations).
     fn into_response(self) -> Response {
-        Json(self).into_response()
+        let mut body = Vec::with_capacity(4096);
+        match serde_json::to_writer(&mut body, &self) {
+            Ok(()) => ([(CONTENT_TYPE, "application/json")], body).into_response(),
+            // Only a `Serialize` impl that fails can get here; none of the relay's does.
+            Err(e) => RelayError::Unknown(format!("cannot write the answer: {e}")).into_response(),
+        }
     }
 }
 
