@@ -82,12 +82,25 @@ impl Server {
             child,
             address: String::new(),
         };
-        let mut lines = BufReader::new(stderr).lines();
-        let address = lines.by_ref().map_while(Result::ok).find_map(|line| {
-            let rest = line.split("address=").nth(1)?;
-            rest.split_whitespace().next().map(str::to_owned)
-        });
-        std::thread::spawn(move || lines.for_each(drop));
+        let mut reader = BufReader::new(stderr);
+        let mut line = String::new();
+        let address = loop {
+            line.clear();
+            match reader.read_line(&mut line) {
+                Ok(0) | Err(_) => break None,
+                Ok(_) => {}
+            }
+            let found = line
+                .split("address=")
+                .nth(1)
+                .and_then(|rest| rest.split_whitespace().next());
+            if let Some(address) = found {
+                break Some(address.to_owned());
+            }
+        };
+        // In blocks, not lines: under load a relay logs a line per request, and splitting
+        // them here cost the bench's own process (the load driver) CPU the relay then lacked.
+        std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
         server.address = address.ok_or_else(|| format!("{name} exited before it listened"))?;
         Ok(server)
     }

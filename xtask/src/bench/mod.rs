@@ -1,6 +1,8 @@
 //! `cargo xtask bench`: how fast the relay is, against a stand-in upstream of known latency.
 //!
 //! - `bench stub --listen ADDR --latency-ms N`: the Auth0 Signals stand-in alone, until Ctrl-C.
+//! - `bench passthrough --listen ADDR --upstream URL`: the cheapest relay (see [`passthrough`]),
+//!   the baseline that shows what the HTTP plumbing alone costs.
 //! - `bench load --url URL --jwt TOKEN --scenario NAME --duration S --concurrency C [--json]`:
 //!   the load driver against any relay (or, with `--scenario stub --key KEY`, any Signals API).
 //! - `bench socless [criterion args]`: the `create_events` benchmark (`socless-events/benches`).
@@ -13,6 +15,7 @@
 //! client, a relay and an upstream on one host would.
 
 mod load;
+mod passthrough;
 mod report;
 pub(crate) mod rss;
 mod scenario;
@@ -33,6 +36,7 @@ const USAGE: &str = "\
 usage: cargo xtask bench [--duration S] [--concurrency C] [--warmup-ms MS] [--latencies 0,50]
                          [--startup-runs N] [--cold-samples N] [--skip-build]
        cargo xtask bench stub --listen ADDR --latency-ms N
+       cargo xtask bench passthrough --listen ADDR --upstream URL
        cargo xtask bench load --url URL (--jwt TOKEN | --key API_KEY) --scenario NAME
                               [--duration S] [--concurrency C] [--warmup-ms MS] [--json]
        cargo xtask bench socless [criterion arguments]
@@ -52,6 +56,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     match args.split_first() {
         Some((task, rest)) if task == "stub" => run_stub(rest),
         Some((task, rest)) if task == "load" => run_load(rest),
+        Some((task, rest)) if task == "passthrough" => run_passthrough(rest),
         Some((task, rest)) if task == "socless" => run_socless(rest),
         Some((task, _)) if task == "help" || task == "--help" || task == "-h" => {
             print!("{USAGE}");
@@ -176,6 +181,20 @@ fn run_stub(args: &[String]) -> Result<(), String> {
     })
 }
 
+fn run_passthrough(args: &[String]) -> Result<(), String> {
+    let flags = Flags::new(args, &["--listen", "--upstream"], &[])?;
+    let listen: SocketAddr = flags
+        .value("--listen")
+        .unwrap_or("127.0.0.1:0")
+        .parse()
+        .map_err(|e| format!("bench passthrough: --listen: {e}"))?;
+    let upstream = flags
+        .value("--upstream")
+        .ok_or("bench passthrough: --upstream is required")?;
+    let runtime = runtime()?;
+    until_interrupted(&runtime, passthrough::serve(listen, upstream))
+}
+
 fn run_load(args: &[String]) -> Result<(), String> {
     let flags = Flags::new(
         args,
@@ -255,8 +274,8 @@ struct Setup {
 }
 
 /// The default run: builds relay-server and relay-lambda in release, then for each upstream
-/// latency starts the stand-in and a relay, loads the stand-in directly (the baseline) and the
-/// relay with every scenario, samples the relay's memory, measures cold-cache `observe-50` on
+/// latency starts the stand-in, loads it directly and through the passthrough (the two
+/// baselines), then starts a relay and loads it with every scenario, samples the relay's memory, measures cold-cache `observe-50` on
 /// fresh relays, then start-up of both binaries; prints one table and writes
 /// `<target>/bench/report.json`.
 fn default_run(args: &[String]) -> Result<(), String> {
@@ -381,13 +400,24 @@ async fn measure_scenarios(
         .await?;
         report.rows.push(Row::stub(latency, result));
     }
+    let jwt = Credential::Jwt(setup.jwt.clone());
+    let passthrough = start_passthrough(upstream)?;
+    for concurrency in [1, plan.concurrency] {
+        let result = load::run(
+            &passthrough.url(),
+            &jwt,
+            config(plan, Scenario::Observe1, concurrency),
+        )
+        .await?;
+        report.rows.push(Row::passthrough(latency, result));
+    }
+    drop(passthrough);
     let relay = Server::spawn(&mut startup::relay_server_command(
         &setup.bin.join("relay-server"),
         &setup.secret,
         upstream,
     ))?;
     report.idle_rss_kib = rss::read(relay.pid()).map(|m| m.rss_kib);
-    let jwt = Credential::Jwt(setup.jwt.clone());
     let runs = [
         (Scenario::Observe1, 1),
         (Scenario::Observe1, plan.concurrency),
@@ -523,6 +553,18 @@ fn start_stub(latency_ms: u64) -> Result<Server, String> {
         "127.0.0.1:0",
         "--latency-ms",
         &latency_ms.to_string(),
+    ]))
+}
+
+fn start_passthrough(upstream: &str) -> Result<Server, String> {
+    let exe = std::env::current_exe().map_err(|e| format!("where is xtask? {e}"))?;
+    Server::spawn(Command::new(exe).args([
+        "bench",
+        "passthrough",
+        "--listen",
+        "127.0.0.1:0",
+        "--upstream",
+        upstream,
     ]))
 }
 

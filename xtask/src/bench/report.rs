@@ -13,7 +13,8 @@ use super::startup::median;
 #[derive(Debug, Clone)]
 pub(crate) struct Row {
     pub(crate) upstream_latency_ms: u64,
-    /// `relay` or `stub` (the stand-in loaded directly).
+    /// `relay`, `stub` (the stand-in loaded directly) or `passthrough` (the cheapest relay,
+    /// see `bench::passthrough`).
     pub(crate) target: &'static str,
     pub(crate) result: LoadResult,
     /// The relay's largest `VmRSS` during the run, when sampled.
@@ -27,6 +28,15 @@ impl Row {
             target: "relay",
             result,
             peak_rss_kib,
+        }
+    }
+
+    pub(crate) fn passthrough(latency: u64, result: LoadResult) -> Row {
+        Row {
+            upstream_latency_ms: latency,
+            target: "passthrough",
+            result,
+            peak_rss_kib: None,
         }
     }
 
@@ -65,7 +75,7 @@ struct Target {
 
 pub(crate) fn header() -> String {
     format!(
-        "{:<8} {:<6} {:<16} {:>5} {:>9} {:>9} {:>9} {:>9} {:>9} {:>7} {:>8}",
+        "{:<8} {:<11} {:<16} {:>5} {:>9} {:>9} {:>9} {:>9} {:>9} {:>7} {:>8}",
         "upstream",
         "target",
         "scenario",
@@ -88,7 +98,7 @@ pub(crate) fn line(
 ) -> String {
     let ms = |us: f64| format!("{:.3}", us / 1000.0);
     format!(
-        "{:<8} {:<6} {:<16} {:>5} {:>9.0} {:>9} {:>9} {:>9} {:>9} {:>7} {:>8}",
+        "{:<8} {:<11} {:<16} {:>5} {:>9.0} {:>9} {:>9} {:>9} {:>9} {:>7} {:>8}",
         upstream,
         target,
         r.scenario,
@@ -208,6 +218,41 @@ impl Report {
         ]
     }
 
+    /// Figures with no goal of their own that say what the goals can be: the passthrough
+    /// (HTTP plumbing alone) against the stand-in, and the relay against the passthrough.
+    fn baselines(&self) -> Vec<(&'static str, Option<f64>, &'static str)> {
+        let c = self.concurrency;
+        let rps = |target, scenario| {
+            self.find(0, target, scenario, c)
+                .map(|r| r.result.requests_per_second)
+        };
+        let p50 = |target, scenario| self.find(0, target, scenario, 1).map(|r| r.result.p50_us);
+        let ratio = |a: Option<f64>, b: Option<f64>| a.zip(b).map(|(a, b)| a / b.max(1e-9));
+        let minus = |a: Option<f64>, b: Option<f64>| a.zip(b).map(|(a, b)| a - b);
+        let (stub, passthrough, relay) = (
+            rps("stub", "stub"),
+            rps("passthrough", "observe-1"),
+            rps("relay", "observe-1"),
+        );
+        vec![
+            (
+                "observe-1 passthrough/stub requests/s (0 ms)",
+                ratio(passthrough, stub),
+                "",
+            ),
+            (
+                "observe-1 relay/passthrough requests/s (0 ms)",
+                ratio(relay, passthrough),
+                "",
+            ),
+            (
+                "observe-1 passthrough overhead at p50 (1 conn)",
+                minus(p50("passthrough", "observe-1"), p50("stub", "stub")),
+                "µs",
+            ),
+        ]
+    }
+
     pub(crate) fn table(&self) -> String {
         let mut out = String::new();
         let _ = writeln!(
@@ -275,6 +320,13 @@ impl Report {
                 t.goal
             );
         }
+        let _ = writeln!(
+            out,
+            "\nbaselines (no goal: the passthrough is the cheapest relay on this stack)"
+        );
+        for (name, measured, unit) in self.baselines() {
+            let _ = writeln!(out, "  {name:<48} {:>12} {unit}", show(measured));
+        }
         out
     }
 
@@ -312,6 +364,11 @@ impl Report {
                 "at_256_connections_hwm": self.memory_256.map(|m| m.hwm_kib),
             },
             "lambda_zip_bytes": self.lambda_zip_bytes,
+            "baselines": self.baselines().iter().map(|(name, measured, unit)| json!({
+                "name": name,
+                "measured": measured.map(|x| round(x, 3)),
+                "unit": unit,
+            })).collect::<Vec<_>>(),
             "targets": self.targets().iter().map(|t| json!({
                 "name": t.name,
                 "goal": t.goal,
