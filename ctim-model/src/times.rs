@@ -309,7 +309,15 @@ mod tests {
         }
         let base = time::macros::datetime!(2016-02-11 00:40:48 UTC);
         let mut checked = 0;
-        for seconds in [0_i64, 1, 59, 86_399, 31_622_400, -1_000_000_000, 200_000_000_000] {
+        for seconds in [
+            0_i64,
+            1,
+            59,
+            86_399,
+            31_622_400,
+            -1_000_000_000,
+            200_000_000_000,
+        ] {
             for nanos in [0_i64, 1, 999, 1_000, 120_000, 212_000_000, 999_999_999] {
                 let t = Timestamp::from(
                     base + time::Duration::seconds(seconds) + time::Duration::nanoseconds(nanos),
@@ -328,7 +336,10 @@ mod tests {
         ] {
             let t = Timestamp::from(edge);
             assert_eq!(t.to_string(), Slow(t).to_string());
-            assert_eq!(serde_json::to_string(&t).unwrap(), format!("\"{}\"", Slow(t)));
+            assert_eq!(
+                serde_json::to_string(&t).unwrap(),
+                format!("\"{}\"", Slow(t))
+            );
         }
         assert_eq!(
             Timestamp::from(time::macros::datetime!(-0001-06-01 12:00:00 UTC)).to_string(),

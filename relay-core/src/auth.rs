@@ -120,7 +120,12 @@ impl Verifier {
     pub(crate) fn new(config: &RelayConfig) -> Result<Self, ConfigError> {
         Ok(match &config.jwks {
             Some(jwks) => Self::Jwks(Box::new(JwksVerifier::new(jwks)?)),
-            None => Self::SecretKey(config.secret_key.clone().map(|s| Box::new(HsVerifier::new(s)))),
+            None => Self::SecretKey(
+                config
+                    .secret_key
+                    .clone()
+                    .map(|s| Box::new(HsVerifier::new(s))),
+            ),
         })
     }
 
@@ -180,10 +185,16 @@ struct Verified {
 impl Verified {
     /// The time checks of a full verification, as jsonwebtoken makes them (same leeway).
     fn check_time(&self, now: u64) -> Result<(), AuthFailure> {
-        if self.exp.is_some_and(|exp| exp < now.saturating_sub(LEEWAY_SECONDS)) {
+        if self
+            .exp
+            .is_some_and(|exp| exp < now.saturating_sub(LEEWAY_SECONDS))
+        {
             return Err(AuthFailure::Expired);
         }
-        if self.nbf.is_some_and(|nbf| nbf > now.saturating_add(LEEWAY_SECONDS)) {
+        if self
+            .nbf
+            .is_some_and(|nbf| nbf > now.saturating_add(LEEWAY_SECONDS))
+        {
             return Err(AuthFailure::NotYetValid);
         }
         Ok(())
@@ -547,7 +558,9 @@ mod tests {
     }
 
     fn runtime() -> tokio::runtime::Runtime {
-        tokio::runtime::Builder::new_current_thread().build().unwrap()
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
     }
 
     #[test]
@@ -565,7 +578,10 @@ mod tests {
             hs.verified.run_pending_tasks().await;
             assert_eq!(hs.verified.entry_count(), 1);
             // The same token later: answered from memory, with the time checks made again.
-            assert_eq!(hs.verify_at(&token, now + 60 + LEEWAY_SECONDS).await, Ok(first));
+            assert_eq!(
+                hs.verify_at(&token, now + 60 + LEEWAY_SECONDS).await,
+                Ok(first)
+            );
             assert_eq!(
                 hs.verify_at(&token, now + 61 + LEEWAY_SECONDS).await,
                 Err(AuthFailure::Expired)
