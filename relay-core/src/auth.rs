@@ -6,6 +6,7 @@
 //! Signals API key as `key` and may carry `CTR_ENTITIES_LIMIT`; `exp` and `nbf` are enforced
 //! when present.
 
+use std::borrow::Borrow;
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -133,10 +134,7 @@ impl Verifier {
     pub(crate) async fn verify(&self, headers: &HeaderMap) -> Result<Credentials, AuthFailure> {
         match self {
             Self::SecretKey(Some(hs)) => hs.verify(bearer_token(headers)?).await,
-            Self::SecretKey(None) => {
-                bearer_token(headers)?;
-                Err(AuthFailure::NotConfigured)
-            }
+            Self::SecretKey(None) => verify(headers, None),
             Self::Jwks(jwks) => jwks.verify(bearer_token(headers)?).await,
         }
     }
@@ -164,9 +162,16 @@ pub(crate) struct HsVerifier {
     verified: Cache<Token, Arc<Verified>>,
 }
 
-/// A token as a cache key; never printed.
+/// A token as a cache key; never printed. It borrows as `str` (with the same `Hash` and `Eq`),
+/// so a lookup needs no allocation.
 #[derive(Clone, PartialEq, Eq, Hash)]
 struct Token(Arc<str>);
+
+impl Borrow<str> for Token {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
 
 impl fmt::Debug for Token {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -219,8 +224,7 @@ impl HsVerifier {
 
     /// [`HsVerifier::verify`] with the clock read by the caller (`now` in epoch seconds).
     async fn verify_at(&self, token: &str, now: u64) -> Result<Credentials, AuthFailure> {
-        let key = Token(Arc::from(token));
-        if let Some(hit) = self.verified.get(&key).await {
+        if let Some(hit) = self.verified.get(token).await {
             hit.check_time(now)?;
             return Ok(hit.credentials.clone());
         }
@@ -234,7 +238,9 @@ impl HsVerifier {
                 exp,
                 nbf,
             };
-            self.verified.insert(key, Arc::new(verified)).await;
+            self.verified
+                .insert(Token(Arc::from(token)), Arc::new(verified))
+                .await;
         }
         Ok(credentials)
     }
