@@ -94,6 +94,11 @@ async fn no_log_line_holds_the_api_key_secret_key_or_jwt() {
         .finish();
     // Tokio's test runtime is single-threaded: the router, the client and hyper's connection
     // tasks all run on this thread, under this subscriber.
+    // tracing caches each callsite's interest, and while one subscriber exists it asks only
+    // the calling thread's: a test on another thread (with none) reaching a callsite first
+    // would turn it off here too. A second, silent dispatch alive as long as ours makes it
+    // ask every live subscriber.
+    let _second = tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default());
     let _guard = tracing::subscriber::set_default(subscriber);
     *log_bridge().thread.lock().expect("not poisoned") =
         Some((std::thread::current().id(), capture.clone()));
