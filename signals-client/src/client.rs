@@ -71,6 +71,9 @@ impl fmt::Debug for SignalsClient {
 impl SignalsClient {
     /// Builds the client and its connection pool.
     ///
+    /// Redirects are never followed (the key would go with them): a 3xx answer is an
+    /// [`Error::Status`].
+    ///
     /// # Errors
     /// [`Error::Config`] when the base URL is not an absolute `http`/`https` URL without
     /// query or fragment, the user agent is not a valid header, or the TLS stack cannot start.
@@ -82,6 +85,10 @@ impl SignalsClient {
             .user_agent(config.user_agent)
             .default_headers(headers)
             .connect_timeout(config.connect_timeout)
+            // The key travels in X-Auth-Token, which reqwest does not strip on a cross-host
+            // redirect: a 3xx is answered as an unexpected status instead of followed.
+            // (Skipping the redirect layer also saves a URL parse per call.)
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| Error::Config {
                 message: format!("cannot build the HTTP client: {e}"),

@@ -89,6 +89,38 @@ async fn debug_of_the_client_and_key_shows_no_key() {
     assert_no_key(&format!("{:?} {:?} {}", client_for(&server), key(), key()));
 }
 
+/// reqwest strips only the standard credential headers on a cross-host redirect, not
+/// X-Auth-Token: a redirect must end the call, never carry the key to the other host.
+#[tokio::test]
+async fn a_redirect_is_not_followed_so_the_key_stays_home() {
+    let elsewhere = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("{}"))
+        .mount(&elsewhere)
+        .await;
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(
+            ResponseTemplate::new(302)
+                .insert_header("location", format!("{}/v2.0/ip/1.1.1.1", elsewhere.uri())),
+        )
+        .mount(&server)
+        .await;
+    let error = client_for(&server)
+        .ip_report(&key(), "1.1.1.1".parse().unwrap())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, Error::Status { status: 302, .. }),
+        "{error:?}"
+    );
+    assert_eq!(
+        elsewhere.received_requests().await.unwrap().len(),
+        0,
+        "the redirect was followed"
+    );
+}
+
 /// A log sink shared with the subscriber.
 #[derive(Clone, Default)]
 struct Sink(Arc<Mutex<Vec<u8>>>);
@@ -113,6 +145,11 @@ async fn trace_logs_show_the_path_template_and_attempts_but_never_the_key() {
         .with_ansi(false)
         .with_writer(move || writer.clone())
         .finish();
+    // tracing caches each callsite's interest, and while one subscriber exists it asks only
+    // the calling thread's: a test on another thread (with none) reaching a callsite first
+    // would turn it off here too. A second, silent dispatch alive as long as ours makes it
+    // ask every live subscriber.
+    let _second = tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default());
     let _guard = tracing::subscriber::set_default(subscriber);
 
     let server = MockServer::start().await;
