@@ -29,7 +29,11 @@ struct Upstream {
 /// Serves until the process is stopped; prints `passthrough listening address=...` once bound.
 pub(crate) async fn serve(listen: SocketAddr, upstream: &str) -> Result<(), String> {
     let state = Upstream {
-        client: reqwest::Client::new(),
+        // Configured as signals-client's: redirects are not followed.
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| format!("cannot build the HTTP client: {e}"))?,
         report_url: format!("{}/v2.0/ip/{IP}", upstream.trim_end_matches('/')),
     };
     let app = Router::new()
