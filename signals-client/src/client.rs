@@ -87,7 +87,6 @@ impl SignalsClient {
             .connect_timeout(config.connect_timeout)
             // The key travels in X-Auth-Token, which reqwest does not strip on a cross-host
             // redirect: a 3xx is answered as an unexpected status instead of followed.
-            // (Skipping the redirect layer also saves a URL parse per call.)
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| Error::Config {
