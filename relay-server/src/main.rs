@@ -17,7 +17,7 @@ use tracing_subscriber::EnvFilter;
 mod jwt;
 
 /// Under load, glibc malloc's arena locks (threads free what other threads allocated) took
-/// about a seventh of a warm request's CPU; with mimalloc the server answers 40–60% more
+/// about a seventh of a warm request's CPU; with mimalloc the server answered 37–46% more
 /// requests per second. Built without transparent huge pages (`no_thp`), which added 15 MiB
 /// of RSS at 256 connections. `--no-default-features` builds with the system allocator.
 #[cfg(feature = "mimalloc")]
