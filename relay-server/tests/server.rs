@@ -18,11 +18,14 @@ const API_KEY: &str = "11111111-2222-4333-8444-555555555555";
 
 fn fixture(name: &str) -> Value {
     let path = format!(
-        "{}/../../shared/reference/auth0-signals/test-fixtures/{name}",
+        "{}/../testdata/auth0-signals/{name}",
         env!("CARGO_MANIFEST_DIR")
     );
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("reference fixture {path} is missing: {e}"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "test data file testdata/auth0-signals/{name} is missing or unreadable ({e}); see testdata/README.md"
+        )
+    });
     serde_json::from_str(&text).unwrap()
 }
 

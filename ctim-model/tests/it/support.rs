@@ -7,12 +7,12 @@ use std::sync::OnceLock;
 use ctim_model::{Indicator, Judgement, Relationship, Sighting, Verdict};
 use serde_json::{Value, json};
 
-/// `shared/reference/ctim`, beside the repository root; fails clearly when missing.
+/// The repository's `testdata/ctim` folder; fails clearly when it is missing.
 pub(crate) fn reference_dir() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/reference/ctim");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/ctim");
     assert!(
         dir.is_dir(),
-        "CTIM reference data not found at {} (expected the `shared` folder beside the repository root)",
+        "CTIM test data not found at {} (the repository's testdata/ folder; see testdata/README.md)",
         dir.display()
     );
     dir
@@ -20,8 +20,11 @@ pub(crate) fn reference_dir() -> PathBuf {
 
 pub(crate) fn read_json(relative: &str) -> Value {
     let path = reference_dir().join(relative);
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "test data file testdata/ctim/{relative} is missing or unreadable ({e}); see testdata/README.md"
+        )
+    });
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
 }
 

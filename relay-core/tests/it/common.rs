@@ -7,11 +7,11 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use relay_core::{RelayConfig, SecretKey};
 use serde_json::{Value, json};
 use tower::ServiceExt as _;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
+use xdr_relay_core::{RelayConfig, SecretKey};
 
 pub(crate) const SECRET: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 pub(crate) const API_KEY: &str = "3b1f0f2e-9d6f-4b9a-8a55-2b1f6f2d9e10";
@@ -22,7 +22,7 @@ pub(crate) fn secret() -> SecretKey {
 
 /// A valid token for `key`, optionally with a `CTR_ENTITIES_LIMIT`.
 pub(crate) fn token_for(key: &str, limit: Option<usize>) -> String {
-    relay_core::encode_token(&secret(), key, limit).expect("token")
+    xdr_relay_core::encode_token(&secret(), key, limit).expect("token")
 }
 
 pub(crate) fn token() -> String {
@@ -70,7 +70,7 @@ impl Relay {
     fn build(upstream: MockServer, base_url: &str, adjust: impl FnOnce(&mut RelayConfig)) -> Self {
         let mut config = test_config(base_url);
         adjust(&mut config);
-        let app = relay_core::router(config).expect("router");
+        let app = xdr_relay_core::router(config).expect("router");
         Self { upstream, app }
     }
 
@@ -261,24 +261,21 @@ pub(crate) fn metadata(name: &str, visibility: &str, sensitivity: &str) -> Value
     })
 }
 
-fn reference_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/reference")
-}
-
-/// A reference file as JSON; fails clearly when the shared reference data is missing.
+/// A file of the repository's `testdata/` folder as JSON; fails naming the file when missing.
 pub(crate) fn reference(relative: &str) -> Value {
-    let file = reference_dir().join(relative);
+    let file = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../testdata")
+        .join(relative);
     let text = std::fs::read_to_string(&file).unwrap_or_else(|e| {
         panic!(
-            "reference file {} is missing ({e}); these tests need the shared reference data",
-            file.display()
+            "test data file testdata/{relative} is missing or unreadable ({e}); see testdata/README.md"
         )
     });
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", file.display()))
 }
 
 pub(crate) fn fixture(name: &str) -> Value {
-    reference(&format!("auth0-signals/test-fixtures/{name}"))
+    reference(&format!("auth0-signals/{name}"))
 }
 
 /// Asserts a single-error envelope with no data.

@@ -13,19 +13,15 @@ pub(crate) fn key() -> ApiKey {
     ApiKey::new(KEY).unwrap()
 }
 
-/// The reference fixtures shared by the workspace (`/work/shared/reference/...`).
-fn fixtures_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/reference/auth0-signals/test-fixtures")
-}
-
-/// A reference fixture as text; fails with the path when it is missing.
+/// A fixture of the original relay, from the repository's `testdata/auth0-signals` folder, as
+/// text; fails naming the file when it is missing.
 pub(crate) fn fixture(name: &str) -> String {
-    let path = fixtures_dir().join(name);
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../testdata/auth0-signals")
+        .join(name);
     std::fs::read_to_string(&path).unwrap_or_else(|e| {
         panic!(
-            "reference fixture {} is missing ({e}); these tests need the shared reference data",
-            path.display()
+            "test data file testdata/auth0-signals/{name} is missing or unreadable ({e}); see testdata/README.md"
         )
     })
 }
