@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 
 use http::{HeaderMap, HeaderValue};
 use libfuzzer_sys::fuzz_target;
-use relay_core::SecretKey;
+use xdr_relay_core::SecretKey;
 
 fn secret() -> &'static SecretKey {
     static SECRET: OnceLock<SecretKey> = OnceLock::new();
@@ -20,7 +20,7 @@ fn check(value: &[u8]) {
     };
     let mut headers = HeaderMap::new();
     headers.insert(http::header::AUTHORIZATION, value);
-    assert!(relay_core::bench_support::verify(&headers, secret()).is_err());
+    assert!(xdr_relay_core::bench_support::verify(&headers, secret()).is_err());
 }
 
 fuzz_target!(|data: &[u8]| {

@@ -5,7 +5,7 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|body: &[u8]| {
-    if let Err(e) = relay_core::bench_support::parse(body) {
+    if let Err(e) = xdr_relay_core::bench_support::parse(body) {
         assert_eq!(e.code(), "invalid argument");
     }
 });

@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use libfuzzer_sys::fuzz_target;
-use relay_core::bench_support;
 use signals_client::{IpReport, ListMetadata};
+use xdr_relay_core::bench_support;
 
 fuzz_target!(|data: &[u8]| {
     let split = data.iter().position(|&b| b == 0).unwrap_or(data.len());
@@ -19,7 +19,10 @@ fuzz_target!(|data: &[u8]| {
         .map(Arc::new);
     let limit = usize::from(data.first().copied().unwrap_or(0) % 8);
     let data = bench_support::observe(
-        &[("192.0.2.1".to_owned(), report), ("2001:db8::1".to_owned(), IpReport::default())],
+        &[
+            ("192.0.2.1".to_owned(), report),
+            ("2001:db8::1".to_owned(), IpReport::default()),
+        ],
         limit,
         |_, _| metadata.clone(),
     );

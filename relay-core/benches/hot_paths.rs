@@ -11,9 +11,9 @@ use std::sync::Arc;
 
 use axum::http::{HeaderMap, HeaderValue, header::AUTHORIZATION};
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use relay_core::{SecretKey, bench_support};
 use serde_json::json;
 use signals_client::{IpReport, ListKind, ListMetadata};
+use xdr_relay_core::{SecretKey, bench_support};
 
 const SECRET: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 const BAD_IP_LISTS: [&str; 5] = [
@@ -101,7 +101,8 @@ fn parsing(c: &mut Criterion) {
 fn jwt(c: &mut Criterion) {
     let secret = SecretKey::new(SECRET).unwrap();
     let token =
-        relay_core::encode_token(&secret, "00000000-bench-4000-8000-000000000000", None).unwrap();
+        xdr_relay_core::encode_token(&secret, "00000000-bench-4000-8000-000000000000", None)
+            .unwrap();
     let mut headers = HeaderMap::new();
     headers.insert(
         AUTHORIZATION,

@@ -42,8 +42,8 @@ impl SecretKey {
     /// Wraps a secret; `None` when it is empty (a relay must not accept tokens signed with "").
     ///
     /// ```
-    /// assert!(relay_core::SecretKey::new("s3cr3t").is_some());
-    /// assert!(relay_core::SecretKey::new("").is_none());
+    /// assert!(xdr_relay_core::SecretKey::new("s3cr3t").is_some());
+    /// assert!(xdr_relay_core::SecretKey::new("").is_none());
     /// ```
     pub fn new(secret: &str) -> Option<Self> {
         if secret.is_empty() {
@@ -75,9 +75,9 @@ pub(crate) struct Credentials {
 /// the relay accepts. This is what `relay-server jwt` prints for Threat Response.
 ///
 /// ```
-/// use relay_core::SecretKey;
+/// use xdr_relay_core::SecretKey;
 /// let secret = SecretKey::new("0123456789abcdef").unwrap();
-/// let token = relay_core::encode_token(&secret, "my-api-key", None).unwrap();
+/// let token = xdr_relay_core::encode_token(&secret, "my-api-key", None).unwrap();
 /// assert_eq!(token.split('.').count(), 3);
 /// ```
 pub fn encode_token(

@@ -11,8 +11,8 @@ use crate::jwks::JwksConfig;
 /// `SECRET_KEY`) and set what the deployment provides:
 ///
 /// ```
-/// let mut config = relay_core::RelayConfig::default();
-/// config.secret_key = relay_core::SecretKey::new("from the environment");
+/// let mut config = xdr_relay_core::RelayConfig::default();
+/// config.secret_key = xdr_relay_core::SecretKey::new("from the environment");
 /// config.signals.base_url = "http://127.0.0.1:9999/".into();
 /// assert_eq!(config.entities_limit, 100);
 /// ```

@@ -47,12 +47,12 @@ const MAX_JWKS_BYTES: usize = 256 * 1024;
 /// (`RELAY_URL`), which XDR puts in the token's `aud`.
 ///
 /// ```
-/// let mut jwks = relay_core::JwksConfig::new("https://relay.example.com");
-/// assert_eq!(jwks.allowed_hosts.len(), relay_core::DEFAULT_JWKS_HOSTS.len());
+/// let mut jwks = xdr_relay_core::JwksConfig::new("https://relay.example.com");
+/// assert_eq!(jwks.allowed_hosts.len(), xdr_relay_core::DEFAULT_JWKS_HOSTS.len());
 /// assert!(!jwks.allow_http);
-/// let mut config = relay_core::RelayConfig::default();
+/// let mut config = xdr_relay_core::RelayConfig::default();
 /// config.jwks = Some(jwks);
-/// assert!(relay_core::router(config).is_ok());
+/// assert!(xdr_relay_core::router(config).is_ok());
 /// ```
 #[derive(Debug, Clone)]
 #[non_exhaustive]

@@ -10,12 +10,12 @@
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {
-//! use relay_core::{RelayConfig, SecretKey};
+//! use xdr_relay_core::{RelayConfig, SecretKey};
 //! use tower::ServiceExt as _;
 //!
 //! let mut config = RelayConfig::default();
 //! config.secret_key = SecretKey::new("a 64-character secret in real deployments");
-//! let app = relay_core::router(config).unwrap();
+//! let app = xdr_relay_core::router(config).unwrap();
 //!
 //! // `/watchdog` needs no token and makes no upstream call.
 //! let request = axum::http::Request::get("/watchdog")

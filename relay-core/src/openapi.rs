@@ -15,7 +15,7 @@ const COMPONENTS: &str = "#/components/schemas/";
 /// The OpenAPI 3.1 document of the relay's HTTP API.
 ///
 /// ```
-/// let doc = relay_core::openapi();
+/// let doc = xdr_relay_core::openapi();
 /// assert_eq!(doc["openapi"], "3.1.0");
 /// assert!(doc["paths"]["/observe/observables"]["post"].is_object());
 /// ```

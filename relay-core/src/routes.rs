@@ -38,7 +38,7 @@ pub(crate) struct Relay {
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
 /// use tower::ServiceExt as _;
-/// let router = relay_core::router(relay_core::RelayConfig::default()).unwrap();
+/// let router = xdr_relay_core::router(xdr_relay_core::RelayConfig::default()).unwrap();
 /// let request = axum::http::Request::post("/version").body(axum::body::Body::empty()).unwrap();
 /// let response = router.oneshot(request).await.unwrap();
 /// assert_eq!(response.status(), 200);

@@ -1,18 +1,18 @@
 //! The Threat Response relay for Auth0 Signals on AWS Lambda.
 //!
-//! **What it is:** a thin adapter that builds [`relay_core::RelayConfig`] from the Lambda's
-//! environment and serves [`relay_core::router`] through `lambda_http` (API Gateway REST and
+//! **What it is:** a thin adapter that builds [`xdr_relay_core::RelayConfig`] from the Lambda's
+//! environment and serves [`xdr_relay_core::router`] through `lambda_http` (API Gateway REST and
 //! HTTP APIs, Function URLs, ALB). It is the only crate that knows Lambda events.
 //! **What it is not:** relay logic; every route, rule and error lives in `relay-core`.
 //!
 //! ```
-//! let config = relay_lambda::config_from_env(|name| match name {
+//! let config = xdr_relay_lambda::config_from_env(|name| match name {
 //!     "SECRET_KEY" => Some("from the function's environment".to_owned()),
 //!     _ => None,
 //! })
 //! .unwrap();
 //! assert!(config.secret_key.is_some());
-//! let _app = relay_lambda::app(config).unwrap();
+//! let _app = xdr_relay_lambda::app(config).unwrap();
 //! ```
 #![forbid(unsafe_code)]
 
@@ -20,8 +20,8 @@ use axum::Router;
 use axum::extract::Request;
 use lambda_http::RequestExt as _;
 use lambda_http::request::RequestContext;
-use relay_core::{JwksConfig, RelayConfig, SecretKey};
 use tower::Layer as _;
+use xdr_relay_core::{JwksConfig, RelayConfig, SecretKey};
 
 /// Reads the relay's configuration from environment variables (`AUTH_TYPE`, `SECRET_KEY`,
 /// `RELAY_URL`, `JWKS_ALLOWED_HOSTS`, `SIGNALS_API_URL`, `CTR_ENTITIES_LIMIT`,
@@ -96,8 +96,8 @@ fn jwks_from_env(get: &impl Fn(&str) -> Option<String>) -> Result<JwksConfig, St
 /// `lambda_http` prefixes an API Gateway path with its stage (`/prod/health`); the relay's
 /// routes are stage-agnostic, so the prefix is taken off here, before routing: a
 /// `Router::layer` middleware would run after the route was already chosen.
-pub fn app(config: RelayConfig) -> Result<Router, relay_core::ConfigError> {
-    let relay = relay_core::router(config)?;
+pub fn app(config: RelayConfig) -> Result<Router, xdr_relay_core::ConfigError> {
+    let relay = xdr_relay_core::router(config)?;
     let stage_stripped = axum::middleware::map_request(strip_stage).layer(relay);
     Ok(Router::new().fallback_service(stage_stripped))
 }

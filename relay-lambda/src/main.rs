@@ -13,12 +13,12 @@ async fn main() -> Result<(), lambda_http::Error> {
         .with_current_span(false)
         .without_time()
         .init();
-    let config = relay_lambda::config_from_env(|name| std::env::var(name).ok())?;
+    let config = xdr_relay_lambda::config_from_env(|name| std::env::var(name).ok())?;
     if config.secret_key.is_none() && config.jwks.is_none() {
         tracing::warn!(
             "SECRET_KEY is not set: every authenticated route will answer an authorization error"
         );
     }
-    let app = relay_lambda::app(config)?;
+    let app = xdr_relay_lambda::app(config)?;
     lambda_http::run(app).await
 }

@@ -4,9 +4,9 @@ use std::collections::BTreeMap;
 use std::io::IsTerminal as _;
 use std::path::PathBuf;
 
-use relay_core::SecretKey;
 use serde::Deserialize;
 use serde_json::json;
+use xdr_relay_core::SecretKey;
 
 /// The module settings this relay ships: the credential fields and the region module ids.
 const MODULE_SETTINGS: &str = include_str!("../module_settings.json");
@@ -67,7 +67,7 @@ pub(crate) fn run(args: &JwtArgs) -> Result<(), String> {
         None => generate_secret()?,
     };
     let signing_key = SecretKey::new(&secret).ok_or("the SECRET_KEY is empty")?;
-    let token = relay_core::encode_token(&signing_key, &key, None)
+    let token = xdr_relay_core::encode_token(&signing_key, &key, None)
         .map_err(|e| format!("cannot sign the JWT: {e}"))?;
 
     let console = format!(

@@ -1,7 +1,7 @@
 //! `relay-server`: the self-hosted Threat Response relay for Auth0 Signals.
 //!
 //! A thin adapter: it reads configuration from the environment and the command line, sets up
-//! logging, and serves `relay_core::router` with axum on tokio until SIGINT or SIGTERM, letting
+//! logging, and serves `xdr_relay_core::router` with axum on tokio until SIGINT or SIGTERM, letting
 //! requests in flight finish. All relay logic lives in `relay-core`.
 #![forbid(unsafe_code)]
 
@@ -11,8 +11,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use relay_core::{JwksConfig, RelayConfig, SecretKey};
 use tracing_subscriber::EnvFilter;
+use xdr_relay_core::{JwksConfig, RelayConfig, SecretKey};
 
 mod jwt;
 
@@ -66,7 +66,7 @@ struct ServeArgs {
     #[arg(long, env = "JWKS_ALLOW_HTTP", default_value_t = false, action = clap::ArgAction::Set, value_name = "BOOL")]
     jwks_allow_http: bool,
     /// Base URL of the Auth0 Signals API.
-    #[arg(long, env = "SIGNALS_API_URL", default_value = relay_core::DEFAULT_SIGNALS_API_URL)]
+    #[arg(long, env = "SIGNALS_API_URL", default_value = xdr_relay_core::DEFAULT_SIGNALS_API_URL)]
     signals_api_url: String,
     /// Most sightings per observable (a token's own CTR_ENTITIES_LIMIT wins).
     #[arg(long, env = "CTR_ENTITIES_LIMIT", default_value_t = RelayConfig::default().entities_limit)]
@@ -169,7 +169,7 @@ fn jwks_config(args: &ServeArgs) -> Result<JwksConfig, String> {
 
 fn serve(args: ServeArgs) -> Result<(), String> {
     let config = config(&args)?;
-    let router = relay_core::router(config).map_err(|e| e.to_string())?;
+    let router = xdr_relay_core::router(config).map_err(|e| e.to_string())?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -185,7 +185,7 @@ fn serve(args: ServeArgs) -> Result<(), String> {
             address = %local,
             signals = %args.signals_api_url,
             auth = ?args.auth_type,
-            version = relay_core::VERSION,
+            version = xdr_relay_core::VERSION,
             "relay-server listening"
         );
         axum::serve(listener, router)

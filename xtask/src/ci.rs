@@ -52,6 +52,11 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let mut results = Vec::new();
 
     results.push(in_process(
+        "standalone",
+        "no tracked file reaches outside the repository; test data documented",
+        crate::standalone::check,
+    ));
+    results.push(in_process(
         "layering",
         "cargo metadata against ARCHITECTURE.md",
         || crate::layering::check().map(|()| "7 members, every edge allowed".to_owned()),
@@ -79,7 +84,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         ],
     ));
     let mut totals = TestTotals::default();
-    match crate::tools::ensure() {
+    match crate::tools::ensure(&crate::tools::Tool::ALL) {
         Ok(tools) => {
             results.push(StepResult {
                 name: "tools",

@@ -55,7 +55,7 @@ async fn demo(json_output: bool) -> Result<(), String> {
         "build",
         "--quiet",
         "-p",
-        "relay-server",
+        "xdr-relay-server",
         "--bin",
         "relay-server",
     ])?;
@@ -92,7 +92,7 @@ async fn demo(json_output: bool) -> Result<(), String> {
             .args(["--listen", "127.0.0.1:0"])
             .env("SECRET_KEY", secret)
             .env("SIGNALS_API_URL", format!("http://{upstream}/"))
-            .env("RUST_LOG", "warn,relay_server=info"),
+            .env("RUST_LOG", "warn,xdr_relay_server=info"),
     )?;
     let url = server.url();
     step(&format!("relay-server listening on {url}"));

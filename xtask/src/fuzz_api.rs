@@ -80,7 +80,7 @@ fn parse_args(args: &[String]) -> Result<(u32, u64), String> {
 
 /// Runs `st run` to completion (or kills it a minute past its own budget).
 fn schemathesis(url: &str, jwt: &str, max_examples: u32, max_seconds: u64) -> Result<(), String> {
-    let tools = crate::tools::ensure()?;
+    let tools = crate::tools::ensure(&[crate::tools::Tool::Schemathesis])?;
     let report_dir = crate::target_dir()?.join("schemathesis");
     let mut command = Command::new("st");
     command

@@ -24,9 +24,6 @@ use std::time::Instant;
 /// Amazon Linux 2023's glibc: a binary that needs more does not start on `provided.al2023`.
 const MAX_GLIBC: GlibcVersion = GlibcVersion(2, 34);
 
-/// The cargo-lambda release CI installs (`.ci/requirements.txt`) and the error message names.
-const CARGO_LAMBDA_PIN: &str = "cargo-lambda==1.9.2";
-
 /// The cargo profile the zips are built with: the workspace's size-minded `release` (LTO, one
 /// codegen unit, stripped, panic=abort) at opt-level 3. "z"/"s" make the relay's zip a third
 /// smaller, which Lambda neither bills nor much notices; deploy/README.md has the numbers.
@@ -49,7 +46,7 @@ enum TargetKind {
 const FUNCTIONS: [Function; 2] = [
     Function {
         name: "relay-lambda",
-        package: "relay-lambda",
+        package: "xdr-relay-lambda",
         kind: TargetKind::Bin,
     },
     Function {
@@ -147,8 +144,8 @@ fn parse_args(args: &[String]) -> Result<Arch, String> {
 }
 
 fn build_and_check(arch: Arch) -> Result<Vec<Packaged>, String> {
-    // cargo-lambda and zig come from pip: run cargo with Python's scripts folder on PATH.
-    let path = crate::tools::ensure()?.path;
+    // cargo-lambda and zig come from PyPI: run cargo with the tools' environment on PATH.
+    let path = crate::tools::ensure(&[crate::tools::Tool::CargoLambda])?.path;
     ensure_cargo_lambda(&path)?;
     let lambda_dir = lambda_dir(&crate::workspace_root()?);
     let mut packaged = Vec::new();
@@ -173,9 +170,11 @@ fn ensure_cargo_lambda(path: &std::ffi::OsStr) -> Result<(), String> {
     if works {
         Ok(())
     } else {
-        Err(format!(
-            "cargo-lambda is not installed: `python3 -m pip install {CARGO_LAMBDA_PIN}` (it brings zig)"
-        ))
+        Err(
+            "`cargo lambda --version` failed although cargo-lambda is installed in the tools' \
+             environment: remove <target dir>/py-tools to reinstall it"
+                .to_owned(),
+        )
     }
 }
 

@@ -6,9 +6,9 @@ use std::process::Command;
 /// The workspace members, exactly.
 const MEMBERS: &[&str] = &[
     "ctim-model",
-    "relay-core",
-    "relay-lambda",
-    "relay-server",
+    "xdr-relay-core",
+    "xdr-relay-lambda",
+    "xdr-relay-server",
     "signals-client",
     "socless-events",
     "xtask",
@@ -17,10 +17,10 @@ const MEMBERS: &[&str] = &[
 /// Every allowed edge between members (normal, dev and build dependencies alike).
 /// `xtask` may use any crate; no crate may use `xtask`.
 const ALLOWED: &[(&str, &str)] = &[
-    ("relay-lambda", "relay-core"),
-    ("relay-server", "relay-core"),
-    ("relay-core", "signals-client"),
-    ("relay-core", "ctim-model"),
+    ("xdr-relay-lambda", "xdr-relay-core"),
+    ("xdr-relay-server", "xdr-relay-core"),
+    ("xdr-relay-core", "signals-client"),
+    ("xdr-relay-core", "ctim-model"),
 ];
 
 /// Runs `cargo metadata` and checks the members and every edge between them.
@@ -106,9 +106,9 @@ mod tests {
     #[test]
     fn allowed_edges_and_foreign_crates_pass() {
         let m = workspace(&[
-            ("relay-core", &["ctim-model", "signals-client", "axum"]),
-            ("relay-server", &["relay-core", "tokio"]),
-            ("xtask", &["ctim-model", "relay-core"]),
+            ("xdr-relay-core", &["ctim-model", "signals-client", "axum"]),
+            ("xdr-relay-server", &["xdr-relay-core", "tokio"]),
+            ("xtask", &["ctim-model", "xdr-relay-core"]),
         ]);
         assert_eq!(super::check_metadata(&m), Ok(()));
     }
@@ -117,13 +117,13 @@ mod tests {
     fn forbidden_edges_are_named() {
         let m = workspace(&[
             ("ctim-model", &["signals-client"]),
-            ("socless-events", &["relay-core"]),
-            ("relay-core", &["xtask"]),
+            ("socless-events", &["xdr-relay-core"]),
+            ("xdr-relay-core", &["xtask"]),
         ]);
         let err = super::check_metadata(&m).unwrap_err();
         assert!(err.contains("ctim-model -> signals-client"), "{err}");
-        assert!(err.contains("socless-events -> relay-core"), "{err}");
-        assert!(err.contains("relay-core -> xtask"), "{err}");
+        assert!(err.contains("socless-events -> xdr-relay-core"), "{err}");
+        assert!(err.contains("xdr-relay-core -> xtask"), "{err}");
     }
 
     #[test]

@@ -17,6 +17,7 @@ mod procs;
 mod relay_proc;
 mod schema;
 mod soak;
+mod standalone;
 mod stub;
 mod tools;
 

@@ -34,7 +34,7 @@ impl Relay {
             "build",
             "--quiet",
             "-p",
-            "relay-server",
+            "xdr-relay-server",
             "--bin",
             "relay-server",
         ])?;

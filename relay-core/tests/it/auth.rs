@@ -146,8 +146,8 @@ async fn tampered_payload() {
 
 #[tokio::test]
 async fn another_secret() {
-    let other = relay_core::SecretKey::new("a different secret").expect("secret");
-    let token = relay_core::encode_token(&other, API_KEY, None).expect("token");
+    let other = xdr_relay_core::SecretKey::new("a different secret").expect("secret");
+    let token = xdr_relay_core::encode_token(&other, API_KEY, None).expect("token");
     check(Some(&bearer(&token)), WRONG_KEY).await;
 }
 
@@ -197,5 +197,5 @@ async fn a_relay_without_secret_key_says_it_is_not_configured() {
     assert!(relay.upstream_paths().await.is_empty());
     // Routes without authentication still answer.
     let (_, body) = relay.send("POST", "/version", None, "").await;
-    assert_eq!(body, json!({"version": relay_core::VERSION}));
+    assert_eq!(body, json!({"version": xdr_relay_core::VERSION}));
 }

@@ -190,7 +190,7 @@ async fn respond(
 }
 
 /// The relay's budget in these tests: 300 ms per attempt, 2 s in all, 3 attempts.
-fn budget(config: &mut relay_core::RelayConfig) {
+fn budget(config: &mut xdr_relay_core::RelayConfig) {
     config.signals.attempt_timeout = Duration::from_millis(300);
     config.signals.total_timeout = Duration::from_secs(2);
     config.signals.retry.max_attempts = 3;

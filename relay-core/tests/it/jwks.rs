@@ -11,10 +11,10 @@ use aws_lc_rs::signature::{self, KeyPair as _, RsaEncoding};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use relay_core::JwksConfig;
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
+use xdr_relay_core::JwksConfig;
 
 use crate::common::*;
 
@@ -410,7 +410,7 @@ async fn an_hs256_token_is_refused_in_jwks_mode() {
     let server = key_server(&[jwk(&PLATFORM, KID)]).await;
     let relay = relay(&server, |_| {}).await;
     // What the HS256 mode accepts (relay-server jwt), and the same with XDR's claims.
-    let hs256 = relay_core::encode_token(&secret(), API_KEY, None).expect("token");
+    let hs256 = xdr_relay_core::encode_token(&secret(), API_KEY, None).expect("token");
     assert_refused(&relay, &hs256, WRONG_KEY).await;
     let mut header = Header::new(Algorithm::HS256);
     header.kid = Some(KID.into());
@@ -546,9 +546,9 @@ async fn a_jwks_relay_needs_an_audience_and_a_usable_allow_list() {
     let check = |adjust: fn(&mut JwksConfig)| {
         let mut jwks = JwksConfig::new(AUDIENCE);
         adjust(&mut jwks);
-        let mut config = relay_core::RelayConfig::default();
+        let mut config = xdr_relay_core::RelayConfig::default();
         config.jwks = Some(jwks);
-        relay_core::router(config).is_ok()
+        xdr_relay_core::router(config).is_ok()
     };
     assert!(check(|_| {}));
     assert!(!check(|j| j.audience = String::new()));

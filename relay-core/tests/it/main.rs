@@ -1,4 +1,4 @@
-//! The relay end to end: `relay_core::router` through `tower::ServiceExt::oneshot` against a
+//! The relay end to end: `xdr_relay_core::router` through `tower::ServiceExt::oneshot` against a
 //! wiremock upstream on 127.0.0.1.
 
 // Test helpers live outside #[test] functions, where clippy's allow-*-in-tests does not reach:

@@ -15,7 +15,7 @@ fn checked_in_path() -> PathBuf {
 /// Set `RELAY_UPDATE_OPENAPI=1` to rewrite the checked-in document after a deliberate change.
 #[test]
 fn the_checked_in_document_is_fresh() {
-    let generated = relay_core::openapi();
+    let generated = xdr_relay_core::openapi();
     let path = checked_in_path();
     let pretty = format!(
         "{}\n",
@@ -49,7 +49,7 @@ async fn served_only_when_enabled() {
     let relay = Relay::start_with(|c| c.openapi = true).await;
     let (status, body) = relay.send("GET", "/openapi.json", None, "").await;
     assert_eq!(status, 200);
-    assert_eq!(body, relay_core::openapi());
+    assert_eq!(body, xdr_relay_core::openapi());
 }
 
 /// The documented (path, method) pairs, upper-case methods.
@@ -74,7 +74,7 @@ async fn routed(relay: &Relay, method: &str, path: &str) -> bool {
 #[tokio::test]
 async fn every_route_is_documented_and_every_documented_route_exists() {
     let relay = Relay::start_with(|c| c.openapi = true).await;
-    let doc = relay_core::openapi();
+    let doc = xdr_relay_core::openapi();
     let documented = documented(&doc);
     assert!(documented.len() >= 11, "{documented:?}");
 

@@ -193,8 +193,8 @@ async fn missing_authorization_header() {
 #[tokio::test]
 async fn token_signed_with_another_key() {
     let relay = Relay::start().await;
-    let other = relay_core::SecretKey::new("not the relay's secret").expect("secret");
-    let token = relay_core::encode_token(&other, API_KEY, None).expect("token");
+    let other = xdr_relay_core::SecretKey::new("not the relay's secret").expect("secret");
+    let token = xdr_relay_core::encode_token(&other, API_KEY, None).expect("token");
     let (_, body) = relay
         .send("POST", "/observe/observables", Some(&token), &ips(&[IP]))
         .await;

@@ -2,7 +2,7 @@
 //! (decoding and mapping) for inputs no one wrote down. Nothing panics; every error is the
 //! documented one; every entity mapped from any decodable answer passes the CTIM oracle.
 //!
-//! The `fuzz/` crate drives the same entry points (`relay_core::bench_support`) for longer.
+//! The `fuzz/` crate drives the same entry points (`xdr_relay_core::bench_support`) for longer.
 
 use std::collections::HashSet;
 use std::net::IpAddr;
@@ -10,9 +10,9 @@ use std::sync::Arc;
 
 use axum::http::{HeaderMap, HeaderValue};
 use proptest::prelude::*;
-use relay_core::bench_support;
 use serde_json::{Value, json};
 use signals_client::{IpReport, ListKind, ListMetadata};
+use xdr_relay_core::bench_support;
 
 use crate::common::*;
 

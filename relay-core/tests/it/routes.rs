@@ -152,7 +152,7 @@ async fn trailing_slashes_are_tolerated() {
     let (_, answer) = relay.post("/respond/trigger/", "{}").await;
     assert_eq!(answer, json!({"data": {"status": "failure"}}));
     let (_, answer) = relay.send("POST", "/version/", None, "").await;
-    assert_eq!(answer["version"], relay_core::VERSION);
+    assert_eq!(answer["version"], xdr_relay_core::VERSION);
     let (_, answer) = relay
         .raw("GET", "/watchdog/", None, &[("Health-Check", "x")], "")
         .await;

@@ -144,8 +144,8 @@ async fn no_log_line_holds_the_api_key_secret_key_or_jwt() {
         .await;
 
     let good = token();
-    let other_secret = relay_core::SecretKey::new("an attacker's secret").expect("secret");
-    let forged = relay_core::encode_token(&other_secret, API_KEY, None).expect("token");
+    let other_secret = xdr_relay_core::SecretKey::new("an attacker's secret").expect("secret");
+    let forged = xdr_relay_core::encode_token(&other_secret, API_KEY, None).expect("token");
     let expired = {
         let header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
         let claims = json!({"key": API_KEY, "exp": 1});

@@ -1,6 +1,6 @@
 //! The Lambda adapter end to end: synthetic API Gateway REST (v1, stage `prod`), HTTP API
 //! (v2, `$default`), Function URL and ALB events from `tests/data/`, turned into requests by
-//! `lambda_http` and answered by `relay_lambda::app` through `oneshot`, without a runtime.
+//! `lambda_http` and answered by `xdr_relay_lambda::app` through `oneshot`, without a runtime.
 
 // Test helpers live outside #[test] functions, where clippy's allow-*-in-tests does not reach:
 // a failed expect is how a helper fails its test.
@@ -9,11 +9,11 @@
 use std::path::PathBuf;
 
 use axum::http::StatusCode;
-use relay_core::SecretKey;
 use serde_json::{Value, json};
 use tower::ServiceExt as _;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
+use xdr_relay_core::SecretKey;
 
 const SECRET: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
@@ -99,13 +99,13 @@ async fn call(
 }
 
 fn app(env: &[(&str, &str)]) -> axum::Router {
-    let config = relay_lambda::config_from_env(|name| {
+    let config = xdr_relay_lambda::config_from_env(|name| {
         env.iter()
             .find(|(n, _)| *n == name)
             .map(|(_, v)| (*v).to_owned())
     })
     .expect("config");
-    relay_lambda::app(config).expect("app")
+    xdr_relay_lambda::app(config).expect("app")
 }
 
 #[tokio::test]
@@ -115,7 +115,11 @@ async fn version_from_every_event_source() {
         for method in ["GET", "POST"] {
             let (status, body) = call(&app, source, method, "/version", &[], "").await;
             assert_eq!(status, 200, "{source:?} {method}");
-            assert_eq!(body, json!({"version": relay_core::VERSION}), "{source:?}");
+            assert_eq!(
+                body,
+                json!({"version": xdr_relay_core::VERSION}),
+                "{source:?}"
+            );
         }
     }
 }
@@ -156,7 +160,7 @@ async fn deliberate_from_every_event_source() {
     let url = upstream.uri();
     let app = app(&[("SECRET_KEY", SECRET), ("SIGNALS_API_URL", &url)]);
     let secret = SecretKey::new(SECRET).expect("secret");
-    let token = relay_core::encode_token(&secret, "lambda-test-key", None).expect("token");
+    let token = xdr_relay_core::encode_token(&secret, "lambda-test-key", None).expect("token");
     let authorization = format!("Bearer {token}");
     let headers = [("Authorization", authorization.as_str())];
     let observables =
@@ -197,7 +201,7 @@ async fn without_secret_key_every_authenticated_route_says_not_configured() {
     let url = upstream.uri();
     let app = app(&[("SIGNALS_API_URL", &url), ("SECRET_KEY", "")]);
     let secret = SecretKey::new(SECRET).expect("secret");
-    let token = relay_core::encode_token(&secret, "k", None).expect("token");
+    let token = xdr_relay_core::encode_token(&secret, "k", None).expect("token");
     let authorization = format!("Bearer {token}");
     let headers = [("Authorization", authorization.as_str())];
     let expected = json!({"errors": [{
@@ -214,7 +218,7 @@ async fn without_secret_key_every_authenticated_route_says_not_configured() {
         }
         // Unauthenticated routes still answer.
         let (_, answer) = call(&app, source, "POST", "/version", &[], "").await;
-        assert_eq!(answer["version"], relay_core::VERSION);
+        assert_eq!(answer["version"], xdr_relay_core::VERSION);
     }
     assert!(
         upstream
@@ -228,7 +232,7 @@ async fn without_secret_key_every_authenticated_route_says_not_configured() {
 #[test]
 fn configuration_from_the_environment() {
     let config = |env: &[(&str, &str)]| {
-        relay_lambda::config_from_env(|name| {
+        xdr_relay_lambda::config_from_env(|name| {
             env.iter()
                 .find(|(n, _)| *n == name)
                 .map(|(_, v)| (*v).to_owned())
@@ -238,7 +242,7 @@ fn configuration_from_the_environment() {
     assert!(defaults.secret_key.is_none());
     assert_eq!(
         defaults.signals.base_url,
-        relay_core::DEFAULT_SIGNALS_API_URL
+        xdr_relay_core::DEFAULT_SIGNALS_API_URL
     );
     assert_eq!(defaults.entities_limit, 100);
 
@@ -287,13 +291,13 @@ async fn http_api_named_stage_is_stripped_too() {
         .await
         .expect("body");
     let body: Value = serde_json::from_slice(&bytes).expect("JSON");
-    assert_eq!(body, json!({"version": relay_core::VERSION}));
+    assert_eq!(body, json!({"version": xdr_relay_core::VERSION}));
 }
 
 #[test]
 fn jwks_configuration_from_the_environment() {
     let config = |env: &[(&str, &str)]| {
-        relay_lambda::config_from_env(|name| {
+        xdr_relay_lambda::config_from_env(|name| {
             env.iter()
                 .find(|(n, _)| *n == name)
                 .map(|(_, v)| (*v).to_owned())
@@ -315,7 +319,7 @@ fn jwks_configuration_from_the_environment() {
     .jwks
     .expect("jwks mode");
     assert_eq!(jwks.audience, "https://relay.example.com");
-    assert_eq!(jwks.allowed_hosts, relay_core::DEFAULT_JWKS_HOSTS);
+    assert_eq!(jwks.allowed_hosts, xdr_relay_core::DEFAULT_JWKS_HOSTS);
     assert!(!jwks.allow_http);
 
     let listed = config(&[
@@ -356,7 +360,7 @@ async fn jwks_mode_refuses_hs256_tokens_from_every_event_source() {
         ("SECRET_KEY", SECRET),
     ]);
     let secret = SecretKey::new(SECRET).expect("secret");
-    let token = relay_core::encode_token(&secret, "k", None).expect("token");
+    let token = xdr_relay_core::encode_token(&secret, "k", None).expect("token");
     let authorization = format!("Bearer {token}");
     let headers = [("Authorization", authorization.as_str())];
     let body = r#"[{"type":"ip","value":"192.0.2.1"}]"#;

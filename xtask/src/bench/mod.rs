@@ -118,7 +118,7 @@ fn in_release(args: &[String]) -> Result<(), String> {
     let relay_too = default_run && !args.iter().any(|a| a == "--skip-build");
     let mut build = vec!["build", "--release", "--quiet", "-p", "xtask"];
     if relay_too {
-        build.extend(["-p", "relay-server", "-p", "relay-lambda"]);
+        build.extend(["-p", "xdr-relay-server", "-p", "xdr-relay-lambda"]);
         step("building xtask, relay-server and relay-lambda (release)");
     } else {
         step("building xtask (release): an unoptimised driver would measure itself");
@@ -251,7 +251,21 @@ fn run_socless(args: &[String]) -> Result<(), String> {
         cargo_args.push("--");
         cargo_args.extend(args.iter().map(String::as_str));
     }
-    procs::cargo(&cargo_args)
+    // The moto group of the bench runs when `moto_server` is on PATH.
+    let tools = crate::tools::ensure(&[crate::tools::Tool::Moto])?;
+    let status = crate::cargo_command()
+        .args(&cargo_args)
+        .env("PATH", &tools.path)
+        .status()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "`cargo {}` failed ({status})",
+            cargo_args.join(" ")
+        ))
+    }
 }
 
 /// What the default run does.
@@ -314,9 +328,9 @@ fn default_run(args: &[String]) -> Result<(), String> {
             "--release",
             "--quiet",
             "-p",
-            "relay-server",
+            "xdr-relay-server",
             "-p",
-            "relay-lambda",
+            "xdr-relay-lambda",
         ])?;
     }
     let target = crate::target_dir()?;
