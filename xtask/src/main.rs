@@ -13,6 +13,7 @@ mod deploy;
 mod fuzz_api;
 mod lambda;
 mod layering;
+mod msrv;
 mod procs;
 mod relay_proc;
 mod schema;
