@@ -93,6 +93,7 @@ pub fn partition_for_region(region: &str) -> &'static str {
 }
 
 /// The execution ARN of execution `name` of the state machine `state_machine_arn`.
+#[cfg(any(feature = "aws", feature = "local"))]
 pub(crate) fn execution_arn(state_machine_arn: &str, name: &str) -> String {
     format!(
         "{}:{name}",
@@ -170,6 +171,7 @@ mod tests {
         assert!(StateMachineArns::new("us-east-1", "12x").is_err());
     }
 
+    #[cfg(any(feature = "aws", feature = "local"))]
     #[test]
     fn execution_arn_replaces_the_resource_type() {
         assert_eq!(

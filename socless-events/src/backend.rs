@@ -56,8 +56,13 @@ impl TableNames {
 
 /// Storage for events, dedup mappings and execution results.
 ///
-/// Implementations: [`crate::AwsStore`] (DynamoDB) and [`crate::LocalStore`] (SQLite).
-/// Errors are [`Error::Storage`].
+/// Implementations: [`AwsStore`] (DynamoDB, feature `aws`) and [`LocalStore`] (SQLite, feature
+/// `local`), or your own. Errors are [`Error::Storage`].
+///
+#[cfg_attr(feature = "aws", doc = "[`AwsStore`]: crate::AwsStore")]
+#[cfg_attr(not(feature = "aws"), doc = "[`AwsStore`]: crate#features")]
+#[cfg_attr(feature = "local", doc = "[`LocalStore`]: crate::LocalStore")]
+#[cfg_attr(not(feature = "local"), doc = "[`LocalStore`]: crate#features")]
 pub trait EventStore: Send + Sync {
     /// The `current_investigation_id` mapped to `dedup_hash`, if any (a strongly consistent read).
     fn dedup_mapping(
@@ -110,7 +115,13 @@ pub trait EventStore: Send + Sync {
 
 /// Starts playbook executions.
 ///
-/// Implementations: [`crate::AwsLauncher`] (Step Functions) and [`crate::LocalLauncher`].
+/// Implementations: [`AwsLauncher`] (Step Functions, feature `aws`) and [`LocalLauncher`]
+/// (feature `local`), or your own.
+///
+#[cfg_attr(feature = "aws", doc = "[`AwsLauncher`]: crate::AwsLauncher")]
+#[cfg_attr(not(feature = "aws"), doc = "[`AwsLauncher`]: crate#features")]
+#[cfg_attr(feature = "local", doc = "[`LocalLauncher`]: crate::LocalLauncher")]
+#[cfg_attr(not(feature = "local"), doc = "[`LocalLauncher`]: crate#features")]
 pub trait PlaybookLauncher: Send + Sync {
     /// Starts execution `name` of `state_machine_arn` with `input` (a JSON text). Fails with
     /// [`Error::Launch`] whose text mirrors the AWS error (`StateMachineDoesNotExist`, ...).
@@ -131,6 +142,7 @@ pub trait PlaybookLauncher: Send + Sync {
 
 /// The message the AWS SDKs give for a failed `StartExecution` call, shared by both launchers
 /// so callers see the same text whichever backend runs.
+#[cfg(any(feature = "aws", feature = "local"))]
 pub(crate) fn start_execution_error(code: &str, message: &str) -> Error {
     Error::Launch(format!(
         "An error occurred ({code}) when calling the StartExecution operation: {message}"

@@ -4,8 +4,9 @@
 //! it validates `event_details` (with the original's error texts), deduplicates each event by
 //! its md5 dedup hash, writes the events, dedup and results table items exactly as the original
 //! does, and starts one playbook execution per event with the input Socless playbooks expect.
-//! It runs on DynamoDB and Step Functions ([`AwsStore`], [`AwsLauncher`]) or, with no AWS
-//! account, on one local SQLite file ([`LocalStore`], [`LocalLauncher`]).
+//! It runs on DynamoDB and Step Functions ([`AwsStore`], [`AwsLauncher`]; feature `aws`) or,
+//! with no AWS account, on one local SQLite file ([`LocalStore`], [`LocalLauncher`]; feature
+//! `local`).
 //!
 //! Safer than the original: the whole batch is validated before any write, dedup claims are
 //! conditional writes (two concurrent invocations produce one original), floats are stored as
@@ -18,7 +19,27 @@
 //! them to a webhook), not the rest of Socless (integrations, `SetInvestigationStatus`
 //! lambdas), and nothing to do with the relay crates of this workspace.
 //!
+//! # Features
+//!
+//! | feature | what it brings | default |
+//! |---|---|---|
+//! | `aws` | [`AwsStore`] (DynamoDB), [`AwsLauncher`] (Step Functions), [`AwsClientPolicy`] and its `DEFAULT_*` settings; the AWS SDK (`aws-config`, `aws-sdk-dynamodb`, `aws-sdk-sfn`) | yes |
+//! | `local` | [`LocalStore`], [`LocalLauncher`] (with its webhook), [`LocalExecution`]; `rusqlite` (bundled SQLite), `reqwest`, `tokio` | yes |
+//! | `cli` | the `socless-create-events` binary; `clap`, and enables `aws` and `local` | yes |
+//!
+//! With no feature (`default-features = false`) the core remains: validation ([`EventBatch`]),
+//! [`dedup_hash`], [`EventCreator`], the [`EventStore`] and [`PlaybookLauncher`] traits (bring
+//! your own backend), the model, [`Error`], [`StateMachineArns`] and [`auth`]. A library user
+//! who needs one backend only can write
+//! `socless-events = { version = "0.1", default-features = false, features = ["aws"] }`.
+//!
+//! # Example
+//!
+//! With the `local` feature:
+//!
 //! ```
+//! # #[cfg(feature = "local")]
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! use socless_events::{EventCreator, LocalLauncher, LocalStore, StateMachineArns};
 //! # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
 //! let path = std::env::temp_dir().join(format!("socless-doc-{}.sqlite", std::process::id()));
@@ -43,23 +64,51 @@
 //! # std::fs::remove_file(&path).ok();
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! # })?;
-//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # Ok(())
+//! # }
+//! # #[cfg(not(feature = "local"))]
+//! # fn main() {}
 //! ```
+//!
+// The backends' links resolve only when their feature is on; otherwise they point at the
+// feature table above.
+#![cfg_attr(
+    feature = "aws",
+    doc = "[`AwsStore`]: crate::AwsStore\n[`AwsLauncher`]: crate::AwsLauncher\n[`AwsClientPolicy`]: crate::AwsClientPolicy"
+)]
+#![cfg_attr(
+    not(feature = "aws"),
+    doc = "[`AwsStore`]: crate#features\n[`AwsLauncher`]: crate#features\n[`AwsClientPolicy`]: crate#features"
+)]
+#![cfg_attr(
+    feature = "local",
+    doc = "[`LocalStore`]: crate::LocalStore\n[`LocalLauncher`]: crate::LocalLauncher\n[`LocalExecution`]: crate::LocalExecution"
+)]
+#![cfg_attr(
+    not(feature = "local"),
+    doc = "[`LocalStore`]: crate#features\n[`LocalLauncher`]: crate#features\n[`LocalExecution`]: crate#features"
+)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 mod arn;
 pub mod auth;
+#[cfg(feature = "aws")]
 mod aws;
 mod backend;
 mod batch;
 mod create;
 mod error;
+#[cfg(feature = "local")]
 mod local;
 mod model;
+#[cfg(feature = "aws")]
 mod policy;
 
 pub use arn::{REGION_ENV, StateMachineArns, partition_for_region};
+#[cfg(feature = "aws")]
+#[cfg_attr(docsrs, doc(cfg(feature = "aws")))]
 pub use aws::{AwsLauncher, AwsStore};
 pub use backend::{
     DEDUP_TABLE_ENV, EVENTS_TABLE_ENV, EventStore, PlaybookLauncher, RESULTS_TABLE_ENV, TableNames,
@@ -67,11 +116,15 @@ pub use backend::{
 pub use batch::{EventBatch, MAX_NESTING, MAX_PLAYBOOK_INPUT_BYTES, dedup_hash};
 pub use create::EventCreator;
 pub use error::{Error, InvalidEvent};
+#[cfg(feature = "local")]
+#[cfg_attr(docsrs, doc(cfg(feature = "local")))]
 pub use local::{LocalExecution, LocalLauncher, LocalStore};
 pub use model::{
     CreateEventsOutput, CreatedEvent, EventItem, EventMetadata, ExecutionReport, InitialEvent,
     JsonObject, PlaybookArtifacts, PlaybookInput, ResultsItem, Status,
 };
+#[cfg(feature = "aws")]
+#[cfg_attr(docsrs, doc(cfg(feature = "aws")))]
 pub use policy::{
     AwsClientPolicy, DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_CONNECT_TIMEOUT, DEFAULT_INITIAL_BACKOFF,
     DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_BACKOFF, DEFAULT_OPERATION_TIMEOUT,

@@ -314,12 +314,15 @@ impl LocalLauncher {
         self
     }
 
-    /// POST each execution input (JSON) to `url` after recording the start. A failed POST
-    /// makes the start fail (the execution stays recorded).
+    /// POST each execution input (JSON) to `url` after recording the start. A failed POST,
+    /// or an answer that is not 2xx (redirects are not followed), makes the start fail (the
+    /// execution stays recorded).
     pub fn with_webhook(mut self, url: &str) -> Result<Self, Error> {
         let url = reqwest::Url::parse(url)
             .map_err(|e| Error::Config(format!("invalid webhook URL: {e}")))?;
+        // Never follow a redirect: the input would go to a host the operator did not name.
         let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(30))
             .build()
             .map_err(|e| Error::Config(format!("cannot build the webhook client: {e}")))?;

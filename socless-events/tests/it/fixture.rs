@@ -1,18 +1,28 @@
 //! One behavioural suite, two backends: a [`Fixture`] hands out fresh handles to a store and a
 //! launcher that share the same data (a moto server's tables, or one SQLite file).
 
+#[cfg(feature = "local")]
 use std::path::PathBuf;
+#[cfg(feature = "aws")]
 use std::sync::Arc;
 
-use socless_events::{
-    AwsLauncher, AwsStore, EventCreator, EventStore, LocalLauncher, LocalStore, PlaybookLauncher,
-    StateMachineArns, TableNames,
-};
+#[cfg(feature = "aws")]
+use socless_events::{AwsLauncher, AwsStore, TableNames};
+use socless_events::{EventCreator, EventStore, PlaybookLauncher, StateMachineArns};
+#[cfg(feature = "local")]
+use socless_events::{LocalLauncher, LocalStore};
 
+#[cfg(feature = "aws")]
 use crate::local_aws::{self, MotoServer};
+#[cfg(feature = "aws")]
 use crate::moto::moto;
 
+#[cfg(feature = "aws")]
 pub(crate) use crate::local_aws::{ACCOUNT, create_tables, sdk_config as moto_config};
+/// The account of the state machines (moto's, which the local fixture uses too).
+#[cfg(not(feature = "aws"))]
+pub(crate) const ACCOUNT: &str = "123456789012";
+
 /// The playbooks every fixture deploys; any other name is not deployed.
 pub(crate) const PLAYBOOKS: [&str; 2] = ["ParamsToStateMachineTester", "InvestigateLogin"];
 
@@ -34,11 +44,13 @@ pub(crate) trait Fixture: Send + Sync {
     }
 }
 
+#[cfg(feature = "aws")]
 pub(crate) struct AwsFixture {
     pub(crate) server: Arc<MotoServer>,
     pub(crate) tables: TableNames,
 }
 
+#[cfg(feature = "aws")]
 impl AwsFixture {
     /// Fresh tables (unique names) and the deployed playbooks on the shared moto server.
     pub(crate) async fn new() -> Self {
@@ -60,6 +72,7 @@ impl AwsFixture {
     }
 }
 
+#[cfg(feature = "aws")]
 impl Fixture for AwsFixture {
     type Store = AwsStore;
     type Launcher = AwsLauncher;
@@ -74,14 +87,17 @@ impl Fixture for AwsFixture {
 }
 
 /// Deploys [`PLAYBOOKS`] on the local server.
+#[cfg(feature = "aws")]
 pub(crate) async fn deploy_playbooks(config: &aws_config::SdkConfig) {
     local_aws::deploy_playbooks(config, &PLAYBOOKS).await;
 }
 
+#[cfg(feature = "local")]
 pub(crate) struct LocalFixture {
     pub(crate) path: PathBuf,
 }
 
+#[cfg(feature = "local")]
 impl LocalFixture {
     pub(crate) async fn new() -> Self {
         Self {
@@ -91,6 +107,7 @@ impl LocalFixture {
 }
 
 /// A unique SQLite path in the temp dir (removed by [`remove_sqlite`]).
+#[cfg(feature = "local")]
 pub(crate) fn temp_sqlite() -> PathBuf {
     std::env::temp_dir().join(format!(
         "socless-it-{}.sqlite",
@@ -98,17 +115,20 @@ pub(crate) fn temp_sqlite() -> PathBuf {
     ))
 }
 
+#[cfg(feature = "local")]
 pub(crate) fn remove_sqlite(path: &std::path::Path) {
     let _ = std::fs::remove_file(path);
     let _ = std::fs::remove_file(path.with_extension("sqlite-journal"));
 }
 
+#[cfg(feature = "local")]
 impl Drop for LocalFixture {
     fn drop(&mut self) {
         remove_sqlite(&self.path);
     }
 }
 
+#[cfg(feature = "local")]
 impl Fixture for LocalFixture {
     type Store = LocalStore;
     type Launcher = LocalLauncher;

@@ -1,31 +1,48 @@
 //! Integration tests: one behavioural suite against moto (DynamoDB + Step Functions through the
 //! real SDK clients) and against the embedded SQLite store, plus the CLI, the webhook, faults,
 //! hostile input, load and endpoint authentication.
+//!
+//! Each part needs the features of what it tests: `aws` (moto), `local` (SQLite, the webhook),
+//! `cli` (the binary); the authentication tests need none.
 
 // Test helpers live outside #[test] functions, where clippy's allow-*-in-tests does not reach.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod auth;
+#[cfg(feature = "aws")]
 mod aws_faults;
+#[cfg(feature = "cli")]
 mod cli;
+#[cfg(feature = "aws")]
 mod dynamo_types;
+#[cfg(any(feature = "aws", feature = "local"))]
 mod faults;
+#[cfg(any(feature = "aws", feature = "local"))]
 mod fixture;
+#[cfg(any(feature = "aws", feature = "local"))]
 mod hostile;
+#[cfg(any(feature = "aws", feature = "local"))]
 mod load;
 // Shared with the benches, which use a subset of it.
+#[cfg(feature = "aws")]
 #[allow(dead_code)]
 #[path = "../support/local_aws.rs"]
 mod local_aws;
+#[cfg(feature = "aws")]
 mod moto;
+#[cfg(any(feature = "aws", feature = "local"))]
 mod scenarios;
+#[cfg(feature = "local")]
 mod webhook;
+#[cfg(any(feature = "aws", feature = "local"))]
 mod wrappers;
 
+#[cfg(feature = "aws")]
 mod aws {
     crate::scenarios::behaviour_suite!(crate::fixture::AwsFixture::new());
 }
 
+#[cfg(feature = "local")]
 mod local {
     crate::scenarios::behaviour_suite!(crate::fixture::LocalFixture::new());
 }

@@ -16,6 +16,14 @@ struct Received {
 
 /// Serves one request with `status`, handing the request back.
 async fn one_shot_server(status: &'static str) -> (String, oneshot::Receiver<Received>) {
+    one_shot_server_with(status, String::new()).await
+}
+
+/// Serves one request with `status` and `headers` (each line ending in CRLF).
+async fn one_shot_server_with(
+    status: &'static str,
+    headers: String,
+) -> (String, oneshot::Receiver<Received>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!(
         "http://{}/hook?token=hook-secret",
@@ -49,7 +57,7 @@ async fn one_shot_server(status: &'static str) -> (String, oneshot::Receiver<Rec
             buffer.extend_from_slice(&chunk[..n]);
         }
         let response =
-            format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+            format!("HTTP/1.1 {status}\r\n{headers}content-length: 0\r\nconnection: close\r\n\r\n");
         socket.write_all(response.as_bytes()).await.unwrap();
         let body = buffer[body_start..body_start + length].to_vec();
         let _ = tx.send(Received { head, body });
@@ -140,4 +148,24 @@ async fn an_unreachable_webhook_does_not_leak_its_url() {
     );
     assert!(!report.error.contains("hook-secret"), "{}", report.error);
     assert!(!format!("{:?}", creator.launcher()).contains("hook-secret"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redirecting_webhook_is_not_followed() {
+    let fixture = LocalFixture::new().await;
+    // Following the redirect would reach a server that accepts, and the start would succeed.
+    let (elsewhere, _never) = one_shot_server("200 OK").await;
+    let (url, received) = one_shot_server_with(
+        "307 Temporary Redirect",
+        format!("location: {elsewhere}\r\n"),
+    )
+    .await;
+    let creator = creator_with_webhook(&fixture, &url);
+    let error = creator.create_events(&input()).await.unwrap_err();
+    received.await.unwrap();
+    let report = &error.output().unwrap().execution_reports[0];
+    assert_eq!(
+        report.error,
+        "webhook POST failed: HTTP 307 Temporary Redirect"
+    );
 }

@@ -15,8 +15,8 @@ use aws_sdk_dynamodb::types::{
 use socless_events::TableNames;
 
 /// What to tell someone whose machine has no moto.
-pub(crate) const INSTALL_HINT: &str =
-    "the AWS tests need moto in server mode: pip install \"moto[server]\"";
+pub(crate) const INSTALL_HINT: &str = "the AWS tests need `moto_server` on PATH: `cargo xtask ci` installs it (pinned in \
+     .ci/requirements.txt) into <target dir>/py-tools/bin and runs the tests with that on PATH";
 
 /// The account moto uses.
 pub(crate) const ACCOUNT: &str = "123456789012";
