@@ -181,7 +181,8 @@ const PACKAGE: &[&[&str]] = &[&[
     "--allow-dirty",
 ]];
 
-/// The cargo features users choose from: every combination builds (cargo-hack), and the
+/// The cargo features users choose from: every combination builds (cargo-hack; resolver 3 keeps
+/// dev-dependencies' features out of a plain `check`, so none hides a missing feature), and the
 /// socless-events tests pass on each backend alone and on none (the default set runs in the
 /// test step).
 const FEATURES: &[&[&str]] = &[
@@ -189,7 +190,6 @@ const FEATURES: &[&[&str]] = &[
         "hack",
         "check",
         "--feature-powerset",
-        "--no-dev-deps",
         "-p",
         "socless-events",
         "-p",
@@ -277,30 +277,15 @@ fn step(name: &'static str, args: &[&str]) -> StepResult {
 /// given so that cargo finds `cargo-deny` and `cargo-hack`.
 fn steps(name: &'static str, commands: &[&[&str]], path: Option<&std::ffi::OsStr>) -> StepResult {
     let started = Instant::now();
-    for args in commands {
+    let outcome = commands.iter().try_for_each(|args| {
         println!("\n== {name}: cargo {} ==", args.join(" "));
-        let mut command = cargo();
-        command.args(*args);
-        if let Some(path) = path {
-            command.env("PATH", path);
-        }
-        let (ok, detail) = match command.status() {
-            Ok(s) if s.success() => continue,
-            Ok(s) => (false, format!("`cargo {}` exited with {s}", args.join(" "))),
-            Err(e) => (false, format!("could not start cargo: {e}")),
-        };
-        return StepResult {
-            name,
-            ok,
-            elapsed: started.elapsed(),
-            detail,
-        };
-    }
+        crate::procs::cargo_with(args, path)
+    });
     StepResult {
         name,
-        ok: true,
+        ok: outcome.is_ok(),
         elapsed: started.elapsed(),
-        detail: String::new(),
+        detail: outcome.err().unwrap_or_default(),
     }
 }
 

@@ -7,8 +7,17 @@ use std::process::{Child, Command, Stdio};
 
 /// Runs cargo with `args` (output shown), failing when it fails.
 pub(crate) fn cargo(args: &[&str]) -> Result<(), String> {
-    let status = crate::cargo_command()
-        .args(args)
+    cargo_with(args, None)
+}
+
+/// `cargo` with `PATH` replaced, so that cargo and what it runs find the tools' commands.
+pub(crate) fn cargo_with(args: &[&str], path: Option<&std::ffi::OsStr>) -> Result<(), String> {
+    let mut command = crate::cargo_command();
+    command.args(args);
+    if let Some(path) = path {
+        command.env("PATH", path);
+    }
+    let status = command
         .status()
         .map_err(|e| format!("cannot run cargo: {e}"))?;
     if status.success() {

@@ -2,7 +2,7 @@
 //! data file says where it came from.
 //!
 //! Two rules, over the files `git ls-files` names:
-//! - no file names a folder beside the repository (`../shared/...`, however many `../`) or an
+//! - no file names a folder beside the repository (the team folder `shared` reached with `..`) or an
 //!   absolute path of this machine (the clone's own path, its parent folder, `$HOME`);
 //! - every file in a test data folder (`testdata/`, `<crate>/tests/data/`,
 //!   `<crate>/tests/it/data/`, `<crate>/examples/data/`)
@@ -76,7 +76,7 @@ fn needles(root: &Path) -> Vec<String> {
     needles
 }
 
-/// The problems of one file: a `../shared` path or a machine path, by line.
+/// The problems of one file: a path into the team folder beside the clone or a machine path, by line.
 fn outside_references(file: &str, text: &str, needles: &[String]) -> Vec<String> {
     // Spelled in two parts so that this file does not match itself.
     let sibling = ["..", "/shared"].concat();

@@ -253,19 +253,7 @@ fn run_socless(args: &[String]) -> Result<(), String> {
     }
     // The moto group of the bench runs when `moto_server` is on PATH.
     let tools = crate::tools::ensure(&[crate::tools::Tool::Moto])?;
-    let status = crate::cargo_command()
-        .args(&cargo_args)
-        .env("PATH", &tools.path)
-        .status()
-        .map_err(|e| format!("cannot run cargo: {e}"))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "`cargo {}` failed ({status})",
-            cargo_args.join(" ")
-        ))
-    }
+    procs::cargo_with(&cargo_args, Some(&tools.path))
 }
 
 /// What the default run does.
