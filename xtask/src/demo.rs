@@ -92,7 +92,8 @@ async fn demo(json_output: bool) -> Result<(), String> {
             .args(["--listen", "127.0.0.1:0"])
             .env("SECRET_KEY", secret)
             .env("SIGNALS_API_URL", format!("http://{upstream}/"))
-            .env("RUST_LOG", "warn,xdr_relay_server=info"),
+            // The binary's crate is `relay_server` (named after the bin, not the package).
+            .env("RUST_LOG", "warn,relay_server=info"),
     )?;
     let url = server.url();
     step(&format!("relay-server listening on {url}"));
