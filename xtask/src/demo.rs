@@ -8,15 +8,13 @@
 //!
 //! Every process it starts is killed when it ends, also on failure or Ctrl-C.
 
-use std::net::SocketAddr;
+use std::fmt::Write as _;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::process::Command;
 
 use serde_json::{Value, json};
 
-use crate::procs::{Server, cargo, output};
-use crate::stub;
+use crate::procs::LocalRelay;
 
 /// The demo's observables: one per verdict, plus a domain and a bad value that are skipped.
 const OBSERVABLES: &[(&str, &str)] = &[
@@ -28,128 +26,72 @@ const OBSERVABLES: &[(&str, &str)] = &[
     ("ip", "not-an-ip"),
 ];
 
-pub(crate) fn run(args: &[String]) -> Result<(), String> {
-    let mut json_output = false;
-    for arg in args {
-        match arg.as_str() {
-            "--json" => json_output = true,
-            other => return Err(format!("demo: unknown argument `{other}` (only --json)")),
-        }
-    }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
-    runtime.block_on(async {
-        tokio::select! {
-            result = demo(json_output) => result,
-            _ = tokio::signal::ctrl_c() => Err("interrupted; every process the demo started was stopped".into()),
-        }
-    })
+/// What a route's answer is summarised as, unless `--json`.
+type Summary = fn(&Value) -> String;
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct Args {
+    /// Print every answer in full, as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+pub(crate) fn run(args: &Args) -> Result<(), String> {
+    crate::until_interrupted(demo(args.json))
 }
 
 async fn demo(json_output: bool) -> Result<(), String> {
     step("building relay-server and the Socless tutorial endpoint");
-    cargo(&[
-        "build",
-        "--quiet",
-        "-p",
-        "xdr-relay-server",
-        "--bin",
-        "relay-server",
-    ])?;
-    cargo(&[
-        "build",
-        "--quiet",
-        "-p",
-        "socless-events",
-        "--example",
-        "tutorial_endpoint",
-    ])?;
-    let bin = crate::target_dir()?.join("debug");
-
-    let upstream = stub::start(
-        SocketAddr::from(([127, 0, 0, 1], 0)),
-        stub::StubConfig {
-            latency: Duration::ZERO,
-        },
-    )
-    .await?;
-    step(&format!(
-        "Auth0 Signals stand-in listening on http://{upstream}"
-    ));
-
-    let (secret, jwt) = crate::procs::make_jwt(&bin.join("relay-server"))?;
-    let (secret, jwt) = (secret.as_str(), jwt.as_str());
-    step(&format!(
-        "made a fresh SECRET_KEY ({} characters) and a JWT with `relay-server jwt`",
-        secret.len()
-    ));
-
-    let server = Server::spawn(
-        Command::new(bin.join("relay-server"))
-            .args(["--listen", "127.0.0.1:0"])
-            .env("SECRET_KEY", secret)
-            .env("SIGNALS_API_URL", format!("http://{upstream}/"))
-            // The binary's crate is `relay_server` (named after the bin, not the package).
-            .env("RUST_LOG", "warn,relay_server=info"),
+    crate::procs::build(
+        false,
+        &["-p", "socless-events", "--example", "tutorial_endpoint"],
     )?;
-    let url = server.url();
+    // The binary's crate is `relay_server` (named after the bin, not the package).
+    let relay = LocalRelay::start("warn,relay_server=info", &[]).await?;
+    step(&format!(
+        "Auth0 Signals stand-in listening on http://{}",
+        relay.upstream
+    ));
+    let length = relay.secret.len();
+    step(&format!(
+        "made a fresh SECRET_KEY ({length} characters) and a JWT with `relay-server jwt`"
+    ));
+    let url = relay.server.url();
     step(&format!("relay-server listening on {url}"));
-
     let client = reqwest::Client::new();
-    let observables: Vec<Value> = OBSERVABLES
+    let observables: Value = OBSERVABLES
         .iter()
         .map(|(kind, value)| json!({"type": kind, "value": value}))
         .collect();
-    let observables = Value::Array(observables);
-
-    let health = call(&client, &url, "/health", jwt, None).await?;
-    section("POST /health", &health, json_output, |a| {
-        format!(
-            "status: {}",
-            a["data"]["status"].as_str().unwrap_or("(none)")
-        )
-    });
-    let deliberate = call(
-        &client,
-        &url,
-        "/deliberate/observables",
-        jwt,
-        Some(&observables),
-    )
-    .await?;
-    section(
-        "POST /deliberate/observables",
-        &deliberate,
-        json_output,
-        summarise_verdicts,
-    );
-    let observe = call(
-        &client,
-        &url,
-        "/observe/observables",
-        jwt,
-        Some(&observables),
-    )
-    .await?;
-    section(
-        "POST /observe/observables",
-        &observe,
-        json_output,
-        summarise_observe,
-    );
-    let refer = call(&client, &url, "/refer/observables", jwt, Some(&observables)).await?;
-    section(
-        "POST /refer/observables",
-        &refer,
-        json_output,
-        summarise_refer,
-    );
-    drop(server);
-
-    socless(&bin, json_output)?;
+    let routes: [(&str, Summary); 4] = [
+        ("/health", |a| {
+            format!(
+                "status: {}",
+                a["data"]["status"].as_str().unwrap_or("(none)")
+            )
+        }),
+        ("/deliberate/observables", summarise_verdicts),
+        ("/observe/observables", summarise_observe),
+        ("/refer/observables", summarise_refer),
+    ];
+    for (route, summary) in routes {
+        let body = (route != "/health").then_some(&observables);
+        let answer = call(&client, &url, route, &relay.jwt, body).await?;
+        println!("\n--- POST {route}");
+        if json_output {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&answer).unwrap_or_default()
+            );
+        } else {
+            println!("{}", summary(&answer));
+        }
+        for e in answer["errors"].as_array().into_iter().flatten() {
+            println!("error: {} ({})", e["message"], e["code"]);
+        }
+    }
+    socless(&relay.bin, json_output)?;
+    drop(relay);
     step("done: every process the demo started has stopped");
     Ok(())
 }
@@ -158,21 +100,8 @@ fn step(message: &str) {
     println!("==> {message}");
 }
 
-fn section(title: &str, answer: &Value, json_output: bool, summary: impl Fn(&Value) -> String) {
-    println!("\n--- {title}");
-    if json_output {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(answer).unwrap_or_default()
-        );
-    } else {
-        println!("{}", summary(answer));
-    }
-    if let Some(errors) = answer["errors"].as_array() {
-        for e in errors {
-            println!("error: {} ({})", e["message"], e["code"]);
-        }
-    }
+fn text(value: &Value) -> &str {
+    value.as_str().unwrap_or("?")
 }
 
 fn summarise_verdicts(answer: &Value) -> String {
@@ -185,12 +114,11 @@ fn summarise_verdicts(answer: &Value) -> String {
         docs.len()
     );
     for v in docs {
-        out.push_str(&format!(
-            "\n  {:<14} {} ({})",
-            v["observable"]["value"].as_str().unwrap_or("?"),
-            v["disposition_name"].as_str().unwrap_or("?"),
-            v["disposition"]
-        ));
+        let (value, name) = (
+            text(&v["observable"]["value"]),
+            text(&v["disposition_name"]),
+        );
+        let _ = write!(out, "\n  {value:<14} {name} ({})", v["disposition"]);
     }
     out
 }
@@ -207,13 +135,12 @@ fn summarise_observe(answer: &Value) -> String {
         count("relationships")
     );
     for s in data["sightings"]["docs"].as_array().into_iter().flatten() {
-        out.push_str(&format!(
-            "\n  sighting {:<14} on {:<40} severity {:<7} tlp {}",
-            s["observables"][0]["value"].as_str().unwrap_or("?"),
-            s["source"].as_str().unwrap_or("?"),
-            s["severity"].as_str().unwrap_or("?"),
-            s["tlp"].as_str().unwrap_or("?"),
-        ));
+        let (ip, source) = (text(&s["observables"][0]["value"]), text(&s["source"]));
+        let (severity, tlp) = (text(&s["severity"]), text(&s["tlp"]));
+        let _ = write!(
+            out,
+            "\n  sighting {ip:<14} on {source:<40} severity {severity:<7} tlp {tlp}"
+        );
     }
     out
 }
@@ -222,7 +149,7 @@ fn summarise_refer(answer: &Value) -> String {
     let links = answer["data"].as_array().cloned().unwrap_or_default();
     let mut out = format!("{} refer links", links.len());
     for l in links {
-        out.push_str(&format!("\n  {}", l["url"].as_str().unwrap_or("?")));
+        let _ = write!(out, "\n  {}", text(&l["url"]));
     }
     out
 }
@@ -255,52 +182,46 @@ fn socless(bin: &Path, json_output: bool) -> Result<(), String> {
     let store = dir.join("socless.sqlite");
     let alert =
         crate::workspace_root()?.join("socless-events/examples/data/investigate_login_alert.json");
+    let (shown_alert, shown_store) = (alert.display(), store.display());
     step(&format!(
-        "Socless tutorial endpoint: sending {} to the embedded store {}",
-        alert.display(),
-        store.display()
+        "Socless tutorial endpoint: sending {shown_alert} to the embedded store {shown_store}"
     ));
-    let result = output(
-        Command::new(bin.join("examples").join("tutorial_endpoint"))
+    let mut endpoint = Command::new(bin.join("examples").join("tutorial_endpoint"));
+    let result = crate::procs::output(
+        endpoint
             .arg("--local")
             .arg(&store)
             .arg("--alert")
-            .arg(&alert)
-            .stdin(Stdio::null()),
+            .arg(&alert),
     );
     let _ = std::fs::remove_dir_all(&dir);
     let printed = result?;
     println!("\n--- Socless event endpoint");
-    if json_output {
-        println!("{printed}");
-        return Ok(());
-    }
     let (status, body) = printed.split_once('\n').unwrap_or((printed.as_str(), ""));
-    println!("{}", status.trim());
     match serde_json::from_str::<Value>(body.trim()) {
-        Ok(answer) => {
+        Ok(answer) if !json_output => {
+            println!("{}", status.trim());
             for e in answer["events"].as_array().into_iter().flatten() {
                 let (event, meta) = (&e["event"], &e["metadata"]);
                 println!(
                     "  recorded event {} ({}, details {}, investigation {}, status {}, duplicate: {})",
-                    meta["_id"].as_str().unwrap_or("?"),
-                    event["event_type"].as_str().unwrap_or("?"),
+                    text(&meta["_id"]),
+                    text(&event["event_type"]),
                     event["details"],
-                    meta["investigation_id"].as_str().unwrap_or("?"),
-                    meta["status_"].as_str().unwrap_or("?"),
+                    text(&meta["investigation_id"]),
+                    text(&meta["status_"]),
                     meta["is_duplicate"]
                 );
             }
             for r in answer["execution_reports"].as_array().into_iter().flatten() {
+                let (playbook, machine) = (text(&r["playbook"]), text(&r["statemachinearn"]));
                 println!(
-                    "  started playbook {} ({}) as execution {}",
-                    r["playbook"].as_str().unwrap_or("?"),
-                    r["statemachinearn"].as_str().unwrap_or("?"),
-                    r["execution_id"].as_str().unwrap_or("?")
+                    "  started playbook {playbook} ({machine}) as execution {}",
+                    text(&r["execution_id"])
                 );
             }
         }
-        Err(_) => println!("{body}"),
+        _ => println!("{printed}"),
     }
     Ok(())
 }

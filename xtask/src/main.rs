@@ -1,7 +1,8 @@
 //! `cargo xtask`: the workspace's chores, in Rust so they run wherever cargo does.
 //!
 //! **What it is:** the one test command (`cargo xtask ci`), the demo, and release chores.
-//! **What it is not:** a library; no crate depends on it.
+//! **What it is not:** a library; no crate depends on it. A new task is one variant of
+//! [`Task`] and one module with `Args` and `run`.
 #![forbid(unsafe_code)]
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
@@ -15,7 +16,6 @@ mod lambda;
 mod layering;
 mod msrv;
 mod procs;
-mod relay_proc;
 mod schema;
 mod soak;
 mod standalone;
@@ -25,39 +25,46 @@ mod tools;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
-const USAGE: &str = "\
-usage: cargo xtask <task> [args]
+use clap::{CommandFactory, Parser, Subcommand};
 
-tasks:
-  ci        every check CI runs; the one test command
-  demo      the relay and the Socless endpoint end to end on local stand-ins [--json]
-  bench     load, RSS and start-up figures; `bench stub`, `bench load`, `bench socless`
-  lambda    the Lambda zips for provided.al2023, glibc checked [--arm64]
-  schema    write the CTIM JSON Schemas: schema --out DIR [--check]
-  fuzz-api  Schemathesis against relay-server + stub [--max-examples N] [--max-seconds N]
-  soak      mixed traffic against relay-server + stub; no 5xx, no panic, RSS bound [--seconds N]
-  help      this text
-";
+#[derive(Parser, Debug)]
+#[command(
+    name = "cargo xtask",
+    about = "The workspace's chores: tests, demo, bench, release"
+)]
+struct Cli {
+    #[command(subcommand)]
+    task: Option<Task>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Task {
+    /// Every check CI runs; the one test command.
+    Ci,
+    /// The relay and the Socless endpoint end to end on local stand-ins.
+    Demo(demo::Args),
+    /// Load, RSS and start-up figures of the relay; `bench load`, `bench socless`, ...
+    Bench(bench::Args),
+    /// The Lambda zips for provided.al2023, glibc checked.
+    Lambda(lambda::Args),
+    /// Write (or check) the CTIM JSON Schemas.
+    Schema(schema::Args),
+    /// Schemathesis against relay-server and the Signals stand-in.
+    FuzzApi(fuzz_api::Args),
+    /// Mixed traffic against relay-server: no 5xx, no panic, RSS bound.
+    Soak(soak::Args),
+}
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let (task, rest) = match args.split_first() {
-        Some((task, rest)) => (task.as_str(), rest),
-        None => ("help", &[][..]),
-    };
-    let result = match task {
-        "ci" => ci::run(rest),
-        "bench" => bench::run(rest),
-        "demo" => demo::run(rest),
-        "fuzz-api" => fuzz_api::run(rest),
-        "lambda" => lambda::run(rest),
-        "schema" => schema::run(rest),
-        "soak" => soak::run(rest),
-        "help" | "-h" | "--help" => {
-            print!("{USAGE}");
-            Ok(())
-        }
-        other => Err(format!("unknown task `{other}`\n\n{USAGE}")),
+    let result = match Cli::parse().task {
+        None => Cli::command().print_help().map_err(|e| e.to_string()),
+        Some(Task::Ci) => ci::run(),
+        Some(Task::Demo(args)) => demo::run(&args),
+        Some(Task::Bench(args)) => bench::run(args),
+        Some(Task::Lambda(args)) => lambda::run(&args),
+        Some(Task::Schema(args)) => schema::run(&args),
+        Some(Task::FuzzApi(args)) => fuzz_api::run(&args),
+        Some(Task::Soak(args)) => soak::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -83,15 +90,47 @@ pub(crate) fn workspace_root() -> Result<PathBuf, String> {
 
 /// Where cargo puts build output: `CARGO_TARGET_DIR` when set, else `<root>/target`.
 pub(crate) fn target_dir() -> Result<PathBuf, String> {
-    match std::env::var_os("CARGO_TARGET_DIR") {
-        Some(dir) if !dir.is_empty() => {
-            let dir = PathBuf::from(dir);
-            if dir.is_absolute() {
-                Ok(dir)
-            } else {
-                Ok(workspace_root()?.join(dir))
-            }
+    let root = workspace_root()?;
+    Ok(match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) if !dir.is_empty() => root.join(dir),
+        _ => root.join("target"),
+    })
+}
+
+/// A task's arguments from words, as `cargo xtask <task> <args>` would parse them (for `ci`,
+/// which runs other tasks, and for tests).
+pub(crate) fn task_args<A: clap::Args + clap::FromArgMatches>(args: &[&str]) -> Result<A, String> {
+    let command = A::augment_args(clap::Command::new("xtask"));
+    let matches = command
+        .try_get_matches_from(std::iter::once("xtask").chain(args.iter().copied()))
+        .map_err(|e| e.to_string())?;
+    A::from_arg_matches(&matches).map_err(|e| e.to_string())
+}
+
+/// A multi-thread tokio runtime for the tasks that serve or load HTTP.
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))
+}
+
+/// Runs `task` until it ends or Ctrl-C, which drops it and so stops its child processes.
+pub(crate) fn until_interrupted<T>(
+    task: impl Future<Output = Result<T, String>>,
+) -> Result<T, String> {
+    runtime()?.block_on(async {
+        tokio::select! {
+            result = task => result,
+            _ = tokio::signal::ctrl_c() => Err("interrupted; every process started was stopped".into()),
         }
-        _ => Ok(workspace_root()?.join("target")),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_command_line_is_consistent() {
+        <super::Cli as clap::CommandFactory>::command().debug_assert();
     }
 }

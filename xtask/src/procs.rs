@@ -1,64 +1,143 @@
-//! Child processes for the tasks that run our binaries (`demo`, `bench`): cargo, one-shot
-//! commands, and servers that announce `address=IP:PORT` on stderr, killed when dropped.
+//! Child processes, one way for every task: cargo, one-shot commands, servers that announce
+//! `address=IP:PORT` on stderr (killed when dropped), and the relay-server they all run.
 
+use std::collections::VecDeque;
+use std::ffi::OsStr;
 use std::io::{BufRead, BufReader};
-use std::path::Path;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
 
-/// Runs cargo with `args` (output shown), failing when it fails.
-pub(crate) fn cargo(args: &[&str]) -> Result<(), String> {
-    cargo_with(args, None)
-}
-
-/// `cargo` with `PATH` replaced, so that cargo and what it runs find the tools' commands.
-pub(crate) fn cargo_with(args: &[&str], path: Option<&std::ffi::OsStr>) -> Result<(), String> {
+/// Runs cargo with `args` (output shown), with `path` as PATH when given (so cargo finds the
+/// tools' commands); fails when cargo fails.
+pub(crate) fn cargo(args: &[&str], path: Option<&OsStr>) -> Result<(), String> {
     let mut command = crate::cargo_command();
     command.args(args);
     if let Some(path) = path {
         command.env("PATH", path);
     }
-    let status = command
-        .status()
-        .map_err(|e| format!("cannot run cargo: {e}"))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!("`cargo {}` failed ({status})", args.join(" ")))
+    status(&mut command)
+}
+
+/// Runs a command with inherited output; fails when it cannot start or fails.
+pub(crate) fn status(command: &mut Command) -> Result<(), String> {
+    match command.status() {
+        Ok(status) if status.success() => Ok(()),
+        Ok(status) => Err(format!("`{command:?}` failed ({status})")),
+        Err(e) => Err(format!("cannot run `{command:?}`: {e}")),
     }
+}
+
+/// Builds the cargo targets `targets` names (`-p PKG --bin NAME ...`), in release when asked;
+/// returns the folder the binaries are in.
+pub(crate) fn build(release: bool, targets: &[&str]) -> Result<PathBuf, String> {
+    let mut args = vec!["build", "--quiet"];
+    if release {
+        args.push("--release");
+    }
+    args.extend(targets);
+    cargo(&args, None)?;
+    Ok(crate::target_dir()?.join(if release { "release" } else { "debug" }))
 }
 
 /// Runs a command to completion and returns its stdout; its stderr becomes the error.
 pub(crate) fn output(command: &mut Command) -> Result<String, String> {
     let name = command.get_program().to_string_lossy().into_owned();
     let out = command
+        .stdin(Stdio::null())
         .stderr(Stdio::piped())
         .output()
         .map_err(|e| format!("cannot run {name}: {e}"))?;
+    let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).trim_end().to_owned();
     if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        Ok(text(&out.stdout))
     } else {
         Err(format!(
             "{name} failed ({}): {}",
             out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
+            text(&out.stderr)
         ))
     }
 }
 
-/// A fresh SECRET_KEY and a JWT for the stand-in's API key, made by `relay-server jwt --json`
+/// A SECRET_KEY (`secret`, or a fresh one) and a JWT carrying `key`, made by `relay-server jwt`
 /// (the operator's own tool, so every task exercises it): `(secret, jwt)`.
-pub(crate) fn make_jwt(relay_server: &Path) -> Result<(String, String), String> {
-    let printed = output(
-        Command::new(relay_server)
-            .args(["jwt", "--key", crate::stub::DEMO_API_KEY, "--json"])
-            .stdin(Stdio::null()),
-    )?;
-    let pair: serde_json::Value = serde_json::from_str(&printed)
+pub(crate) fn jwt(bin: &Path, key: &str, secret: Option<&str>) -> Result<(String, String), String> {
+    let mut command = Command::new(bin.join("relay-server"));
+    command.args(["jwt", "--json", "--key", key]);
+    if let Some(secret) = secret {
+        command.args(["--secret-key", secret]);
+    }
+    let pair: serde_json::Value = serde_json::from_str(&output(&mut command)?)
         .map_err(|e| format!("relay-server jwt printed no JSON: {e}"))?;
     match (pair["secret_key"].as_str(), pair["jwt"].as_str()) {
         (Some(secret), Some(jwt)) => Ok((secret.to_owned(), jwt.to_owned())),
         _ => Err("relay-server jwt printed no secret_key/jwt".into()),
     }
+}
+
+/// The relay-server command every task runs, on an ephemeral port; `rust_log` `None` keeps the
+/// production default (`info`, one line per request).
+pub(crate) fn relay_command(
+    bin: &Path,
+    secret: &str,
+    upstream: &str,
+    rust_log: Option<&str>,
+) -> Command {
+    let mut command = Command::new(bin.join("relay-server"));
+    command.args(["--listen", "127.0.0.1:0"]);
+    command
+        .env("SECRET_KEY", secret)
+        .env("SIGNALS_API_URL", upstream);
+    match rust_log {
+        Some(filter) => command.env("RUST_LOG", filter),
+        None => command.env_remove("RUST_LOG"),
+    };
+    command
+}
+
+/// A debug relay-server in front of the in-process Auth0 Signals stand-in (call it inside a
+/// tokio runtime, which serves the stand-in).
+#[derive(Debug)]
+pub(crate) struct LocalRelay {
+    pub(crate) server: Server,
+    /// The stand-in's `IP:PORT`.
+    pub(crate) upstream: SocketAddr,
+    /// Where relay-server (and the other debug binaries) are.
+    pub(crate) bin: PathBuf,
+    pub(crate) secret: String,
+    /// A JWT the relay accepts, carrying the stand-in's API key.
+    pub(crate) jwt: String,
+}
+
+impl LocalRelay {
+    /// Builds relay-server, starts the stand-in and the relay with `rust_log` and `env`.
+    pub(crate) async fn start(rust_log: &str, env: &[(&str, &str)]) -> Result<Self, String> {
+        let bin = build(false, &["-p", "xdr-relay-server", "--bin", "relay-server"])?;
+        let config = crate::stub::StubConfig::default();
+        let upstream = crate::stub::start(SocketAddr::from(([127, 0, 0, 1], 0)), config).await?;
+        let (secret, jwt) = jwt(&bin, crate::stub::DEMO_API_KEY, None)?;
+        let url = format!("http://{upstream}/");
+        let mut command = relay_command(&bin, &secret, &url, Some(rust_log));
+        let server = Server::spawn(command.envs(env.iter().copied()), true)?;
+        Ok(LocalRelay {
+            server,
+            upstream,
+            bin,
+            secret,
+            jwt,
+        })
+    }
+}
+
+/// What a watched server logged: line and panic counts, the last lines.
+#[derive(Debug, Default)]
+struct Log {
+    lines: AtomicUsize,
+    panics: AtomicUsize,
+    last: Mutex<VecDeque<String>>,
 }
 
 /// A running server process, killed (and reaped) on drop.
@@ -67,13 +146,15 @@ pub(crate) struct Server {
     child: Child,
     /// `IP:PORT` as the server logged it.
     pub(crate) address: String,
+    log: Arc<Log>,
 }
 
 impl Server {
-    /// Spawns `command` and waits for the first stderr line holding `address=IP:PORT` (as
-    /// relay-server and `xtask bench stub` log when they listen). The rest of stderr is
-    /// drained in a thread so the server never blocks on a full pipe.
-    pub(crate) fn spawn(command: &mut Command) -> Result<Server, String> {
+    /// Spawns `command` and waits for the first stderr line holding `address=IP:PORT`. With
+    /// `watch`, every later line is counted and scanned for panics; without, the rest is drained
+    /// in blocks, not lines, so a relay logging a line per request under load costs the
+    /// bench's own process (the load driver) no CPU.
+    pub(crate) fn spawn(command: &mut Command, watch: bool) -> Result<Server, String> {
         let name = command.get_program().to_string_lossy().into_owned();
         let mut child = command
             .stdin(Stdio::null())
@@ -81,36 +162,40 @@ impl Server {
             .stderr(Stdio::piped())
             .spawn()
             .map_err(|e| format!("cannot start {name}: {e}"))?;
-        let Some(stderr) = child.stderr.take() else {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(format!("{name} has no stderr"));
-        };
-        // Built before the search, so that dropping it stops the child on every path.
+        let stderr = child.stderr.take();
+        // Built first, so that dropping it stops the child on every path.
         let mut server = Server {
             child,
             address: String::new(),
+            log: Arc::default(),
         };
-        let mut reader = BufReader::new(stderr);
-        let mut line = String::new();
-        let address = loop {
-            line.clear();
-            match reader.read_line(&mut line) {
-                Ok(0) | Err(_) => break None,
-                Ok(_) => {}
+        let mut reader = BufReader::new(stderr.ok_or(format!("{name} has no stderr"))?);
+        let (tx, rx) = mpsc::channel();
+        let log = Arc::clone(&server.log);
+        std::thread::spawn(move || {
+            let (mut tx, mut line) = (Some(tx), String::new());
+            while tx.is_some() || watch {
+                line.clear();
+                if !matches!(reader.read_line(&mut line), Ok(1..)) {
+                    return;
+                }
+                let found = line
+                    .split("address=")
+                    .nth(1)
+                    .and_then(|r| r.split_whitespace().next());
+                if let (Some(address), Some(tx)) = (found, tx.take_if(|_| found.is_some())) {
+                    let _ = tx.send(address.to_owned());
+                }
+                log.record(line.trim_end());
             }
-            let found = line
-                .split("address=")
-                .nth(1)
-                .and_then(|rest| rest.split_whitespace().next());
-            if let Some(address) = found {
-                break Some(address.to_owned());
-            }
-        };
-        // In blocks, not lines: under load a relay logs a line per request, and splitting
-        // them here cost the bench's own process (the load driver) CPU the relay then lacked.
-        std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
-        server.address = address.ok_or_else(|| format!("{name} exited before it listened"))?;
+            let _ = std::io::copy(&mut reader, &mut std::io::sink());
+        });
+        server.address = rx.recv().map_err(|_| {
+            format!(
+                "{name} exited before it listened:\n{}",
+                server.last_lines().join("\n")
+            )
+        })?;
         Ok(server)
     }
 
@@ -122,6 +207,41 @@ impl Server {
     /// The process id (for /proc sampling).
     pub(crate) fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// Log lines so far, and how many of them mention a panic (`watch` only).
+    pub(crate) fn log_counts(&self) -> (usize, usize) {
+        let load = |n: &AtomicUsize| n.load(Ordering::Relaxed);
+        (load(&self.log.lines), load(&self.log.panics))
+    }
+
+    /// The last few log lines, for error messages.
+    pub(crate) fn last_lines(&self) -> Vec<String> {
+        self.log
+            .last
+            .lock()
+            .map(|l| l.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Whether the process is still running and has logged no panic.
+    pub(crate) fn healthy(&mut self) -> bool {
+        self.log_counts().1 == 0 && matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Log {
+    fn record(&self, line: &str) {
+        self.lines.fetch_add(1, Ordering::Relaxed);
+        if line.contains("panicked") {
+            self.panics.fetch_add(1, Ordering::Relaxed);
+        }
+        if let Ok(mut last) = self.last.lock() {
+            if last.len() >= 20 {
+                last.pop_front();
+            }
+            last.push_back(line.to_owned());
+        }
     }
 }
 

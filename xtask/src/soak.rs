@@ -5,240 +5,213 @@
 //! the run is within [`MAX_RSS_GROWTH_KIB`] of what it was after warm-up.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
 use crate::bench::rss;
-use crate::relay_proc::Relay;
+use crate::procs::LocalRelay;
 
-const DEFAULT_SECONDS: u64 = 60;
 /// Warm-up before the "before" sample: pools, caches and allocator arenas fill up first.
 const WARM_UP: Duration = Duration::from_secs(3);
 /// Concurrent clients.
-const CLIENTS: usize = 8;
+const CLIENTS: u64 = 8;
 /// The most resident memory may grow between warm-up and the end of the run.
 const MAX_RSS_GROWTH_KIB: u64 = 4 * 1024;
 
-pub(crate) fn run(args: &[String]) -> Result<(), String> {
-    let seconds = parse_args(args)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
-    runtime.block_on(soak(Duration::from_secs(seconds)))
+#[derive(clap::Args, Debug)]
+pub(crate) struct Args {
+    /// How long the measured run lasts, after the warm-up.
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    seconds: u64,
 }
 
-fn parse_args(args: &[String]) -> Result<u64, String> {
-    match args {
-        [] => Ok(DEFAULT_SECONDS),
-        [flag, n] if flag == "--seconds" => n
-            .parse::<u64>()
-            .ok()
-            .filter(|&n| n > 0)
-            .ok_or_else(|| format!("soak: --seconds takes a positive number, got `{n}`")),
-        _ => Err("soak: usage: cargo xtask soak [--seconds N]".into()),
-    }
-}
-
-/// What the clients saw.
+/// What the clients saw: requests, 5xx answers, requests with no answer, relay error answers.
 #[derive(Debug, Default)]
-struct Counts {
-    requests: AtomicU64,
-    server_errors: AtomicU64,
-    failures: AtomicU64,
-    relay_errors: AtomicU64,
+struct Counts([AtomicU64; 4]);
+
+pub(crate) fn run(args: &Args) -> Result<(), String> {
+    crate::until_interrupted(soak(Duration::from_secs(args.seconds)))
 }
 
 async fn soak(duration: Duration) -> Result<(), String> {
-    let mut relay = Relay::start(&[]).await?;
-    let pid = relay.pid();
+    let mut relay = LocalRelay::start("info", &[]).await?;
+    let (_, unknown_key) =
+        crate::procs::jwt(&relay.bin, "not-a-key-the-stub-knows", Some(&relay.secret))?;
+    let (pid, url) = (relay.server.pid(), relay.server.url());
+    let (secs, warm) = (duration.as_secs(), WARM_UP.as_secs());
     println!(
-        "soak: relay-server (pid {pid}) at {}; {CLIENTS} clients for {}s after {}s of warm-up",
-        relay.url,
-        duration.as_secs(),
-        WARM_UP.as_secs()
+        "soak: relay-server (pid {pid}) at {url}; {CLIENTS} clients for {secs}s after {warm}s of warm-up"
     );
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+    let jwts = [relay.jwt.clone(), unknown_key];
     let counts = Arc::new(Counts::default());
-
-    drive(&client, &relay, &counts, WARM_UP).await;
-    let before = rss::read(pid)
-        .map(|m| m.rss_kib)
-        .ok_or("cannot read the relay's VmRSS")?;
+    drive(&url, &jwts, &counts, WARM_UP).await?;
+    let rss = || {
+        rss::read(pid)
+            .map(|m| m.rss_kib)
+            .ok_or("cannot read the relay's VmRSS (did it die?)")
+    };
+    let before = rss()?;
     let started = Instant::now();
-    drive(&client, &relay, &counts, duration).await;
-    let elapsed = started.elapsed();
+    drive(&url, &jwts, &counts, duration).await?;
+    let elapsed = started.elapsed().as_secs_f64();
     // Let in-flight work and timers settle before the second sample.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let after = rss::read(pid)
-        .map(|m| m.rss_kib)
-        .ok_or("cannot read the relay's VmRSS (did it die?)")?;
-
-    let requests = counts.requests.load(Ordering::Relaxed);
-    let server_errors = counts.server_errors.load(Ordering::Relaxed);
-    let failures = counts.failures.load(Ordering::Relaxed);
-    let growth = after.saturating_sub(before);
+    let after = rss()?;
+    let [requests, server_errors, failures, relay_errors] =
+        counts.0.each_ref().map(|n| n.load(Relaxed));
+    let panics = relay.server.log_counts().1;
     println!(
-        "soak: {requests} requests in {:.1}s ({:.0}/s), {} relay error answers (expected: the \
-         traffic includes bad tokens, bodies and keys), {server_errors} 5xx, {failures} \
-         transport failures, {} panics",
-        elapsed.as_secs_f64(),
-        requests as f64 / elapsed.as_secs_f64().max(0.001),
-        counts.relay_errors.load(Ordering::Relaxed),
-        relay.panics()
+        "soak: {requests} requests in {elapsed:.1}s ({:.0}/s), {relay_errors} relay error answers \
+         (expected: the traffic includes bad tokens, bodies and keys), {server_errors} 5xx, \
+         {failures} transport failures, {panics} panics",
+        requests as f64 / elapsed.max(0.001),
     );
+    let mib = |kib: u64| kib as f64 / 1024.0;
     println!(
         "soak: RSS {:.1} MiB after warm-up, {:.1} MiB after the run ({:+.1} MiB; limit +{:.1} MiB)",
         mib(before),
         mib(after),
-        (after as f64 - before as f64) / 1024.0,
+        mib(after) - mib(before),
         mib(MAX_RSS_GROWTH_KIB)
     );
-    let mut problems = Vec::new();
-    if server_errors > 0 {
-        problems.push(format!("{server_errors} answers were 5xx"));
+    let growth = after.saturating_sub(before);
+    let problems: Vec<String> = [
+        (server_errors > 0).then(|| format!("{server_errors} answers were 5xx")),
+        (failures > 0).then(|| format!("{failures} requests got no answer")),
+        (!relay.server.healthy()).then(|| {
+            format!(
+                "relay-server panicked or died:\n{}",
+                relay.server.last_lines().join("\n")
+            )
+        }),
+        (growth > MAX_RSS_GROWTH_KIB).then(|| format!("RSS grew by {:.1} MiB", mib(growth))),
+        (requests == 0).then(|| "no request was made".to_owned()),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    match problems.is_empty() {
+        true => Ok(()),
+        false => Err(format!("soak failed: {}", problems.join("; "))),
     }
-    if failures > 0 {
-        problems.push(format!("{failures} requests got no answer"));
-    }
-    if relay.panics() > 0 || !relay.alive() {
-        problems.push(format!(
-            "relay-server panicked or died:\n{}",
-            relay.last_lines().join("\n")
-        ));
-    }
-    if growth > MAX_RSS_GROWTH_KIB {
-        problems.push(format!("RSS grew by {:.1} MiB", mib(growth)));
-    }
-    if requests == 0 {
-        problems.push("no request was made".into());
-    }
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(format!("soak failed: {}", problems.join("; ")))
-    }
-}
-
-fn mib(kib: u64) -> f64 {
-    kib as f64 / 1024.0
 }
 
 /// `CLIENTS` loops sending the mix until `duration` has passed.
-async fn drive(client: &reqwest::Client, relay: &Relay, counts: &Arc<Counts>, duration: Duration) {
+async fn drive(
+    url: &str,
+    jwts: &[String; 2],
+    counts: &Arc<Counts>,
+    duration: Duration,
+) -> Result<(), String> {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
     let deadline = Instant::now() + duration;
-    let mut tasks = Vec::with_capacity(CLIENTS);
-    for worker in 0..CLIENTS {
-        let (client, counts) = (client.clone(), Arc::clone(counts));
-        let (url, jwt) = (relay.url.clone(), relay.jwt.clone());
-        let unknown_key = relay.unknown_key_jwt.clone();
-        tasks.push(tokio::spawn(async move {
-            let mut i = worker as u64 * 7919;
-            while Instant::now() < deadline {
-                let request = mixed_request(&client, &url, [&jwt, &unknown_key], i);
-                i += 1;
-                record(&counts, request.send().await).await;
-            }
-        }));
-    }
+    let tasks: Vec<_> = (0..CLIENTS)
+        .map(|worker| {
+            let (client, counts, url, jwts) = (
+                client.clone(),
+                Arc::clone(counts),
+                url.to_owned(),
+                jwts.clone(),
+            );
+            tokio::spawn(async move {
+                let mut i = worker * 7919;
+                while Instant::now() < deadline {
+                    let request = mixed_request(&client, &url, &jwts, i);
+                    i += 1;
+                    record(&counts, request.send().await).await;
+                }
+            })
+        })
+        .collect();
     for task in tasks {
         let _ = task.await;
     }
+    Ok(())
 }
 
 async fn record(counts: &Counts, result: reqwest::Result<reqwest::Response>) {
-    counts.requests.fetch_add(1, Ordering::Relaxed);
-    match result {
-        Ok(response) => {
-            if response.status().is_server_error() {
-                counts.server_errors.fetch_add(1, Ordering::Relaxed);
-            }
-            let body: Value = response.json().await.unwrap_or(Value::Null);
-            if body.get("errors").is_some() {
-                counts.relay_errors.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-        Err(_) => {
-            counts.failures.fetch_add(1, Ordering::Relaxed);
-        }
+    let [requests, server_errors, failures, relay_errors] = &counts.0;
+    requests.fetch_add(1, Relaxed);
+    let Ok(response) = result else {
+        failures.fetch_add(1, Relaxed);
+        return;
+    };
+    if response.status().is_server_error() {
+        server_errors.fetch_add(1, Relaxed);
+    }
+    if response
+        .json::<Value>()
+        .await
+        .is_ok_and(|body| body.get("errors").is_some())
+    {
+        relay_errors.fetch_add(1, Relaxed);
     }
 }
 
 /// The `i`-th request of the mix: mostly lookups of ever new addresses (so caches and pools
-/// see fresh keys), with every kind of error in between.
+/// see fresh keys), with every kind of error in between. `jwts`: a good one, and one carrying
+/// a key the stand-in refuses.
 fn mixed_request(
     client: &reqwest::Client,
     url: &str,
-    [jwt, unknown_key]: [&str; 2],
+    [jwt, unknown_key]: &[String; 2],
     i: u64,
 ) -> reqwest::RequestBuilder {
     // A /16 of addresses, walked so the relay keeps meeting IPs it has not seen.
     let ip = |n: u64| format!("198.18.{}.{}", (n >> 8) & 0xff, n & 0xff);
-    let ips = |n: u64, count: u64| -> Value {
-        Value::Array(
-            (0..count)
-                .map(|k| json!({"type": "ip", "value": ip(n * 5 + k)}))
-                .collect(),
-        )
+    let ips = |count: u64| -> Value {
+        (0..count)
+            .map(|k| json!({"type": "ip", "value": ip(i * 5 + k)}))
+            .collect()
     };
-    let post = |path: &str| client.post(format!("{url}{path}"));
+    let post = |path: &str| client.post(format!("{url}{path}")).bearer_auth(jwt);
+    let post_as = |token: &str| {
+        client
+            .post(format!("{url}/observe/observables"))
+            .bearer_auth(token)
+    };
     match i % 16 {
-        0..=4 => post("/observe/observables")
-            .bearer_auth(jwt)
-            .json(&ips(i, 3)),
-        5 | 6 => post("/deliberate/observables")
-            .bearer_auth(jwt)
-            .json(&ips(i, 5)),
-        7 => post("/refer/observables").bearer_auth(jwt).json(&ips(i, 2)),
-        8 => post("/health").bearer_auth(jwt),
+        0..=4 => post("/observe/observables").json(&ips(3)),
+        5 | 6 => post("/deliberate/observables").json(&ips(5)),
+        7 => post("/refer/observables").json(&ips(2)),
+        8 => post("/health"),
         // A forged token.
-        9 => post("/observe/observables")
-            .bearer_auth(format!("{jwt}x"))
-            .json(&ips(i, 1)),
+        9 => post_as(&format!("{jwt}x")).json(&ips(1)),
         // A body that is not observables.
-        10 => post("/observe/observables")
-            .bearer_auth(jwt)
-            .body("{\"not\": \"a list\"}"),
+        10 => post("/observe/observables").body("{\"not\": \"a list\"}"),
         // Unsupported and invalid observables: skipped, nothing upstream.
-        11 => post("/deliberate/observables")
-            .bearer_auth(jwt)
-            .json(&json!([
-                {"type": "domain", "value": "example.org"},
-                {"type": "ip", "value": "../../metadata"},
-            ])),
+        11 => post("/deliberate/observables").json(&json!([
+            {"type": "domain", "value": "example.org"},
+            {"type": "ip", "value": "../../metadata"},
+        ])),
         // A valid token whose key the upstream refuses (a 401 upstream).
-        12 => post("/observe/observables")
-            .bearer_auth(unknown_key)
-            .json(&ips(i, 1)),
+        12 => post_as(unknown_key).json(&ips(1)),
         13 => client
             .get(format!("{url}/watchdog"))
             .header("Health-Check", "soak"),
-        14 => post("/nowhere").bearer_auth(jwt),
+        14 => post("/nowhere"),
         _ => client.get(format!("{url}/observe/observables")),
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::parse_args;
-
-    fn check(args: &[&str], expected: Option<u64>) {
-        let args: Vec<String> = args.iter().map(|s| (*s).to_owned()).collect();
-        assert_eq!(parse_args(&args).ok(), expected, "{args:?}");
-    }
-
     #[test]
     fn arguments() {
-        check(&[], Some(60));
-        check(&["--seconds", "20"], Some(20));
-        check(&["--seconds", "0"], None);
-        check(&["--seconds"], None);
-        check(&["--minutes", "1"], None);
+        let seconds = |args: &[&str]| {
+            crate::task_args::<super::Args>(args)
+                .map(|a| a.seconds)
+                .ok()
+        };
+        assert_eq!(seconds(&[]), Some(60));
+        assert_eq!(seconds(&["--seconds", "20"]), Some(20));
+        for bad in [&["--seconds", "0"][..], &["--seconds"], &["--minutes", "1"]] {
+            assert_eq!(seconds(bad), None, "{bad:?}");
+        }
     }
 }

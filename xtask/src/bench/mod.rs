@@ -1,18 +1,9 @@
 //! `cargo xtask bench`: how fast the relay is, against a stand-in upstream of known latency.
 //!
-//! - `bench stub --listen ADDR --latency-ms N`: the Auth0 Signals stand-in alone, until Ctrl-C.
-//! - `bench passthrough --listen ADDR --upstream URL`: the cheapest relay (see [`passthrough`]),
-//!   the baseline that shows what the HTTP plumbing alone costs.
-//! - `bench load --url URL --jwt TOKEN --scenario NAME --duration S --concurrency C [--json]`:
-//!   the load driver against any relay (or, with `--scenario stub --key KEY`, any Signals API).
-//! - `bench socless [criterion args]`: the `create_events` benchmark (`socless-events/benches`).
-//! - `bench [--duration S] [--concurrency C] ...`: the default run (see [`default_run`]).
-//!
 //! The stand-in runs as its own process (this binary, `bench stub`), not inside the driver:
-//! in-process it would share the driver's tokio runtime, so stand-in work would delay the
-//! driver's clocks and the driver's work would slow the stand-in. As a process it is scheduled
-//! like the relay, and the three (driver, relay, stand-in) share the machine's cores the way a
-//! client, a relay and an upstream on one host would.
+//! in-process it would share the driver's tokio runtime, so each would delay the other's
+//! clocks. As a process it is scheduled like the relay, and the three (driver, relay,
+//! stand-in) share the machine's cores as a client, a relay and an upstream on one host would.
 
 mod load;
 mod passthrough;
@@ -28,244 +19,196 @@ use std::time::{Duration, Instant};
 
 use crate::procs::{self, Server};
 use crate::stub;
-use load::{Credential, LoadConfig, LoadResult};
+use load::{Credential, LoadConfig, LoadResult, Tally};
 use report::{Report, Row};
-use scenario::{FreshIps, Scenario};
+use scenario::{FreshIps, Requests, Scenario};
 
-const USAGE: &str = "\
-usage: cargo xtask bench [--duration S] [--concurrency C] [--warmup-ms MS] [--latencies 0,50]
-                         [--startup-runs N] [--cold-samples N] [--skip-build]
-       cargo xtask bench stub --listen ADDR --latency-ms N
-       cargo xtask bench passthrough --listen ADDR --upstream URL
-       cargo xtask bench load --url URL (--jwt TOKEN | --key API_KEY) --scenario NAME
-                              [--duration S] [--concurrency C] [--warmup-ms MS] [--json]
-       cargo xtask bench socless [criterion arguments]
+/// The default run: builds relay-server and relay-lambda in release, then for each upstream
+/// latency loads the stand-in directly and through the passthrough (the two baselines), then
+/// a relay with every scenario, samples its memory, measures cold-cache `observe-50` on fresh
+/// relays, then start-up of both binaries; prints one table and writes
+/// `<target>/bench/report.json`.
+#[derive(clap::Args, Debug)]
+#[command(args_conflicts_with_subcommands = true)]
+pub(crate) struct Args {
+    #[command(subcommand)]
+    sub: Option<Sub>,
+    #[command(flatten)]
+    load: LoadFlags,
+    /// Upstream latencies to measure at, in milliseconds.
+    #[arg(long, value_delimiter = ',', default_value = "0,50")]
+    latencies: Vec<u64>,
+    /// Start-ups timed per binary.
+    #[arg(long, default_value_t = 15)]
+    startup_runs: usize,
+    /// Fresh relays for the cold-cache `observe-50`.
+    #[arg(long, default_value_t = 20)]
+    cold_samples: usize,
+    /// Use the release binaries already built.
+    #[arg(long)]
+    skip_build: bool,
+}
 
-scenarios: observe-1, observe-50 (warm), observe-50-cold, deliberate-1, health, refer-1,
-           stub (the stand-in's own GET /v2.0/ip/<ip>, with --key; default the stand-in's key)
-";
+#[derive(clap::Subcommand, Debug)]
+enum Sub {
+    /// The Auth0 Signals stand-in alone, until Ctrl-C.
+    Stub {
+        #[arg(long, default_value = "127.0.0.1:0")]
+        listen: SocketAddr,
+        #[arg(long, default_value_t = 0)]
+        latency_ms: u64,
+    },
+    /// The cheapest relay, the baseline that shows what the HTTP plumbing alone costs.
+    Passthrough {
+        #[arg(long, default_value = "127.0.0.1:0")]
+        listen: SocketAddr,
+        #[arg(long)]
+        upstream: String,
+    },
+    /// The load driver against any relay (or, with `--scenario stub`, any Signals API).
+    Load {
+        #[arg(long)]
+        url: String,
+        /// The relay's JWT (relay scenarios).
+        #[arg(long)]
+        jwt: Option<String>,
+        /// The API key (`--scenario stub`; default the stand-in's).
+        #[arg(long)]
+        key: Option<String>,
+        #[arg(long, value_enum)]
+        scenario: Scenario,
+        #[command(flatten)]
+        load: LoadFlags,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The socless-events `create_events` benchmark; later arguments go to criterion.
+    Socless {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        criterion: Vec<String>,
+    },
+}
 
-pub(crate) fn run(args: &[String]) -> Result<(), String> {
-    let optimised_only = !matches!(
-        args.first().map(String::as_str),
-        Some("socless" | "help" | "--help" | "-h")
-    );
-    if cfg!(debug_assertions) && optimised_only {
-        return in_release(args);
+#[derive(clap::Args, Debug, Clone, Copy)]
+struct LoadFlags {
+    /// Measured seconds per scenario, after the warm-up.
+    #[arg(long, default_value = "5", value_parser = seconds)]
+    duration: Duration,
+    /// Concurrent connections.
+    #[arg(long, default_value_t = 32)]
+    concurrency: usize,
+    /// Warm-up before measuring, in milliseconds.
+    #[arg(long = "warmup-ms", default_value = "500", value_parser = millis)]
+    warmup: Duration,
+}
+
+fn seconds(s: &str) -> Result<Duration, String> {
+    let n: f64 = s.parse().map_err(|_| format!("`{s}` is not a number"))?;
+    Duration::try_from_secs_f64(n).map_err(|_| "a positive number of seconds, please".into())
+}
+
+fn millis(s: &str) -> Result<Duration, String> {
+    s.parse()
+        .map(Duration::from_millis)
+        .map_err(|_| format!("`{s}` is not a number of milliseconds"))
+}
+
+impl LoadFlags {
+    fn config(self, scenario: Scenario, concurrency: usize) -> LoadConfig {
+        LoadConfig {
+            scenario,
+            concurrency,
+            duration: self.duration,
+            warmup: self.warmup,
+        }
     }
-    match args.split_first() {
-        Some((task, rest)) if task == "stub" => run_stub(rest),
-        Some((task, rest)) if task == "load" => run_load(rest),
-        Some((task, rest)) if task == "passthrough" => run_passthrough(rest),
-        Some((task, rest)) if task == "socless" => run_socless(rest),
-        Some((task, _)) if task == "help" || task == "--help" || task == "-h" => {
-            print!("{USAGE}");
+}
+
+pub(crate) fn run(args: Args) -> Result<(), String> {
+    // Figures from an unoptimised driver, stand-in or emulator would measure them, not the relay.
+    if cfg!(debug_assertions) && !matches!(args.sub, Some(Sub::Socless { .. })) {
+        return in_release(args.sub.is_none() && !args.skip_build);
+    }
+    match args.sub {
+        Some(Sub::Stub { listen, latency_ms }) => crate::until_interrupted(async move {
+            let latency = Duration::from_millis(latency_ms);
+            let address = stub::start(listen, stub::StubConfig { latency }).await?;
+            // The line `procs::Server::spawn` waits for.
+            eprintln!(
+                "stub listening address={address} latency_ms={latency_ms} api_key={}",
+                stub::DEMO_API_KEY
+            );
+            std::future::pending::<Result<(), String>>().await
+        }),
+        Some(Sub::Passthrough { listen, upstream }) => {
+            crate::until_interrupted(passthrough::serve(listen, &upstream))
+        }
+        Some(Sub::Load {
+            url,
+            jwt,
+            key,
+            scenario,
+            load,
+            json,
+        }) => {
+            let credential = match (scenario, jwt) {
+                (Scenario::Stub, _) => {
+                    Credential::ApiKey(key.unwrap_or_else(|| stub::DEMO_API_KEY.into()))
+                }
+                (_, Some(jwt)) => Credential::Jwt(jwt),
+                (_, None) => return Err("bench load: --jwt is required for relay scenarios".into()),
+            };
+            let config = load.config(scenario, load.concurrency);
+            let result = crate::until_interrupted(load::run(&url, &credential, config))?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&result).unwrap_or_default()
+                );
+            } else {
+                println!(
+                    "{}\n{}",
+                    report::header(),
+                    report::line("-", "-", &result, None)
+                );
+                result
+                    .first_error
+                    .iter()
+                    .for_each(|e| println!("first error: {e}"));
+            }
             Ok(())
         }
-        _ => default_run(args),
-    }
-}
-
-/// Flags as `--name value` pairs (and bare `--json` / `--skip-build`).
-struct Flags<'a> {
-    args: &'a [String],
-}
-
-impl<'a> Flags<'a> {
-    fn new(args: &'a [String], allowed: &[&str], switches: &[&str]) -> Result<Self, String> {
-        let mut i = 0;
-        while let Some(arg) = args.get(i) {
-            if switches.contains(&arg.as_str()) {
-                i += 1;
-            } else if allowed.contains(&arg.as_str()) && args.get(i + 1).is_some() {
-                i += 2;
-            } else {
-                return Err(format!("bench: unexpected argument `{arg}`\n\n{USAGE}"));
+        Some(Sub::Socless { criterion }) => {
+            let mut cargo_args = vec!["bench", "-p", "socless-events", "--bench", "create_events"];
+            if !criterion.is_empty() {
+                cargo_args.push("--");
+                cargo_args.extend(criterion.iter().map(String::as_str));
             }
+            // The moto group of the bench runs when `moto_server` is on PATH.
+            let tools = crate::tools::ensure(&[crate::tools::Tool::Moto])?;
+            procs::cargo(&cargo_args, Some(&tools.path))
         }
-        Ok(Flags { args })
-    }
-
-    fn value(&self, name: &str) -> Option<&'a str> {
-        let at = self.args.iter().position(|a| a == name)?;
-        self.args.get(at + 1).map(String::as_str)
-    }
-
-    fn switch(&self, name: &str) -> bool {
-        self.args.iter().any(|a| a == name)
-    }
-
-    fn number<T: std::str::FromStr>(&self, name: &str, default: T) -> Result<T, String> {
-        match self.value(name) {
-            None => Ok(default),
-            Some(v) => v
-                .parse()
-                .map_err(|_| format!("bench: {name} wants a number, not `{v}`")),
-        }
-    }
-
-    fn seconds(&self, name: &str, default: f64) -> Result<Duration, String> {
-        Duration::try_from_secs_f64(self.number(name, default)?)
-            .map_err(|_| format!("bench: {name} wants a positive number of seconds"))
+        None => default_run(&args),
     }
 }
 
-/// Figures from an unoptimised driver, stand-in or emulator would measure them, not the relay:
-/// a debug xtask (what `cargo xtask` runs) builds itself (and, for the default run, the relay
+/// A debug xtask (what `cargo xtask` runs) builds itself (and, for the default run, the relay
 /// binaries) in release and hands over to that build, with `--skip-build`.
-fn in_release(args: &[String]) -> Result<(), String> {
-    let default_run = args.first().is_none_or(|a| a.starts_with("--"));
-    let relay_too = default_run && !args.iter().any(|a| a == "--skip-build");
-    let mut build = vec!["build", "--release", "--quiet", "-p", "xtask"];
+fn in_release(relay_too: bool) -> Result<(), String> {
+    let mut targets = vec!["-p", "xtask"];
     if relay_too {
-        build.extend(["-p", "xdr-relay-server", "-p", "xdr-relay-lambda"]);
+        targets.extend(["-p", "xdr-relay-server", "-p", "xdr-relay-lambda"]);
         step("building xtask, relay-server and relay-lambda (release)");
     } else {
         step("building xtask (release): an unoptimised driver would measure itself");
     }
-    procs::cargo(&build)?;
-    let exe = crate::target_dir()?.join("release").join("xtask");
-    let mut command = Command::new(&exe);
-    command.arg("bench").args(args);
+    let mut command = Command::new(procs::build(true, &targets)?.join("xtask"));
+    command.args(std::env::args_os().skip(1));
     if relay_too {
         command.arg("--skip-build");
     }
-    let status = command
-        .status()
-        .map_err(|e| format!("cannot run {}: {e}", exe.display()))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!("the release build of xtask failed ({status})"))
-    }
-}
-
-fn runtime() -> Result<tokio::runtime::Runtime, String> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the async runtime: {e}"))
-}
-
-/// Runs `task` until it ends or Ctrl-C (which drops it, and so stops its child processes).
-fn until_interrupted<T>(
-    runtime: &tokio::runtime::Runtime,
-    task: impl Future<Output = Result<T, String>>,
-) -> Result<T, String> {
-    runtime.block_on(async {
-        tokio::select! {
-            result = task => result,
-            _ = tokio::signal::ctrl_c() => Err("interrupted; every process the bench started was stopped".into()),
-        }
-    })
-}
-
-fn run_stub(args: &[String]) -> Result<(), String> {
-    let flags = Flags::new(args, &["--listen", "--latency-ms"], &[])?;
-    let listen: SocketAddr = flags
-        .value("--listen")
-        .unwrap_or("127.0.0.1:0")
-        .parse()
-        .map_err(|e| format!("bench stub: --listen: {e}"))?;
-    let latency = Duration::from_millis(flags.number("--latency-ms", 0)?);
-    let runtime = runtime()?;
-    until_interrupted(&runtime, async {
-        let address = stub::start(listen, stub::StubConfig { latency }).await?;
-        // The line `procs::Server::spawn` waits for.
-        eprintln!(
-            "stub listening address={address} latency_ms={} api_key={}",
-            latency.as_millis(),
-            stub::DEMO_API_KEY
-        );
-        std::future::pending::<Result<(), String>>().await
-    })
-}
-
-fn run_passthrough(args: &[String]) -> Result<(), String> {
-    let flags = Flags::new(args, &["--listen", "--upstream"], &[])?;
-    let listen: SocketAddr = flags
-        .value("--listen")
-        .unwrap_or("127.0.0.1:0")
-        .parse()
-        .map_err(|e| format!("bench passthrough: --listen: {e}"))?;
-    let upstream = flags
-        .value("--upstream")
-        .ok_or("bench passthrough: --upstream is required")?;
-    let runtime = runtime()?;
-    until_interrupted(&runtime, passthrough::serve(listen, upstream))
-}
-
-fn run_load(args: &[String]) -> Result<(), String> {
-    let flags = Flags::new(
-        args,
-        &[
-            "--url",
-            "--jwt",
-            "--key",
-            "--scenario",
-            "--duration",
-            "--concurrency",
-            "--warmup-ms",
-        ],
-        &["--json"],
-    )?;
-    let url = flags
-        .value("--url")
-        .ok_or("bench load: --url is required")?;
-    let scenario = Scenario::parse(
-        flags
-            .value("--scenario")
-            .ok_or("bench load: --scenario is required")?,
-    )?;
-    let credential = match (scenario, flags.value("--jwt"), flags.value("--key")) {
-        (Scenario::Stub, _, key) => Credential::ApiKey(key.unwrap_or(stub::DEMO_API_KEY).into()),
-        (_, Some(jwt), _) => Credential::Jwt(jwt.into()),
-        (_, None, _) => return Err("bench load: --jwt is required for relay scenarios".into()),
-    };
-    let config = LoadConfig {
-        scenario,
-        concurrency: flags.number("--concurrency", 32)?,
-        duration: flags.seconds("--duration", 5.0)?,
-        warmup: Duration::from_millis(flags.number("--warmup-ms", 500)?),
-    };
-    let runtime = runtime()?;
-    let result = until_interrupted(&runtime, load::run(url, &credential, config))?;
-    if flags.switch("--json") {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&result.to_json()).unwrap_or_default()
-        );
-    } else {
-        println!("{}", report::header());
-        println!("{}", report::line("-", "-", &result, None));
-        if let Some(e) = &result.first_error {
-            println!("first error: {e}");
-        }
-    }
-    Ok(())
-}
-
-fn run_socless(args: &[String]) -> Result<(), String> {
-    let mut cargo_args = vec!["bench", "-p", "socless-events", "--bench", "create_events"];
-    if !args.is_empty() {
-        cargo_args.push("--");
-        cargo_args.extend(args.iter().map(String::as_str));
-    }
-    // The moto group of the bench runs when `moto_server` is on PATH.
-    let tools = crate::tools::ensure(&[crate::tools::Tool::Moto])?;
-    procs::cargo_with(&cargo_args, Some(&tools.path))
-}
-
-/// What the default run does.
-#[derive(Debug, Clone)]
-struct Plan {
-    duration: Duration,
-    warmup: Duration,
-    concurrency: usize,
-    latencies_ms: Vec<u64>,
-    startup_runs: usize,
-    cold_samples: usize,
-    build: bool,
+    procs::status(&mut command)
 }
 
 /// The secret, the JWT and the binaries every step of the default run uses.
@@ -275,61 +218,36 @@ struct Setup {
     jwt: String,
 }
 
-/// The default run: builds relay-server and relay-lambda in release, then for each upstream
-/// latency starts the stand-in, loads it directly and through the passthrough (the two
-/// baselines), then starts a relay and loads it with every scenario, samples the relay's memory, measures cold-cache `observe-50` on
-/// fresh relays, then start-up of both binaries; prints one table and writes
-/// `<target>/bench/report.json`.
-fn default_run(args: &[String]) -> Result<(), String> {
-    let flags = Flags::new(
-        args,
-        &[
-            "--duration",
-            "--concurrency",
-            "--warmup-ms",
-            "--latencies",
-            "--startup-runs",
-            "--cold-samples",
-        ],
-        &["--skip-build"],
-    )?;
-    let latencies_ms = flags
-        .value("--latencies")
-        .unwrap_or("0,50")
-        .split(',')
-        .map(|s| s.trim().parse::<u64>())
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|_| "bench: --latencies wants numbers like 0,50")?;
-    let plan = Plan {
-        duration: flags.seconds("--duration", 5.0)?,
-        warmup: Duration::from_millis(flags.number("--warmup-ms", 500)?),
-        concurrency: flags.number("--concurrency", 32)?,
-        latencies_ms,
-        startup_runs: flags.number("--startup-runs", 15)?,
-        cold_samples: flags.number("--cold-samples", 20)?,
-        build: !flags.switch("--skip-build"),
-    };
-    if plan.build {
-        step("building relay-server and relay-lambda (release)");
-        procs::cargo(&[
-            "build",
-            "--release",
-            "--quiet",
-            "-p",
-            "xdr-relay-server",
-            "-p",
-            "xdr-relay-lambda",
-        ])?;
+impl Setup {
+    fn credential(&self) -> Credential {
+        Credential::Jwt(self.jwt.clone())
     }
-    let target = crate::target_dir()?;
-    let bin = target.join("release");
-    let (secret, jwt) = procs::make_jwt(&bin.join("relay-server"))?;
+
+    /// A fresh relay-server with production logging against `upstream`.
+    fn relay(&self, upstream: &str) -> Result<Server, String> {
+        Server::spawn(
+            &mut procs::relay_command(&self.bin, &self.secret, upstream, None),
+            false,
+        )
+    }
+}
+
+fn default_run(args: &Args) -> Result<(), String> {
+    let bin = match args.skip_build {
+        true => crate::target_dir()?.join("release"),
+        false => {
+            step("building relay-server and relay-lambda (release)");
+            procs::build(true, &["-p", "xdr-relay-server", "-p", "xdr-relay-lambda"])?
+        }
+    };
+    let (secret, jwt) = procs::jwt(&bin, stub::DEMO_API_KEY, None)?;
     let setup = Setup { bin, secret, jwt };
-    let runtime = runtime()?;
-    let mut report = until_interrupted(&runtime, measure(&plan, &setup))?;
+    let mut report = crate::until_interrupted(measure(args, &setup))?;
     // `cargo xtask lambda` writes to `<workspace>/target/lambda` whatever CARGO_TARGET_DIR is.
     let zip = Path::new("lambda/relay-lambda/bootstrap.zip");
-    report.lambda_zip_bytes = [crate::workspace_root()?.join("target"), target.clone()]
+    let target = crate::target_dir()?;
+    let dirs = [crate::workspace_root()?.join("target"), target.clone()];
+    report.lambda_zip_bytes = dirs
         .iter()
         .find_map(|dir| std::fs::metadata(dir.join(zip)).ok())
         .map(|m| m.len());
@@ -344,242 +262,200 @@ fn default_run(args: &[String]) -> Result<(), String> {
     Ok(())
 }
 
-async fn measure(plan: &Plan, setup: &Setup) -> Result<Report, String> {
+async fn measure(args: &Args, setup: &Setup) -> Result<Report, String> {
     let mut report = Report {
         load_before: load_average(),
-        concurrency: plan.concurrency,
-        duration_s: plan.duration.as_secs_f64(),
+        concurrency: args.load.concurrency,
+        duration_s: args.load.duration.as_secs_f64(),
         ..Report::default()
     };
-    for &latency in &plan.latencies_ms {
+    for &latency in &args.latencies {
         step(&format!("upstream latency {latency} ms"));
-        let stub = start_stub(latency)?;
+        let stub = spawn_self(&["stub", "--latency-ms", &latency.to_string()])?;
         let upstream = format!("{}/", stub.url());
-        measure_scenarios(plan, setup, &upstream, latency, &mut report).await?;
-        let (cold, warm) = cold_and_warm(plan, setup, &upstream).await?;
-        report.rows.push(Row::relay(latency, cold, None));
-        report.rows.push(Row::relay(latency, warm, None));
-        if latency == *plan.latencies_ms.iter().max().unwrap_or(&0) {
+        let rows = measure_scenarios(args, setup, &upstream, &mut report).await?;
+        let (cold, warm) = cold_and_warm(args.cold_samples, setup, &upstream).await?;
+        let rows = rows
+            .into_iter()
+            .chain([(cold, None, "relay"), (warm, None, "relay")]);
+        let row = |(result, peak_rss_kib, target)| Row {
+            upstream_latency_ms: latency,
+            target,
+            result,
+            peak_rss_kib,
+        };
+        report.rows.extend(rows.map(row));
+        if Some(&latency) == args.latencies.iter().max() {
             step("relay memory at 256 concurrent connections");
-            let (row, memory) = at_256(plan, setup, &upstream, latency).await?;
-            report.rows.push(row);
-            report.memory_256 = memory;
+            let relay = setup.relay(&upstream)?;
+            let sampler = rss::Sampler::start(relay.pid());
+            let config = args.load.config(Scenario::Observe1, 256);
+            let result = load::run(&relay.url(), &setup.credential(), config).await?;
+            report
+                .rows
+                .push(row((result, Some(sampler.stop()), "relay")));
+            report.memory_256 = rss::read(relay.pid());
         }
     }
     step("start-up: relay-server exec → listening");
-    report.startup_server = startup::relay_server(
-        &setup.bin.join("relay-server"),
-        &setup.secret,
-        "http://127.0.0.1:9/",
-        plan.startup_runs,
-    )?;
+    report.startup_server = startup::relay_server(&setup.bin, &setup.secret, args.startup_runs)?;
     step("start-up: relay-lambda exec → first invocation answered (local Runtime API)");
-    report.startup_lambda = startup::relay_lambda(
-        &setup.bin.join("relay-lambda"),
-        &setup.secret,
-        &setup.jwt,
-        plan.startup_runs,
-    )
-    .await?;
+    report.startup_lambda =
+        startup::relay_lambda(&setup.bin, &setup.secret, &setup.jwt, args.startup_runs).await?;
     Ok(report)
 }
 
-/// The stand-in baseline and every warm scenario against one relay at one upstream latency.
+/// The stand-in baseline, the passthrough baseline and every warm scenario against one relay
+/// at one upstream latency: `(result, peak RSS, target)`.
 async fn measure_scenarios(
-    plan: &Plan,
+    args: &Args,
     setup: &Setup,
     upstream: &str,
-    latency: u64,
     report: &mut Report,
-) -> Result<(), String> {
+) -> Result<Vec<(LoadResult, Option<u64>, &'static str)>, String> {
+    let (flags, c) = (args.load, args.load.concurrency);
+    let mut rows = Vec::new();
     let stub_key = Credential::ApiKey(stub::DEMO_API_KEY.into());
-    for concurrency in [1, plan.concurrency] {
+    for concurrency in [1, c] {
         let result = load::run(
             upstream,
             &stub_key,
-            config(plan, Scenario::Stub, concurrency),
+            flags.config(Scenario::Stub, concurrency),
         )
         .await?;
-        report.rows.push(Row::stub(latency, result));
+        rows.push((result, None, "stub"));
     }
-    let jwt = Credential::Jwt(setup.jwt.clone());
-    let passthrough = start_passthrough(upstream)?;
-    for concurrency in [1, plan.concurrency] {
-        let result = load::run(
-            &passthrough.url(),
-            &jwt,
-            config(plan, Scenario::Observe1, concurrency),
-        )
-        .await?;
-        report.rows.push(Row::passthrough(latency, result));
+    let passthrough = spawn_self(&["passthrough", "--upstream", upstream])?;
+    for concurrency in [1, c] {
+        let config = flags.config(Scenario::Observe1, concurrency);
+        rows.push((
+            load::run(&passthrough.url(), &setup.credential(), config).await?,
+            None,
+            "passthrough",
+        ));
     }
     drop(passthrough);
-    let relay = Server::spawn(&mut startup::relay_server_command(
-        &setup.bin.join("relay-server"),
-        &setup.secret,
-        upstream,
-    ))?;
+    let relay = setup.relay(upstream)?;
     report.idle_rss_kib = rss::read(relay.pid()).map(|m| m.rss_kib);
     let runs = [
-        (Scenario::Observe1, 1),
-        (Scenario::Observe1, plan.concurrency),
-        (Scenario::Observe50, plan.concurrency),
-        (Scenario::Deliberate1, plan.concurrency),
-        (Scenario::Health, plan.concurrency),
-        (Scenario::Refer1, plan.concurrency),
+        Scenario::Observe1,
+        Scenario::Observe50,
+        Scenario::Deliberate1,
+        Scenario::Health,
+        Scenario::Refer1,
     ];
-    for (scenario, concurrency) in runs {
+    for (scenario, concurrency) in [(Scenario::Observe1, 1)]
+        .into_iter()
+        .chain(runs.map(|s| (s, c)))
+    {
         let sampler = rss::Sampler::start(relay.pid());
-        let result = load::run(&relay.url(), &jwt, config(plan, scenario, concurrency)).await?;
-        let peak = sampler.stop();
-        report.rows.push(Row::relay(latency, result, Some(peak)));
+        let result = load::run(
+            &relay.url(),
+            &setup.credential(),
+            flags.config(scenario, concurrency),
+        )
+        .await?;
+        rows.push((result, Some(sampler.stop()), "relay"));
     }
-    Ok(())
-}
-
-fn config(plan: &Plan, scenario: Scenario, concurrency: usize) -> LoadConfig {
-    LoadConfig {
-        scenario,
-        concurrency,
-        duration: plan.duration,
-        warmup: plan.warmup,
-    }
+    Ok(rows)
 }
 
 /// `observe-50` with a cold metadata cache, and the same request again once warm, one at a
 /// time, each on a fresh relay process.
 ///
-/// "Cold" here means: the relay process has just started, so its blocklist metadata cache is
-/// empty, and the 50 IPs have never been asked about; the request needs both round trips
-/// (50 reports, then every distinct list's metadata). Its upstream connections are warm: a
-/// `deliberate` for 50 other fresh IPs (which never touches the metadata cache) opens them
-/// first, so the figure is the cache's, not TCP's. "Warm" is the identical request right
-/// after, on the same relay: one round trip (the reports), every list from the cache.
+/// "Cold": the relay has just started, so its blocklist metadata cache is empty, and the 50 IPs
+/// are new; the request needs both round trips (50 reports, then every distinct list's
+/// metadata). Its upstream connections are warm: a `deliberate` for 50 other fresh IPs (which
+/// never touches the metadata cache) opens them first, so the figure is the cache's, not TCP's.
+/// "Warm" is the identical request right after: one round trip, every list from the cache.
 async fn cold_and_warm(
-    plan: &Plan,
+    samples: usize,
     setup: &Setup,
     upstream: &str,
 ) -> Result<(LoadResult, LoadResult), String> {
-    let client = load::client(1)?;
-    let jwt = Credential::Jwt(setup.jwt.clone());
+    let (client, jwt) = (load::client(1)?, setup.credential());
     let fresh = FreshIps::default();
-    let (mut cold, mut warm) = (Samples::default(), Samples::default());
-    for _ in 0..plan.cold_samples {
-        let relay = Server::spawn(&mut startup::relay_server_command(
-            &setup.bin.join("relay-server"),
-            &setup.secret,
-            upstream,
-        ))?;
+    let (mut cold, mut warm) = (Tally::default(), Tally::default());
+    let mut seconds = [0.0; 2];
+    for _ in 0..samples {
+        let relay = setup.relay(upstream)?;
         let url = relay.url();
-        let prime = scenario::observables(&fresh.claim(scenario::MANY));
-        let measured = scenario::observables(&fresh.claim(scenario::MANY));
-        let (_, primed) = post(&client, &url, "deliberate/observables", &prime, &jwt).await;
-        if let Err(e) = primed {
+        let [prime, measured] = [0; 2].map(|_| scenario::observables(&fresh.claim(scenario::MANY)));
+        let prime = Requests::fixed(&url, "deliberate/observables", prime);
+        if let Err(e) = load::once(&client, &prime, &jwt).await {
             cold.record(Duration::ZERO, Err(format!("priming: {e}")));
             continue;
         }
-        for samples in [&mut cold, &mut warm] {
-            let (took, outcome) = post(&client, &url, "observe/observables", &measured, &jwt).await;
-            samples.record(took, outcome);
+        let measured = Requests::fixed(&url, "observe/observables", measured);
+        for (tally, seconds) in [&mut cold, &mut warm].into_iter().zip(&mut seconds) {
+            let started = Instant::now();
+            let outcome = load::once(&client, &measured, &jwt).await;
+            *seconds += started.elapsed().as_secs_f64();
+            tally.record(started.elapsed(), outcome);
         }
     }
     Ok((
-        cold.result("observe-50-cold"),
-        warm.result("observe-50-warm"),
+        cold.summarise("observe-50-cold", 1, seconds[0]),
+        warm.summarise("observe-50-warm", 1, seconds[1]),
     ))
 }
 
-/// Single timed requests and their failures.
-#[derive(Debug, Default)]
-struct Samples {
-    times: Vec<Duration>,
-    errors: u64,
-    first_error: Option<String>,
-}
-
-impl Samples {
-    fn record(&mut self, took: Duration, outcome: Result<(), String>) {
-        match outcome {
-            Ok(()) => self.times.push(took),
-            Err(e) => {
-                self.errors += 1;
-                self.first_error.get_or_insert(e);
-            }
-        }
-    }
-
-    fn result(self, scenario: &str) -> LoadResult {
-        LoadResult::from_samples(scenario, self.times, self.errors, self.first_error)
-    }
-}
-
-async fn post(
-    client: &reqwest::Client,
-    base: &str,
-    path: &str,
-    body: &str,
-    credential: &Credential,
-) -> (Duration, Result<(), String>) {
-    let requests = scenario::Requests::fixed(base, path, body);
-    let started = Instant::now();
-    let outcome = load::once(client, &requests, credential).await;
-    (started.elapsed(), outcome)
-}
-
-/// `observe-1` with 256 concurrent connections on a fresh relay, its peak RSS sampled.
-async fn at_256(
-    plan: &Plan,
-    setup: &Setup,
-    upstream: &str,
-    latency: u64,
-) -> Result<(Row, Option<rss::Memory>), String> {
-    let relay = Server::spawn(&mut startup::relay_server_command(
-        &setup.bin.join("relay-server"),
-        &setup.secret,
-        upstream,
-    ))?;
-    let sampler = rss::Sampler::start(relay.pid());
-    let jwt = Credential::Jwt(setup.jwt.clone());
-    let result = load::run(&relay.url(), &jwt, config(plan, Scenario::Observe1, 256)).await?;
-    let peak = sampler.stop();
-    let memory = rss::read(relay.pid());
-    Ok((Row::relay(latency, result, Some(peak)), memory))
-}
-
-fn start_stub(latency_ms: u64) -> Result<Server, String> {
+/// Starts this binary's `bench <args>` server (the stand-in or the passthrough) on any port.
+fn spawn_self(args: &[&str]) -> Result<Server, String> {
     let exe = std::env::current_exe().map_err(|e| format!("where is xtask? {e}"))?;
-    Server::spawn(Command::new(exe).args([
-        "bench",
-        "stub",
-        "--listen",
-        "127.0.0.1:0",
-        "--latency-ms",
-        &latency_ms.to_string(),
-    ]))
-}
-
-fn start_passthrough(upstream: &str) -> Result<Server, String> {
-    let exe = std::env::current_exe().map_err(|e| format!("where is xtask? {e}"))?;
-    Server::spawn(Command::new(exe).args([
-        "bench",
-        "passthrough",
-        "--listen",
-        "127.0.0.1:0",
-        "--upstream",
-        upstream,
-    ]))
+    Server::spawn(
+        Command::new(exe)
+            .arg("bench")
+            .args(args)
+            .args(["--listen", "127.0.0.1:0"]),
+        false,
+    )
 }
 
 /// The 1-minute load average, to say how busy the machine was.
 fn load_average() -> Option<f64> {
-    std::fs::read_to_string("/proc/loadavg")
-        .ok()?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
+    let text = std::fs::read_to_string("/proc/loadavg").ok()?;
+    text.split_whitespace().next()?.parse().ok()
 }
 
 fn step(message: &str) {
     eprintln!("==> {message}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Args, Sub};
+
+    #[test]
+    fn arguments() {
+        let parse = |words: &[&str]| crate::task_args::<Args>(words);
+        let args = parse(&[]).unwrap();
+        assert_eq!(
+            (args.latencies, args.load.concurrency, args.skip_build),
+            (vec![0, 50], 32, false)
+        );
+        let args = parse(&["--latencies", "0,10", "--duration", "0.5", "--skip-build"]).unwrap();
+        assert_eq!(
+            (args.latencies, args.load.duration.as_millis()),
+            (vec![0, 10], 500)
+        );
+        let load = [
+            "load",
+            "--url",
+            "http://x",
+            "--jwt",
+            "j",
+            "--scenario",
+            "observe-50-warm",
+            "--json",
+        ];
+        assert!(matches!(
+            parse(&load).unwrap().sub,
+            Some(Sub::Load { json: true, .. })
+        ));
+        assert!(parse(&["load", "--url", "http://x", "--scenario", "health", "--jwt"]).is_err());
+        let socless = parse(&["socless", "--save-baseline", "main"]).unwrap();
+        assert!(matches!(socless.sub, Some(Sub::Socless { criterion }) if criterion.len() == 2));
+        assert!(parse(&["--duration", "-1"]).is_err());
+    }
 }

@@ -13,16 +13,13 @@ pub(crate) struct Memory {
 }
 
 pub(crate) fn read(pid: u32) -> Option<Memory> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    parse_status(&status)
+    parse_status(&std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?)
 }
 
 fn parse_status(status: &str) -> Option<Memory> {
     let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|line| line.strip_prefix(name))
-            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        let value = status.lines().find_map(|line| line.strip_prefix(name))?;
+        value.trim().trim_end_matches("kB").trim().parse().ok()
     };
     Some(Memory {
         rss_kib: field("VmRSS:")?,
@@ -44,19 +41,19 @@ pub(crate) struct Sampler {
 
 impl Sampler {
     pub(crate) fn start(pid: u32) -> Sampler {
-        let stop = Arc::new(AtomicBool::new(false));
-        let peak_kib = Arc::new(AtomicU64::new(0));
-        let thread = {
-            let (stop, peak_kib) = (Arc::clone(&stop), Arc::clone(&peak_kib));
-            std::thread::spawn(move || {
-                while !stop.load(Ordering::Relaxed) {
-                    if let Some(memory) = read(pid) {
-                        peak_kib.fetch_max(memory.rss_kib, Ordering::Relaxed);
-                    }
-                    std::thread::sleep(Duration::from_millis(20));
+        let (stop, peak_kib) = (
+            Arc::new(AtomicBool::new(false)),
+            Arc::new(AtomicU64::new(0)),
+        );
+        let (stopped, peak) = (Arc::clone(&stop), Arc::clone(&peak_kib));
+        let thread = std::thread::spawn(move || {
+            while !stopped.load(Ordering::Relaxed) {
+                if let Some(memory) = read(pid) {
+                    peak.fetch_max(memory.rss_kib, Ordering::Relaxed);
                 }
-            })
-        };
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        });
         Sampler {
             stop,
             peak_kib,
@@ -79,20 +76,14 @@ mod tests {
     #[test]
     fn reads_rss_and_high_water_mark() {
         let status = "Name:\trelay-server\nVmHWM:\t   12345 kB\nVmRSS:\t    9876 kB\nThreads:\t3\n";
-        assert_eq!(
-            parse_status(status),
-            Some(Memory {
-                rss_kib: 9876,
-                hwm_kib: 12345
-            })
-        );
+        let expected = Memory {
+            rss_kib: 9876,
+            hwm_kib: 12345,
+        };
+        assert_eq!(parse_status(status), Some(expected));
         assert_eq!(parse_status("Name:\tx\nVmRSS:\t1 kB\n"), None);
         assert_eq!(parse_status(""), None);
-    }
-
-    #[test]
-    fn reads_this_process() {
-        let memory = read(std::process::id()).unwrap();
-        assert!(memory.rss_kib > 0 && memory.hwm_kib >= memory.rss_kib);
+        let me = read(std::process::id()).unwrap();
+        assert!(me.rss_kib > 0 && me.hwm_kib >= me.rss_kib);
     }
 }

@@ -25,80 +25,44 @@ const FRESH_START: u32 = 0xC613_0000;
 const FRESH_BLOCK: u32 = 400;
 
 /// One kind of request the driver repeats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub(crate) enum Scenario {
     /// `/observe/observables` for one IP on one list: one upstream call when warm.
+    #[value(name = "observe-1")]
     Observe1,
-    /// `/observe/observables` for the same 50 IPs every time: the metadata cache is warm after
-    /// the first request, so each request is one round of 50 report lookups.
+    /// `/observe/observables` for the same 50 IPs every time: one round of 50 report lookups
+    /// once the metadata cache is warm.
+    #[value(name = "observe-50", alias = "observe-50-warm")]
     Observe50,
-    /// `/observe/observables` for 50 IPs never asked before. Against a running relay only the
-    /// IPs are fresh (the stand-in has few lists, so list metadata is cached after the first
-    /// request); the default run makes the metadata cache cold by starting a fresh relay.
+    /// `/observe/observables` for 50 IPs never asked before (list metadata stays cached; the
+    /// default run makes that cache cold by starting a fresh relay).
+    #[value(name = "observe-50-cold")]
     Observe50Cold,
     /// `/deliberate/observables` for one IP: one upstream call, no metadata.
+    #[value(name = "deliberate-1")]
     Deliberate1,
     /// `/health`: one upstream key check.
     Health,
     /// `/refer/observables` for one IP: no upstream call at all.
+    #[value(name = "refer-1")]
     Refer1,
-    /// The stand-in itself, `GET /v2.0/ip/<ip>` with `X-Auth-Token`: the baseline, the same
-    /// call the relay makes for `observe-1`.
+    /// The stand-in itself, `GET /v2.0/ip/<ip>` with `X-Auth-Token` (default: the stand-in's
+    /// key): the baseline, the call the relay makes for `observe-1`.
     Stub,
 }
 
 impl Scenario {
-    pub(crate) const ALL: [Scenario; 7] = [
-        Scenario::Observe1,
-        Scenario::Observe50,
-        Scenario::Observe50Cold,
-        Scenario::Deliberate1,
-        Scenario::Health,
-        Scenario::Refer1,
-        Scenario::Stub,
-    ];
-
-    pub(crate) fn name(self) -> &'static str {
-        match self {
-            Scenario::Observe1 => "observe-1",
-            Scenario::Observe50 => "observe-50",
-            Scenario::Observe50Cold => "observe-50-cold",
-            Scenario::Deliberate1 => "deliberate-1",
-            Scenario::Health => "health",
-            Scenario::Refer1 => "refer-1",
-            Scenario::Stub => "stub",
-        }
-    }
-
-    pub(crate) fn parse(name: &str) -> Result<Scenario, String> {
-        // `observe-50-warm` is accepted as the explicit spelling of `observe-50`.
-        let name = if name == "observe-50-warm" {
-            "observe-50"
-        } else {
-            name
-        };
-        Scenario::ALL
-            .into_iter()
-            .find(|s| s.name() == name)
-            .ok_or_else(|| {
-                let names: Vec<&str> = Scenario::ALL.iter().map(|s| s.name()).collect();
-                format!("unknown scenario `{name}` (one of {})", names.join(", "))
-            })
+    pub(crate) fn name(self) -> String {
+        let value = clap::ValueEnum::to_possible_value(&self);
+        value.map(|v| v.get_name().to_owned()).unwrap_or_default()
     }
 }
 
-/// One request, ready to send.
-#[derive(Debug)]
-pub(crate) struct Request {
-    pub(crate) method: reqwest::Method,
-    pub(crate) url: String,
-    pub(crate) body: Option<String>,
-}
-
-/// Builds the requests of one scenario against one base URL.
+/// The requests of one scenario against one base URL.
 #[derive(Debug)]
 pub(crate) struct Requests {
-    method: reqwest::Method,
+    /// `GET` rather than `POST`.
+    get: bool,
     url: String,
     body: Body,
 }
@@ -114,105 +78,87 @@ enum Body {
 
 impl Requests {
     pub(crate) fn new(scenario: Scenario, base_url: &str) -> Requests {
-        let base = base_url.trim_end_matches('/');
         let one = || Body::Fixed(observables(&[IpAddr::V4(ONE_LIST_IP)]));
-        let (method, path, body) = match scenario {
-            Scenario::Observe1 => (reqwest::Method::POST, "/observe/observables".into(), one()),
+        let (path, body) = match scenario {
+            Scenario::Observe1 => ("observe/observables".into(), one()),
             Scenario::Observe50 => (
-                reqwest::Method::POST,
-                "/observe/observables".into(),
+                "observe/observables".into(),
                 Body::Fixed(observables(&warm_ips())),
             ),
             Scenario::Observe50Cold => (
-                reqwest::Method::POST,
-                "/observe/observables".into(),
+                "observe/observables".into(),
                 Body::Fresh(FreshIps::default()),
             ),
-            Scenario::Deliberate1 => (
-                reqwest::Method::POST,
-                "/deliberate/observables".into(),
-                one(),
-            ),
-            Scenario::Refer1 => (reqwest::Method::POST, "/refer/observables".into(), one()),
-            Scenario::Health => (reqwest::Method::POST, "/health".into(), Body::None),
-            Scenario::Stub => (
-                reqwest::Method::GET,
-                format!("/v2.0/ip/{ONE_LIST_IP}"),
-                Body::None,
-            ),
+            Scenario::Deliberate1 => ("deliberate/observables".into(), one()),
+            Scenario::Refer1 => ("refer/observables".into(), one()),
+            Scenario::Health => ("health".into(), Body::None),
+            Scenario::Stub => (format!("v2.0/ip/{ONE_LIST_IP}"), Body::None),
         };
+        let requests = Requests::with(base_url, &path, body);
         Requests {
-            method,
-            url: format!("{base}{path}"),
+            get: scenario == Scenario::Stub,
+            ..requests
+        }
+    }
+
+    /// `POST <base>/<path>` with the same JSON body every time.
+    pub(crate) fn fixed(base_url: &str, path: &str, body: String) -> Requests {
+        Requests::with(base_url, path, Body::Fixed(body))
+    }
+
+    fn with(base_url: &str, path: &str, body: Body) -> Requests {
+        let url = format!("{}/{path}", base_url.trim_end_matches('/'));
+        Requests {
+            get: false,
+            url,
             body,
         }
     }
 
-    /// `POST <base><path>` with the same JSON body every time.
-    pub(crate) fn fixed(base_url: &str, path: &str, body: &str) -> Requests {
-        Requests {
-            method: reqwest::Method::POST,
-            url: format!(
-                "{}/{}",
-                base_url.trim_end_matches('/'),
-                path.trim_start_matches('/')
-            ),
-            body: Body::Fixed(body.to_owned()),
-        }
-    }
-
-    pub(crate) fn next(&self) -> Request {
-        Request {
-            method: self.method.clone(),
-            url: self.url.clone(),
-            body: match &self.body {
-                Body::None => None,
-                Body::Fixed(body) => Some(body.clone()),
-                Body::Fresh(fresh) => Some(observables(&fresh.claim(MANY))),
-            },
-        }
+    /// Whether the next request is a `GET`, its URL and its JSON body.
+    pub(crate) fn next(&self) -> (bool, &str, Option<String>) {
+        let body = match &self.body {
+            Body::None => None,
+            Body::Fixed(body) => Some(body.clone()),
+            Body::Fresh(fresh) => Some(observables(&fresh.claim(MANY))),
+        };
+        (self.get, &self.url, body)
     }
 }
 
 /// The request body for `ips`.
 pub(crate) fn observables(ips: &[IpAddr]) -> String {
-    let items: Vec<_> = ips
+    let items = ips
         .iter()
-        .map(|ip| json!({"type": "ip", "value": ip.to_string()}))
-        .collect();
-    serde_json::Value::Array(items).to_string()
+        .map(|ip| json!({"type": "ip", "value": ip.to_string()}));
+    serde_json::Value::Array(items.collect()).to_string()
 }
 
 /// The 50 addresses every `observe-50` request asks about.
-pub(crate) fn warm_ips() -> Vec<IpAddr> {
+fn warm_ips() -> Vec<IpAddr> {
     several_lists(WARM_START, u32::MAX).take(MANY).collect()
 }
 
 /// Addresses at or after `start` (below `end`) that the stand-in puts on three lists or more.
 fn several_lists(start: u32, end: u32) -> impl Iterator<Item = IpAddr> {
-    (start..end)
-        .map(|n| IpAddr::V4(Ipv4Addr::from(n)))
-        .filter(|&ip| stub::blocklist_count(ip) >= 3)
+    let ips = (start..end).map(|n| IpAddr::V4(Ipv4Addr::from(n)));
+    ips.filter(|&ip| stub::blocklist_count(ip) >= 3)
 }
 
 /// A source of addresses never handed out before (by this source), shared by the workers.
 #[derive(Debug)]
-pub(crate) struct FreshIps {
-    next: AtomicU32,
-}
+pub(crate) struct FreshIps(AtomicU32);
 
 impl Default for FreshIps {
     fn default() -> Self {
-        FreshIps {
-            next: AtomicU32::new(FRESH_START),
-        }
+        FreshIps(AtomicU32::new(FRESH_START))
     }
 }
 
 impl FreshIps {
     /// `count` (at most about `FRESH_BLOCK / 2`) distinct addresses on several lists each.
     pub(crate) fn claim(&self, count: usize) -> Vec<IpAddr> {
-        let start = self.next.fetch_add(FRESH_BLOCK, Ordering::Relaxed);
+        let start = self.0.fetch_add(FRESH_BLOCK, Ordering::Relaxed);
         several_lists(start, start.saturating_add(FRESH_BLOCK))
             .take(count)
             .collect()
@@ -222,14 +168,19 @@ impl FreshIps {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::ValueEnum;
+    use std::collections::HashSet;
 
     #[test]
     fn names_round_trip() {
-        for s in Scenario::ALL {
-            assert_eq!(Scenario::parse(s.name()), Ok(s));
+        for s in Scenario::value_variants() {
+            assert_eq!(Scenario::from_str(&s.name(), false), Ok(*s));
         }
-        assert_eq!(Scenario::parse("observe-50-warm"), Ok(Scenario::Observe50));
-        assert!(Scenario::parse("observe-2").is_err());
+        assert_eq!(
+            Scenario::from_str("observe-50-warm", false),
+            Ok(Scenario::Observe50)
+        );
+        assert!(Scenario::from_str("observe-2", false).is_err());
     }
 
     #[test]
@@ -238,23 +189,19 @@ mod tests {
     }
 
     #[test]
-    fn warm_ips_are_fifty_distinct_addresses_on_several_lists() {
-        let ips = warm_ips();
-        let distinct: std::collections::HashSet<_> = ips.iter().collect();
-        assert_eq!(distinct.len(), MANY);
-        assert!(ips.iter().all(|&ip| stub::blocklist_count(ip) >= 3));
-    }
-
-    #[test]
-    fn fresh_ips_never_repeat_and_never_meet_the_warm_set() {
+    fn warm_and_fresh_addresses_are_distinct_and_on_several_lists() {
+        let warm = warm_ips();
+        assert!(warm.iter().all(|&ip| stub::blocklist_count(ip) >= 3));
+        let mut seen: HashSet<IpAddr> = warm.into_iter().collect();
+        assert_eq!(seen.len(), MANY);
         let fresh = FreshIps::default();
-        let mut seen: std::collections::HashSet<IpAddr> = warm_ips().into_iter().collect();
         for _ in 0..100 {
             let block = fresh.claim(MANY);
             assert_eq!(block.len(), MANY);
-            for ip in block {
-                assert!(seen.insert(ip), "{ip} handed out twice");
-            }
+            assert!(
+                block.into_iter().all(|ip| seen.insert(ip)),
+                "an address handed out twice"
+            );
         }
     }
 }
