@@ -51,7 +51,7 @@ pub(crate) fn run(args: &Args) -> Result<(), String> {
 
 /// Runs `st run` to completion (or kills it a minute past its own budget).
 fn schemathesis(url: &str, jwt: &str, max_examples: u32, max_seconds: u64) -> Result<(), String> {
-    let tools = crate::tools::ensure(&[crate::tools::Tool::Schemathesis])?;
+    let tools = crate::tools::ensure(&[crate::tools::Tool::SCHEMATHESIS])?;
     let report_dir = crate::target_dir()?.join("schemathesis");
     let checks = "not_a_server_error,response_schema_conformance";
     let (examples, seconds) = (max_examples.to_string(), max_seconds.to_string());

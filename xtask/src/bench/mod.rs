@@ -67,6 +67,7 @@ enum Sub {
     },
     /// The load driver against any relay (or, with `--scenario stub`, any Signals API).
     Load {
+        /// The base URL of the relay (or of the Signals API).
         #[arg(long)]
         url: String,
         /// The relay's JWT (relay scenarios).
@@ -186,7 +187,7 @@ pub(crate) fn run(args: Args) -> Result<(), String> {
                 cargo_args.extend(criterion.iter().map(String::as_str));
             }
             // The moto group of the bench runs when `moto_server` is on PATH.
-            let tools = crate::tools::ensure(&[crate::tools::Tool::Moto])?;
+            let tools = crate::tools::ensure(&[crate::tools::Tool::MOTO])?;
             procs::cargo(&cargo_args, Some(&tools.path))
         }
         None => default_run(&args),
