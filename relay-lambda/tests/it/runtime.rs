@@ -87,6 +87,8 @@ fn start(runtime_api: &str, env: &[(&str, &str)]) -> Child {
     let mut command = Command::new(env!("CARGO_BIN_EXE_relay-lambda"));
     command
         .env_clear()
+        // Under `cargo llvm-cov` the binary writes its coverage where the run collects it.
+        .envs(std::env::vars_os().filter(|(name, _)| name == "LLVM_PROFILE_FILE"))
         .env("AWS_LAMBDA_RUNTIME_API", runtime_api)
         .env("AWS_LAMBDA_FUNCTION_NAME", "relay")
         .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
@@ -191,6 +193,8 @@ async fn without_a_secret_key_the_binary_starts_and_says_it_is_not_configured() 
 fn an_invalid_setting_stops_the_binary_with_a_message_naming_it() {
     let output = Command::new(env!("CARGO_BIN_EXE_relay-lambda"))
         .env_clear()
+        // Under `cargo llvm-cov` the binary writes its coverage where the run collects it.
+        .envs(std::env::vars_os().filter(|(name, _)| name == "LLVM_PROFILE_FILE"))
         .env("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9")
         .env("AUTH_TYPE", "password")
         .env("SECRET_KEY", SECRET)
