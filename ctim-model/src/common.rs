@@ -8,6 +8,7 @@ use crate::Text;
 /// A pointer to information outside CTIM (a report, a database entry, ...).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct ExternalReference {
     /// The system, registry or organisation that defines the reference.
     #[schemars(length(max = 2048))]
@@ -45,6 +46,7 @@ impl ExternalReference {
 /// the naming convention (lowercase, hyphens as separators).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct KillChainPhase {
     /// The name of the kill chain.
     pub kill_chain_name: Text,
@@ -53,6 +55,15 @@ pub struct KillChainPhase {
 }
 
 impl KillChainPhase {
+    /// A phase of any kill chain, named as the chain names it.
+    #[must_use]
+    pub fn new(kill_chain_name: impl Into<Text>, phase_name: impl Into<Text>) -> Self {
+        Self {
+            kill_chain_name: kill_chain_name.into(),
+            phase_name: phase_name.into(),
+        }
+    }
+
     /// The kill chain CTIM recommends.
     pub const LOCKHEED_MARTIN: &'static str = "lockheed-martin-cyber-kill-chain";
 

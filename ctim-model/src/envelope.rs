@@ -169,6 +169,7 @@ impl<T: JsonSchema> JsonSchema for Docs<T> {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(title = "ObserveBundle")]
+#[non_exhaustive]
 pub struct ObserveBundle {
     /// Verdicts.
     #[serde(default, skip_serializing_if = "Docs::is_empty")]

@@ -36,6 +36,7 @@ type_tag!(IndicatorTypeTag, "indicator");
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(title = "Indicator")]
+#[non_exhaustive]
 pub struct Indicator {
     /// Globally unique URI identifying this indicator.
     pub id: Id,

@@ -45,6 +45,7 @@ type_tag!(JudgementType, "judgement");
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(title = "Judgement")]
+#[non_exhaustive]
 pub struct Judgement {
     /// Globally unique URI identifying this judgement.
     pub id: Id,

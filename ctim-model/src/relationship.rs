@@ -32,6 +32,7 @@ type_tag!(RelationshipTypeTag, "relationship");
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(title = "Relationship")]
+#[non_exhaustive]
 pub struct Relationship {
     /// Globally unique URI identifying this relationship.
     pub id: Id,

@@ -42,6 +42,7 @@ type_tag!(SightingType, "sighting");
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(title = "Sighting")]
+#[non_exhaustive]
 pub struct Sighting {
     /// Globally unique URI identifying this sighting.
     pub id: Id,

@@ -33,6 +33,7 @@ type_tag!(VerdictType, "verdict");
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(title = "Verdict")]
+#[non_exhaustive]
 pub struct Verdict {
     #[serde(rename = "type")]
     r#type: VerdictType,

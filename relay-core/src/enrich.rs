@@ -115,10 +115,8 @@ impl Enricher {
             .iter()
             .map(|(o, report)| mapping::verdict(o, report, &now))
             .collect();
-        let data = DeliberateData {
-            verdicts,
-            ..DeliberateData::default()
-        };
+        let mut data = DeliberateData::default();
+        data.verdicts = verdicts;
         Outcome {
             stats: counters.stats(errors.len()),
             data: keep(data.is_empty(), &errors).then_some(data),

@@ -181,10 +181,7 @@ fn validate_checks_ids_and_kill_chains() {
     indicator.kill_chain_phases = vec![
         ctim_model::KillChainPhase::lockheed_martin("delivery"),
         ctim_model::KillChainPhase::lockheed_martin("persistence"),
-        ctim_model::KillChainPhase {
-            kill_chain_name: "kc".into(),
-            phase_name: "Command and Control".into(),
-        },
+        ctim_model::KillChainPhase::new("kc", "Command and Control"),
     ];
     let kinds: Vec<ProblemKind> = indicator
         .validate()

@@ -103,10 +103,11 @@ fn tlp() -> impl Strategy<Value = Option<Tlp>> {
 fn external_references() -> impl Strategy<Value = Vec<ExternalReference>> {
     proptest::collection::vec((text(), opt_text(), opt_text()), 0..2).prop_map(|refs| {
         refs.into_iter()
-            .map(|(source_name, description, url)| ExternalReference {
-                description,
-                url,
-                ..ExternalReference::new(source_name)
+            .map(|(source_name, description, url)| {
+                let mut reference = ExternalReference::new(source_name);
+                reference.description = description;
+                reference.url = url;
+                reference
             })
             .collect()
     })
@@ -323,7 +324,10 @@ proptest! {
 
     #[test]
     fn bundles(vs in proptest::collection::vec(verdict(), 0..3), js in proptest::collection::vec(judgement(), 0..3), ss in proptest::collection::vec(sighting(), 0..2)) {
-        let bundle = ObserveBundle { verdicts: vs.into(), judgements: js.into(), sightings: ss.into(), ..ObserveBundle::default() };
+        let mut bundle = ObserveBundle::default();
+        bundle.verdicts = vs.into();
+        bundle.judgements = js.into();
+        bundle.sightings = ss.into();
         let written = serde_json::to_value(&bundle).unwrap();
         for (group, len) in [("verdicts", bundle.verdicts.len()), ("judgements", bundle.judgements.len()), ("sightings", bundle.sightings.len())] {
             prop_assert_eq!(written.get(group).is_some(), len > 0, "{} present iff non-empty", group);
@@ -370,11 +374,11 @@ pub(crate) fn sample_bundle() -> ObserveBundle {
         sighting.id.clone(),
         indicator.id.clone(),
     );
-    ObserveBundle {
-        verdicts: vec![Verdict::new(Disposition::Suspicious, ip, week)].into(),
-        judgements: vec![judgement].into(),
-        indicators: Docs::from(vec![indicator]),
-        sightings: vec![sighting].into(),
-        relationships: vec![relationship].into(),
-    }
+    let mut bundle = ObserveBundle::default();
+    bundle.verdicts = vec![Verdict::new(Disposition::Suspicious, ip, week)].into();
+    bundle.judgements = vec![judgement].into();
+    bundle.indicators = Docs::from(vec![indicator]);
+    bundle.sightings = vec![sighting].into();
+    bundle.relationships = vec![relationship].into();
+    bundle
 }

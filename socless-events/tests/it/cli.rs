@@ -24,6 +24,8 @@ fn run(args: &[&str], stdin: &str, env: &[(&str, &str)]) -> Output {
     let mut child = Command::new(BIN)
         .args(args)
         .env_clear()
+        // Under `cargo llvm-cov` the binary writes its coverage where the run collects it.
+        .envs(std::env::vars_os().filter(|(name, _)| name == "LLVM_PROFILE_FILE"))
         .env("AWS_CONFIG_FILE", "/nonexistent/socless-tests/config")
         .env(
             "AWS_SHARED_CREDENTIALS_FILE",

@@ -1,0 +1,215 @@
+//! The `relay-lambda` binary itself, against a Lambda Runtime API served on 127.0.0.1: what
+//! AWS runs is `bootstrap` polling `/runtime/invocation/next` and posting each answer back.
+//! These tests start the built binary, hand it API Gateway events and read its answers and its
+//! log lines, so the process's start-up (configuration, JSON logging, `lambda_http::run`) is
+//! tested as deployed.
+
+use std::collections::VecDeque;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+use super::{SECRET, Source};
+
+/// How long the binary gets to answer one event; only a broken binary takes this long.
+const PATIENCE: Duration = Duration::from_secs(30);
+
+/// The Runtime API: hands out queued events in order, then keeps the runtime waiting; every
+/// answer (response or error) goes to a channel with the request id it belongs to.
+struct Runtime {
+    events: Mutex<VecDeque<(String, String)>>,
+    answers: mpsc::UnboundedSender<(String, Value)>,
+}
+
+async fn next(State(runtime): State<Arc<Runtime>>) -> Response {
+    let event = runtime.events.lock().ok().and_then(|mut q| q.pop_front());
+    let Some((id, event)) = event else {
+        std::future::pending::<()>().await;
+        return StatusCode::GONE.into_response();
+    };
+    let mut headers = HeaderMap::new();
+    for (name, value) in [
+        ("lambda-runtime-aws-request-id", id.as_str()),
+        ("lambda-runtime-deadline-ms", "4102444800000"),
+        (
+            "lambda-runtime-invoked-function-arn",
+            "arn:aws:lambda:us-east-1:123456789012:function:relay",
+        ),
+    ] {
+        headers.insert(name, HeaderValue::from_str(value).expect("header"));
+    }
+    (headers, event).into_response()
+}
+
+async fn answer(
+    State(runtime): State<Arc<Runtime>>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> StatusCode {
+    let body = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let _ = runtime.answers.send((id, body));
+    StatusCode::ACCEPTED
+}
+
+/// Serves the Runtime API on 127.0.0.1 with these events; returns its address and the answers.
+async fn serve(
+    events: Vec<(String, String)>,
+) -> (String, mpsc::UnboundedReceiver<(String, Value)>) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let runtime = Arc::new(Runtime {
+        events: Mutex::new(events.into()),
+        answers: tx,
+    });
+    let app = Router::new()
+        .route("/2018-06-01/runtime/invocation/next", get(next))
+        .route("/2018-06-01/runtime/invocation/{id}/response", post(answer))
+        .route("/2018-06-01/runtime/invocation/{id}/error", post(answer))
+        .with_state(runtime);
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .expect("the Runtime API cannot listen on 127.0.0.1");
+    let address = listener.local_addr().expect("address").to_string();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (address, rx)
+}
+
+/// The built `relay-lambda`, as the Lambda service starts it.
+fn start(runtime_api: &str, env: &[(&str, &str)]) -> Child {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_relay-lambda"));
+    command
+        .env_clear()
+        // Under `cargo llvm-cov` the binary writes its coverage where the run collects it.
+        .envs(std::env::vars_os().filter(|(name, _)| name == "LLVM_PROFILE_FILE"))
+        .env("AWS_LAMBDA_RUNTIME_API", runtime_api)
+        .env("AWS_LAMBDA_FUNCTION_NAME", "relay")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_LOG_STREAM_NAME", "test")
+        .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/relay")
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    command.spawn().expect("cannot start relay-lambda")
+}
+
+/// Stops the binary and returns everything it logged (stdout and stderr).
+fn stop(mut child: Child) -> String {
+    let _ = child.kill();
+    let output = child.wait_with_output().expect("relay-lambda output");
+    let mut logs = String::from_utf8_lossy(&output.stdout).into_owned();
+    logs.push_str(&String::from_utf8_lossy(&output.stderr));
+    logs
+}
+
+async fn next_answer(answers: &mut mpsc::UnboundedReceiver<(String, Value)>) -> (String, Value) {
+    tokio::time::timeout(PATIENCE, answers.recv())
+        .await
+        .expect("relay-lambda answered nothing")
+        .expect("the Runtime API stopped")
+}
+
+/// The answer's status and its JSON body (API Gateway HTTP API responses carry the body as text).
+fn status_and_body(answer: &Value) -> (u64, Value) {
+    let status = answer["statusCode"].as_u64().unwrap_or_default();
+    let body = answer["body"].as_str().unwrap_or_default();
+    let body = serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {answer}"));
+    (status, body)
+}
+
+#[tokio::test]
+async fn the_binary_answers_invocations_in_order_and_logs_json_without_the_secret() {
+    let events = vec![
+        (
+            "req-version".to_owned(),
+            Source::HttpApi.event("POST", "/version", &[], ""),
+        ),
+        (
+            "req-no-token".to_owned(),
+            Source::HttpApi.event("POST", "/deliberate/observables", &[], "[]"),
+        ),
+    ];
+    let (runtime_api, mut answers) = serve(events).await;
+    let child = start(
+        &runtime_api,
+        &[("SECRET_KEY", SECRET), ("RUST_LOG", "info")],
+    );
+
+    let (id, answer) = next_answer(&mut answers).await;
+    assert_eq!(id, "req-version");
+    assert_eq!(
+        status_and_body(&answer),
+        (200, json!({"version": xdr_relay_core::VERSION}))
+    );
+
+    let (id, answer) = next_answer(&mut answers).await;
+    assert_eq!(id, "req-no-token");
+    let (status, body) = status_and_body(&answer);
+    // Threat Response reads errors from the envelope: an authorization error is a 200.
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(body["errors"][0]["code"], "authorization error", "{body}");
+
+    let logs = stop(child);
+    assert!(!logs.contains(SECRET), "the secret reached the logs");
+    let lines: Vec<&str> = logs.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert!(!lines.is_empty(), "relay-lambda logged nothing");
+    for line in lines {
+        let entry: Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("a log line that is not JSON ({e}): {line}"));
+        assert!(entry.get("level").is_some(), "{line}");
+    }
+}
+
+#[tokio::test]
+async fn without_a_secret_key_the_binary_starts_and_says_it_is_not_configured() {
+    let events = vec![(
+        "req-health".to_owned(),
+        Source::HttpApi.event("POST", "/health", &[("authorization", "Bearer a.b.c")], ""),
+    )];
+    let (runtime_api, mut answers) = serve(events).await;
+    let child = start(&runtime_api, &[]);
+    let (_, answer) = next_answer(&mut answers).await;
+    let (status, body) = status_and_body(&answer);
+    // Threat Response reads errors from the envelope: an authorization error is a 200.
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(body["errors"][0]["code"], "authorization error", "{body}");
+    let logs = stop(child);
+    assert!(
+        logs.contains("SECRET_KEY"),
+        "no warning names SECRET_KEY: {logs}"
+    );
+}
+
+#[test]
+fn an_invalid_setting_stops_the_binary_with_a_message_naming_it() {
+    let output = Command::new(env!("CARGO_BIN_EXE_relay-lambda"))
+        .env_clear()
+        // Under `cargo llvm-cov` the binary writes its coverage where the run collects it.
+        .envs(std::env::vars_os().filter(|(name, _)| name == "LLVM_PROFILE_FILE"))
+        .env("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9")
+        .env("AUTH_TYPE", "password")
+        .env("SECRET_KEY", SECRET)
+        .stdin(Stdio::null())
+        .output()
+        .expect("cannot start relay-lambda");
+    assert!(!output.status.success());
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(text.contains("AUTH_TYPE"), "{text}");
+    assert!(
+        !text.contains(SECRET),
+        "the secret reached the error: {text}"
+    );
+}
