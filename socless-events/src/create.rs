@@ -6,7 +6,7 @@ use uuid::Uuid;
 use crate::arn::StateMachineArns;
 use crate::backend::{EventStore, PlaybookLauncher};
 use crate::batch::{EventBatch, now_timestamp};
-use crate::error::Error;
+use crate::error::{Error, LaunchError, LaunchErrorKind, StorageError, StorageErrorKind};
 use crate::model::{
     CreateEventsOutput, CreatedEvent, EventItem, EventMetadata, ExecutionReport, InitialEvent,
     MAX_PLAYBOOK_INPUT_BYTES, PlaybookStart, ResultsItem, Status,
@@ -150,9 +150,11 @@ impl<S: EventStore, L: PlaybookLauncher> EventCreator<S, L> {
                 return Ok(item);
             }
         }
-        Err(Error::Storage(format!(
-            "dedup mapping {hash} kept changing; gave up after {DEDUP_ATTEMPTS} attempts"
-        )))
+        Err(StorageError::new(
+            StorageErrorKind::Conflict,
+            format!("dedup mapping {hash} kept changing; gave up after {DEDUP_ATTEMPTS} attempts"),
+        )
+        .into())
     }
 
     /// The investigation id of event `id` if it exists and is not closed.
@@ -203,9 +205,12 @@ impl<S: EventStore, L: PlaybookLauncher> EventCreator<S, L> {
                     .await
                     .map(|()| (input_json, too_large))
             }
-            Err(e) => Err(Error::Storage(format!(
-                "cannot encode the playbook input: {e}"
-            ))),
+            Err(e) => Err(StorageError::new(
+                StorageErrorKind::InvalidData,
+                format!("cannot encode the playbook input: {e}"),
+            )
+            .with_source(e)
+            .into()),
         };
         let (input_json, too_large) = match written {
             Ok(written) => written,
@@ -219,9 +224,13 @@ impl<S: EventStore, L: PlaybookLauncher> EventCreator<S, L> {
         let started = match too_large {
             // Only a duplicate of an investigation with an unusually long id gets here: the
             // batch was sized with generated ids. Step Functions would refuse the input.
-            Some(bytes) => Err(Error::Launch(format!(
-                "playbook not started: its input is {bytes} bytes, over the {MAX_PLAYBOOK_INPUT_BYTES}-byte limit"
-            ))),
+            Some(bytes) => Err(LaunchError::new(
+                LaunchErrorKind::InvalidInput,
+                format!(
+                    "playbook not started: its input is {bytes} bytes, over the {MAX_PLAYBOOK_INPUT_BYTES}-byte limit"
+                ),
+            )
+            .into()),
             None => {
                 self.launcher
                     .start_execution(arn, &execution_id, &input_json)

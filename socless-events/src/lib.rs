@@ -115,7 +115,9 @@ pub use backend::{
 };
 pub use batch::{EventBatch, MAX_NESTING, dedup_hash};
 pub use create::EventCreator;
-pub use error::{Error, InvalidEvent};
+pub use error::{
+    BoxError, Error, InvalidEvent, LaunchError, LaunchErrorKind, StorageError, StorageErrorKind,
+};
 #[cfg(feature = "local")]
 #[cfg_attr(docsrs, doc(cfg(feature = "local")))]
 pub use local::{LocalExecution, LocalLauncher, LocalStore};
