@@ -18,6 +18,7 @@ pub const RESULTS_TABLE_ENV: &str = "SOCLESS_RESULTS_TABLE";
 
 /// The three Socless tables.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct TableNames {
     /// Events, keyed by `id`.
     pub events: String,

@@ -298,6 +298,7 @@ impl EventStore for LocalStore {
 
 /// One execution recorded by the [`LocalLauncher`].
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct LocalExecution {
     /// The state machine ARN.
     pub state_machine_arn: String,

@@ -42,6 +42,7 @@ impl Status {
 
 /// One event as the caller described it (the `event` of each returned entry).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct InitialEvent {
     /// When the event happened, `YYYY-MM-DDTHH:MM:SS.ffffffZ`.
     pub created_at: String,
@@ -61,6 +62,7 @@ pub struct InitialEvent {
 
 /// What `create_events` decided for one event (the `metadata` of each returned entry).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct EventMetadata {
     /// The events table key of this event.
     #[serde(rename = "_id")]
@@ -77,6 +79,7 @@ pub struct EventMetadata {
 
 /// One entry of [`CreateEventsOutput::events`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct CreatedEvent {
     /// The event as described by the caller.
     pub event: InitialEvent,
@@ -86,6 +89,7 @@ pub struct CreatedEvent {
 
 /// The outcome of one playbook start. `error` is empty on success.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ExecutionReport {
     /// The investigation of the event.
     pub investigation_id: String,
@@ -101,6 +105,7 @@ pub struct ExecutionReport {
 
 /// What `create_events` returns: `{"events": [...], "execution_reports": [...]}`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct CreateEventsOutput {
     /// One entry per event, in batch order.
     pub events: Vec<CreatedEvent>,
@@ -110,6 +115,7 @@ pub struct CreateEventsOutput {
 
 /// The events table item: exactly the ten fields the original writes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct EventItem {
     /// Partition key.
     pub id: String,
@@ -135,6 +141,7 @@ pub struct EventItem {
 
 /// The `artifacts` of a playbook input.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct PlaybookArtifacts {
     /// The events table item.
     pub event: EventItem,
@@ -144,6 +151,7 @@ pub struct PlaybookArtifacts {
 
 /// The execution input Socless playbooks expect.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct PlaybookInput {
     /// The execution name.
     pub execution_id: String,
@@ -157,6 +165,7 @@ pub struct PlaybookInput {
 
 /// The results table item written before each start.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ResultsItem {
     /// Partition key: the execution name.
     pub execution_id: String,
