@@ -12,8 +12,11 @@ use reqwest::header::{self, HeaderMap, HeaderValue};
 use reqwest::{StatusCode, Url};
 use tracing::{Instrument, Span, field};
 
-use crate::model::IpReportBody;
-use crate::{ApiKey, ClientConfig, Error, IpReport, ListKind, ListMetadata, RetryPolicy};
+use crate::config::{ClientConfig, RetryPolicy};
+use crate::decode::{decode, excerpt, redacted_text};
+use crate::error::Error;
+use crate::key::ApiKey;
+use crate::model::{IpReport, IpReportBody, ListKind, ListMetadata};
 
 /// The header that carries the API key.
 const X_AUTH_TOKEN: &str = "x-auth-token";
@@ -23,8 +26,6 @@ const BAD_TOKEN_TEXT: &str = "Token must be a valid RFC4122 UUID";
 const MAX_BODY_BYTES: usize = 4 << 20;
 /// How much of an error body is read; only an excerpt is kept.
 const MAX_ERROR_BODY_BYTES: usize = 64 << 10;
-/// The longest upstream text kept in an error.
-const EXCERPT_CHARS: usize = 200;
 /// Bytes of a list id that are sent as they are; everything else is percent-encoded, so
 /// `/`, `?`, `#`, `%` and control characters can never change the request path.
 const LIST_ID_KEEP: &AsciiSet = &NON_ALPHANUMERIC
@@ -160,8 +161,8 @@ impl SignalsClient {
     }
 
     /// The base URL joined with `path` (already encoded). Only the path is parsed: the base
-    /// was checked once, and re-parsing its host on every call (IDNA processing included)
-    /// was a tenth of a warm request's cost.
+    /// was checked once when the client was built, so its host (IDNA processing included) is
+    /// not parsed again on the hot path.
     fn url(&self, path: fmt::Arguments<'_>) -> Url {
         let mut url = self.inner.base_url.clone();
         let full = format!("{}{path}", url.path());
@@ -171,8 +172,8 @@ impl SignalsClient {
 
     /// One call: attempts and retries inside a span named after the path template.
     async fn get(&self, key: &ApiKey, template: &'static str, url: &Url) -> Result<Vec<u8>, Error> {
-        // DEBUG, like the attempt events: an INFO span was formatted on every call and cost
-        // a tenth of a warm relay request; retry warnings carry the path themselves.
+        // DEBUG, like the attempt events: a span at INFO would be formatted on every call of a
+        // busy relay; retry warnings carry the path themselves, so INFO loses nothing.
         let span = tracing::debug_span!(
             "signals_request",
             path = template,
@@ -394,46 +395,6 @@ fn upstream_message(text: &str, status: StatusCode) -> String {
     }
 }
 
-/// The body as text with every occurrence of the key replaced, before anything is cut, so
-/// no part of the key can survive in an excerpt.
-fn redacted_text(body: &[u8], key: &ApiKey) -> String {
-    let text = String::from_utf8_lossy(body);
-    let key = String::from_utf8_lossy(key.as_bytes());
-    if text.contains(key.as_ref()) {
-        text.replace(key.as_ref(), "[redacted]")
-    } else {
-        text.into_owned()
-    }
-}
-
-/// At most [`EXCERPT_CHARS`] characters of `text`, trimmed, `…` marking a cut.
-fn excerpt(text: &str) -> String {
-    let text = text.trim();
-    match text.char_indices().nth(EXCERPT_CHARS) {
-        Some((cut, _)) => format!("{}…", text.get(..cut).unwrap_or_default()),
-        None => text.to_owned(),
-    }
-}
-
-/// Decodes a successful body; a failure message never holds the key.
-pub(crate) fn decode<T: serde::de::DeserializeOwned>(
-    body: &[u8],
-    what: &'static str,
-    key: Option<&ApiKey>,
-) -> Result<T, Error> {
-    serde_json::from_slice(body).map_err(|e| {
-        let message = e.to_string();
-        let message = match key {
-            Some(key) => redacted_text(message.as_bytes(), key),
-            None => message,
-        };
-        Error::Decode {
-            what,
-            message: excerpt(&message),
-        }
-    })
-}
-
 /// `Retry-After` in delta-seconds. The HTTP-date form is not honoured (treated as absent, so
 /// the usual backoff applies).
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {
@@ -582,18 +543,6 @@ mod tests {
         check_base("https://example.com/?q=1", None);
         check_base("https://example.com/#f", None);
         check_base("not a url", None);
-    }
-
-    fn check_excerpt(input: &str, expected: &str) {
-        assert_eq!(excerpt(input), expected);
-    }
-
-    #[test]
-    fn excerpts_are_bounded_on_char_boundaries() {
-        check_excerpt("  short \n", "short");
-        check_excerpt(&"a".repeat(200), &"a".repeat(200));
-        check_excerpt(&"a".repeat(201), &format!("{}…", "a".repeat(200)));
-        check_excerpt(&"é".repeat(300), &format!("{}…", "é".repeat(200)));
     }
 
     fn check_message(body: &str, status: u16, expected: &str) {

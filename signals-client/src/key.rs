@@ -4,7 +4,7 @@ use std::fmt;
 
 use reqwest::header::HeaderValue;
 
-use crate::Error;
+use crate::error::Error;
 
 /// An Auth0 Signals API key.
 ///

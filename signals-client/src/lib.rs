@@ -50,6 +50,7 @@
 
 mod client;
 mod config;
+mod decode;
 mod error;
 mod key;
 mod model;

@@ -5,6 +5,9 @@ use std::fmt;
 
 use serde::Deserialize;
 
+use crate::decode::decode;
+use crate::error::Error;
+
 /// The two kinds of blocklist Auth0 Signals keeps; each has its own metadata namespace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]
@@ -64,8 +67,8 @@ impl IpReport {
     ///
     /// # Errors
     /// [`Error::Decode`](crate::Error::Decode) when the body is not such a report.
-    pub fn from_json(body: &[u8]) -> Result<Self, crate::Error> {
-        crate::client::decode::<IpReportBody>(body, "IP report", None).map(|b| b.fullip)
+    pub fn from_json(body: &[u8]) -> Result<Self, Error> {
+        decode::<IpReportBody>(body, "IP report", None).map(|b| b.fullip)
     }
 
     /// Every blocklist named in the report with the kind of its metadata, in the order the
@@ -203,8 +206,8 @@ impl ListMetadata {
     ///
     /// # Errors
     /// [`Error::Decode`](crate::Error::Decode) when the body is not list metadata.
-    pub fn from_json(body: &[u8]) -> Result<Self, crate::Error> {
-        crate::client::decode(body, "list metadata", None)
+    pub fn from_json(body: &[u8]) -> Result<Self, Error> {
+        decode(body, "list metadata", None)
     }
 
     /// The tags, split on commas, trimmed, blanks dropped.

@@ -6,13 +6,13 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata};
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use serde_json::{Number, Value};
 
 use crate::arn::execution_arn;
 use crate::backend::{EventStore, PlaybookLauncher, TableNames, start_execution_error};
-use crate::error::Error;
+use crate::error::{Error, LaunchError, LaunchErrorKind, StorageError, StorageErrorKind};
 use crate::model::{EventItem, JsonObject, ResultsItem, Status};
 use crate::policy::AwsClientPolicy;
 
@@ -67,7 +67,7 @@ impl AwsStore {
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| dynamo_error("GetItem", table, &e))?;
+            .map_err(|e| dynamo_error("GetItem", table, e))?;
         Ok(output.item)
     }
 
@@ -82,29 +82,50 @@ impl AwsStore {
             .set_item(Some(item))
             .send()
             .await
-            .map_err(|e| dynamo_error("PutItem", table, &e))?;
+            .map_err(|e| dynamo_error("PutItem", table, e))?;
         Ok(())
     }
 }
 
-fn dynamo_error<E, R>(
-    operation: &str,
-    table: &str,
-    error: &aws_sdk_dynamodb::error::SdkError<E, R>,
-) -> Error
+/// A failed DynamoDB call as a [`StorageError`]: its kind from the error code (or the
+/// transport failure), its text the service's code and message, its source the SDK error.
+fn dynamo_error<E, R>(operation: &str, table: &str, error: SdkError<E, R>) -> Error
 where
-    E: std::error::Error + ProvideErrorMetadata + 'static,
-    R: std::fmt::Debug,
+    E: std::error::Error + ProvideErrorMetadata + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
 {
-    match (error.code(), error.message()) {
-        (Some(code), Some(message)) => Error::Storage(format!(
-            "DynamoDB {operation} on {table}: {code}: {message}"
-        )),
-        _ => Error::Storage(format!(
+    let kind = if is_transport_failure(&error) {
+        StorageErrorKind::Unavailable
+    } else {
+        error.code().map_or(
+            StorageErrorKind::Other,
+            StorageErrorKind::from_dynamodb_code,
+        )
+    };
+    let message = match (error.code(), error.message()) {
+        (Some(code), Some(message)) => {
+            format!("DynamoDB {operation} on {table}: {code}: {message}")
+        }
+        _ => format!(
             "DynamoDB {operation} on {table}: {}",
-            DisplayErrorContext(error)
-        )),
-    }
+            DisplayErrorContext(&error)
+        ),
+    };
+    StorageError::new(kind, message).with_source(error).into()
+}
+
+/// Whether the call failed before a service answered: a timeout, a connection failure or an
+/// answer that could not be read.
+fn is_transport_failure<E, R>(error: &SdkError<E, R>) -> bool {
+    matches!(
+        error,
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_)
+    )
+}
+
+/// An item that cannot be encoded or decoded.
+fn invalid_data(message: impl Into<String>) -> Error {
+    StorageError::new(StorageErrorKind::InvalidData, message).into()
 }
 
 impl EventStore for AwsStore {
@@ -136,7 +157,7 @@ impl EventStore for AwsStore {
             .set_item(Some(item_from(event)?))
             .condition_expression("attribute_not_exists(id)")
             .build()
-            .map_err(|e| Error::Storage(format!("cannot build the event write: {e}")))?;
+            .map_err(|e| build_error("event", e))?;
         let mapping = HashMap::from([
             (
                 "dedup_hash".to_owned(),
@@ -158,9 +179,7 @@ impl EventStore for AwsStore {
                 .condition_expression("current_investigation_id = :previous")
                 .expression_attribute_values(":previous", AttributeValue::S(previous.to_owned())),
         };
-        let mapping_put = mapping_put
-            .build()
-            .map_err(|e| Error::Storage(format!("cannot build the dedup write: {e}")))?;
+        let mapping_put = mapping_put.build().map_err(|e| build_error("dedup", e))?;
         let result = self
             .client
             .transact_write_items()
@@ -174,7 +193,7 @@ impl EventStore for AwsStore {
             Err(error) => Err(dynamo_error(
                 "TransactWriteItems",
                 &self.tables.dedup,
-                &error,
+                error,
             )),
         }
     }
@@ -201,10 +220,12 @@ impl EventStore for AwsStore {
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(e) if is_conditional_check_failure(&e) => Err(Error::Storage(format!(
-                "no results item with execution_id {execution_id}"
-            ))),
-            Err(e) => Err(dynamo_error("UpdateItem", table, &e)),
+            Err(e) if is_conditional_check_failure(&e) => Err(StorageError::new(
+                StorageErrorKind::NotFound,
+                format!("no results item with execution_id {execution_id}"),
+            )
+            .into()),
+            Err(e) => Err(dynamo_error("UpdateItem", table, e)),
         }
     }
 
@@ -232,12 +253,24 @@ impl EventStore for AwsStore {
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(error) if is_conditional_check_failure(&error) => Err(Error::Storage(format!(
-                "no event with id {investigation_id}"
-            ))),
-            Err(error) => Err(dynamo_error("UpdateItem", &self.tables.events, &error)),
+            Err(error) if is_conditional_check_failure(&error) => Err(StorageError::new(
+                StorageErrorKind::NotFound,
+                format!("no event with id {investigation_id}"),
+            )
+            .into()),
+            Err(error) => Err(dynamo_error("UpdateItem", &self.tables.events, error)),
         }
     }
+}
+
+/// A transaction part that the SDK refused to build (a required field left out).
+fn build_error(part: &str, error: aws_sdk_dynamodb::error::BuildError) -> Error {
+    StorageError::new(
+        StorageErrorKind::Other,
+        format!("cannot build the {part} write: {error}"),
+    )
+    .with_source(error)
+    .into()
 }
 
 fn is_conditional_check_failure(
@@ -280,8 +313,13 @@ fn item_from<T: serde::Serialize>(record: &T) -> Result<HashMap<String, Attribut
             .into_iter()
             .map(|(key, value)| (key, attribute_from_json(value)))
             .collect()),
-        Ok(_) => Err(Error::Storage("an item must be a JSON object".into())),
-        Err(e) => Err(Error::Storage(format!("cannot encode item: {e}"))),
+        Ok(_) => Err(invalid_data("an item must be a JSON object")),
+        Err(e) => Err(StorageError::new(
+            StorageErrorKind::InvalidData,
+            format!("cannot encode item: {e}"),
+        )
+        .with_source(e)
+        .into()),
     }
 }
 
@@ -328,12 +366,12 @@ pub(crate) fn json_from_attribute(value: &AttributeValue) -> Result<Value, Error
                 .map(|n| number(n).map(Value::Number))
                 .collect::<Result<_, _>>()?,
         ),
-        _ => return Err(Error::Storage("unsupported DynamoDB attribute type".into())),
+        _ => return Err(invalid_data("unsupported DynamoDB attribute type")),
     })
 }
 
 fn number(text: &str) -> Result<Number, Error> {
-    serde_json::from_str(text).map_err(|_| Error::Storage(format!("bad DynamoDB number {text:?}")))
+    serde_json::from_str(text).map_err(|_| invalid_data(format!("bad DynamoDB number {text:?}")))
 }
 
 /// The Step Functions [`PlaybookLauncher`].
@@ -377,16 +415,14 @@ impl PlaybookLauncher for AwsLauncher {
             .input(input)
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(error) => match (error.code(), error.message()) {
-                (Some(code), Some(message)) => Err(start_execution_error(code, message)),
-                _ => Err(Error::Launch(format!(
-                    "StartExecution failed: {}",
-                    aws_sdk_sfn::error::DisplayErrorContext(&error)
-                ))),
-            },
-        }
+        let Err(error) = result else {
+            return Ok(());
+        };
+        let launch_error = match (error.code(), error.message()) {
+            (Some(code), Some(message)) => start_execution_error(code, message),
+            _ => sfn_transport_error("StartExecution", &error),
+        };
+        Err(launch_error.with_source(error).into())
     }
 
     async fn execution_input(
@@ -411,20 +447,58 @@ impl PlaybookLauncher for AwsLauncher {
                 return Ok(None);
             }
             Err(error) => {
-                return Err(Error::Launch(format!(
-                    "DescribeExecution failed: {}",
-                    aws_sdk_sfn::error::DisplayErrorContext(&error)
-                )));
+                let kind = error.code().map_or(
+                    LaunchErrorKind::Other,
+                    LaunchErrorKind::from_step_functions_code,
+                );
+                let launch_error = match error.code() {
+                    Some(_) => LaunchError::new(
+                        kind,
+                        format!(
+                            "DescribeExecution failed: {}",
+                            aws_sdk_sfn::error::DisplayErrorContext(&error)
+                        ),
+                    ),
+                    None => sfn_transport_error("DescribeExecution", &error),
+                };
+                return Err(launch_error.with_source(error).into());
             }
         };
         output
             .input()
             .map(|text| {
-                serde_json::from_str(text)
-                    .map_err(|e| Error::Launch(format!("execution input is not JSON: {e}")))
+                serde_json::from_str(text).map_err(|e| {
+                    LaunchError::new(
+                        LaunchErrorKind::Other,
+                        format!("execution input is not JSON: {e}"),
+                    )
+                    .with_source(e)
+                    .into()
+                })
             })
             .transpose()
     }
+}
+
+/// A Step Functions call that failed without a service error code: unreachable or timed out
+/// when the transport failed, else unclassified.
+fn sfn_transport_error<E, R>(operation: &str, error: &SdkError<E, R>) -> LaunchError
+where
+    E: std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    let kind = if is_transport_failure(error) {
+        LaunchErrorKind::Unavailable
+    } else {
+        LaunchErrorKind::Other
+    };
+    LaunchError::new(
+        kind,
+        format!(
+            "{operation} failed: {}",
+            aws_sdk_sfn::error::DisplayErrorContext(error)
+        ),
+    )
 }
 
 #[cfg(test)]

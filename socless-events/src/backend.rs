@@ -5,6 +5,8 @@ use std::future::Future;
 use serde_json::Value;
 
 use crate::error::Error;
+#[cfg(any(feature = "aws", feature = "local"))]
+use crate::error::{LaunchError, LaunchErrorKind};
 use crate::model::{EventItem, JsonObject, ResultsItem, Status};
 
 /// Environment variable naming the events table.
@@ -16,6 +18,7 @@ pub const RESULTS_TABLE_ENV: &str = "SOCLESS_RESULTS_TABLE";
 
 /// The three Socless tables.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct TableNames {
     /// Events, keyed by `id`.
     pub events: String,
@@ -57,7 +60,10 @@ impl TableNames {
 /// Storage for events, dedup mappings and execution results.
 ///
 /// Implementations: [`AwsStore`] (DynamoDB, feature `aws`) and [`LocalStore`] (SQLite, feature
-/// `local`), or your own. Errors are [`Error::Storage`].
+/// `local`), or your own. Errors are [`Error::Storage`], whose [`StorageError::kind`] tells
+/// throttling from a missing table.
+///
+/// [`StorageError::kind`]: crate::StorageError::kind
 ///
 #[cfg_attr(feature = "aws", doc = "[`AwsStore`]: crate::AwsStore")]
 #[cfg_attr(not(feature = "aws"), doc = "[`AwsStore`]: crate#features")]
@@ -124,7 +130,8 @@ pub trait EventStore: Send + Sync {
 #[cfg_attr(not(feature = "local"), doc = "[`LocalLauncher`]: crate#features")]
 pub trait PlaybookLauncher: Send + Sync {
     /// Starts execution `name` of `state_machine_arn` with `input` (a JSON text). Fails with
-    /// [`Error::Launch`] whose text mirrors the AWS error (`StateMachineDoesNotExist`, ...).
+    /// [`Error::Launch`], whose kind says why (`StateMachineDoesNotExist`, throttled, ...) and
+    /// whose text mirrors the AWS error.
     fn start_execution(
         &self,
         state_machine_arn: &str,
@@ -140,11 +147,12 @@ pub trait PlaybookLauncher: Send + Sync {
     ) -> impl Future<Output = Result<Option<Value>, Error>> + Send;
 }
 
-/// The message the AWS SDKs give for a failed `StartExecution` call, shared by both launchers
-/// so callers see the same text whichever backend runs.
+/// The error for a failed `StartExecution` call, with the message the AWS SDKs give, shared by
+/// both launchers so callers see the same kind and text whichever backend runs.
 #[cfg(any(feature = "aws", feature = "local"))]
-pub(crate) fn start_execution_error(code: &str, message: &str) -> Error {
-    Error::Launch(format!(
-        "An error occurred ({code}) when calling the StartExecution operation: {message}"
-    ))
+pub(crate) fn start_execution_error(code: &str, message: &str) -> LaunchError {
+    LaunchError::new(
+        LaunchErrorKind::from_step_functions_code(code),
+        format!("An error occurred ({code}) when calling the StartExecution operation: {message}"),
+    )
 }

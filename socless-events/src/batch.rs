@@ -8,23 +8,14 @@ use serde_json::Value;
 use time::format_description::BorrowedFormatItem;
 use time::macros::format_description;
 
-use crate::create::event_item;
 use crate::error::InvalidEvent;
-use crate::model::{InitialEvent, JsonObject, PlaybookArtifacts, PlaybookInput, Status};
+use crate::model::{InitialEvent, JsonObject, MAX_PLAYBOOK_INPUT_BYTES, PlaybookStart};
 
 /// The deepest nesting accepted in `details`, `data_types` and `event_meta` (the object itself
 /// is level 1). DynamoDB stores at most 32 levels, and the results item holds these objects
 /// three levels down (`results` → `artifacts` → `event`), so 29 is the most that always fits.
 /// Checked without recursion, so a 10,000-level value is a clear error, not a stack overflow.
 pub const MAX_NESTING: usize = 29;
-
-/// The largest playbook input accepted, in bytes: Step Functions' limit for an execution input
-/// (256 KiB). It binds before DynamoDB's 400 KB item limit: the results item holds the same
-/// data, and DynamoDB's encoding is at most 1.5 times the JSON text.
-pub const MAX_PLAYBOOK_INPUT_BYTES: usize = 262_144;
-
-/// The length of the generated ids (hyphenated UUIDs), for sizing an event before it has ids.
-const ID_PLACEHOLDER: &str = "00000000-0000-0000-0000-000000000000";
 
 const DATE_TIME: &[BorrowedFormatItem<'static>] =
     format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]");
@@ -207,46 +198,21 @@ fn check_depth(field: &'static str, value: Option<&Value>) -> Result<(), Invalid
     Ok(())
 }
 
-/// Fails if the playbook input of `event` would exceed [`MAX_PLAYBOOK_INPUT_BYTES`]. The input
-/// is sized with placeholder ids of the real length, as a duplicate (`closed` is the longer
-/// status), so the real input is never larger.
+/// Fails if the playbook input of `event` could exceed [`MAX_PLAYBOOK_INPUT_BYTES`]: it sizes
+/// [`PlaybookStart::largest`], the same input and encoding a start sends.
 fn check_size(index: usize, event: &InitialEvent) -> Result<(), InvalidEvent> {
-    let mut item = event_item(event, ID_PLACEHOLDER.to_owned());
-    item.status_ = Status::Closed;
-    let input = PlaybookInput {
-        execution_id: ID_PLACEHOLDER.to_owned(),
-        artifacts: PlaybookArtifacts {
-            event: item,
-            execution_id: ID_PLACEHOLDER.to_owned(),
-        },
-        results: JsonObject::new(),
-        errors: JsonObject::new(),
+    // A value serde cannot encode passes here; writing its items reports it as a storage error.
+    let Ok(start) = PlaybookStart::largest(event) else {
+        return Ok(());
     };
-    let mut counter = ByteCounter(0);
-    // Writing to a counter cannot fail; a value serde cannot encode is caught when it is written.
-    let _ = serde_json::to_writer(&mut counter, &input);
-    if counter.0 > MAX_PLAYBOOK_INPUT_BYTES {
+    if start.is_too_large() {
         return Err(InvalidEvent::TooLarge {
             index,
-            bytes: counter.0,
+            bytes: start.len(),
             limit: MAX_PLAYBOOK_INPUT_BYTES,
         });
     }
     Ok(())
-}
-
-/// Counts the bytes written to it, so sizing an input allocates nothing.
-struct ByteCounter(usize);
-
-impl std::io::Write for ByteCounter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0 += buf.len();
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 /// Step Functions' rule for state machine names: 1 to 80 characters, no whitespace, no control
@@ -684,37 +650,19 @@ mod tests {
 
     #[test]
     fn playbook_inputs_are_limited_to_256_kib() {
-        let sized = |extra: usize| {
+        let with_blob = |len: usize| {
             let mut input = valid();
-            input["details"] = json!([{"username": "u", "blob": ""}]);
-            let batch = EventBatch::from_json(&input).unwrap();
-            let mut counter = ByteCounter(0);
-            let event = &batch.events()[0];
-            let mut item = event_item(event, ID_PLACEHOLDER.into());
-            item.status_ = Status::Closed;
-            serde_json::to_writer(&mut counter, &item).unwrap();
-            let room = MAX_PLAYBOOK_INPUT_BYTES - counter.0;
-            input["details"][0]["blob"] = json!("x".repeat(room + extra));
+            input["details"] = json!([{"username": "u", "blob": "x".repeat(len)}]);
             input
         };
-        // The input wraps the item in ids and braces: find the exact edge from the error.
-        let err = EventBatch::from_json(&sized(0)).unwrap_err();
-        let InvalidEvent::TooLarge {
-            index: 0,
-            bytes,
-            limit,
-        } = err
-        else {
-            panic!("{err:?}");
-        };
-        let overhead = bytes - limit;
-        let mut at_limit = sized(0);
-        let blob = at_limit["details"][0]["blob"].as_str().unwrap().len() - overhead;
-        at_limit["details"][0]["blob"] = json!("x".repeat(blob));
-        assert!(EventBatch::from_json(&at_limit).is_ok());
-        at_limit["details"][0]["blob"] = json!("x".repeat(blob + 1));
+        let empty = EventBatch::from_json(&with_blob(0)).unwrap();
+        let overhead = PlaybookStart::largest(&empty.events()[0]).unwrap().len();
+        let fits = MAX_PLAYBOOK_INPUT_BYTES - overhead;
+        let at_limit = EventBatch::from_json(&with_blob(fits)).unwrap();
+        let largest = PlaybookStart::largest(&at_limit.events()[0]).unwrap();
+        assert_eq!(largest.len(), MAX_PLAYBOOK_INPUT_BYTES);
         check_error(
-            at_limit,
+            with_blob(fits + 1),
             "Error: event 0 is too large: its playbook input would be 262145 bytes, over the 262144-byte limit",
         );
     }

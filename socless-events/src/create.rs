@@ -6,10 +6,10 @@ use uuid::Uuid;
 use crate::arn::StateMachineArns;
 use crate::backend::{EventStore, PlaybookLauncher};
 use crate::batch::{EventBatch, now_timestamp};
-use crate::error::Error;
+use crate::error::{Error, LaunchError, LaunchErrorKind, StorageError, StorageErrorKind};
 use crate::model::{
     CreateEventsOutput, CreatedEvent, EventItem, EventMetadata, ExecutionReport, InitialEvent,
-    JsonObject, PlaybookArtifacts, PlaybookInput, ResultsItem, Status,
+    MAX_PLAYBOOK_INPUT_BYTES, PlaybookStart, ResultsItem, Status,
 };
 
 /// How often an original retries its dedup claim when other writers keep changing the mapping.
@@ -126,7 +126,7 @@ impl<S: EventStore, L: PlaybookLauncher> EventCreator<S, L> {
         hash: Option<&str>,
         id: String,
     ) -> Result<EventItem, Error> {
-        let mut item = event_item(event, id);
+        let item = EventItem::original(event, id);
         let Some(hash) = hash else {
             self.store.put_event(&item).await?;
             return Ok(item);
@@ -138,9 +138,7 @@ impl<S: EventStore, L: PlaybookLauncher> EventCreator<S, L> {
                 None => None,
             };
             if let Some(investigation_id) = open {
-                item.investigation_id = investigation_id;
-                item.status_ = Status::Closed;
-                item.is_duplicate = true;
+                let item = item.into_duplicate(investigation_id);
                 self.store.put_event(&item).await?;
                 return Ok(item);
             }
@@ -152,9 +150,11 @@ impl<S: EventStore, L: PlaybookLauncher> EventCreator<S, L> {
                 return Ok(item);
             }
         }
-        Err(Error::Storage(format!(
-            "dedup mapping {hash} kept changing; gave up after {DEDUP_ATTEMPTS} attempts"
-        )))
+        Err(StorageError::new(
+            StorageErrorKind::Conflict,
+            format!("dedup mapping {hash} kept changing; gave up after {DEDUP_ATTEMPTS} attempts"),
+        )
+        .into())
     }
 
     /// The investigation id of event `id` if it exists and is not closed.
@@ -188,31 +188,32 @@ impl<S: EventStore, L: PlaybookLauncher> EventCreator<S, L> {
             statemachinearn: arn.to_owned(),
             error: String::new(),
         };
-        let input = PlaybookInput {
-            execution_id: execution_id.clone(),
-            artifacts: PlaybookArtifacts {
-                event: item,
-                execution_id: execution_id.clone(),
-            },
-            results: JsonObject::new(),
-            errors: JsonObject::new(),
-        };
-        let written = match serde_json::to_string(&input) {
-            Ok(input_json) => {
+        // The input is encoded once: the results item stores it, the launcher sends its text,
+        // and the size check measures that text.
+        let written = match PlaybookStart::new(item, execution_id.as_str()) {
+            Ok(start) => {
+                let too_large = start.is_too_large().then(|| start.len());
+                let (input, input_json) = start.into_parts();
                 let results = ResultsItem {
                     execution_id: execution_id.clone(),
                     datetime: now_timestamp(),
                     investigation_id: report.investigation_id.clone(),
                     results: input,
                 };
-                self.store.put_results(&results).await.map(|()| input_json)
+                self.store
+                    .put_results(&results)
+                    .await
+                    .map(|()| (input_json, too_large))
             }
-            Err(e) => Err(Error::Storage(format!(
-                "cannot encode the playbook input: {e}"
-            ))),
+            Err(e) => Err(StorageError::new(
+                StorageErrorKind::InvalidData,
+                format!("cannot encode the playbook input: {e}"),
+            )
+            .with_source(e)
+            .into()),
         };
-        let input_json = match written {
-            Ok(input_json) => input_json,
+        let (input_json, too_large) = match written {
+            Ok(written) => written,
             Err(error) => {
                 // Without its results item a playbook cannot run: do not start it.
                 report.error = format!("playbook not started: {error}");
@@ -220,11 +221,23 @@ impl<S: EventStore, L: PlaybookLauncher> EventCreator<S, L> {
                 return (report, Some(error));
             }
         };
-        let Err(error) = self
-            .launcher
-            .start_execution(arn, &execution_id, &input_json)
-            .await
-        else {
+        let started = match too_large {
+            // Only a duplicate of an investigation with an unusually long id gets here: the
+            // batch was sized with generated ids. Step Functions would refuse the input.
+            Some(bytes) => Err(LaunchError::new(
+                LaunchErrorKind::InvalidInput,
+                format!(
+                    "playbook not started: its input is {bytes} bytes, over the {MAX_PLAYBOOK_INPUT_BYTES}-byte limit"
+                ),
+            )
+            .into()),
+            None => {
+                self.launcher
+                    .start_execution(arn, &execution_id, &input_json)
+                    .await
+            }
+        };
+        let Err(error) = started else {
             tracing::info!(
                 investigation_id = %report.investigation_id,
                 execution_id = %report.execution_id,
@@ -277,18 +290,206 @@ fn log_failed_start(report: &ExecutionReport) {
     );
 }
 
-/// The events item of an original: its own investigation, open.
-pub(crate) fn event_item(event: &InitialEvent, id: String) -> EventItem {
-    EventItem {
-        investigation_id: id.clone(),
-        id,
-        status_: Status::Open,
-        is_duplicate: false,
-        created_at: event.created_at.clone(),
-        event_type: event.event_type.clone(),
-        playbook: event.playbook.clone(),
-        details: event.details.clone(),
-        data_types: event.data_types.clone(),
-        event_meta: event.event_meta.clone(),
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::model::JsonObject;
+
+    /// Events, dedup mappings and results in memory.
+    #[derive(Default)]
+    struct MemoryStore {
+        events: Mutex<HashMap<String, JsonObject>>,
+        dedup: Mutex<HashMap<String, String>>,
+        results: Mutex<HashMap<String, JsonObject>>,
+    }
+
+    fn object<T: serde::Serialize>(record: &T) -> JsonObject {
+        match serde_json::to_value(record).unwrap() {
+            Value::Object(map) => map,
+            other => panic!("{other}"),
+        }
+    }
+
+    impl EventStore for MemoryStore {
+        async fn dedup_mapping(&self, dedup_hash: &str) -> Result<Option<String>, Error> {
+            Ok(self.dedup.lock().unwrap().get(dedup_hash).cloned())
+        }
+        async fn event(&self, id: &str) -> Result<Option<JsonObject>, Error> {
+            Ok(self.events.lock().unwrap().get(id).cloned())
+        }
+        async fn put_original(
+            &self,
+            event: &EventItem,
+            dedup_hash: &str,
+            expected: Option<&str>,
+        ) -> Result<bool, Error> {
+            let mut dedup = self.dedup.lock().unwrap();
+            if dedup.get(dedup_hash).map(String::as_str) != expected {
+                return Ok(false);
+            }
+            dedup.insert(dedup_hash.to_owned(), event.investigation_id.clone());
+            self.events
+                .lock()
+                .unwrap()
+                .insert(event.id.clone(), object(event));
+            Ok(true)
+        }
+        async fn put_event(&self, event: &EventItem) -> Result<(), Error> {
+            self.events
+                .lock()
+                .unwrap()
+                .insert(event.id.clone(), object(event));
+            Ok(())
+        }
+        async fn put_results(&self, item: &ResultsItem) -> Result<(), Error> {
+            self.results
+                .lock()
+                .unwrap()
+                .insert(item.execution_id.clone(), object(item));
+            Ok(())
+        }
+        async fn record_start_failure(&self, execution_id: &str, error: &str) -> Result<(), Error> {
+            let mut results = self.results.lock().unwrap();
+            let item = results.get_mut(execution_id).unwrap();
+            item.insert("start_error".into(), json!(error));
+            Ok(())
+        }
+        async fn results(&self, execution_id: &str) -> Result<Option<JsonObject>, Error> {
+            Ok(self.results.lock().unwrap().get(execution_id).cloned())
+        }
+        async fn set_investigation_status(&self, id: &str, status: Status) -> Result<(), Error> {
+            let mut events = self.events.lock().unwrap();
+            let item = events.get_mut(id).unwrap();
+            item.insert("status_".into(), json!(status.as_str()));
+            Ok(())
+        }
+    }
+
+    /// Records the exact text of every input it is asked to start.
+    #[derive(Default)]
+    struct RecordingLauncher {
+        inputs: Mutex<Vec<String>>,
+    }
+
+    impl PlaybookLauncher for RecordingLauncher {
+        async fn start_execution(&self, _: &str, _: &str, input: &str) -> Result<(), Error> {
+            self.inputs.lock().unwrap().push(input.to_owned());
+            Ok(())
+        }
+        async fn execution_input(&self, _: &str, _: &str) -> Result<Option<Value>, Error> {
+            Ok(None)
+        }
+    }
+
+    fn creator() -> EventCreator<MemoryStore, RecordingLauncher> {
+        EventCreator::new(
+            MemoryStore::default(),
+            RecordingLauncher::default(),
+            StateMachineArns::new("us-east-1", "123456789012").unwrap(),
+        )
+    }
+
+    /// One event deduplicated on `username` whose `blob` detail is `len` bytes long.
+    fn event_with_blob(len: usize) -> Value {
+        json!({
+            "created_at": "2021-03-30T18:00:00.000000Z",
+            "event_type": "T",
+            "playbook": "P",
+            "details": [{"username": "u", "blob": "x".repeat(len)}],
+            "dedup_keys": ["username"],
+        })
+    }
+
+    /// The blob length at which the event's largest playbook input is exactly the limit.
+    fn blob_at_limit() -> usize {
+        let batch = EventBatch::from_json(&event_with_blob(0)).unwrap();
+        let overhead = PlaybookStart::largest(&batch.events()[0]).unwrap().len();
+        MAX_PLAYBOOK_INPUT_BYTES - overhead
+    }
+
+    fn sent(creator: &EventCreator<MemoryStore, RecordingLauncher>) -> Vec<usize> {
+        let inputs = creator.launcher().inputs.lock().unwrap();
+        inputs.iter().map(String::len).collect()
+    }
+
+    #[tokio::test]
+    async fn the_size_check_measures_the_bytes_sent() {
+        let creator = creator();
+        let input = event_with_blob(blob_at_limit());
+        let original = creator.create_events(&input).await.unwrap();
+        let duplicate = creator.create_events(&input).await.unwrap();
+        assert!(duplicate.events[0].metadata.is_duplicate);
+        // A duplicate (`closed`) is the largest input an event can produce: it is sent at
+        // exactly the limit; the original (`open`, not a duplicate) is a byte shorter.
+        assert_eq!(
+            sent(&creator),
+            [MAX_PLAYBOOK_INPUT_BYTES - 1, MAX_PLAYBOOK_INPUT_BYTES]
+        );
+        // What was sent is what the results item holds.
+        let execution_id = &duplicate.execution_reports[0].execution_id;
+        let stored = creator
+            .store()
+            .results(execution_id)
+            .await
+            .unwrap()
+            .unwrap();
+        let sent_text = creator.launcher().inputs.lock().unwrap()[1].clone();
+        assert_eq!(
+            stored["results"],
+            serde_json::from_str::<Value>(&sent_text).unwrap()
+        );
+        assert!(original.execution_reports[0].error.is_empty());
+
+        let over = event_with_blob(blob_at_limit() + 1);
+        let error = creator.create_events(&over).await.unwrap_err();
+        assert!(
+            matches!(
+                error,
+                Error::InvalidEvent(crate::InvalidEvent::TooLarge {
+                    bytes,
+                    limit: MAX_PLAYBOOK_INPUT_BYTES,
+                    ..
+                }) if bytes == MAX_PLAYBOOK_INPUT_BYTES + 1
+            ),
+            "{error:?}"
+        );
+        assert_eq!(sent(&creator).len(), 2, "nothing more was sent");
+    }
+
+    #[tokio::test]
+    async fn a_real_input_over_the_limit_is_not_sent() {
+        let creator = creator();
+        let input = event_with_blob(blob_at_limit());
+        let batch = EventBatch::from_json(&input).unwrap();
+        let hash = batch.dedup_hashes()[0].clone().unwrap();
+        // An open investigation written by other software, with a longer id than ours.
+        let long_id = "i".repeat(40);
+        let investigation = EventItem::original(&batch.events()[0], long_id.as_str());
+        creator
+            .store()
+            .put_original(&investigation, &hash, None)
+            .await
+            .unwrap();
+        let error = creator.create_events(&input).await.unwrap_err();
+        let output = error.output().unwrap();
+        assert_eq!(output.events[0].metadata.investigation_id, long_id);
+        let report = &output.execution_reports[0];
+        assert!(
+            report.error.contains("over the 262144-byte limit"),
+            "{report:?}"
+        );
+        assert!(sent(&creator).is_empty());
+        let stored = creator
+            .store()
+            .results(&report.execution_id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(stored["start_error"], json!(report.error));
     }
 }

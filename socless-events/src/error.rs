@@ -103,13 +103,15 @@ pub enum Error {
     /// A request to an event endpoint failed authentication (see [`crate::auth`]).
     #[error("request not authenticated: {0}")]
     Unauthenticated(&'static str),
-    /// The event store failed (DynamoDB or SQLite). The text never holds credentials.
+    /// The event store failed (DynamoDB or SQLite); [`StorageError::kind`] says how, e.g.
+    /// throttled or a missing table.
     #[error("storage error: {0}")]
-    Storage(String),
-    /// The playbook launcher failed to start an execution. The text mirrors the AWS error,
-    /// e.g. `An error occurred (StateMachineDoesNotExist) when calling the StartExecution operation: ...`.
-    #[error("{0}")]
-    Launch(String),
+    Storage(#[from] StorageError),
+    /// The playbook launcher failed to start an execution; [`LaunchError::kind`] says how. The
+    /// text mirrors the AWS error, e.g.
+    /// `An error occurred (StateMachineDoesNotExist) when calling the StartExecution operation: ...`.
+    #[error(transparent)]
+    Launch(#[from] LaunchError),
     /// The store failed part-way through a batch, which stopped there. `completed` holds every
     /// event whose events item was written, in batch order, each with a report that says
     /// whether its playbook started (an empty `error`) or not; the later events of the batch
@@ -149,12 +151,311 @@ fn progress(completed: &CreateEventsOutput, total: usize) -> String {
 }
 
 impl Error {
+    /// The kind of the storage failure behind this error (looking through
+    /// [`Error::Incomplete`]), if it is one.
+    pub fn storage_kind(&self) -> Option<StorageErrorKind> {
+        match self {
+            Error::Storage(error) => Some(error.kind()),
+            Error::Incomplete { source, .. } => source.storage_kind(),
+            _ => None,
+        }
+    }
+
     /// The events and execution reports that exist despite this error, if any.
     pub fn output(&self) -> Option<&CreateEventsOutput> {
         match self {
             Error::Incomplete { completed, .. } => Some(completed),
             Error::PlaybooksFailed { output, .. } => Some(output),
             _ => None,
+        }
+    }
+}
+
+/// An error from a backend's client library, kept as the [`std::error::Error::source`] of
+/// [`StorageError`] and [`LaunchError`].
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// How the event store failed, for callers that react differently (retry later, alert an
+/// operator, give up).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum StorageErrorKind {
+    /// The store refused the request for now: DynamoDB's
+    /// `ProvisionedThroughputExceededException`, `RequestLimitExceeded` or
+    /// `ThrottlingException`, after the client's retries.
+    Throttled,
+    /// Another connection held the SQLite database locked for longer than the busy timeout.
+    Busy,
+    /// A table does not exist (DynamoDB's `ResourceNotFoundException`, SQLite's
+    /// `no such table`): a deployment or configuration problem, not worth retrying.
+    MissingTable,
+    /// The item an update names does not exist (an unknown execution id or investigation).
+    NotFound,
+    /// Concurrent writers kept conflicting (a dedup mapping that kept changing, a cancelled
+    /// transaction, a violated constraint).
+    Conflict,
+    /// The store could not be reached or did not answer in time (connection failures,
+    /// timeouts, server errors, a failed disk).
+    Unavailable,
+    /// The credentials were refused or may not do this (DynamoDB's `AccessDeniedException`
+    /// and similar; a read-only SQLite file).
+    AccessDenied,
+    /// An item could not be encoded or decoded, or the store refused it as invalid
+    /// (DynamoDB's `ValidationException`; a corrupt SQLite file or item).
+    InvalidData,
+    /// Anything else.
+    Other,
+}
+
+impl StorageErrorKind {
+    /// Whether trying again later may succeed (throttled, busy, unavailable or conflicting).
+    pub fn is_transient(self) -> bool {
+        matches!(
+            self,
+            Self::Throttled | Self::Busy | Self::Unavailable | Self::Conflict
+        )
+    }
+
+    /// The kind of a DynamoDB error code (the `__type` of its answer).
+    #[cfg(feature = "aws")]
+    pub(crate) fn from_dynamodb_code(code: &str) -> Self {
+        match code {
+            "ProvisionedThroughputExceededException"
+            | "RequestLimitExceeded"
+            | "ThrottlingException" => Self::Throttled,
+            "ResourceNotFoundException" => Self::MissingTable,
+            "ConditionalCheckFailedException"
+            | "TransactionCanceledException"
+            | "TransactionConflictException"
+            | "TransactionInProgressException" => Self::Conflict,
+            "AccessDeniedException"
+            | "UnrecognizedClientException"
+            | "MissingAuthenticationTokenException"
+            | "InvalidSignatureException"
+            | "ExpiredTokenException" => Self::AccessDenied,
+            "ValidationException" | "ItemCollectionSizeLimitExceededException" => Self::InvalidData,
+            "InternalServerError" | "ServiceUnavailable" => Self::Unavailable,
+            _ => Self::Other,
+        }
+    }
+}
+
+/// A failure of the event store: its [`kind`](StorageError::kind), a message for people, and
+/// the client library's error as its [`source`](std::error::Error::source) when there is one.
+///
+/// The message names the operation and table, and the backend's own explanation; it never
+/// holds credentials. Build one in your own [`EventStore`](crate::EventStore) with
+/// [`StorageError::new`].
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct StorageError {
+    kind: StorageErrorKind,
+    message: String,
+    #[source]
+    source: Option<BoxError>,
+}
+
+impl StorageError {
+    /// A failure of this kind, explained by `message`.
+    pub fn new(kind: StorageErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// This failure, caused by `source` (the client library's error).
+    pub fn with_source(mut self, source: impl Into<BoxError>) -> Self {
+        self.source = Some(source.into());
+        self
+    }
+
+    /// How the store failed.
+    pub fn kind(&self) -> StorageErrorKind {
+        self.kind
+    }
+
+    /// The message, without the source.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+/// How a playbook start failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum LaunchErrorKind {
+    /// An execution with this name was already started with another input
+    /// (`ExecutionAlreadyExists`).
+    ExecutionAlreadyExists,
+    /// The playbook's state machine does not exist or is being deleted
+    /// (`StateMachineDoesNotExist`, `StateMachineDeleting`).
+    StateMachineDoesNotExist,
+    /// Step Functions refused the start for now (`ThrottlingException`, or
+    /// `ExecutionLimitExceeded`: too many running executions), after the client's retries.
+    Throttled,
+    /// The input, name or ARN was refused (`InvalidExecutionInput`, `InvalidName`,
+    /// `InvalidArn`, `ValidationException`), or the input is over
+    /// [`MAX_PLAYBOOK_INPUT_BYTES`](crate::MAX_PLAYBOOK_INPUT_BYTES) and was not sent.
+    InvalidInput,
+    /// The credentials were refused or may not start this state machine.
+    AccessDenied,
+    /// Step Functions could not be reached or did not answer in time.
+    Unavailable,
+    /// The local launcher recorded the start but its webhook POST failed.
+    Webhook,
+    /// Anything else.
+    Other,
+}
+
+impl LaunchErrorKind {
+    /// Whether trying again later may succeed (throttled or unavailable).
+    pub fn is_transient(self) -> bool {
+        matches!(self, Self::Throttled | Self::Unavailable)
+    }
+
+    /// The kind of a Step Functions error code, shared by both launchers.
+    #[cfg(any(feature = "aws", feature = "local"))]
+    pub(crate) fn from_step_functions_code(code: &str) -> Self {
+        match code {
+            "ExecutionAlreadyExists" => Self::ExecutionAlreadyExists,
+            "StateMachineDoesNotExist" | "StateMachineDeleting" => Self::StateMachineDoesNotExist,
+            "ThrottlingException" | "ExecutionLimitExceeded" => Self::Throttled,
+            "InvalidExecutionInput" | "InvalidName" | "InvalidArn" | "ValidationException" => {
+                Self::InvalidInput
+            }
+            "AccessDeniedException"
+            | "UnrecognizedClientException"
+            | "MissingAuthenticationTokenException"
+            | "InvalidSignatureException"
+            | "ExpiredTokenException" => Self::AccessDenied,
+            "InternalServerError" | "ServiceUnavailable" => Self::Unavailable,
+            _ => Self::Other,
+        }
+    }
+}
+
+/// A failed playbook start: its [`kind`](LaunchError::kind), a message for people (for AWS
+/// errors, the text the AWS SDKs print) and the client library's error as its
+/// [`source`](std::error::Error::source) when there is one. Build one in your own
+/// [`PlaybookLauncher`](crate::PlaybookLauncher) with [`LaunchError::new`].
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct LaunchError {
+    kind: LaunchErrorKind,
+    message: String,
+    #[source]
+    source: Option<BoxError>,
+}
+
+impl LaunchError {
+    /// A failure of this kind, explained by `message`.
+    pub fn new(kind: LaunchErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// This failure, caused by `source` (the client library's error).
+    pub fn with_source(mut self, source: impl Into<BoxError>) -> Self {
+        self.source = Some(source.into());
+        self
+    }
+
+    /// How the start failed.
+    pub fn kind(&self) -> LaunchErrorKind {
+        self.kind
+    }
+
+    /// The message, without the source.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_is_the_message_and_the_source_is_kept() {
+        let io = std::io::Error::other("disk on fire");
+        let error = Error::from(
+            StorageError::new(StorageErrorKind::Unavailable, "SQLite: disk I/O error")
+                .with_source(io),
+        );
+        assert_eq!(error.to_string(), "storage error: SQLite: disk I/O error");
+        assert_eq!(error.storage_kind(), Some(StorageErrorKind::Unavailable));
+        let source = std::error::Error::source(&error).and_then(std::error::Error::source);
+        assert_eq!(
+            source.map(ToString::to_string).as_deref(),
+            Some("disk on fire")
+        );
+
+        let launch = Error::from(LaunchError::new(
+            LaunchErrorKind::Throttled,
+            "Rate exceeded",
+        ));
+        assert_eq!(launch.to_string(), "Rate exceeded");
+        assert_eq!(launch.storage_kind(), None);
+    }
+
+    #[test]
+    fn incomplete_batches_expose_the_storage_kind() {
+        let error = Error::Incomplete {
+            source: Box::new(StorageError::new(StorageErrorKind::Throttled, "slow down").into()),
+            total: 2,
+            completed: Box::default(),
+        };
+        assert_eq!(error.storage_kind(), Some(StorageErrorKind::Throttled));
+        assert!(StorageErrorKind::Throttled.is_transient());
+        assert!(!StorageErrorKind::MissingTable.is_transient());
+    }
+
+    #[cfg(feature = "aws")]
+    #[test]
+    fn dynamodb_codes() {
+        for (code, kind) in [
+            (
+                "ProvisionedThroughputExceededException",
+                StorageErrorKind::Throttled,
+            ),
+            ("RequestLimitExceeded", StorageErrorKind::Throttled),
+            ("ThrottlingException", StorageErrorKind::Throttled),
+            ("ResourceNotFoundException", StorageErrorKind::MissingTable),
+            ("TransactionConflictException", StorageErrorKind::Conflict),
+            ("AccessDeniedException", StorageErrorKind::AccessDenied),
+            ("ValidationException", StorageErrorKind::InvalidData),
+            ("SomethingNew", StorageErrorKind::Other),
+        ] {
+            assert_eq!(StorageErrorKind::from_dynamodb_code(code), kind, "{code}");
+        }
+    }
+
+    #[cfg(any(feature = "aws", feature = "local"))]
+    #[test]
+    fn step_functions_codes() {
+        for (code, kind) in [
+            (
+                "ExecutionAlreadyExists",
+                LaunchErrorKind::ExecutionAlreadyExists,
+            ),
+            (
+                "StateMachineDoesNotExist",
+                LaunchErrorKind::StateMachineDoesNotExist,
+            ),
+            ("ThrottlingException", LaunchErrorKind::Throttled),
+            ("InvalidExecutionInput", LaunchErrorKind::InvalidInput),
+            ("SomethingNew", LaunchErrorKind::Other),
+        ] {
+            assert_eq!(
+                LaunchErrorKind::from_step_functions_code(code),
+                kind,
+                "{code}"
+            );
         }
     }
 }

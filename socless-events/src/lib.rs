@@ -113,15 +113,17 @@ pub use aws::{AwsLauncher, AwsStore};
 pub use backend::{
     DEDUP_TABLE_ENV, EVENTS_TABLE_ENV, EventStore, PlaybookLauncher, RESULTS_TABLE_ENV, TableNames,
 };
-pub use batch::{EventBatch, MAX_NESTING, MAX_PLAYBOOK_INPUT_BYTES, dedup_hash};
+pub use batch::{EventBatch, MAX_NESTING, dedup_hash};
 pub use create::EventCreator;
-pub use error::{Error, InvalidEvent};
+pub use error::{
+    BoxError, Error, InvalidEvent, LaunchError, LaunchErrorKind, StorageError, StorageErrorKind,
+};
 #[cfg(feature = "local")]
 #[cfg_attr(docsrs, doc(cfg(feature = "local")))]
 pub use local::{LocalExecution, LocalLauncher, LocalStore};
 pub use model::{
     CreateEventsOutput, CreatedEvent, EventItem, EventMetadata, ExecutionReport, InitialEvent,
-    JsonObject, PlaybookArtifacts, PlaybookInput, ResultsItem, Status,
+    JsonObject, MAX_PLAYBOOK_INPUT_BYTES, PlaybookArtifacts, PlaybookInput, ResultsItem, Status,
 };
 #[cfg(feature = "aws")]
 #[cfg_attr(docsrs, doc(cfg(feature = "aws")))]

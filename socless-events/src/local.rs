@@ -15,7 +15,7 @@ use serde_json::Value;
 use crate::arn::execution_arn;
 use crate::backend::{EventStore, PlaybookLauncher, start_execution_error};
 use crate::batch::now_timestamp;
-use crate::error::Error;
+use crate::error::{Error, LaunchError, LaunchErrorKind, StorageError, StorageErrorKind};
 use crate::model::{EventItem, JsonObject, ResultsItem, Status};
 
 const SCHEMA: &str = "
@@ -62,27 +62,65 @@ impl Db {
         tokio::task::spawn_blocking(move || {
             let mut conn = db
                 .lock()
-                .map_err(|_| Error::Storage("SQLite connection poisoned".into()))?;
+                .map_err(|_| storage(StorageErrorKind::Other, "SQLite connection poisoned"))?;
             f(&mut conn).map_err(sql_error)
         })
         .await
-        .map_err(|e| Error::Storage(format!("SQLite task failed: {e}")))?
+        .map_err(|e| {
+            StorageError::new(StorageErrorKind::Other, format!("SQLite task failed: {e}"))
+                .with_source(e)
+        })?
     }
 }
 
+fn storage(kind: StorageErrorKind, message: impl Into<String>) -> Error {
+    StorageError::new(kind, message).into()
+}
+
+/// A SQLite failure as a [`StorageError`]: a database locked past the busy timeout is
+/// [`StorageErrorKind::Busy`] (worth retrying), a dropped table is a missing table.
 fn sql_error(error: rusqlite::Error) -> Error {
-    Error::Storage(format!("SQLite: {error}"))
+    use rusqlite::ErrorCode;
+    let kind = match error.sqlite_error_code() {
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => StorageErrorKind::Busy,
+        Some(
+            ErrorCode::ReadOnly
+            | ErrorCode::PermissionDenied
+            | ErrorCode::AuthorizationForStatementDenied,
+        ) => StorageErrorKind::AccessDenied,
+        Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase) => StorageErrorKind::InvalidData,
+        Some(ErrorCode::ConstraintViolation) => StorageErrorKind::Conflict,
+        Some(ErrorCode::SystemIoFailure | ErrorCode::DiskFull | ErrorCode::CannotOpen) => {
+            StorageErrorKind::Unavailable
+        }
+        _ if matches!(
+            &error,
+            rusqlite::Error::SqliteFailure(_, Some(message)) if message.starts_with("no such table")
+        ) =>
+        {
+            StorageErrorKind::MissingTable
+        }
+        _ => StorageErrorKind::Other,
+    };
+    StorageError::new(kind, format!("SQLite: {error}"))
+        .with_source(error)
+        .into()
+}
+
+/// A JSON text that cannot be encoded or decoded.
+fn json_error(what: &str, error: serde_json::Error) -> Error {
+    StorageError::new(StorageErrorKind::InvalidData, format!("{what}: {error}"))
+        .with_source(error)
+        .into()
 }
 
 fn to_json<T: serde::Serialize>(value: &T) -> Result<String, Error> {
-    serde_json::to_string(value).map_err(|e| Error::Storage(format!("cannot encode item: {e}")))
+    serde_json::to_string(value).map_err(|e| json_error("cannot encode item", e))
 }
 
 fn parse_object(text: Option<String>) -> Result<Option<JsonObject>, Error> {
-    text.map(|text| {
-        serde_json::from_str(&text).map_err(|e| Error::Storage(format!("corrupt item: {e}")))
-    })
-    .transpose()
+    text.map(|text| serde_json::from_str(&text).map_err(|e| json_error("corrupt item", e)))
+        .transpose()
 }
 
 /// The embedded [`EventStore`]: the tables `socless_events`, `socless_dedup` and
@@ -209,9 +247,10 @@ impl EventStore for LocalStore {
             })
             .await?;
         if updated == 0 {
-            return Err(Error::Storage(format!(
-                "no results item with execution_id {execution_id}"
-            )));
+            return Err(storage(
+                StorageErrorKind::NotFound,
+                format!("no results item with execution_id {execution_id}"),
+            ));
         }
         Ok(())
     }
@@ -248,9 +287,10 @@ impl EventStore for LocalStore {
             })
             .await?;
         if updated == 0 {
-            return Err(Error::Storage(format!(
-                "no event with id {investigation_id}"
-            )));
+            return Err(storage(
+                StorageErrorKind::NotFound,
+                format!("no event with id {investigation_id}"),
+            ));
         }
         Ok(())
     }
@@ -258,6 +298,7 @@ impl EventStore for LocalStore {
 
 /// One execution recorded by the [`LocalLauncher`].
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct LocalExecution {
     /// The state machine ARN.
     pub state_machine_arn: String,
@@ -347,7 +388,7 @@ impl LocalLauncher {
         rows.into_iter()
             .map(|(state_machine_arn, name, input, started_at)| {
                 let input = serde_json::from_str(&input)
-                    .map_err(|e| Error::Storage(format!("corrupt execution input: {e}")))?;
+                    .map_err(|e| json_error("corrupt execution input", e))?;
                 Ok(LocalExecution {
                     state_machine_arn,
                     name,
@@ -375,10 +416,22 @@ impl LocalLauncher {
             .body(input.to_owned())
             .send()
             .await
-            .map_err(|e| Error::Launch(format!("webhook POST failed: {}", e.without_url())))?;
+            .map_err(|e| {
+                // The URL may embed a token: neither the message nor the source may hold it.
+                let e = e.without_url();
+                LaunchError::new(
+                    LaunchErrorKind::Webhook,
+                    format!("webhook POST failed: {e}"),
+                )
+                .with_source(e)
+            })?;
         let status = response.status();
         if !status.is_success() {
-            return Err(Error::Launch(format!("webhook POST failed: HTTP {status}")));
+            return Err(LaunchError::new(
+                LaunchErrorKind::Webhook,
+                format!("webhook POST failed: HTTP {status}"),
+            )
+            .into());
         }
         Ok(())
     }
@@ -395,13 +448,15 @@ impl PlaybookLauncher for LocalLauncher {
             return Err(start_execution_error(
                 "StateMachineDoesNotExist",
                 &format!("State Machine Does Not Exist: '{state_machine_arn}'"),
-            ));
+            )
+            .into());
         }
         serde_json::from_str::<Value>(input).map_err(|e| {
             start_execution_error(
                 "InvalidExecutionInput",
                 &format!("Invalid State Machine Execution Input: '{e}'"),
             )
+            .with_source(e)
         })?;
         let row = (
             state_machine_arn.to_owned(),
@@ -423,7 +478,8 @@ impl PlaybookLauncher for LocalLauncher {
             return Err(start_execution_error(
                 "ExecutionAlreadyExists",
                 &format!("Execution Already Exists: '{arn}'"),
-            ));
+            )
+            .into());
         }
         match &self.webhook {
             Some(webhook) => self.post(webhook, input).await,
@@ -449,9 +505,76 @@ impl PlaybookLauncher for LocalLauncher {
             })
             .await?;
         text.map(|text| {
-            serde_json::from_str(&text)
-                .map_err(|e| Error::Storage(format!("corrupt execution input: {e}")))
+            serde_json::from_str(&text).map_err(|e| json_error("corrupt execution input", e))
         })
         .transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rusqlite::ffi;
+
+    use super::*;
+
+    fn kind_of(error: rusqlite::Error) -> Option<StorageErrorKind> {
+        sql_error(error).storage_kind()
+    }
+
+    fn failure(code: std::ffi::c_int, message: Option<&str>) -> rusqlite::Error {
+        rusqlite::Error::SqliteFailure(ffi::Error::new(code), message.map(str::to_owned))
+    }
+
+    #[test]
+    fn sqlite_errors_have_kinds() {
+        assert_eq!(
+            kind_of(failure(ffi::SQLITE_BUSY, None)),
+            Some(StorageErrorKind::Busy)
+        );
+        assert_eq!(
+            kind_of(failure(ffi::SQLITE_LOCKED, None)),
+            Some(StorageErrorKind::Busy)
+        );
+        assert_eq!(
+            kind_of(failure(ffi::SQLITE_READONLY, None)),
+            Some(StorageErrorKind::AccessDenied)
+        );
+        assert_eq!(
+            kind_of(failure(ffi::SQLITE_CORRUPT, None)),
+            Some(StorageErrorKind::InvalidData)
+        );
+        assert_eq!(
+            kind_of(failure(
+                ffi::SQLITE_ERROR,
+                Some("no such table: socless_events")
+            )),
+            Some(StorageErrorKind::MissingTable)
+        );
+        assert_eq!(
+            kind_of(rusqlite::Error::QueryReturnedNoRows),
+            Some(StorageErrorKind::Other)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_dropped_table_is_a_missing_table() {
+        let path = std::env::temp_dir().join(format!(
+            "socless-missing-table-{}.sqlite",
+            uuid::Uuid::new_v4()
+        ));
+        let store = LocalStore::open(&path).unwrap();
+        store
+            .db
+            .call(|conn| conn.execute_batch("DROP TABLE socless_dedup"))
+            .await
+            .unwrap();
+        let error = store.dedup_mapping("abc").await.unwrap_err();
+        std::fs::remove_file(&path).ok();
+        assert_eq!(error.storage_kind(), Some(StorageErrorKind::MissingTable));
+        assert!(std::error::Error::source(&error).is_some());
+        assert_eq!(
+            error.to_string(),
+            "storage error: SQLite: no such table: socless_dedup"
+        );
     }
 }

@@ -8,7 +8,12 @@ use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
-use socless_events::{AwsClientPolicy, AwsLauncher, AwsStore, EventCreator, EventStore};
+use std::error::Error as _;
+
+use socless_events::{
+    AwsClientPolicy, AwsLauncher, AwsStore, Error, EventCreator, EventStore, LaunchErrorKind,
+    StorageErrorKind, TableNames,
+};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 
@@ -129,6 +134,7 @@ async fn dynamodb_throttling_mid_batch() {
             fixture.tables.dedup
         )
     );
+    assert_eq!(error.storage_kind(), Some(StorageErrorKind::Throttled));
     assert_eq!(server.requests.load(Ordering::SeqCst), ATTEMPTS as usize);
     let output = error.output().unwrap();
     check_records(&fixture.store(), &fixture.launcher(), output).await;
@@ -163,6 +169,7 @@ async fn dynamodb_unreachable_mid_event() {
         text.ends_with("(2 of 3 events recorded, 1 playbook started)"),
         "{text}"
     );
+    assert_eq!(error.storage_kind(), Some(StorageErrorKind::Unavailable));
     let output = error.output().unwrap();
     assert!(
         output.execution_reports[1]
@@ -206,4 +213,51 @@ async fn step_functions_throttling_is_retried_then_recorded() {
         );
     }
     check_records(&fixture.store(), &fixture.launcher(), output).await;
+}
+
+/// A table that does not exist is a missing table, told apart from throttling by its kind; the
+/// SDK's error stays reachable as the source.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_table_has_its_own_kind() {
+    let fixture = AwsFixture::new().await;
+    let tables = TableNames::new("no_such_events", "no_such_dedup", "no_such_results");
+    let store = AwsStore::with_policy(&moto_config(fixture.server.url()), tables, &policy());
+    let error = store.dedup_mapping("abc").await.unwrap_err();
+    let Error::Storage(storage) = &error else {
+        panic!("{error:?}");
+    };
+    assert_eq!(storage.kind(), StorageErrorKind::MissingTable);
+    assert!(!storage.kind().is_transient());
+    assert!(storage.source().is_some(), "the SDK error is kept");
+    assert!(
+        error.to_string().starts_with(
+            "storage error: DynamoDB GetItem on no_such_dedup: ResourceNotFoundException"
+        ),
+        "{error}"
+    );
+
+    let creator = EventCreator::new(store, fixture.launcher(), fixture.arns());
+    let error = creator
+        .create_events(&three_events("no-table", "InvestigateLogin"))
+        .await
+        .unwrap_err();
+    assert_eq!(error.storage_kind(), Some(StorageErrorKind::MissingTable));
+}
+
+/// Step Functions throttling is a throttled launch, with the SDK's error as its source.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn step_functions_throttling_has_its_kind() {
+    use socless_events::PlaybookLauncher;
+    let server = throttler("ThrottlingException").await;
+    let launcher = AwsLauncher::with_policy(&moto_config(&server.url), &policy());
+    let arn = "arn:aws:states:us-east-1:123456789012:stateMachine:InvestigateLogin";
+    let error = launcher
+        .start_execution(arn, "name", "{}")
+        .await
+        .unwrap_err();
+    let Error::Launch(launch) = &error else {
+        panic!("{error:?}");
+    };
+    assert_eq!(launch.kind(), LaunchErrorKind::Throttled);
+    assert!(launch.source().is_some());
 }

@@ -4,7 +4,8 @@ use std::collections::HashMap;
 
 use serde_json::{Value, json};
 use socless_events::{
-    CreateEventsOutput, Error, EventCreator, EventStore, PlaybookLauncher, Status, dedup_hash,
+    CreateEventsOutput, Error, EventCreator, EventStore, LaunchError, LaunchErrorKind,
+    PlaybookLauncher, Status, StorageErrorKind, dedup_hash,
 };
 
 pub(crate) use crate::faults::{
@@ -32,6 +33,7 @@ macro_rules! behaviour_suite {
             invalid_input_has_the_original_errors,
             invalid_later_detail_writes_nothing,
             closing_an_unknown_investigation_fails,
+            launch_failures_have_kinds,
             concurrent_batches_lose_nothing,
             throttled_start_is_reported_and_recorded,
             missing_state_machine_is_recorded,
@@ -375,7 +377,7 @@ struct FailSecond<L> {
 impl<L: PlaybookLauncher> PlaybookLauncher for FailSecond<L> {
     async fn start_execution(&self, arn: &str, name: &str, input: &str) -> Result<(), Error> {
         if self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 1 {
-            return Err(Error::Launch("injected failure".into()));
+            return Err(LaunchError::new(LaunchErrorKind::Other, "injected failure").into());
         }
         self.inner.start_execution(arn, name, input).await
     }
@@ -603,5 +605,40 @@ pub(crate) async fn closing_an_unknown_investigation_fails(fixture: &impl Fixtur
         error.to_string(),
         "storage error: no event with id no-such-id"
     );
+    assert_eq!(error.storage_kind(), Some(StorageErrorKind::NotFound));
     assert!(store.event("no-such-id").await.unwrap().is_none());
+}
+
+fn launch_kind(error: &Error) -> LaunchErrorKind {
+    match error {
+        Error::Launch(launch) => launch.kind(),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// A start at a state machine that does not exist, and a second start of an execution name
+/// with another input, fail with kinds a caller can match on, whichever backend runs.
+pub(crate) async fn launch_failures_have_kinds(fixture: &impl Fixture) {
+    let launcher = fixture.launcher();
+    let arns = fixture.arns();
+    let missing = launcher
+        .start_execution(&arns.arn("NotDeployed"), "kinds-1", "{}")
+        .await
+        .unwrap_err();
+    assert_eq!(
+        launch_kind(&missing),
+        LaunchErrorKind::StateMachineDoesNotExist
+    );
+    assert!(missing.to_string().contains("(StateMachineDoesNotExist)"));
+
+    let arn = arns.arn("InvestigateLogin");
+    launcher
+        .start_execution(&arn, "kinds-2", r#"{"n":1}"#)
+        .await
+        .unwrap();
+    let again = launcher
+        .start_execution(&arn, "kinds-2", r#"{"n":2}"#)
+        .await
+        .unwrap_err();
+    assert_eq!(launch_kind(&again), LaunchErrorKind::ExecutionAlreadyExists);
 }

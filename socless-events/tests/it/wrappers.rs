@@ -5,8 +5,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_json::Value;
 use socless_events::{
-    CreateEventsOutput, Error, EventItem, EventStore, JsonObject, PlaybookLauncher, ResultsItem,
-    Status,
+    CreateEventsOutput, Error, EventItem, EventStore, JsonObject, LaunchError, LaunchErrorKind,
+    PlaybookLauncher, ResultsItem, Status, StorageError, StorageErrorKind,
 };
 
 /// The text the SDKs give when Step Functions throttles `StartExecution`.
@@ -17,7 +17,7 @@ pub(crate) const THROTTLED_START: &str = "An error occurred (ThrottlingException
 pub(crate) struct DownStore;
 
 fn down() -> Error {
-    Error::Storage("injected: the store is down".into())
+    StorageError::new(StorageErrorKind::Unavailable, "injected: the store is down").into()
 }
 
 impl EventStore for DownStore {
@@ -156,7 +156,7 @@ impl<L> ThrottleNth<L> {
 impl<L: PlaybookLauncher> PlaybookLauncher for ThrottleNth<L> {
     async fn start_execution(&self, arn: &str, name: &str, input: &str) -> Result<(), Error> {
         if self.starts.fetch_add(1, Ordering::SeqCst) + 1 == self.nth {
-            return Err(Error::Launch(THROTTLED_START.into()));
+            return Err(LaunchError::new(LaunchErrorKind::Throttled, THROTTLED_START).into());
         }
         self.inner.start_execution(arn, name, input).await
     }
