@@ -114,6 +114,11 @@ fn with_tools(path: &OsStr, totals: &mut TestTotals) -> Vec<StepResult> {
             test_step(totals, path)
         }),
         in_process(
+            "coverage",
+            "cargo llvm-cov --workspace: line coverage per crate, floors",
+            || crate::coverage::run(path),
+        ),
+        in_process(
             "lambda",
             "release zips for provided.al2023, glibc <= 2.34",
             crate::lambda::ci_check,

