@@ -206,8 +206,11 @@ impl RelayConfig {
     ///   value counts as unset;
     /// - a boolean is `true`, `false`, `1` or `0`, in any case;
     /// - a count is a positive integer;
+    /// - a URL starts with `http://` or `https://` (the Signals client checks the rest when
+    ///   the router is built);
     /// - `AUTH_TYPE` is `secret-key` (the default) or `jwks`, in any case;
-    /// - `JWKS_ALLOWED_HOSTS` is comma-separated, empty entries ignored;
+    /// - `JWKS_ALLOWED_HOSTS` is comma-separated host names, each with an optional `:port`
+    ///   and without a scheme or path; entries are trimmed and empty ones ignored;
     /// - every variable that is set must be valid, even one the chosen `AUTH_TYPE` ignores.
     ///
     /// A missing `SECRET_KEY` is not an error here (`secret_key` stays `None`, and
@@ -251,16 +254,13 @@ impl RelayConfig {
             }
         };
         config.secret_key = get(&EnvVar::SECRET_KEY).as_deref().and_then(SecretKey::new);
-        let relay_url = get(&EnvVar::RELAY_URL);
-        let allowed_hosts: Vec<String> = get(&EnvVar::JWKS_ALLOWED_HOSTS)
-            .unwrap_or_default()
-            .split(',')
-            .map(str::trim)
-            .filter(|h| !h.is_empty())
-            .map(str::to_owned)
-            .collect();
+        let relay_url = parse_url(&EnvVar::RELAY_URL, get(&EnvVar::RELAY_URL))?;
+        let allowed_hosts = parse_hosts(
+            &EnvVar::JWKS_ALLOWED_HOSTS,
+            get(&EnvVar::JWKS_ALLOWED_HOSTS),
+        )?;
         let allow_http = parse_bool(&EnvVar::JWKS_ALLOW_HTTP, get(&EnvVar::JWKS_ALLOW_HTTP))?;
-        if let Some(url) = get(&EnvVar::SIGNALS_API_URL) {
+        if let Some(url) = parse_url(&EnvVar::SIGNALS_API_URL, get(&EnvVar::SIGNALS_API_URL))? {
             config.signals.base_url = url;
         }
         if let Some(limit) = get(&EnvVar::CTR_ENTITIES_LIMIT) {
@@ -311,6 +311,42 @@ impl RelayConfig {
             name: EnvVar::SECRET_KEY.name,
             reason: "the relay cannot verify Threat Response's JWTs without it",
         })
+    }
+}
+
+/// An `http://` or `https://` URL, in any case; only the scheme is checked here, so that a
+/// value like `relay.example.com` is refused with the variable's name.
+fn parse_url(var: &EnvVar, value: Option<String>) -> Result<Option<String>, EnvError> {
+    let Some(value) = value else { return Ok(None) };
+    let scheme = value.split_once("://").map(|(scheme, _)| scheme);
+    if scheme.is_some_and(|s| s.eq_ignore_ascii_case("http") || s.eq_ignore_ascii_case("https")) {
+        Ok(Some(value))
+    } else {
+        Err(EnvError::invalid(var, "an http:// or https:// URL", &value))
+    }
+}
+
+/// Comma-separated `host[:port]` entries, trimmed, empty ones dropped. Only the shape is
+/// checked here (a pasted URL is the usual mistake); the router checks each host fully.
+fn parse_hosts(var: &EnvVar, value: Option<String>) -> Result<Vec<String>, EnvError> {
+    let Some(value) = value else {
+        return Ok(Vec::new());
+    };
+    let hosts: Vec<String> = value
+        .split(',')
+        .map(str::trim)
+        .filter(|h| !h.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let bare = |h: &String| !h.contains(|c: char| "/@?#".contains(c) || c.is_whitespace());
+    if hosts.iter().all(bare) {
+        Ok(hosts)
+    } else {
+        Err(EnvError::invalid(
+            var,
+            "host names with an optional :port, comma-separated",
+            &value,
+        ))
     }
 }
 
