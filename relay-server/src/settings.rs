@@ -115,7 +115,8 @@ pub(crate) fn listen(
 ) -> Result<SocketAddr, String> {
     let value = args.flag(LISTEN).or_else(|| env(LISTEN));
     let value = value.as_deref().map(str::trim).filter(|v| !v.is_empty());
-    value.unwrap_or(DEFAULT_LISTEN).parse().map_err(|_| {
+    let value = value.unwrap_or(DEFAULT_LISTEN);
+    value.parse().map_err(|_| {
         format!("{LISTEN} must be an address and port such as {DEFAULT_LISTEN}, got {value:?}")
     })
 }
@@ -475,7 +476,10 @@ mod tests {
             .serve;
         assert_eq!(super::listen(&args, &env).unwrap().to_string(), "[::1]:1");
         let error = super::listen(&none, lookup(&[("RELAY_LISTEN", "localhost")])).unwrap_err();
-        assert!(error.contains("RELAY_LISTEN"), "{error}");
+        assert_eq!(
+            error,
+            r#"RELAY_LISTEN must be an address and port such as 127.0.0.1:8080, got "localhost""#
+        );
     }
 
     #[test]

@@ -66,7 +66,8 @@ fn check_metadata(metadata: &serde_json::Value) -> Result<(), String> {
                 continue;
             }
             let dev = dep["kind"].as_str() == Some("dev");
-            if !ALLOWED.contains(&(from, to)) && !(dev && DEV_ONLY.contains(&(from, to))) {
+            let allowed = ALLOWED.contains(&(from, to)) || (dev && DEV_ONLY.contains(&(from, to)));
+            if !allowed {
                 problems.push(format!("{from} -> {to}"));
             }
         }
