@@ -41,7 +41,7 @@ mod request;
 mod routes;
 
 pub use auth::{SecretKey, encode_token};
-pub use config::RelayConfig;
+pub use config::{EnvError, EnvVar, RelayConfig};
 pub use error::{AuthFailure, RelayError};
 pub use jwks::{DEFAULT_JWKS_HOSTS, JwksConfig};
 pub use openapi::openapi;

@@ -14,10 +14,10 @@ async fn main() -> Result<(), lambda_http::Error> {
         .without_time()
         .init();
     let config = xdr_relay_lambda::config_from_env(|name| std::env::var(name).ok())?;
-    if config.secret_key.is_none() && config.jwks.is_none() {
-        tracing::warn!(
-            "SECRET_KEY is not set: every authenticated route will answer an authorization error"
-        );
+    // Deliberately not fatal here (unlike relay-server): the function starts and answers
+    // "not configured", which is what an operator sees in Threat Response after deploying.
+    if let Err(missing) = config.require_credentials() {
+        tracing::warn!("{missing}; every authenticated route will answer an authorization error");
     }
     let app = xdr_relay_lambda::app(config)?;
     lambda_http::run(app).await

@@ -248,7 +248,44 @@ fn the_server_refuses_to_start_without_a_secret_key() {
         .output()
         .unwrap();
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("SECRET_KEY is not set"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("SECRET_KEY is not set"), "{stderr}");
+    assert!(stderr.contains("relay-server jwt"), "{stderr}");
+}
+
+#[test]
+fn help_names_every_variable_and_prints_no_value() {
+    let out = Command::new(BIN)
+        .arg("--help")
+        .env("SECRET_KEY", SECRET)
+        .env("RELAY_URL", "https://relay.example.com/from-the-env")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8(out.stdout).unwrap();
+    for var in xdr_relay_core::RelayConfig::ENV_VARS {
+        assert!(help.contains(&format!("[env: {}]", var.name)), "{help}");
+    }
+    assert!(help.contains("[env: RELAY_LISTEN]"), "{help}");
+    assert!(!help.contains(SECRET), "{help}");
+    assert!(!help.contains("from-the-env"), "{help}");
+}
+
+#[test]
+fn an_invalid_value_stops_the_server_naming_the_variable() {
+    let out = Command::new(BIN)
+        .args(["--listen", "127.0.0.1:0", "--ctr-entities-limit", "0"])
+        .env("SECRET_KEY", SECRET)
+        .env("RUST_LOG", "error")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(r#"CTR_ENTITIES_LIMIT must be a positive integer, got "0""#),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(SECRET), "{stderr}");
 }
 
 #[test]

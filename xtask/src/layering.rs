@@ -22,6 +22,10 @@ const ALLOWED: &[(&str, &str)] = &[
     ("xdr-relay-core", "ctim-model"),
 ];
 
+/// Edges allowed only as dev-dependencies: relay-server's settings test runs one table through
+/// both adapters' configuration functions, so it calls relay-lambda's.
+const DEV_ONLY: &[(&str, &str)] = &[("xdr-relay-server", "xdr-relay-lambda")];
+
 /// Runs `cargo metadata` and checks the members and every edge between them.
 pub(crate) fn check() -> Result<(), String> {
     let mut command = crate::cargo_command();
@@ -47,8 +51,14 @@ fn check_metadata(metadata: &serde_json::Value) -> Result<(), String> {
     for package in packages {
         let from = package["name"].as_str().unwrap_or_default();
         let deps = package["dependencies"].as_array().into_iter().flatten();
-        for to in deps.filter_map(|d| d["name"].as_str()) {
-            if expected.contains(to) && from != "xtask" && !ALLOWED.contains(&(from, to)) {
+        for dep in deps {
+            let to = dep["name"].as_str().unwrap_or_default();
+            if !expected.contains(to) || from == "xtask" {
+                continue;
+            }
+            let dev = dep["kind"].as_str() == Some("dev");
+            let allowed = ALLOWED.contains(&(from, to)) || (dev && DEV_ONLY.contains(&(from, to)));
+            if !allowed {
                 problems.push(format!("{from} -> {to}"));
             }
         }
@@ -108,6 +118,25 @@ mod tests {
         ] {
             assert!(err.contains(edge), "{err}");
         }
+    }
+
+    #[test]
+    fn a_dev_only_edge_passes_only_as_a_dev_dependency() {
+        let mut m = workspace(&[("xdr-relay-server", &["xdr-relay-core", "xdr-relay-lambda"])]);
+        let server = m["packages"]
+            .as_array_mut()
+            .unwrap()
+            .iter_mut()
+            .find(|p| p["name"] == "xdr-relay-server")
+            .unwrap();
+        server["dependencies"][1]["kind"] = json!("dev");
+        assert_eq!(super::check_metadata(&m), Ok(()));
+        let m = workspace(&[("xdr-relay-server", &["xdr-relay-core", "xdr-relay-lambda"])]);
+        let err = super::check_metadata(&m).unwrap_err();
+        assert!(
+            err.contains("xdr-relay-server -> xdr-relay-lambda"),
+            "{err}"
+        );
     }
 
     #[test]
