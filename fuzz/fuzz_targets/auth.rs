@@ -1,26 +1,17 @@
-//! Any bytes as an `Authorization` header, alone and after `Bearer `: checked as every
-//! authenticated route does, without a panic, and never accepted (a fuzzer cannot forge an
-//! HS256 signature).
+//! Any bytes as an `Authorization` header, alone and after `Bearer `, sent to
+//! `/respond/trigger` (the token check alone): no panic, and never accepted (a fuzzer cannot
+//! forge an HS256 signature), so the answer is always one `authorization error`.
 #![no_main]
 
-use std::sync::OnceLock;
+mod common;
 
-use http::{HeaderMap, HeaderValue};
 use libfuzzer_sys::fuzz_target;
-use xdr_relay_core::SecretKey;
-
-fn secret() -> &'static SecretKey {
-    static SECRET: OnceLock<SecretKey> = OnceLock::new();
-    SECRET.get_or_init(|| SecretKey::new("a fuzzing secret, never a real one").unwrap())
-}
 
 fn check(value: &[u8]) {
-    let Ok(value) = HeaderValue::from_bytes(value) else {
-        return;
-    };
-    let mut headers = HeaderMap::new();
-    headers.insert(http::header::AUTHORIZATION, value);
-    assert!(xdr_relay_core::bench_support::verify(&headers, secret()).is_err());
+    let answer = common::post("/respond/trigger", Some(value), b"");
+    // A value that is not a header value is dropped by `post`: the header is then missing.
+    assert_eq!(answer["errors"][0]["code"], "authorization error", "{answer}");
+    assert!(answer.get("data").is_none(), "{answer}");
 }
 
 fuzz_target!(|data: &[u8]| {

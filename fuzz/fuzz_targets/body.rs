@@ -1,11 +1,19 @@
-//! Any bytes as a request body: parsed and filtered as every observable route does, without
-//! a panic; an error is always `invalid argument`.
+//! Any bytes as a request body of `/refer/observables`, with a valid token: parsed and
+//! filtered by the router as on every observable route, without a panic; the answer is 200,
+//! either links or one `invalid argument` error.
 #![no_main]
+
+mod common;
 
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|body: &[u8]| {
-    if let Err(e) = xdr_relay_core::bench_support::parse(body) {
-        assert_eq!(e.code(), "invalid argument");
+    let authorization = format!("Bearer {}", common::token());
+    let answer = common::post("/refer/observables", Some(authorization.as_bytes()), body);
+    if let Some(errors) = answer.get("errors") {
+        assert_eq!(errors[0]["code"], "invalid argument", "{answer}");
+        assert_eq!(errors.as_array().map(Vec::len), Some(1), "{answer}");
+    } else {
+        assert!(answer["data"].is_array(), "{answer}");
     }
 });

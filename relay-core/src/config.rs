@@ -39,8 +39,8 @@ pub struct RelayConfig {
     /// Most observables in one request. Default 1000.
     pub max_observables: usize,
     /// Most upstream calls in flight for one request. Default 50: a typical Threat Response
-    /// investigation (up to 50 IPs) then costs two upstream round trips, not one per ten IPs;
-    /// the observable limit bounds the rest.
+    /// investigation (up to 50 IPs) then costs two upstream round trips (reports, then list
+    /// metadata); the observable limit bounds the rest.
     pub upstream_concurrency: usize,
     /// Most blocklist metadata entries kept across requests. Default 10 000.
     pub metadata_cache_capacity: u64,

@@ -9,27 +9,12 @@ use futures::StreamExt as _;
 use moka::future::Cache;
 use signals_client::{ApiKey, ErrorKind, IpReport, ListKind, ListMetadata, SignalsClient};
 
-use crate::auth::Credentials;
-use crate::error::{AuthFailure, RelayError};
+use crate::config::RelayConfig;
+use crate::error::{AuthFailure, ConfigError, RelayError};
 use crate::mapping::{self, DeliberateData, ObserveData, QueryTime};
 use crate::request::IpObservable;
-use crate::{ConfigError, RelayConfig};
-
-/// What one request cost, for the request log line.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Stats {
-    pub(crate) observables: usize,
-    pub(crate) upstream_calls: u32,
-    pub(crate) cache_hits: u32,
-    pub(crate) errors: u32,
-}
-
-impl Stats {
-    pub(crate) fn with_observables(mut self, observables: usize) -> Self {
-        self.observables = observables;
-        self
-    }
-}
+use crate::stats::Stats;
+use crate::token::Credentials;
 
 /// Counters shared by the concurrent lookups of one request.
 #[derive(Debug, Default)]
@@ -56,8 +41,11 @@ impl Counters {
 /// Data gathered for a route, the errors met on the way, and what it cost.
 #[derive(Debug)]
 pub(crate) struct Outcome<T> {
+    /// What the route answers, when there is something to answer.
     pub(crate) data: Option<T>,
+    /// Every failure met, in the order met.
     pub(crate) errors: Vec<RelayError>,
+    /// What the request cost upstream.
     pub(crate) stats: Stats,
 }
 
@@ -89,17 +77,18 @@ impl Enricher {
     }
 
     /// `/health`: proves the caller's key works with one real upstream call.
-    pub(crate) async fn check_key(
-        &self,
-        credentials: &Credentials,
-        stats: &mut Stats,
-    ) -> Result<(), RelayError> {
-        stats.upstream_calls += 1;
-        self.client
-            .check_key(&credentials.key)
-            .await
-            .map_err(upstream_error)
-            .inspect_err(|_| stats.errors += 1)
+    pub(crate) async fn check_key(&self, credentials: &Credentials) -> Outcome<()> {
+        let counters = Counters::default();
+        counters.call();
+        let errors = match self.client.check_key(&credentials.key).await {
+            Ok(()) => Vec::new(),
+            Err(e) => vec![upstream_error(e)],
+        };
+        Outcome {
+            data: errors.is_empty().then_some(()),
+            stats: counters.stats(errors.len()),
+            errors,
+        }
     }
 
     /// `/deliberate/observables`: a verdict per IP, no metadata calls.

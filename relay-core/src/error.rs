@@ -1,4 +1,7 @@
-//! The relay's error envelope: every failure a caller can see, with its Threat Response code.
+//! The relay's errors and the envelope every answer travels in: every failure a caller can
+//! see, with its Threat Response code, and the configuration error of [`crate::router`].
+//!
+//! Near the bottom of the module order: it imports only [`crate::stats`].
 
 use axum::Json;
 use axum::http::StatusCode;
@@ -6,7 +9,12 @@ use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use crate::enrich::Stats;
+use crate::stats::Stats;
+
+/// The configuration cannot work (for example the Signals base URL does not parse).
+#[derive(Debug, thiserror::Error)]
+#[error("invalid relay configuration: {0}")]
+pub struct ConfigError(pub(crate) String);
 
 /// Why a request was not authorised. The `Display` text is the reason Threat Response shows
 /// after `Authorization failed: `; none of them contains the token or a secret.
@@ -165,13 +173,26 @@ impl<T: Serialize> Envelope<T> {
     }
 }
 
-impl<T: Serialize> IntoResponse for Envelope<T> {
-    /// Serialises into one buffer sized for a typical answer (`axum::Json` starts at 128
-    /// bytes, and an `observe` answer then grew through five reallocations).
-    fn into_response(self) -> Response {
+impl<T: Serialize> Envelope<T> {
+    /// The JSON body, written into one buffer sized for a typical answer rather than grown
+    /// from `axum::Json`'s small start through repeated reallocations.
+    fn write(&self) -> Result<Vec<u8>, serde_json::Error> {
         let mut body = Vec::with_capacity(4096);
-        match serde_json::to_writer(&mut body, &self) {
-            Ok(()) => ([(CONTENT_TYPE, "application/json")], body).into_response(),
+        serde_json::to_writer(&mut body, self)?;
+        Ok(body)
+    }
+
+    /// The JSON body (empty should serialisation fail, which none of the relay's types do).
+    #[cfg(feature = "bench")]
+    pub(crate) fn to_json(&self) -> Vec<u8> {
+        self.write().unwrap_or_default()
+    }
+}
+
+impl<T: Serialize> IntoResponse for Envelope<T> {
+    fn into_response(self) -> Response {
+        match self.write() {
+            Ok(body) => ([(CONTENT_TYPE, "application/json")], body).into_response(),
             // Only a `Serialize` impl that fails can get here; none of the relay's does.
             Err(e) => RelayError::Unknown(format!("cannot write the answer: {e}")).into_response(),
         }
@@ -187,10 +208,7 @@ impl IntoResponse for RelayError {
         };
         let mut response = (status, Json(body)).into_response();
         // Counted in the request log line; a handler that knows more replaces these stats.
-        response.extensions_mut().insert(Stats {
-            errors: 1,
-            ..Stats::default()
-        });
+        response.extensions_mut().insert(Stats::one_error());
         response
     }
 }

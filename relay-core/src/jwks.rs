@@ -24,9 +24,8 @@ use moka::ops::compute::Op;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::ConfigError;
-use crate::auth::{self, Credentials};
-use crate::error::AuthFailure;
+use crate::error::{AuthFailure, ConfigError};
+use crate::token::{self, Credentials};
 
 /// The XDR / SecureX key servers of the US, EU and APJC regions: the default allow-list.
 pub const DEFAULT_JWKS_HOSTS: &[&str] = &[
@@ -139,7 +138,7 @@ impl JwksVerifier {
         validation.set_audience(&[audience.to_owned(), format!("{audience}/")]);
         validation.validate_exp = true;
         validation.validate_nbf = true;
-        validation.leeway = auth::LEEWAY_SECONDS;
+        validation.leeway = token::LEEWAY_SECONDS;
         Ok(Self {
             hosts,
             scheme: if config.allow_http { "http" } else { "https" },
@@ -152,7 +151,7 @@ impl JwksVerifier {
 
     /// Verifies `token` and returns the credentials in it.
     pub(crate) async fn verify(&self, token: &str) -> Result<Credentials, AuthFailure> {
-        let header = auth::header(token, AuthFailure::BadJwksSignature)?;
+        let header = token::header(token, AuthFailure::BadJwksSignature)?;
         // Any other algorithm (HS256 keyed with the public key, `none`, RS384, PS256...) is
         // refused here, before a key server is contacted.
         if header.alg != Algorithm::RS256 {
@@ -167,8 +166,8 @@ impl JwksVerifier {
         let kid = header.kid.as_deref().ok_or(AuthFailure::KidNotFound)?;
         let key = self.key(host, kid).await?;
         let data = jsonwebtoken::decode::<Map<String, Value>>(token, &key, &self.validation)
-            .map_err(|e| auth::decode_error(&e, AuthFailure::BadJwksSignature))?;
-        auth::credentials(&data.claims)
+            .map_err(|e| token::decode_error(&e, AuthFailure::BadJwksSignature))?;
+        token::credentials(&data.claims)
     }
 
     /// The allow-list entry `host` names, if any.
@@ -346,12 +345,7 @@ fn rs256_key(jwk: Jwk) -> Option<(String, DecodingKey)> {
 
 /// The payload as JSON, before its signature is checked: only to find `jwks_host`.
 fn unverified_claims(token: &str) -> Result<Map<String, Value>, AuthFailure> {
-    use base64::Engine as _;
-    let payload = token.split('.').nth(1).ok_or(AuthFailure::WrongStructure)?;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(payload)
-        .map_err(|_| AuthFailure::WrongStructure)?;
-    serde_json::from_slice(&bytes).map_err(|_| AuthFailure::WrongStructure)
+    token::unverified_part(token, 1).ok_or(AuthFailure::WrongStructure)
 }
 
 /// `host` lower-cased, when it is a bare host name or address with an optional port (no

@@ -27,8 +27,19 @@
 //! assert_eq!(&body[..], br#"{"data":"ping"}"#);
 //! # }
 //! ```
+//!
+//! # Cargo features
+//!
+//! - `bench` (off by default): the module `xdr_relay_core::bench`, entry points for the crate's
+//!   own benchmarks and fuzz targets. **Unstable:** not part of the API, may change or disappear in any release.
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
+// The modules import each other top-down only (`use crate::` lines form no cycle):
+//   routes → enrich → config → auth → jwks → token → error → stats
+//   routes → enrich → mapping → refer → request → error
+//   routes → openapi (a leaf)
+// ARCHITECTURE.md draws the full graph.
 mod auth;
 mod config;
 mod enrich;
@@ -39,73 +50,21 @@ mod openapi;
 mod refer;
 mod request;
 mod routes;
+mod stats;
+mod token;
 
-pub use auth::{SecretKey, encode_token};
+#[cfg(feature = "bench")]
+pub mod bench;
+
+pub use auth::{SecretKey, SigningError, encode_token};
 pub use config::{EnvError, EnvVar, RelayConfig};
-pub use error::{AuthFailure, RelayError};
+pub use error::{AuthFailure, ConfigError, RelayError};
 pub use jwks::{DEFAULT_JWKS_HOSTS, JwksConfig};
-pub use openapi::openapi;
+pub use openapi::{VERSION, openapi};
 pub use routes::router;
 
 /// The Auth0 Signals API the relay calls unless configured otherwise.
 pub const DEFAULT_SIGNALS_API_URL: &str = signals_client::DEFAULT_BASE_URL;
-
-/// This crate's version, answered by `/version`.
-pub const VERSION: &str = env!("CARGO_PKG_VERSION");
-
-/// The configuration cannot work (for example the Signals base URL does not parse).
-#[derive(Debug, thiserror::Error)]
-#[error("invalid relay configuration: {0}")]
-pub struct ConfigError(String);
-
-/// Entry points for `benches/` (criterion) into the crate's private hot paths. Not part of
-/// the API: it may change in any release.
-#[doc(hidden)]
-pub mod bench_support {
-    use std::sync::Arc;
-
-    use signals_client::{IpReport, ListKind, ListMetadata};
-
-    /// Parses a request body and keeps the supported observables, as every route does.
-    pub fn parse(body: &[u8]) -> Result<usize, crate::RelayError> {
-        let observables = crate::request::parse(body, usize::MAX)?;
-        Ok(crate::request::supported(observables).len())
-    }
-
-    /// Checks an `Authorization` header as every authenticated route does.
-    pub fn verify(
-        headers: &axum::http::HeaderMap,
-        secret: &crate::SecretKey,
-    ) -> Result<(), crate::AuthFailure> {
-        crate::auth::verify(headers, Some(secret)).map(drop)
-    }
-
-    /// The `/observe/observables` data for `(ip, report)` pairs; `metadata` finds the lists.
-    pub fn observe(
-        reports: &[(String, IpReport)],
-        limit: usize,
-        metadata: impl Fn(ListKind, &str) -> Option<Arc<ListMetadata>>,
-    ) -> ctim_model::ObserveBundle {
-        let time = crate::mapping::QueryTime::now();
-        let mut data = ctim_model::ObserveBundle::default();
-        for (value, report) in reports {
-            let Ok(ip) = value.parse() else { continue };
-            let observable = crate::request::Observable {
-                kind: "ip".into(),
-                value: value.clone(),
-            };
-            let o = crate::request::IpObservable { observable, ip };
-            crate::mapping::observe(&mut data, &o, report, &time, limit, &metadata);
-        }
-        data
-    }
-
-    /// The response body the routes send for `data`.
-    pub fn envelope_json(data: ctim_model::ObserveBundle) -> Vec<u8> {
-        let envelope = crate::error::Envelope::partial(Some(data), &[]);
-        serde_json::to_vec(&envelope).unwrap_or_default()
-    }
-}
 
 #[cfg(test)]
 mod tests {

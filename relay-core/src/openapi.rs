@@ -7,7 +7,8 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::VERSION;
+/// This crate's version: what `/version` answers and the document's `info.version`.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// Where components live in the document; CTIM's `#/$defs/X` references are moved here.
 const COMPONENTS: &str = "#/components/schemas/";

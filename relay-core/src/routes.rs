@@ -1,4 +1,9 @@
 //! The HTTP routes: one `axum::Router`, served unchanged by every adapter.
+//!
+//! The top of the module order: a handler reads the body ([`crate::request`]), checks the
+//! token ([`crate::auth`]), asks upstream ([`crate::enrich`], which maps with
+//! [`crate::mapping`]) and answers in the envelope ([`crate::error`]). Handlers return
+//! `Result<Response, RelayError>`; an error becomes its envelope through `IntoResponse`.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -14,12 +19,15 @@ use axum::routing::{MethodRouter, get, post};
 use serde::Serialize;
 use serde_json::json;
 
-use crate::auth::{Credentials, Verifier};
-use crate::enrich::{Enricher, Stats};
-use crate::error::{Envelope, RelayError};
+use crate::auth::Verifier;
+use crate::config::RelayConfig;
+use crate::enrich::{Enricher, Outcome};
+use crate::error::{ConfigError, Envelope, RelayError};
+use crate::openapi::{self, VERSION};
 use crate::refer::{self, ReferLink};
 use crate::request::{self, IpObservable};
-use crate::{RelayConfig, VERSION};
+use crate::stats::Stats;
+use crate::token::Credentials;
 
 /// What every handler shares: the configuration and the upstream machinery.
 #[derive(Debug)]
@@ -44,9 +52,9 @@ pub(crate) struct Relay {
 /// assert_eq!(response.status(), 200);
 /// # }
 /// ```
-pub fn router(config: RelayConfig) -> Result<Router, crate::ConfigError> {
+pub fn router(config: RelayConfig) -> Result<Router, ConfigError> {
     let enricher = Enricher::new(&config)?;
-    let verifier = Verifier::new(&config)?;
+    let verifier = Verifier::new(config.secret_key.as_ref(), config.jwks.as_ref())?;
     let relay = Arc::new(Relay {
         config,
         enricher,
@@ -63,7 +71,7 @@ pub fn router(config: RelayConfig) -> Result<Router, crate::ConfigError> {
         ("/watchdog", get(watchdog).post(watchdog)),
     ];
     if relay.config.openapi {
-        let document = Bytes::from(crate::openapi::openapi().to_string());
+        let document = Bytes::from(openapi::openapi().to_string());
         routes.push(("/openapi.json", get(move || openapi_document(document))));
     }
     let mut router = Router::new();
@@ -111,77 +119,53 @@ async fn read_body(body: Body, limit: usize) -> Result<Bytes, RelayError> {
     })
 }
 
-async fn health(State(relay): State<Arc<Relay>>, headers: HeaderMap) -> Response {
-    let credentials = match relay.verifier.verify(&headers).await {
-        Ok(c) => c,
-        Err(e) => return RelayError::from(e).into_response(),
-    };
-    let mut stats = Stats::default();
-    let result = relay.enricher.check_key(&credentials, &mut stats).await;
-    let response = match result {
-        Ok(()) => Envelope::partial(Some(json!({"status": "ok"})), &[]).into_response(),
-        Err(e) => e.into_response(),
-    };
-    with_stats(response, stats)
+/// A handler's answer: a response, or the error whose envelope is the response.
+type Answer = Result<Response, RelayError>;
+
+async fn health(State(relay): State<Arc<Relay>>, headers: HeaderMap) -> Answer {
+    let credentials = relay.verifier.verify(&headers).await?;
+    let outcome = relay.enricher.check_key(&credentials).await;
+    Ok(answer(outcome, 0, |()| json!({"status": "ok"})))
 }
 
-async fn deliberate(State(relay): State<Arc<Relay>>, headers: HeaderMap, body: Body) -> Response {
-    let (credentials, ips, requested) = match authorised_observables(&relay, &headers, body).await {
-        Ok(parts) => parts,
-        Err(e) => return e.into_response(),
-    };
+async fn deliberate(State(relay): State<Arc<Relay>>, headers: HeaderMap, body: Body) -> Answer {
+    let (credentials, ips, requested) = authorised_observables(&relay, &headers, body).await?;
     let outcome = relay.enricher.deliberate(&credentials, &ips).await;
-    let stats = outcome.stats.with_observables(requested);
-    with_stats(
-        Envelope::partial(outcome.data, &outcome.errors).into_response(),
-        stats,
-    )
+    Ok(answer(outcome, requested, |data| data))
 }
 
-async fn observe(State(relay): State<Arc<Relay>>, headers: HeaderMap, body: Body) -> Response {
-    let (credentials, ips, requested) = match authorised_observables(&relay, &headers, body).await {
-        Ok(parts) => parts,
-        Err(e) => return e.into_response(),
-    };
+async fn observe(State(relay): State<Arc<Relay>>, headers: HeaderMap, body: Body) -> Answer {
+    let (credentials, ips, requested) = authorised_observables(&relay, &headers, body).await?;
     let limit = credentials
         .entities_limit
         .unwrap_or(relay.config.entities_limit);
     let outcome = relay.enricher.observe(&credentials, &ips, limit).await;
-    let stats = outcome.stats.with_observables(requested);
-    with_stats(
-        Envelope::partial(outcome.data, &outcome.errors).into_response(),
-        stats,
-    )
+    Ok(answer(outcome, requested, |data| data))
 }
 
-async fn refer(State(relay): State<Arc<Relay>>, headers: HeaderMap, body: Body) -> Response {
-    match authorised_observables(&relay, &headers, body).await {
-        Ok((_, ips, requested)) => {
-            let links: Vec<ReferLink> = ips.iter().map(refer::link).collect();
-            let stats = Stats::default().with_observables(requested);
-            with_stats(Envelope::partial(Some(links), &[]).into_response(), stats)
-        }
-        Err(e) => e.into_response(),
-    }
+async fn refer(State(relay): State<Arc<Relay>>, headers: HeaderMap, body: Body) -> Answer {
+    let (_, ips, requested) = authorised_observables(&relay, &headers, body).await?;
+    let links: Vec<ReferLink> = ips.iter().map(refer::link).collect();
+    let stats = Stats::default().with_observables(requested);
+    Ok(with_stats(
+        Envelope::partial(Some(links), &[]).into_response(),
+        stats,
+    ))
 }
 
 async fn respond_observables(
     State(relay): State<Arc<Relay>>,
     headers: HeaderMap,
     body: Body,
-) -> Response {
-    match authorised_observables(&relay, &headers, body).await {
-        Ok(_) => Envelope::partial(Some(json!([])), &[]).into_response(),
-        Err(e) => e.into_response(),
-    }
+) -> Answer {
+    authorised_observables(&relay, &headers, body).await?;
+    Ok(Envelope::partial(Some(json!([])), &[]).into_response())
 }
 
 /// This module has no response actions, so every trigger fails (without reading the body).
-async fn respond_trigger(State(relay): State<Arc<Relay>>, headers: HeaderMap) -> Response {
-    match relay.verifier.verify(&headers).await {
-        Ok(_) => Envelope::partial(Some(json!({"status": "failure"})), &[]).into_response(),
-        Err(e) => RelayError::from(e).into_response(),
-    }
+async fn respond_trigger(State(relay): State<Arc<Relay>>, headers: HeaderMap) -> Answer {
+    relay.verifier.verify(&headers).await?;
+    Ok(Envelope::partial(Some(json!({"status": "failure"})), &[]).into_response())
 }
 
 #[derive(Serialize)]
@@ -193,25 +177,39 @@ async fn version() -> Response {
     axum::Json(Version { version: VERSION }).into_response()
 }
 
-async fn watchdog(headers: HeaderMap) -> Response {
-    match headers.get("Health-Check").and_then(|v| v.to_str().ok()) {
-        Some(value) => Envelope::partial(Some(value.to_owned()), &[]).into_response(),
-        None => RelayError::HealthCheckFailed.into_response(),
-    }
+async fn watchdog(headers: HeaderMap) -> Answer {
+    let value = headers
+        .get("Health-Check")
+        .and_then(|v| v.to_str().ok())
+        .ok_or(RelayError::HealthCheckFailed)?;
+    Ok(Envelope::partial(Some(value.to_owned()), &[]).into_response())
 }
 
 async fn openapi_document(document: Bytes) -> Response {
     ([(CONTENT_TYPE, "application/json")], document).into_response()
 }
 
-async fn not_found() -> Response {
-    RelayError::NotFound.into_response()
+async fn not_found() -> RelayError {
+    RelayError::NotFound
 }
 
-async fn method_not_allowed() -> Response {
-    RelayError::MethodNotAllowed.into_response()
+async fn method_not_allowed() -> RelayError {
+    RelayError::MethodNotAllowed
 }
 
+/// The envelope of what an upstream route gathered (its data through `data`), carrying what
+/// it cost for the log line.
+fn answer<T, U: Serialize>(
+    outcome: Outcome<T>,
+    requested: usize,
+    data: impl FnOnce(T) -> U,
+) -> Response {
+    let stats = outcome.stats.with_observables(requested);
+    let envelope = Envelope::partial(outcome.data.map(data), &outcome.errors);
+    with_stats(envelope.into_response(), stats)
+}
+
+/// The response, with `stats` (rather than what the envelope assumed) for the log line.
 fn with_stats(mut response: Response, stats: Stats) -> Response {
     response.extensions_mut().insert(stats);
     response

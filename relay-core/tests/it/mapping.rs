@@ -1,4 +1,4 @@
-//! The mapping rules of issue 5 on richer upstream answers: several IPs, every list kind,
+//! The mapping rules on richer upstream answers: several IPs, every list kind,
 //! visibility and sensitivity, the entities limit, shared lists.
 
 use serde_json::{Value, json};

@@ -2,8 +2,8 @@
 //!
 //! The fixtures are compared structurally after removing the fields the original tests
 //! removed (ids, times, relationship refs); those fields are checked on their own below.
-//! Where issue 5 decides differently from the original, the expectation is adjusted in code,
-//! next to a comment saying which decision it follows.
+//! Where this relay deliberately answers differently from the original, the expectation is
+//! adjusted in code, next to a comment saying why.
 
 use ctim_model::{CTIM_SCHEMA_VERSION, Timestamp};
 use serde_json::{Value, json};
@@ -53,8 +53,8 @@ fn without_volatile(mut body: Value) -> Value {
     body
 }
 
-/// The fixture with issue 5's decisions applied: entities carry ctim-model's schema version
-/// (the original pinned CTIM 1.0.17).
+/// The fixture with this relay's deliberate differences applied: entities carry ctim-model's
+/// schema version (the original pinned CTIM 1.0.17).
 fn expected(name: &str) -> Value {
     let text = fixture(name).to_string().replace(
         r#""schema_version":"1.0.17""#,
@@ -118,8 +118,8 @@ async fn observe_matches_the_original() {
     assert!(before <= at && at <= after, "{observed}");
     let indicator = &docs(&body, "indicators")[0];
     assert_eq!(indicator["id"], CAPTURED_INDICATOR_ID);
-    // Issue 5: relationship ids are `transient:relationship-…` (the original wrote
-    // `transient:relationships-…`, which is not CTIM's type name).
+    // Relationship ids are `transient:relationship-…`: CTIM's type name (the original wrote
+    // `transient:relationships-…`).
     let relationship = &docs(&body, "relationships")[0];
     assert_transient_v4(&relationship["id"], "relationship");
     assert_eq!(relationship["source_ref"], sighting["id"]);
@@ -172,8 +172,8 @@ async fn refer_matches_the_original() {
     assert!(relay.upstream_paths().await.is_empty());
 }
 
-/// Issue 5: an error envelope leaves `data` out when there is none (the original wrote
-/// `"data": {}` beside its errors).
+/// An error envelope leaves `data` out when there is none, as the envelope's empty parts are
+/// (the original wrote `"data": {}` beside its errors).
 fn expected_error(name: &str) -> Value {
     let mut envelope = fixture("expected_errors.json")[name].clone();
     envelope.as_object_mut().expect("object").remove("data");
@@ -208,8 +208,8 @@ async fn observable_without_value() {
     let (_, body) = relay
         .post("/observe/observables", r#"[{"type":"domain"}]"#)
         .await;
-    // Issue 5: the message says the same thing as the original, as JSON instead of a Python
-    // dict repr ({0: {'value': [...]}}).
+    // The message says the same thing as the original, as JSON (which a client can parse)
+    // instead of a Python dict repr ({0: {'value': [...]}}).
     let mut expected = expected_error("invalid_json_[{\"type\":\"domain\"}]");
     expected["errors"][0]["message"] = json!(
         r#"Invalid JSON payload received. {"0":{"value":["Missing data for required field."]}}"#

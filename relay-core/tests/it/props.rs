@@ -1,20 +1,73 @@
 //! Property tests: request bodies, the Authorization header and JWTs, and Signals answers
-//! (decoding and mapping) for inputs no one wrote down. Nothing panics; every error is the
-//! documented one; every entity mapped from any decodable answer passes the CTIM oracle.
+//! (decoding and mapping) for inputs no one wrote down, all through the router. Nothing
+//! panics; every error is the documented one; every entity mapped from any decodable answer
+//! passes the CTIM oracle.
 //!
-//! The `fuzz/` crate drives the same entry points (`xdr_relay_core::bench_support`) for longer.
+//! The `fuzz/` crate drives the same paths for longer.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 
-use axum::http::{HeaderMap, HeaderValue};
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderValue, Request, StatusCode};
 use proptest::prelude::*;
 use serde_json::{Value, json};
-use signals_client::{IpReport, ListKind, ListMetadata};
-use xdr_relay_core::bench_support;
+use signals_client::{IpReport, ListMetadata};
+use tower::ServiceExt as _;
+use wiremock::{Mock, ResponseTemplate};
 
 use crate::common::*;
+
+/// A relay whose upstream is never reached: parsing and token checks come before any call.
+fn offline_relay() -> Router {
+    static RELAY: OnceLock<Router> = OnceLock::new();
+    RELAY
+        .get_or_init(|| xdr_relay_core::router(test_config("http://127.0.0.1:9/")).expect("router"))
+        .clone()
+}
+
+/// `POST path` through the offline relay, with `authorization` as the header when given.
+fn post(path: &str, authorization: Option<HeaderValue>, body: Vec<u8>) -> Value {
+    let mut request = Request::post(path);
+    if let Some(value) = authorization {
+        request = request.header("authorization", value);
+    }
+    let request = request.body(Body::from(body)).expect("request");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let response = offline_relay().oneshot(request).await.expect("infallible");
+        assert_eq!(response.status(), StatusCode::OK);
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .expect("body");
+        serde_json::from_slice(&bytes).expect("JSON")
+    })
+}
+
+/// `/refer/observables` with a valid token: the body is parsed and filtered as by every
+/// observable route, and nothing is asked upstream.
+fn refer(body: &[u8]) -> Value {
+    let bearer = HeaderValue::from_str(&format!("Bearer {}", token())).expect("ASCII");
+    post("/refer/observables", Some(bearer), body.to_vec())
+}
+
+/// `/respond/trigger` with `authorization`: the token check alone.
+fn trigger(authorization: HeaderValue) -> Value {
+    post("/respond/trigger", Some(authorization), Vec::new())
+}
+
+/// The code of an answer that is exactly one error, `None` for any other answer.
+fn only_error_code(answer: &Value) -> Option<String> {
+    match answer["errors"].as_array().map(Vec::as_slice) {
+        Some([error]) if answer.get("data").is_none() => error["code"].as_str().map(str::to_owned),
+        _ => None,
+    }
+}
 
 fn config(cases: u32) -> ProptestConfig {
     ProptestConfig {
@@ -73,8 +126,9 @@ proptest! {
     #[test]
     fn any_bytes_parse_or_fail_cleanly(body in prop::collection::vec(any::<u8>(), 0..512)) {
         // Never a panic; an error is always `invalid argument`.
-        if let Err(e) = bench_support::parse(&body) {
-            prop_assert_eq!(e.code(), "invalid argument");
+        let answer = refer(&body);
+        if answer.get("errors").is_some() {
+            prop_assert_eq!(only_error_code(&answer), Some("invalid argument".to_owned()), "{}", answer);
         }
     }
 
@@ -86,12 +140,12 @@ proptest! {
                     && item.get("value").and_then(Value::as_str).is_some_and(|v| !v.is_empty())
             })
         });
-        let parsed = bench_support::parse(value.to_string().as_bytes());
-        prop_assert_eq!(parsed.is_ok(), well_formed, "{}", value);
-        if let Err(e) = parsed {
-            prop_assert_eq!(e.code(), "invalid argument");
+        let answer = refer(value.to_string().as_bytes());
+        prop_assert_eq!(answer.get("errors").is_none(), well_formed, "{} -> {}", value, answer);
+        if !well_formed {
+            prop_assert_eq!(only_error_code(&answer), Some("invalid argument".to_owned()), "{}", answer);
             // The message's problems are JSON, whatever the input.
-            let text = e.to_string();
+            let text = answer["errors"][0]["message"].as_str().unwrap_or_default();
             let rest = text.strip_prefix("Invalid JSON payload received. ");
             prop_assert!(rest.is_some_and(|r| serde_json::from_str::<Value>(r).is_ok()), "{}", text);
         }
@@ -102,16 +156,13 @@ proptest! {
         let Ok(header) = HeaderValue::from_bytes(&value) else {
             return Ok(()); // Not a header value: no client can send it.
         };
-        let mut headers = HeaderMap::new();
-        headers.insert("authorization", header);
-        prop_assert!(bench_support::verify(&headers, &secret()).is_err());
+        prop_assert_eq!(only_error_code(&trigger(header)), Some("authorization error".to_owned()));
     }
 
     #[test]
     fn any_bearer_token_is_an_authorization_error(token in "[A-Za-z0-9_.=+/-]{0,300}") {
-        let mut headers = HeaderMap::new();
-        headers.insert("authorization", HeaderValue::from_str(&format!("Bearer {token}")).expect("ASCII"));
-        prop_assert!(bench_support::verify(&headers, &secret()).is_err());
+        let header = HeaderValue::from_str(&format!("Bearer {token}")).expect("ASCII");
+        prop_assert_eq!(only_error_code(&trigger(header)), Some("authorization error".to_owned()));
     }
 
     #[test]
@@ -125,9 +176,8 @@ proptest! {
         let original = &token[i..=i];
         prop_assume!(original != "." && original != replacement);
         let tampered = format!("{}{replacement}{}", &token[..i], &token[i + 1..]);
-        let mut headers = HeaderMap::new();
-        headers.insert("authorization", HeaderValue::from_str(&format!("Bearer {tampered}")).expect("ASCII"));
-        prop_assert!(bench_support::verify(&headers, &secret()).is_err(), "{}", tampered);
+        let header = HeaderValue::from_str(&format!("Bearer {tampered}")).expect("ASCII");
+        prop_assert_eq!(only_error_code(&trigger(header)), Some("authorization error".to_owned()), "{}", tampered);
     }
 
     #[test]
@@ -201,41 +251,89 @@ fn metadata_json() -> impl Strategy<Value = Value> {
     )
 }
 
-proptest! {
-    #![proptest_config(config(96))]
+/// The upstream of one mapping case: each IP's generated report body, and the generated list
+/// metadata bodies, one of which (or none) answers each list id.
+#[derive(Clone, Default)]
+struct Answers(Arc<Mutex<Case>>);
 
-    /// Whatever Signals answers that decodes, the mapped entities are valid CTIM.
-    #[test]
-    fn mapping_any_decodable_answer_yields_oracle_valid_ctim(
-        reports in prop::collection::vec((any::<[u8; 4]>(), ip_report_json()), 1..4),
-        lists in prop::collection::vec(metadata_json(), 1..4),
-        limit in 0usize..6,
-    ) {
-        let reports: Vec<(String, IpReport)> = reports
-            .iter()
-            .filter_map(|(ip, body)| {
-                let report = IpReport::from_json(body.to_string().as_bytes()).ok()?;
-                Some((IpAddr::from(*ip).to_string(), report))
-            })
-            .collect();
-        let lists: Vec<Arc<ListMetadata>> = lists
-            .iter()
-            .filter_map(|body| ListMetadata::from_json(body.to_string().as_bytes()).ok())
-            .map(Arc::new)
-            .collect();
-        // Each list id finds one of the generated lists (or none), deterministically.
-        let metadata = |_: ListKind, id: &str| {
-            let i = id.len().checked_rem(lists.len().max(1))?;
-            lists.get(i).cloned()
-        };
-        let data = bench_support::observe(&reports, limit, metadata);
-        let body: Value = serde_json::from_slice(&bench_support::envelope_json(data)).expect("JSON");
-        let checked = crate::oracle::assert_valid_ctim(&body);
-        prop_assert!(checked >= reports.len(), "one verdict per report at least");
-        prop_assert_eq!(docs(&body, "verdicts").len(), reports.len());
-        // The limit holds per observable.
-        prop_assert!(docs(&body, "sightings").len() <= limit * reports.len());
+/// The report body of each IP, and the list metadata bodies.
+type Case = (HashMap<String, Value>, Vec<Value>);
+
+impl Answers {
+    fn set(&self, reports: HashMap<String, Value>, lists: Vec<Value>) {
+        *self.0.lock().expect("not poisoned") = (reports, lists);
     }
+}
+
+impl wiremock::Respond for Answers {
+    fn respond(&self, request: &wiremock::Request) -> ResponseTemplate {
+        let (reports, lists) = &*self.0.lock().expect("not poisoned");
+        let path = request.url.path();
+        let body = if let Some(ip) = path.strip_prefix("/v2.0/ip/") {
+            reports.get(ip)
+        } else if path.starts_with("/metadata/") {
+            // Each list id finds one of the generated lists (or none), deterministically.
+            let id = path.rsplit('/').next().unwrap_or_default();
+            id.len().checked_rem(lists.len()).and_then(|i| lists.get(i))
+        } else {
+            None
+        };
+        body.map_or_else(
+            || ResponseTemplate::new(404),
+            |body| ResponseTemplate::new(200).set_body_json(body),
+        )
+    }
+}
+
+/// Whatever Signals answers, `/observe/observables` answers 200, and the entities it maps from
+/// what decodes are valid CTIM.
+#[test]
+fn mapping_any_answer_yields_oracle_valid_ctim() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let relay = runtime.block_on(Relay::start());
+    let answers = Answers::default();
+    runtime.block_on(
+        Mock::given(wiremock::matchers::any())
+            .respond_with(answers.clone())
+            .mount(&relay.upstream),
+    );
+    // A key per case: the metadata cache is per key, so no case sees another's lists.
+    let case = AtomicUsize::new(0);
+    let strategy = (
+        prop::collection::vec((any::<[u8; 4]>(), ip_report_json()), 1..4),
+        prop::collection::vec(metadata_json(), 1..4),
+        // Through the token, whose `CTR_ENTITIES_LIMIT` counts only when positive.
+        1usize..6,
+    );
+    let mut runner = proptest::test_runner::TestRunner::new(config(96));
+    runner
+        .run(&strategy, |(reports, lists, limit)| {
+            let reports: HashMap<String, Value> = reports
+                .into_iter()
+                .map(|(ip, body)| (IpAddr::from(ip).to_string(), body))
+                .collect();
+            let decodable = reports
+                .values()
+                .filter(|body| IpReport::from_json(body.to_string().as_bytes()).is_ok())
+                .count();
+            let ips: Vec<&str> = reports.keys().map(String::as_str).collect();
+            let body = crate::common::ips(&ips);
+            answers.set(reports.clone(), lists);
+            let key = format!("mapping-case-{}", case.fetch_add(1, Ordering::Relaxed));
+            let token = token_for(&key, Some(limit));
+            let (status, answer) =
+                runtime.block_on(relay.send("POST", "/observe/observables", Some(&token), &body));
+            prop_assert_eq!(status, StatusCode::OK);
+            crate::oracle::assert_valid_ctim(&answer);
+            prop_assert_eq!(docs(&answer, "verdicts").len(), decodable, "{}", answer);
+            // The limit holds per observable.
+            prop_assert!(docs(&answer, "sightings").len() <= limit * reports.len());
+            Ok(())
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
 }
 
 /// Valid bodies round-trip through the router: `/refer/observables` answers one link per
@@ -262,10 +360,6 @@ fn valid_bodies_round_trip_through_the_router() {
                 .filter(|(t, v)| t == "ip" && v.parse::<IpAddr>().is_ok() && seen.insert(v.clone()))
                 .map(|(_, v)| format!("ref-auth0-signals-search-ip-{v}"))
                 .collect();
-            prop_assert_eq!(
-                bench_support::parse(body.as_bytes()).expect("valid"),
-                expected.len()
-            );
             let (_, answer) = runtime.block_on(relay.post("/refer/observables", &body));
             let ids: Vec<String> = answer["data"]
                 .as_array()
