@@ -56,24 +56,19 @@ pub(crate) fn run() -> Result<(), String> {
         ),
     ];
     let mut totals = TestTotals::default();
-    match ensure(&Tool::ALL) {
-        Ok(tools) => {
-            let summary = Ok(tools.summary.clone());
-            results.push(StepResult {
-                name: "tools",
-                outcome: summary,
-                elapsed: Duration::ZERO,
-            });
-            results.extend(with_tools(&tools.path, &mut totals));
-        }
-        Err(e) => {
-            let outcome = Err(format!("{e}; the test suite was not run"));
-            results.push(StepResult {
-                name: "tools",
-                outcome,
-                elapsed: Duration::ZERO,
-            });
-        }
+    let tools = ensure(&Tool::ALL);
+    let outcome = match &tools {
+        Ok(tools) => Ok(tools.summary.clone()),
+        Err(e) => Err(format!("{e}; the test suite was not run")),
+    };
+    let elapsed = Duration::ZERO;
+    results.push(StepResult {
+        name: "tools",
+        outcome,
+        elapsed,
+    });
+    if let Ok(tools) = &tools {
+        results.extend(with_tools(&tools.path, &mut totals));
     }
     println!("\n== xtask ci summary ==");
     for r in &results {

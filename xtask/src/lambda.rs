@@ -87,7 +87,8 @@ fn build_and_check(arm64: bool) -> Result<Vec<Packaged>, String> {
     };
     // cargo-lambda and zig come from PyPI: run cargo with the tools' environment on PATH.
     let path = crate::tools::ensure(&[crate::tools::Tool::CARGO_LAMBDA])?.path;
-    let lambda_dir = lambda_dir(&crate::workspace_root()?);
+    // The deployment files' fixed path, whatever CARGO_TARGET_DIR says.
+    let lambda_dir = crate::workspace_root()?.join("target").join("lambda");
     let out_dir = crate::target_dir()?.join(triple).join("release");
     let mut packaged = Vec::new();
     for (name, package, kind) in FUNCTIONS {
@@ -114,11 +115,6 @@ fn build_and_check(arm64: bool) -> Result<Vec<Packaged>, String> {
         packaged.push(check(name, &zip, &dir.join(name), machine)?);
     }
     Ok(packaged)
-}
-
-/// Where the zips go: `<workspace>/target/lambda`, the deployment files' fixed path.
-pub(crate) fn lambda_dir(workspace_root: &Path) -> PathBuf {
-    workspace_root.join("target").join("lambda")
 }
 
 fn check(

@@ -10,8 +10,6 @@ mod bench;
 mod ci;
 mod coverage;
 mod demo;
-#[cfg(test)]
-mod deploy;
 mod fuzz_api;
 mod lambda;
 mod layering;

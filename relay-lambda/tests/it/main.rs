@@ -6,6 +6,7 @@
 // a failed expect is how a helper fails its test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod deploy;
 mod runtime;
 
 use std::path::PathBuf;

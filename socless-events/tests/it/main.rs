@@ -13,6 +13,7 @@ mod auth;
 mod aws_faults;
 #[cfg(feature = "cli")]
 mod cli;
+mod deploy;
 #[cfg(feature = "aws")]
 mod dynamo_types;
 #[cfg(any(feature = "aws", feature = "local"))]

@@ -87,20 +87,12 @@ impl Report {
         scenario: &str,
         concurrency: usize,
     ) -> Option<&LoadResult> {
-        let wanted = (latency, target, scenario, concurrency);
-        let rows = self.rows.iter().map(|r| (r, &r.result));
-        rows.map(|(r, l)| {
-            (
-                (
-                    r.upstream_latency_ms,
-                    r.target,
-                    l.scenario.as_str(),
-                    l.concurrency,
-                ),
-                l,
-            )
-        })
-        .find_map(|(key, result)| (key == wanted).then_some(result))
+        let r = self.rows.iter().find(|r| {
+            (r.upstream_latency_ms, r.target, r.result.concurrency)
+                == (latency, target, concurrency)
+                && r.result.scenario == scenario
+        })?;
+        Some(&r.result)
     }
 
     /// The goals, met or not, then the baselines: figures with no goal that say what the goals

@@ -1,19 +1,20 @@
-//! Tests of the deployment files under `deploy/`: each must point at what `cargo xtask lambda`
-//! builds and at what the crates really read, so a rename on either side fails here rather
-//! than in an AWS account or in Threat Response.
+//! The relay's deployment files, `deploy/relay/`, kept wired to this crate: the SAM template
+//! deploys the zip cargo-lambda builds of this binary, routes the relay's routes to it and
+//! sets the variables the relay reads; the Threat Response module type names those routes.
+//! A rename on either side fails here rather than in an AWS account or in Threat Response.
 //!
-//! The YAML is parsed with `serde_norway` (a maintained serde_yaml fork, MIT OR Apache-2.0 like
-//! this workspace, a dev-dependency only), so these tests need no Python; the CloudFormation
-//! rules themselves are cfn-lint's job in CI.
+//! The YAML is parsed with `serde_norway` (a dev-dependency), so these tests need no Python;
+//! the CloudFormation rules themselves are cfn-lint's job in CI.
 
 use std::collections::BTreeSet;
 use std::path::{Component, Path, PathBuf};
 
 use serde_json::Value as Json;
 use serde_norway::Value as Yaml;
+use xdr_relay_core::RelayConfig;
 
-fn root() -> PathBuf {
-    crate::workspace_root().unwrap()
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap()
 }
 
 fn read(relative: &str) -> String {
@@ -62,45 +63,22 @@ fn resolve(file: &str, relative: &str) -> PathBuf {
     path
 }
 
-fn zip_of(function: &str) -> PathBuf {
-    crate::lambda::lambda_dir(&root())
-        .join(function)
-        .join("bootstrap.zip")
-}
-
-/// The string constants a source file defines, e.g. `pub const X: &str = "SOCLESS_DEDUP_TABLE";`.
-fn string_constants(source: &str) -> BTreeSet<String> {
-    source
-        .lines()
-        .filter_map(|line| {
-            line.trim()
-                .strip_prefix("pub const ")?
-                .split_once(": &str = \"")
-        })
-        .filter_map(|(_, rest)| rest.split_once("\";").map(|(value, _)| value.to_owned()))
-        .collect()
-}
-
-/// The relay's routes as relay-core declares them: `("/health", post(health)),` → POST /health.
+/// The relay's routes as its OpenAPI document lists them, e.g. `("POST", "/health")`.
+/// `/openapi.json` is left out: the relay serves it only with `RELAY_OPENAPI` set, which the
+/// template does not set (its variables are checked below).
 fn relay_routes() -> BTreeSet<(String, String)> {
-    let source = read("relay-core/src/routes.rs");
+    let document = xdr_relay_core::openapi();
     let mut routes = BTreeSet::new();
-    for line in source.lines() {
-        let Some(rest) = line.trim().strip_prefix("(\"/") else {
-            continue;
-        };
-        let Some((path, handlers)) = rest.split_once("\", ") else {
-            continue;
-        };
-        for method in ["get", "post"] {
-            if handlers.starts_with(&format!("{method}("))
-                || handlers.contains(&format!(".{method}("))
-            {
-                routes.insert((method.to_uppercase(), format!("/{path}")));
-            }
+    for (path, operations) in document["paths"].as_object().unwrap() {
+        for method in operations.as_object().unwrap().keys() {
+            routes.insert((method.to_uppercase(), path.clone()));
         }
     }
-    assert!(routes.len() >= 6, "routes.rs changed shape: {routes:?}");
+    assert!(routes.remove(&("GET".to_owned(), "/openapi.json".to_owned())));
+    assert!(
+        routes.len() >= 6,
+        "the OpenAPI document changed shape: {routes:?}"
+    );
     routes
 }
 
@@ -114,12 +92,15 @@ mod sam_template {
     }
 
     #[test]
-    fn the_function_is_the_zip_xtask_lambda_builds() {
+    fn the_function_is_the_zip_cargo_lambda_builds_of_this_binary() {
         let f = function();
-        assert_eq!(
-            resolve(FILE, text(&f, &["CodeUri"])),
-            zip_of("relay-lambda")
-        );
+        // cargo-lambda puts each binary's zip in `target/lambda/<bin>/bootstrap.zip`, and
+        // `cargo xtask lambda` keeps it under the workspace's own target/.
+        let bin = Path::new(env!("CARGO_BIN_EXE_relay-lambda"))
+            .file_stem()
+            .unwrap();
+        let zip = root().join("target/lambda").join(bin).join("bootstrap.zip");
+        assert_eq!(resolve(FILE, text(&f, &["CodeUri"])), zip);
         assert_eq!(text(&f, &["Runtime"]), "provided.al2023");
         assert_eq!(text(&f, &["Handler"]), "bootstrap");
         let arch = &at(&f, &["Architectures"])[0];
@@ -159,10 +140,12 @@ mod sam_template {
             names,
             BTreeSet::from(["SECRET_KEY", "CTR_ENTITIES_LIMIT", "RUST_LOG"])
         );
-        // Both adapters read the variables listed in relay-core's `EnvVar` table.
-        let variables = read("relay-core/src/config.rs");
+        // Both adapters read the variables of relay-core's `RelayConfig::ENV_VARS`.
         for name in ["SECRET_KEY", "CTR_ENTITIES_LIMIT"] {
-            assert!(variables.contains(&format!("name: \"{name}\"")), "{name}");
+            assert!(
+                RelayConfig::ENV_VARS.iter().any(|v| v.name == name),
+                "{name}"
+            );
         }
         assert_eq!(
             tagged(at(&f, &["Environment", "Variables", "SECRET_KEY"])),
@@ -207,83 +190,6 @@ mod sam_template {
         }
         let role = at(&template, &["Resources", "RelayRole", "Properties"]);
         assert!(role.get("ManagedPolicyArns").is_none());
-    }
-}
-
-mod serverless {
-    use super::*;
-
-    const FILE: &str = "deploy/socless/serverless.yml";
-
-    fn endpoint() -> Yaml {
-        at(&yaml(FILE), &["functions", "TutorialEndpoint"]).clone()
-    }
-
-    #[test]
-    fn the_endpoint_is_the_tutorials_with_the_rust_zip() {
-        let config = yaml(FILE);
-        let f = endpoint();
-        assert_eq!(text(&f, &["name"]), "_socless_tutorial_endpoint");
-        assert_eq!(text(&f, &["handler"]), "bootstrap");
-        assert_eq!(text(&config, &["provider", "runtime"]), "provided.al2023");
-        assert_eq!(
-            resolve(FILE, text(&f, &["package", "artifact"])),
-            zip_of("tutorial_endpoint")
-        );
-        let events = at(&f, &["events"]).as_sequence().unwrap();
-        assert_eq!(events.len(), 1);
-        assert_eq!(text(&events[0], &["http", "path"]), "/tutorial");
-        assert_eq!(text(&events[0], &["http", "method"]), "post");
-    }
-
-    #[test]
-    fn the_tables_come_from_the_socless_stack_under_the_names_socless_events_reads() {
-        let config = yaml(FILE);
-        assert_eq!(
-            text(&config, &["custom", "socless"]),
-            "socless-${self:provider.stage}"
-        );
-        let read_by_crate: BTreeSet<String> =
-            string_constants(&read("socless-events/src/backend.rs"))
-                .into_iter()
-                .filter(|name| name.starts_with("SOCLESS_") && name.ends_with("_TABLE"))
-                .collect();
-        let environment = at(&config, &["provider", "environment"]);
-        let given: BTreeSet<String> = environment
-            .as_mapping()
-            .unwrap()
-            .keys()
-            .filter_map(|k| k.as_str().map(str::to_owned))
-            .filter(|name| name.ends_with("_TABLE"))
-            .collect();
-        assert_eq!(given, read_by_crate);
-        // Each from the Socless stack output that holds it.
-        for (variable, output) in [
-            ("SOCLESS_EVENTS_TABLE", "EventsTable"),
-            ("SOCLESS_DEDUP_TABLE", "DedupTable"),
-            ("SOCLESS_RESULTS_TABLE", "ExecutionResultsTable"),
-        ] {
-            assert_eq!(
-                text(environment, &[variable]),
-                format!("${{cf:${{self:custom.socless}}.{output}}}")
-            );
-        }
-    }
-
-    #[test]
-    fn the_endpoint_is_given_a_secret_the_example_checks() {
-        let example = read("socless-events/examples/tutorial_endpoint.rs");
-        let f = endpoint();
-        let secrets: Vec<&str> = at(&f, &["environment"])
-            .as_mapping()
-            .unwrap()
-            .keys()
-            .filter_map(Yaml::as_str)
-            .collect();
-        assert!(!secrets.is_empty());
-        for name in secrets {
-            assert!(example.contains(&format!("var(\"{name}\")")), "{name}");
-        }
     }
 }
 
