@@ -54,6 +54,10 @@ pub(crate) fn run(path: &OsStr) -> Result<String, String> {
     add_llvm_tools();
     let root = crate::workspace_root()?;
     let report = crate::target_dir()?.join("llvm-cov").join("summary.json");
+    if let Some(dir) = report.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
     let report_arg = report.to_string_lossy().into_owned();
     println!("\n== coverage: cargo llvm-cov --workspace (instrumented build, every test) ==");
     crate::procs::cargo(
