@@ -16,7 +16,7 @@ struct StepResult {
 
 /// Every crate meant for crates.io packs and builds from its package alone (`xtask` is
 /// `publish = false`). `--allow-dirty`: what is checked is the content, not the git state.
-const PACKAGE: &[&str] = &["package --workspace --exclude xtask --allow-dirty"];
+const PACKAGE: &str = "package --workspace --exclude xtask --allow-dirty";
 
 /// The cargo features users choose from: every combination builds (cargo-hack; resolver 3 keeps
 /// dev-dependencies' features out of a plain `check`, so none hides a missing feature), and the
@@ -132,7 +132,17 @@ fn with_tools(path: &OsStr, totals: &mut TestTotals) -> Vec<StepResult> {
             let deny = ["deny", "check", "licenses", "bans", "sources"];
             crate::procs::cargo(&deny, Some(path)).map(|()| String::new())
         }),
-        cargo_steps("package", PACKAGE, None),
+        in_process("package", PACKAGE, || {
+            // Packages of an earlier run in a reused target folder would stand in for the
+            // crates' new sources when one packaged crate is verified against another.
+            let packaged = crate::target_dir()?.join("package");
+            if packaged.exists() {
+                std::fs::remove_dir_all(&packaged)
+                    .map_err(|e| format!("cannot clear {}: {e}", packaged.display()))?;
+            }
+            crate::procs::cargo(&PACKAGE.split(' ').collect::<Vec<_>>(), None)
+                .map(|()| String::new())
+        }),
         cargo_steps("features", FEATURES, Some(path)),
         in_process(
             "msrv",

@@ -17,11 +17,11 @@ use serde_json::Value;
 /// measured figure, so a change that adds untested code fails CI while a refactor's noise does
 /// not. Binaries and `xtask` are reported but have no floor.
 pub(crate) const FLOORS: [(&str, f64); 5] = [
-    ("ctim-model", 85.0),
-    ("signals-client", 85.0),
-    ("relay-core", 85.0),
-    ("relay-lambda", 85.0),
-    ("socless-events", 85.0),
+    ("ctim-model", 93.0),
+    ("signals-client", 94.0),
+    ("relay-core", 95.0),
+    ("relay-lambda", 90.0),
+    ("socless-events", 89.0),
 ];
 
 /// Line counts of one crate's `src/`.

@@ -58,13 +58,20 @@ fn tracked_files(root: &Path) -> Result<Vec<String>, String> {
 
 /// The absolute paths of this machine that no file may contain: the clone, the folder it sits
 /// in, and the home folder (each only when it says something: not `/`).
+/// Folders every machine has and data may name (a clone's parent is often one of them): not a
+/// sign of this machine.
+const SHARED_FOLDERS: [&str; 4] = ["/tmp", "/var/tmp", "/home", "/Users"];
+
 fn needles(root: &Path) -> Vec<String> {
     let mut paths: Vec<PathBuf> = vec![root.to_path_buf()];
     paths.extend(root.parent().map(Path::to_path_buf));
     paths.extend(std::env::var_os("HOME").map(PathBuf::from));
     let mut needles: Vec<String> = paths
         .iter()
-        .filter(|p| p.components().count() > 1)
+        .filter(|p| {
+            p.components().count() > 1
+                && !SHARED_FOLDERS.iter().any(|s| p.as_path() == Path::new(s))
+        })
         .map(|p| format!("{}/", p.display()))
         .collect();
     needles.sort();
@@ -139,6 +146,13 @@ fn undocumented_data(root: &Path, files: &[String]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::{data_root, outside_references};
+
+    #[test]
+    fn a_clone_in_a_shared_folder_does_not_forbid_that_folder() {
+        let found = super::needles(std::path::Path::new("/tmp/clone"));
+        assert!(found.contains(&"/tmp/clone/".to_owned()), "{found:?}");
+        assert!(!found.contains(&"/tmp/".to_owned()), "{found:?}");
+    }
 
     #[test]
     fn finds_sibling_folders_and_machine_paths() {
