@@ -140,6 +140,7 @@ fn with_tools(path: &OsStr, totals: &mut TestTotals) -> Vec<StepResult> {
                 std::fs::remove_dir_all(&packaged)
                     .map_err(|e| format!("cannot clear {}: {e}", packaged.display()))?;
             }
+            clear_unpacked_packages()?;
             crate::procs::cargo(&PACKAGE.split(' ').collect::<Vec<_>>(), None)
                 .map(|()| String::new())
         }),
@@ -257,6 +258,47 @@ impl TestTotals {
             }
         }
     }
+}
+
+/// Cargo unpacks the packages it verifies against into `$CARGO_HOME/registry/src/-<hash>/`
+/// (its local registry's folder, whose name starts with `-`) and never unpacks the same name and
+/// version again: an earlier run's sources would stand in for ours. Only our own crates' folders
+/// there are removed.
+fn clear_unpacked_packages() -> Result<(), String> {
+    const OURS: [&str; 6] = [
+        "ctim-model-",
+        "signals-client-",
+        "socless-events-",
+        "xdr-relay-core-",
+        "xdr-relay-server-",
+        "xdr-relay-lambda-",
+    ];
+    let home = std::env::var_os("CARGO_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".cargo")));
+    let Some(src) = home.map(|h| h.join("registry").join("src")) else {
+        return Ok(());
+    };
+    let Ok(registries) = std::fs::read_dir(&src) else {
+        return Ok(());
+    };
+    for registry in registries.flatten() {
+        if !registry.file_name().to_string_lossy().starts_with('-') {
+            continue;
+        }
+        for unpacked in std::fs::read_dir(registry.path())
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let name = unpacked.file_name().to_string_lossy().into_owned();
+            if OURS.iter().any(|ours| name.starts_with(ours)) {
+                std::fs::remove_dir_all(unpacked.path())
+                    .map_err(|e| format!("cannot clear {}: {e}", unpacked.path().display()))?;
+            }
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
