@@ -14,6 +14,7 @@ use crate::error::{AuthFailure, ConfigError, RelayError};
 use crate::mapping::{self, DeliberateData, ObserveData, QueryTime};
 use crate::request::IpObservable;
 use crate::stats::Stats;
+use crate::telemetry;
 use crate::token::Credentials;
 
 /// Counters shared by the concurrent lookups of one request.
@@ -213,8 +214,10 @@ impl Enricher {
         let cache_key = (key.clone(), kind, Arc::<str>::from(id));
         if let Some(hit) = self.metadata.get(&cache_key).await {
             counters.cache_hits.fetch_add(1, Ordering::Relaxed);
+            metrics::counter!(telemetry::METADATA_CACHE_HITS).increment(1);
             return Ok(hit);
         }
+        metrics::counter!(telemetry::METADATA_CACHE_MISSES).increment(1);
         self.metadata
             .try_get_with(cache_key, async {
                 counters.call();

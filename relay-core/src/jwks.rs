@@ -25,6 +25,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::error::{AuthFailure, ConfigError};
+use crate::telemetry;
 use crate::token::{self, Credentials};
 
 /// The XDR / SecureX key servers of the US, EU and APJC regions: the default allow-list.
@@ -213,7 +214,16 @@ impl JwksVerifier {
     /// Fetches `host`'s keys; on failure keeps what was known, so that a key server that is
     /// down is asked again only after the refresh interval.
     async fn fetch(&self, host: &str, previous: Option<&HostKeys>) -> HostKeys {
-        match self.download(host).await {
+        let result = self.download(host).await;
+        let outcome = match &result {
+            Ok(_) => "ok",
+            Err(FetchError::Transport(_)) => "transport",
+            Err(FetchError::Status(_)) => "status",
+            Err(FetchError::TooLarge) => "too_large",
+            Err(FetchError::NotAKeySet) => "invalid",
+        };
+        metrics::counter!(telemetry::JWKS_FETCHES, "outcome" => outcome).increment(1);
+        match result {
             Ok(keys) => HostKeys {
                 keys,
                 checked_at: Instant::now(),

@@ -51,6 +51,7 @@ mod refer;
 mod request;
 mod routes;
 mod stats;
+pub mod telemetry;
 mod token;
 
 #[cfg(feature = "bench")]

@@ -5,19 +5,22 @@
 //! [`crate::mapping`]) and answers in the envelope ([`crate::error`]). Handlers return
 //! `Result<Response, RelayError>`; an error becomes its envelope through `IntoResponse`.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{Request, State};
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get, post};
+use futures::FutureExt as _;
 use serde::Serialize;
 use serde_json::json;
+use tracing::{Instrument as _, field};
 
 use crate::auth::Verifier;
 use crate::config::RelayConfig;
@@ -27,6 +30,7 @@ use crate::openapi::{self, VERSION};
 use crate::refer::{self, ReferLink};
 use crate::request::{self, IpObservable};
 use crate::stats::Stats;
+use crate::telemetry::{self, InFlight};
 use crate::token::Credentials;
 
 /// What every handler shares: the configuration and the upstream machinery.
@@ -53,6 +57,29 @@ pub(crate) struct Relay {
 /// # }
 /// ```
 pub fn router(config: RelayConfig) -> Result<Router, ConfigError> {
+    router_with(config, |routes| routes)
+}
+
+/// The paths the relay serves, each also with a trailing slash. [`observe_request`] labels
+/// metrics with them (`/openapi.json` only exists when configured).
+const ROUTES: &[&str] = &[
+    "/health",
+    "/deliberate/observables",
+    "/observe/observables",
+    "/refer/observables",
+    "/respond/observables",
+    "/respond/trigger",
+    "/version",
+    "/watchdog",
+    "/openapi.json",
+];
+
+/// [`router`], with `extra` routes under the same middleware: the seam through which tests add
+/// a route users cannot reach (a handler that panics).
+fn router_with(
+    config: RelayConfig,
+    extra: impl FnOnce(Router<Arc<Relay>>) -> Router<Arc<Relay>>,
+) -> Result<Router, ConfigError> {
     let enricher = Enricher::new(&config)?;
     let verifier = Verifier::new(config.secret_key.as_ref(), config.jwks.as_ref())?;
     let relay = Arc::new(Relay {
@@ -76,12 +103,13 @@ pub fn router(config: RelayConfig) -> Result<Router, ConfigError> {
     }
     let mut router = Router::new();
     for (path, method_router) in routes {
+        debug_assert!(ROUTES.contains(&path), "{path} is missing from ROUTES");
         router = with_trailing_slash(router, path, method_router);
     }
-    Ok(router
+    Ok(extra(router)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(middleware::from_fn(log_request))
+        .layer(middleware::from_fn(observe_request))
         .with_state(relay))
 }
 
@@ -215,33 +243,78 @@ fn with_stats(mut response: Response, stats: Stats) -> Response {
     response
 }
 
-/// One log line per request: route, status, duration and what it cost upstream. Never a
-/// header, a body or a secret.
-async fn log_request(request: Request, next: Next) -> Response {
+/// The request's id, span, metrics and log line, and the answer when its handler panics.
+///
+/// Every line logged while the request is answered (upstream retries included) is inside the
+/// span `request{request_id=…}`; the id is returned as `X-Request-Id`. One `relay::request`
+/// line per request gives route, status, duration and what it cost upstream: never a header,
+/// a body or a secret.
+async fn observe_request(request: Request, next: Next) -> Response {
     let started = Instant::now();
+    let _in_flight = InFlight::start();
+    let id = telemetry::request_id(request.headers());
+    let route = route_label(request.extensions().get::<MatchedPath>());
     let method: Method = request.method().clone();
     let path = request.uri().path().to_owned();
-    let response = next.run(request).await;
+    let span = tracing::info_span!("request", request_id = field::Empty);
+    if let Ok(id) = id.to_str() {
+        span.record("request_id", id);
+    }
+    // A panic unwinds to here (the hook `telemetry::log_panics` has logged it, in this span)
+    // and this request alone is answered 500; the connection and the process go on.
+    let mut response = AssertUnwindSafe(next.run(request))
+        .catch_unwind()
+        .instrument(span.clone())
+        .await
+        .unwrap_or_else(|_| telemetry::panic_response());
+    let elapsed = started.elapsed();
     let status: StatusCode = response.status();
     let stats = response
         .extensions()
         .get::<Stats>()
         .copied()
         .unwrap_or_default();
-    tracing::info!(
-        target: "relay::request",
-        %method,
-        path = %truncate(&path, 64),
-        status = status.as_u16(),
-        // Milliseconds to two decimals: readable, and enough for a request log.
-        duration_ms = (started.elapsed().as_secs_f64() * 100_000.0).round() / 100.0,
-        observables = stats.observables,
-        upstream_calls = stats.upstream_calls,
-        cache_hits = stats.cache_hits,
-        errors = stats.errors,
-        "request"
-    );
+    span.in_scope(|| {
+        tracing::info!(
+            target: "relay::request",
+            %method,
+            path = %truncate(&path, 64),
+            status = status.as_u16(),
+            // Milliseconds to two decimals: readable, and enough for a request log.
+            duration_ms = (elapsed.as_secs_f64() * 100_000.0).round() / 100.0,
+            observables = stats.observables,
+            upstream_calls = stats.upstream_calls,
+            cache_hits = stats.cache_hits,
+            errors = stats.errors,
+            "request"
+        );
+    });
+    let class = telemetry::status_class(status);
+    metrics::counter!(telemetry::REQUESTS, "route" => route, "status" => class).increment(1);
+    metrics::histogram!(telemetry::REQUEST_DURATION, "route" => route).record(elapsed);
+    if route.ends_with("/observables") {
+        #[allow(clippy::cast_precision_loss)] // a count below the body limit
+        let observables = stats.observables as f64;
+        metrics::histogram!(telemetry::OBSERVABLES, "route" => route).record(observables);
+    }
     response
+        .headers_mut()
+        .insert(telemetry::REQUEST_ID_HEADER, id);
+    response
+}
+
+/// The `route` label: the matched route without its trailing slash, from a fixed list.
+fn route_label(matched: Option<&MatchedPath>) -> &'static str {
+    let Some(matched) = matched else {
+        return "unmatched";
+    };
+    let path = matched.as_str();
+    let path = path.strip_suffix('/').unwrap_or(path);
+    ROUTES
+        .iter()
+        .copied()
+        .find(|route| *route == path)
+        .unwrap_or("unmatched")
 }
 
 /// A path is caller input: log a bounded prefix of it.

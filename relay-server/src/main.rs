@@ -1,9 +1,15 @@
 //! `relay-server`: the self-hosted Threat Response relay for Auth0 Signals.
 //!
 //! A thin adapter: it reads configuration from the environment and the command line, sets up
-//! logging, and serves `xdr_relay_core::router` with axum on tokio until SIGINT or SIGTERM, letting
-//! requests in flight finish. All relay logic lives in `relay-core`.
+//! logging (text or JSON), metrics (Prometheus, on a listener of their own) and the panic
+//! hook, and serves `xdr_relay_core::router` with axum on tokio until SIGINT or SIGTERM,
+//! letting requests in flight finish. All relay logic lives in `relay-core`.
 #![forbid(unsafe_code)]
+
+// A panicking request is answered 500 and the server goes on (relay-core's router catches the
+// unwind); with `panic = "abort"` one panic would end every request in flight.
+#[cfg(not(panic = "unwind"))]
+compile_error!("relay-server must be built with panic = \"unwind\" (the release profile's default)");
 
 use std::io::IsTerminal as _;
 use std::process::ExitCode;
@@ -13,9 +19,10 @@ use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
 mod jwt;
+mod metrics;
 mod settings;
 
-use settings::ServeArgs;
+use settings::{LogFormat, ServeArgs};
 
 /// The process allocates with mimalloc. A request's memory is often freed by another thread
 /// than the one that allocated it; under concurrent load glibc malloc's arena locks then cost
@@ -63,7 +70,19 @@ fn main() -> ExitCode {
             };
         }
     };
-    init_logging();
+    let env = |name: &str| std::env::var(name).ok();
+    let format = match settings::log_format(&args, env, std::io::stderr().is_terminal()) {
+        Ok(format) => format,
+        Err(message) => {
+            #[allow(clippy::print_stderr)]
+            {
+                eprintln!("relay-server: {message}");
+            }
+            return ExitCode::from(2);
+        }
+    };
+    init_logging(format);
+    xdr_relay_core::telemetry::log_panics();
     match serve(&args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
@@ -73,14 +92,23 @@ fn main() -> ExitCode {
     }
 }
 
-/// Human-readable logs on stderr; `RUST_LOG` filters (default `info`).
-fn init_logging() {
+/// Logs on stderr, text or one JSON object per line; `RUST_LOG` filters (default `info`).
+fn init_logging(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => logs.with_ansi(std::io::stderr().is_terminal()).init(),
+        // timestamp, level, target, the event's fields (message included) at the top, and the
+        // request's span (`request_id`) under `span`.
+        LogFormat::Json => logs
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .init(),
+    }
 }
 
 fn serve(args: &ServeArgs) -> Result<(), String> {
@@ -93,6 +121,9 @@ fn serve(args: &ServeArgs) -> Result<(), String> {
         "secret-key"
     };
     let signals = config.signals.base_url.clone();
+    let metrics_listen = settings::metrics_listen(args, env, listen)?;
+    // Before the router, so that what it records at start is kept.
+    let metrics = metrics_listen.map(|_| metrics::install()).transpose()?;
     let router = xdr_relay_core::router(config).map_err(|e| e.to_string())?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -112,6 +143,14 @@ fn serve(args: &ServeArgs) -> Result<(), String> {
             version = xdr_relay_core::VERSION,
             "relay-server listening"
         );
+        if let (Some(address), Some(handle)) = (metrics_listen, metrics) {
+            let listener = metrics::bind(address).await?;
+            let local = listener
+                .local_addr()
+                .map_err(|e| format!("cannot read the metrics address: {e}"))?;
+            tracing::info!(address = %local, "metrics at GET /metrics");
+            tokio::spawn(metrics::serve(listener, handle));
+        }
         axum::serve(listener, router)
             .with_graceful_shutdown(shutdown_signal())
             .await

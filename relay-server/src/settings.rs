@@ -12,9 +12,39 @@ use std::net::SocketAddr;
 use clap::{Arg, ArgMatches};
 use xdr_relay_core::{EnvError, EnvVar, RelayConfig};
 
-/// The variable of `--listen`, which only the server has.
-const LISTEN: &str = "RELAY_LISTEN";
+/// A setting only the server has (relay settings are [`RelayConfig::ENV_VARS`]).
+struct ServerVar {
+    flag: &'static str,
+    name: &'static str,
+    value_name: &'static str,
+    help: &'static str,
+}
+
+const LISTEN: ServerVar = ServerVar {
+    flag: "listen",
+    name: "RELAY_LISTEN",
+    value_name: "ADDRESS",
+    help: "Address to listen on. Default 127.0.0.1:8080.",
+};
 const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
+const LOG_FORMAT: ServerVar = ServerVar {
+    flag: "log-format",
+    name: "RELAY_LOG_FORMAT",
+    value_name: "text|json",
+    help: "Log format on stderr: `text`, or `json` (one object per line). Default text on a \
+           terminal, else json.",
+};
+
+const METRICS_LISTEN: ServerVar = ServerVar {
+    flag: "metrics-listen",
+    name: "RELAY_METRICS_LISTEN",
+    value_name: "ADDRESS",
+    help: "Serve Prometheus metrics at GET /metrics on this address, a listener of its own. \
+           Default off.",
+};
+
+const SERVER_VARS: &[&ServerVar] = &[&LISTEN, &LOG_FORMAT, &METRICS_LISTEN];
 
 /// The long flag of each relay variable. A test checks it names every entry of
 /// [`RelayConfig::ENV_VARS`], so a new variable cannot miss its flag.
@@ -44,7 +74,10 @@ impl ServeArgs {
     }
 
     fn names() -> impl Iterator<Item = &'static str> {
-        std::iter::once(LISTEN).chain(FLAGS.iter().map(|(_, var)| var.name))
+        SERVER_VARS
+            .iter()
+            .map(|var| var.name)
+            .chain(FLAGS.iter().map(|(_, var)| var.name))
     }
 }
 
@@ -74,13 +107,15 @@ impl clap::FromArgMatches for ServeArgs {
 
 impl clap::Args for ServeArgs {
     fn augment_args(cmd: clap::Command) -> clap::Command {
-        let listen = Arg::new(LISTEN)
-            .long("listen")
-            .value_name("ADDRESS")
-            .help(format!(
-                "Address to listen on. Default {DEFAULT_LISTEN}. [env: {LISTEN}]"
-            ));
-        FLAGS.iter().fold(cmd.arg(listen), |cmd, (flag, var)| {
+        let cmd = SERVER_VARS.iter().fold(cmd, |cmd, var| {
+            cmd.arg(
+                Arg::new(var.name)
+                    .long(var.flag)
+                    .value_name(var.value_name)
+                    .help(format!("{} [env: {}]", var.help, var.name)),
+            )
+        });
+        FLAGS.iter().fold(cmd, |cmd, (flag, var)| {
             cmd.arg(
                 Arg::new(var.name)
                     .long(*flag)
@@ -108,17 +143,82 @@ pub(crate) fn relay_config(
     Ok(config)
 }
 
+/// A server setting: its flag when given, else its variable; trimmed, and unset when empty.
+fn server_value(
+    args: &ServeArgs,
+    env: impl Fn(&str) -> Option<String>,
+    var: &ServerVar,
+) -> Option<String> {
+    let value = args.flag(var.name).or_else(|| env(var.name))?;
+    let value = value.trim();
+    (!value.is_empty()).then(|| value.to_owned())
+}
+
+fn address(var: &ServerVar, value: &str) -> Result<SocketAddr, String> {
+    value.parse().map_err(|_| {
+        format!(
+            "{} must be an address and port such as {DEFAULT_LISTEN}, got {value:?}",
+            var.name
+        )
+    })
+}
+
 /// The address to listen on: `--listen`, else `RELAY_LISTEN`, else 127.0.0.1:8080.
 pub(crate) fn listen(
     args: &ServeArgs,
     env: impl Fn(&str) -> Option<String>,
 ) -> Result<SocketAddr, String> {
-    let value = args.flag(LISTEN).or_else(|| env(LISTEN));
-    let value = value.as_deref().map(str::trim).filter(|v| !v.is_empty());
-    let value = value.unwrap_or(DEFAULT_LISTEN);
-    value.parse().map_err(|_| {
-        format!("{LISTEN} must be an address and port such as {DEFAULT_LISTEN}, got {value:?}")
-    })
+    let value = server_value(args, env, &LISTEN);
+    address(&LISTEN, value.as_deref().unwrap_or(DEFAULT_LISTEN))
+}
+
+/// Where to serve metrics, if anywhere: `--metrics-listen`, else `RELAY_METRICS_LISTEN`. The
+/// relay's own address is refused: metrics never share the public port.
+pub(crate) fn metrics_listen(
+    args: &ServeArgs,
+    env: impl Fn(&str) -> Option<String>,
+    relay: SocketAddr,
+) -> Result<Option<SocketAddr>, String> {
+    let Some(value) = server_value(args, env, &METRICS_LISTEN) else {
+        return Ok(None);
+    };
+    let metrics = address(&METRICS_LISTEN, &value)?;
+    if metrics == relay && relay.port() != 0 {
+        return Err(format!(
+            "{} must differ from the relay's address {relay}: metrics are never served on the \
+             relay's port",
+            METRICS_LISTEN.name
+        ));
+    }
+    Ok(Some(metrics))
+}
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LogFormat {
+    /// For people: one line per event, colours on a terminal.
+    Text,
+    /// For log shippers: one JSON object per line.
+    Json,
+}
+
+/// The log format: `--log-format`, else `RELAY_LOG_FORMAT` (`text` or `json`, any case), else
+/// text when stderr is a terminal and JSON when it is not.
+pub(crate) fn log_format(
+    args: &ServeArgs,
+    env: impl Fn(&str) -> Option<String>,
+    terminal: bool,
+) -> Result<LogFormat, String> {
+    match server_value(args, env, &LOG_FORMAT) {
+        None if terminal => Ok(LogFormat::Text),
+        None => Ok(LogFormat::Json),
+        Some(value) if value.eq_ignore_ascii_case("text") => Ok(LogFormat::Text),
+        Some(value) if value.eq_ignore_ascii_case("json") => Ok(LogFormat::Json),
+        Some(value) => Err(format!(
+            "{} must be `text` or `json`, got {value:?}",
+            LOG_FORMAT.name
+        )),
+    }
 }
 
 /// The message the server stops with: the error, and for a missing `SECRET_KEY` how to make
@@ -140,7 +240,9 @@ mod tests {
     use clap::Parser as _;
     use xdr_relay_core::{DEFAULT_JWKS_HOSTS, EnvError, RelayConfig};
 
-    use super::{FLAGS, ServeArgs, relay_config};
+    use std::net::SocketAddr;
+
+    use super::{FLAGS, SERVER_VARS, ServeArgs, relay_config};
     use crate::Cli;
 
     const SECRET: &str = "a-settings-table-secret-that-must-never-be-printed-0123456789";
@@ -483,6 +585,48 @@ mod tests {
     }
 
     #[test]
+    fn metrics_listen_is_off_by_default_and_never_the_relay_port() {
+        let relay: SocketAddr = "0.0.0.0:8080".parse().unwrap();
+        let none = ServeArgs::default();
+        assert_eq!(super::metrics_listen(&none, |_| None, relay), Ok(None));
+        let env = lookup(&[("RELAY_METRICS_LISTEN", " ")]);
+        assert_eq!(super::metrics_listen(&none, env, relay), Ok(None));
+        let env = lookup(&[("RELAY_METRICS_LISTEN", "0.0.0.0:9090")]);
+        let found = super::metrics_listen(&none, env, relay).unwrap();
+        assert_eq!(found.unwrap().to_string(), "0.0.0.0:9090");
+        let args = Cli::try_parse_from(["relay-server", "--metrics-listen", "127.0.0.1:9191"])
+            .unwrap()
+            .serve;
+        let found = super::metrics_listen(&args, lookup(&[]), relay).unwrap();
+        assert_eq!(found.unwrap().to_string(), "127.0.0.1:9191");
+        let env = lookup(&[("RELAY_METRICS_LISTEN", "0.0.0.0:8080")]);
+        let error = super::metrics_listen(&none, env, relay).unwrap_err();
+        assert!(error.starts_with("RELAY_METRICS_LISTEN must differ"), "{error}");
+        let env = lookup(&[("RELAY_METRICS_LISTEN", "9090")]);
+        let error = super::metrics_listen(&none, env, relay).unwrap_err();
+        assert!(error.starts_with("RELAY_METRICS_LISTEN must be an address"), "{error}");
+    }
+
+    #[test]
+    fn log_format_follows_flag_variable_then_terminal() {
+        use super::LogFormat::{Json, Text};
+        let none = ServeArgs::default();
+        assert_eq!(super::log_format(&none, |_| None, true), Ok(Text));
+        assert_eq!(super::log_format(&none, |_| None, false), Ok(Json));
+        let env = lookup(&[("RELAY_LOG_FORMAT", " JSON ")]);
+        assert_eq!(super::log_format(&none, &env, true), Ok(Json));
+        let args = Cli::try_parse_from(["relay-server", "--log-format", "text"])
+            .unwrap()
+            .serve;
+        assert_eq!(super::log_format(&args, &env, false), Ok(Text));
+        let env = lookup(&[("RELAY_LOG_FORMAT", "yaml")]);
+        assert_eq!(
+            super::log_format(&none, env, true),
+            Err(r#"RELAY_LOG_FORMAT must be `text` or `json`, got "yaml""#.to_owned())
+        );
+    }
+
+    #[test]
     fn help_names_every_flag_and_variable_and_no_value() {
         use clap::CommandFactory as _;
         Cli::command().debug_assert();
@@ -498,7 +642,10 @@ mod tests {
                 var.name
             );
         }
-        assert!(help.contains("--listen <ADDRESS>") && help.contains("[env: RELAY_LISTEN]"));
+        for var in SERVER_VARS {
+            assert!(help.contains(&format!("--{} <{}>", var.flag, var.value_name)));
+            assert!(help.contains(&format!("[env: {}]", var.name)));
+        }
         let args = flags(&[S]);
         assert!(!format!("{args:?}").contains(SECRET));
     }

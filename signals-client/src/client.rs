@@ -181,9 +181,17 @@ impl SignalsClient {
             status = field::Empty,
             latency_us = field::Empty,
         );
-        self.get_with_retries(key, template, url)
+        let result = self
+            .get_with_retries(key, template, url)
             .instrument(span)
-            .await
+            .await;
+        ::metrics::counter!(
+            crate::metric::REQUESTS,
+            "endpoint" => template,
+            "outcome" => crate::metric::outcome(&result),
+        )
+        .increment(1);
+        result
     }
 
     async fn get_with_retries(
@@ -214,6 +222,7 @@ impl SignalsClient {
                 return Err(failure.error);
             };
             tracing::warn!(path = template, attempt, delay_us = micros(delay), error = %failure.error, "retrying Auth0 Signals call");
+            ::metrics::counter!(crate::metric::RETRIES, "endpoint" => template).increment(1);
             tokio::time::sleep(delay).await;
             attempt += 1;
         }

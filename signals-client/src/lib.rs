@@ -45,6 +45,11 @@
 //! (authorization, permission denied, too many requests, service unavailable, unknown). HTTP
 //! 429, 502, 503, 504 and connection resets are retried as [`RetryPolicy`] says; everything
 //! else fails at once. No error, log line or `Debug` output contains the API key.
+//!
+//! # Metrics
+//!
+//! Calls and retries are counted through the [`metrics`](https://docs.rs/metrics) facade
+//! (names and labels in [`metric`]); a program that installs no recorder pays nothing more.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -53,6 +58,7 @@ mod config;
 mod decode;
 mod error;
 mod key;
+pub mod metric;
 mod model;
 
 pub use client::SignalsClient;
