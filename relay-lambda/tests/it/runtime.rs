@@ -4,7 +4,7 @@
 //! log lines, so the process's start-up (configuration, JSON logging, `lambda_http::run`) is
 //! tested as deployed.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -180,7 +180,61 @@ async fn the_binary_answers_invocations_in_order_and_logs_json_without_the_secre
         let entry: Value = serde_json::from_str(line)
             .unwrap_or_else(|e| panic!("a log line that is not JSON ({e}): {line}"));
         assert!(entry.get("level").is_some(), "{line}");
+        // Lambda's text log format (no AWS_LAMBDA_LOG_FORMAT): CloudWatch times the lines.
+        assert!(entry.get("timestamp").is_none(), "{line}");
     }
+}
+
+/// The JSON log lines of one run with Lambda's logging configuration set as the template
+/// sets it (`LogFormat: JSON`, `ApplicationLogLevel: <level>`), without a SECRET_KEY, so
+/// that the run logs a WARN line at start and an INFO line for its one request.
+async fn logs_at_lambda_level(level: &str) -> Vec<Value> {
+    let events = vec![(
+        "req-version".to_owned(),
+        Source::HttpApi.event("POST", "/version", &[], ""),
+    )];
+    let (runtime_api, mut answers) = serve(events).await;
+    let child = start(
+        &runtime_api,
+        &[
+            ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
+            ("AWS_LAMBDA_LOG_LEVEL", level),
+        ],
+    );
+    let (_, answer) = next_answer(&mut answers).await;
+    assert_eq!(status_and_body(&answer).0, 200, "{answer}");
+    let logs = stop(child).await;
+    logs.lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with("Error: "))
+        .map(|line| {
+            let entry: Value = serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("a log line that is not JSON ({e}): {line}"));
+            // Lambda reads `level` only next to an RFC 3339 `timestamp`.
+            let time = entry["timestamp"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{line}"));
+            assert!(
+                time.len() >= 20 && time.as_bytes()[10] == b'T' && time.ends_with('Z'),
+                "{line}"
+            );
+            entry
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn lambdas_log_level_filters_and_its_json_format_timestamps_the_lines() {
+    let levels = |entries: &[Value]| -> BTreeSet<String> {
+        entries
+            .iter()
+            .map(|e| e["level"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    };
+    let info = levels(&logs_at_lambda_level("INFO").await);
+    assert!(info.contains("INFO") && info.contains("WARN"), "{info:?}");
+    let warn = levels(&logs_at_lambda_level("WARN").await);
+    assert!(warn.contains("WARN"), "{warn:?}");
+    assert!(warn.iter().all(|l| l == "WARN" || l == "ERROR"), "{warn:?}");
 }
 
 #[tokio::test]
