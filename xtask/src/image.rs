@@ -80,8 +80,8 @@ impl Engine {
     }
 
     /// Whether the engine can build here: docker needs its daemon (`docker info`), the others
-    /// only their command.
-    fn works(self) -> bool {
+    /// only their command; why not when it cannot.
+    fn probe(self) -> Result<(), String> {
         let probe = if self == Engine::Docker {
             "info"
         } else {
@@ -89,7 +89,11 @@ impl Engine {
         };
         let mut command = self.command();
         command.arg(probe);
-        crate::procs::output(&mut command).is_ok()
+        crate::procs::output(&mut command).map(drop)
+    }
+
+    fn works(self) -> bool {
+        self.probe().is_ok()
     }
 
     /// The full id of the image `tag` names, if any.
@@ -161,8 +165,15 @@ pub(crate) fn run(args: &Args) -> Result<(), String> {
         return Ok(());
     }
     let engine = match args.engine {
-        Some(engine) if engine.works() => engine,
-        Some(engine) => return Err(format!("{engine} does not work here: {}", install_hint())),
+        Some(engine) => match engine.probe() {
+            Ok(()) => engine,
+            Err(e) => {
+                return Err(format!(
+                    "{engine} does not work here ({e}): {}",
+                    install_hint()
+                ));
+            }
+        },
         None => ENGINES
             .into_iter()
             .find(|engine| engine.works())
@@ -189,10 +200,10 @@ pub(crate) fn run(args: &Args) -> Result<(), String> {
 /// and asks it; the summary line on success.
 pub(crate) fn ci_check() -> Result<String, String> {
     let engine = Engine::Buildah;
-    if !engine.works() {
-        return Err(
-            "buildah does not work here: `apt-get install buildah` (.ci/run installs it)".into(),
-        );
+    if let Err(e) = engine.probe() {
+        return Err(format!(
+            "buildah does not work here ({e}): `apt-get install buildah` (.ci/run installs it)"
+        ));
     }
     let tag = default_tag();
     let built = build(engine, &tag)?;
