@@ -18,6 +18,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
+mod healthcheck;
 mod jwt;
 mod metrics;
 mod settings;
@@ -50,6 +51,8 @@ enum Command {
     Serve(ServeArgs),
     /// Make a SECRET_KEY and the JWT Threat Response sends, from your Auth0 Signals API key.
     Jwt(jwt::JwtArgs),
+    /// Exit 0 when the relay on --listen / RELAY_LISTEN answers /watchdog (a container's health check).
+    Healthcheck(healthcheck::HealthcheckArgs),
 }
 
 fn main() -> ExitCode {
@@ -57,6 +60,7 @@ fn main() -> ExitCode {
     let args = match cli.command {
         Some(Command::Serve(args)) => args,
         None => cli.serve,
+        Some(Command::Healthcheck(args)) => return healthcheck::exit(&args),
         Some(Command::Jwt(args)) => {
             return match jwt::run(&args) {
                 Ok(()) => ExitCode::SUCCESS,

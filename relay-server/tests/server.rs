@@ -417,3 +417,44 @@ fn jwks_mode_refuses_to_start_without_relay_url() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("RELAY_URL is not set"));
 }
+
+fn healthcheck(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    Command::new(BIN)
+        .arg("healthcheck")
+        .args(args)
+        .env_remove("RELAY_LISTEN")
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn healthcheck_succeeds_only_while_the_relay_answers() {
+    // /watchdog needs no upstream: nothing listens on the discard port.
+    let mut server = Server::start("http://127.0.0.1:9/");
+    let address = server.url.trim_start_matches("http://").to_owned();
+    let port = address.rsplit(':').next().unwrap();
+    let wildcard = format!("0.0.0.0:{port}");
+    for out in [
+        healthcheck(&["--listen", &address], &[]),
+        healthcheck(&[], &[("RELAY_LISTEN", &address)]),
+        // What the image sets: the relay listens on every address, the check asks loopback.
+        healthcheck(&[], &[("RELAY_LISTEN", &wildcard)]),
+    ] {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
+        assert!(stderr.is_empty(), "{stderr}");
+    }
+    assert!(server.terminate().success());
+
+    let out = healthcheck(&["--listen", &address, "--timeout", "1"], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "relay-server healthcheck: cannot connect to http://{address}/watchdog"
+        )),
+        "{stderr}"
+    );
+}

@@ -118,6 +118,11 @@ fn with_tools(path: &OsStr, totals: &mut TestTotals) -> Vec<StepResult> {
             "release zips for provided.al2023, glibc <= 2.34",
             crate::lambda::ci_check,
         ),
+        in_process(
+            "image",
+            "the relay-server image (buildah), run: /version, /watchdog, /health",
+            crate::image::ci_check,
+        ),
         in_process("cfn-lint", "cfn-lint deploy/relay/template.yaml", || {
             let mut lint = std::process::Command::new("cfn-lint");
             lint.arg("deploy/relay/template.yaml")

@@ -11,6 +11,7 @@ mod ci;
 mod coverage;
 mod demo;
 mod fuzz_api;
+mod image;
 mod lambda;
 mod layering;
 mod msrv;
@@ -47,6 +48,8 @@ enum Task {
     Bench(bench::Args),
     /// The Lambda zips for provided.al2023, glibc checked.
     Lambda(lambda::Args),
+    /// The relay-server container image (static musl binary on scratch); prints its size.
+    Image(image::Args),
     /// Write (or check) the CTIM JSON Schemas.
     Schema(schema::Args),
     /// Schemathesis against relay-server and the Signals stand-in.
@@ -64,6 +67,7 @@ fn main() -> ExitCode {
         Some(Task::Demo(args)) => demo::run(&args),
         Some(Task::Bench(args)) => bench::run(args),
         Some(Task::Lambda(args)) => lambda::run(&args),
+        Some(Task::Image(args)) => image::run(&args),
         Some(Task::Schema(args)) => schema::run(&args),
         Some(Task::FuzzApi(args)) => fuzz_api::run(&args),
         Some(Task::Soak(args)) => soak::run(&args),

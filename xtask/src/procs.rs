@@ -224,6 +224,25 @@ impl Server {
             .unwrap_or_default()
     }
 
+    /// Asks the process to stop with SIGTERM (sent by `kill`, so that a wrapper such as
+    /// `buildah run` forwards it to the process it runs, which SIGKILL would orphan) and waits
+    /// up to `grace` for it to exit. Drop still kills it if it did not.
+    pub(crate) fn terminate(&mut self, grace: std::time::Duration) -> Result<(), String> {
+        if matches!(self.child.try_wait(), Ok(Some(_))) {
+            return Ok(());
+        }
+        let pid = self.child.id().to_string();
+        output(Command::new("kill").args(["-TERM", &pid]))?;
+        let deadline = std::time::Instant::now() + grace;
+        while std::time::Instant::now() < deadline {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                return Ok(());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        Err(format!("{pid} did not stop within {grace:?} of SIGTERM"))
+    }
+
     /// Whether the process is still running and has logged no panic.
     pub(crate) fn healthy(&mut self) -> bool {
         self.log_counts().1 == 0 && matches!(self.child.try_wait(), Ok(None))
