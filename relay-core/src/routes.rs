@@ -324,3 +324,79 @@ fn truncate(s: &str, max: usize) -> &str {
         None => s,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::routing::get;
+    use serde_json::Value;
+
+    use super::*;
+
+    /// A handler that panics, added through [`router_with`]: no user can reach such a route.
+    async fn panics() -> &'static str {
+        let secret = "a-secret-the-panic-message-quotes";
+        if !secret.is_empty() {
+            panic!("cannot go on with {secret}");
+        }
+        secret
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_panicking_request_is_answered_500_and_the_server_goes_on() {
+        let router = router_with(RelayConfig::default(), |routes| {
+            routes.route("/test-only/panic", get(panics))
+        })
+        .unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let server = tokio::spawn(async move { axum::serve(listener, router).await });
+        let client = reqwest::Client::new();
+
+        // A request in flight while another panics is answered as usual.
+        let slow = client
+            .post(format!("{url}/deliberate/observables"))
+            .body(vec![b' '; 1 << 20])
+            .send();
+        let panicking = client
+            .get(format!("{url}/test-only/panic"))
+            .header("X-Request-Id", "panic-1")
+            .send();
+        let (slow, panicked) = tokio::join!(slow, panicking);
+        let panicked = panicked.unwrap();
+        assert_eq!(panicked.status(), 500);
+        assert_eq!(panicked.headers()["x-request-id"], "panic-1");
+        let body: Value = panicked.json().await.unwrap();
+        assert_eq!(body["errors"][0]["code"], "unknown", "{body}");
+        assert_eq!(body["errors"][0]["type"], "fatal", "{body}");
+        assert!(!body.to_string().contains("a-secret"), "{body}");
+        // The body was 1 MiB of spaces: an invalid-argument answer, not a dropped connection.
+        assert_eq!(slow.unwrap().status(), 200);
+
+        // The server goes on: on the connections it keeps and on new ones.
+        for _ in 0..3 {
+            let version = client.get(format!("{url}/version")).send().await.unwrap();
+            assert_eq!(version.status(), 200);
+            let fresh = reqwest::Client::new();
+            let again = fresh
+                .get(format!("{url}/test-only/panic"))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(again.status(), 500);
+        }
+        assert!(!server.is_finished());
+        server.abort();
+    }
+
+    #[test]
+    fn every_route_has_its_metrics_label() {
+        for path in ROUTES {
+            assert!(path.starts_with('/') && !path.ends_with('/'), "{path}");
+        }
+        let router = router(RelayConfig {
+            openapi: true,
+            ..RelayConfig::default()
+        });
+        assert!(router.is_ok());
+    }
+}

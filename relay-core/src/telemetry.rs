@@ -67,7 +67,8 @@ pub const DURATION_BUCKETS: &[f64] = &[
 ];
 
 /// Buckets of [`OBSERVABLES`].
-pub const OBSERVABLE_BUCKETS: &[f64] = &[0.0, 1.0, 2.0, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 1000.0];
+pub const OBSERVABLE_BUCKETS: &[f64] =
+    &[0.0, 1.0, 2.0, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 1000.0];
 
 /// Describes every metric of the relay (and of `signals-client`) to the installed recorder,
 /// so that an exporter can print help texts and units, and sets [`BUILD_INFO`].

@@ -9,7 +9,9 @@
 // A panicking request is answered 500 and the server goes on (relay-core's router catches the
 // unwind); with `panic = "abort"` one panic would end every request in flight.
 #[cfg(not(panic = "unwind"))]
-compile_error!("relay-server must be built with panic = \"unwind\" (the release profile's default)");
+compile_error!(
+    "relay-server must be built with panic = \"unwind\" (the release profile's default)"
+);
 
 use std::io::IsTerminal as _;
 use std::process::ExitCode;

@@ -601,10 +601,16 @@ mod tests {
         assert_eq!(found.unwrap().to_string(), "127.0.0.1:9191");
         let env = lookup(&[("RELAY_METRICS_LISTEN", "0.0.0.0:8080")]);
         let error = super::metrics_listen(&none, env, relay).unwrap_err();
-        assert!(error.starts_with("RELAY_METRICS_LISTEN must differ"), "{error}");
+        assert!(
+            error.starts_with("RELAY_METRICS_LISTEN must differ"),
+            "{error}"
+        );
         let env = lookup(&[("RELAY_METRICS_LISTEN", "9090")]);
         let error = super::metrics_listen(&none, env, relay).unwrap_err();
-        assert!(error.starts_with("RELAY_METRICS_LISTEN must be an address"), "{error}");
+        assert!(
+            error.starts_with("RELAY_METRICS_LISTEN must be an address"),
+            "{error}"
+        );
     }
 
     #[test]

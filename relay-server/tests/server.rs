@@ -6,10 +6,11 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use wiremock::matchers::{header, method, path};
+use wiremock::matchers::{header, method, path, path_regex};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const BIN: &str = env!("CARGO_BIN_EXE_relay-server");
@@ -66,6 +67,10 @@ fn jwt_cli(args: &[&str]) -> std::process::Output {
 struct Server {
     child: Child,
     url: String,
+    /// Where `--metrics-listen` serves, when given.
+    metrics_url: Option<String>,
+    /// Every line the server logged so far.
+    log: Arc<Mutex<Vec<String>>>,
 }
 
 impl Server {
@@ -82,8 +87,11 @@ impl Server {
         Server::spawn(command)
     }
 
-    /// Runs `command` (the binary, with its environment) until it says where it listens.
+    /// Runs `command` (the binary, with its environment) until it says where it listens. Its
+    /// stderr is a pipe, so it logs JSON: the address is read from the "listening" object (and
+    /// the metrics address from the next, when metrics are on).
     fn spawn(mut command: Command) -> Server {
+        let metrics = command.get_args().any(|arg| arg == "--metrics-listen");
         let mut child = command
             .args(["--listen", "127.0.0.1:0"])
             .env("RUST_LOG", "info")
@@ -93,21 +101,46 @@ impl Server {
             .unwrap();
         let stderr = child.stderr.take().unwrap();
         let mut lines = BufReader::new(stderr).lines();
-        let address = loop {
+        let mut address = |message: &str| loop {
             let line = lines
                 .next()
                 .expect("relay-server exited before listening")
                 .unwrap();
-            if let Some(rest) = line.split("address=").nth(1) {
-                break rest.split_whitespace().next().unwrap().to_owned();
+            let object: Value = serde_json::from_str(&line)
+                .unwrap_or_else(|e| panic!("not a JSON log line ({e}): {line}"));
+            if object["message"] == message {
+                break object["address"].as_str().unwrap().to_owned();
             }
         };
-        // Keep draining the log so the server never blocks on a full pipe.
-        std::thread::spawn(move || lines.for_each(drop));
+        let url = format!("http://{}", address("relay-server listening"));
+        let metrics_url =
+            metrics.then(|| format!("http://{}/metrics", address("metrics at GET /metrics")));
+        // Keep reading the log so the server never blocks on a full pipe.
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&log);
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                sink.lock().unwrap().push(line);
+            }
+        });
         Server {
             child,
-            url: format!("http://{address}"),
+            url,
+            metrics_url,
+            log,
         }
+    }
+
+    /// The lines logged so far, each parsed as JSON (a line that is not JSON fails the test).
+    fn json_log(&self) -> Vec<Value> {
+        let lines = self.log.lock().unwrap().clone();
+        lines
+            .iter()
+            .map(|line| {
+                serde_json::from_str(line)
+                    .unwrap_or_else(|e| panic!("not a JSON log line ({e}): {line}"))
+            })
+            .collect()
     }
 
     fn terminate(&mut self) -> std::process::ExitStatus {
@@ -275,6 +308,7 @@ fn help_names_every_variable_and_prints_no_value() {
 fn an_invalid_value_stops_the_server_naming_the_variable() {
     let out = Command::new(BIN)
         .args(["--listen", "127.0.0.1:0", "--ctr-entities-limit", "0"])
+        .args(["--log-format", "text"])
         .env("SECRET_KEY", SECRET)
         .env("RUST_LOG", "error")
         .output()
@@ -457,4 +491,269 @@ fn healthcheck_succeeds_only_while_the_relay_answers() {
         )),
         "{stderr}"
     );
+}
+
+/// Posts `body` to `route` with `X-Request-Id: request_id` and returns the response.
+async fn post_with_id(url: &str, route: &str, request_id: &str, body: Value) -> reqwest::Response {
+    reqwest::Client::new()
+        .post(format!("{url}{route}"))
+        .bearer_auth(token())
+        .header("X-Request-Id", request_id)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn json_logs_carry_the_request_id_on_every_line_of_the_request() {
+    let upstream = upstream(Duration::ZERO).await;
+    // The first report of 1.1.1.1 fails with a 503, so the client retries and warns.
+    Mock::given(method("GET"))
+        .and(path("/v2.0/ip/1.1.1.1"))
+        .respond_with(ResponseTemplate::new(503))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&upstream)
+        .await;
+    let mut server = Server::start(&upstream.uri());
+    let body = json!([{"type": "ip", "value": "1.1.1.1"}]);
+    let response = post_with_id(&server.url, "/observe/observables", "ci-request-7", body).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["x-request-id"], "ci-request-7");
+    let answer: Value = response.json().await.unwrap();
+    assert_eq!(answer["data"]["sightings"]["count"], 1, "{answer}");
+    // An unusable id (too long) is replaced by one the relay makes.
+    let long = "x".repeat(129);
+    let response = post_with_id(&server.url, "/refer/observables", &long, json!([])).await;
+    let made = response.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(made.len(), 36, "{made}");
+    assert!(server.terminate().success());
+
+    let log = server.json_log();
+    for line in &log {
+        for field in ["timestamp", "level", "target", "message"] {
+            assert!(line.get(field).is_some(), "no {field}: {line}");
+        }
+        let text = line.to_string();
+        for secret in [SECRET, API_KEY] {
+            assert!(!text.contains(secret), "a secret in the log: {text}");
+        }
+    }
+    let of_request = |id: &str| -> Vec<&Value> {
+        log.iter()
+            .filter(|line| line["span"]["request_id"] == id)
+            .collect()
+    };
+    let lines = of_request("ci-request-7");
+    let messages: Vec<&str> = lines
+        .iter()
+        .map(|l| l["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        messages,
+        ["retrying Auth0 Signals call", "request"],
+        "{lines:#?}"
+    );
+    assert_eq!(lines[0]["level"], "WARN");
+    assert_eq!(lines[1]["target"], "relay::request");
+    assert_eq!(lines[1]["status"], 200);
+    assert_eq!(lines[1]["path"], "/observe/observables");
+    assert_eq!(of_request(&made).len(), 1);
+    // Every request line carries an id.
+    let mut requests = log.iter().filter(|l| l["target"] == "relay::request");
+    assert!(requests.clone().count() == 2 && requests.all(|l| l["span"]["request_id"].is_string()));
+}
+
+/// `/metrics` as a map from series (`name{labels}` as printed) to value.
+fn series(text: &str) -> std::collections::BTreeMap<String, f64> {
+    text.lines()
+        .filter(|line| !line.starts_with('#') && !line.trim().is_empty())
+        .map(|line| {
+            let (name, value) = line.rsplit_once(' ').unwrap();
+            (name.to_owned(), value.parse().unwrap())
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn metrics_count_known_traffic_exactly_on_their_own_listener() {
+    let upstream = upstream(Duration::ZERO).await;
+    // Signals knows nothing of any other address.
+    Mock::given(method("GET"))
+        .and(path_regex("^/v2.0/ip/.+"))
+        .respond_with(ResponseTemplate::new(404).set_body_string("{}"))
+        .with_priority(10)
+        .mount(&upstream)
+        .await;
+    let mut command = Command::new(BIN);
+    command
+        .args(["--metrics-listen", "127.0.0.1:0"])
+        .env("SECRET_KEY", SECRET)
+        .env("SIGNALS_API_URL", upstream.uri());
+    let server = Server::spawn(command);
+    let metrics_url = server.metrics_url.clone().unwrap();
+    assert_ne!(metrics_url, format!("{}/metrics", server.url));
+    let client = reqwest::Client::new();
+    // The relay's own port has no /metrics.
+    let public = client
+        .get(format!("{}/metrics", server.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(public.status(), 404);
+
+    let token = token();
+    let one = json!([{"type": "ip", "value": "1.1.1.1"}]);
+    for _ in 0..2 {
+        let answer = post(
+            &format!("{}/observe/observables", server.url),
+            &token,
+            one.clone(),
+        )
+        .await;
+        assert_eq!(answer["data"]["sightings"]["count"], 1, "{answer}");
+    }
+    let three = json!([
+        {"type": "ip", "value": "1.1.1.1"},
+        {"type": "ip", "value": "192.0.2.1"},
+        {"type": "domain", "value": "example.com"},
+    ]);
+    post(
+        &format!("{}/deliberate/observables", server.url),
+        &token,
+        three,
+    )
+    .await;
+    let watchdog = client
+        .get(format!("{}/watchdog/", server.url))
+        .header("Health-Check", "m")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(watchdog.status(), 200);
+
+    let text = client.get(&metrics_url).send().await.unwrap();
+    assert_eq!(
+        text.headers()["content-type"],
+        "text/plain; version=0.0.4; charset=utf-8"
+    );
+    let text = text.text().await.unwrap();
+    let found = series(&text);
+    let expected = [
+        // Two observes and the /metrics 404 on the public port.
+        (
+            r#"relay_requests_total{route="/observe/observables",status="2xx"}"#,
+            2.0,
+        ),
+        (
+            r#"relay_requests_total{route="/deliberate/observables",status="2xx"}"#,
+            1.0,
+        ),
+        (
+            r#"relay_requests_total{route="/watchdog",status="2xx"}"#,
+            1.0,
+        ),
+        (
+            r#"relay_requests_total{route="unmatched",status="4xx"}"#,
+            1.0,
+        ),
+        (
+            r#"relay_request_duration_seconds_count{route="/observe/observables"}"#,
+            2.0,
+        ),
+        (
+            r#"relay_observables_per_request_count{route="/deliberate/observables"}"#,
+            1.0,
+        ),
+        (
+            r#"relay_observables_per_request_sum{route="/deliberate/observables"}"#,
+            3.0,
+        ),
+        (
+            r#"relay_observables_per_request_sum{route="/observe/observables"}"#,
+            2.0,
+        ),
+        // 1.1.1.1 three times; 192.0.2.1 once, unknown; the domain is never asked.
+        (
+            r#"signals_client_requests_total{endpoint="/v2.0/ip/{ip}",outcome="ok"}"#,
+            3.0,
+        ),
+        (
+            r#"signals_client_requests_total{endpoint="/v2.0/ip/{ip}",outcome="not_found"}"#,
+            1.0,
+        ),
+        // FAIL2BAN-SSH fetched once, then answered from the cache.
+        (
+            r#"signals_client_requests_total{endpoint="/metadata/{kind}/lists/{id}",outcome="ok"}"#,
+            1.0,
+        ),
+        ("relay_metadata_cache_misses_total", 1.0),
+        ("relay_metadata_cache_hits_total", 1.0),
+        ("relay_requests_in_flight", 0.0),
+        (
+            &format!(
+                r#"relay_build_info{{version="{}"}}"#,
+                env!("CARGO_PKG_VERSION")
+            ),
+            1.0,
+        ),
+    ];
+    for (name, value) in expected {
+        assert_eq!(found.get(name), Some(&value), "{name} in:\n{text}");
+    }
+    assert!(
+        !found
+            .keys()
+            .any(|k| k.starts_with("signals_client_retries_total")),
+        "{text}"
+    );
+    assert!(!text.contains(SECRET) && !text.contains(API_KEY));
+    assert_prometheus_parses(&text);
+}
+
+/// Parses `text` with the Prometheus project's own Python parser (`prometheus_client`), so the
+/// format is proven rather than assumed: every family has a known type and every sample a
+/// float. `cargo xtask ci` puts a `python3` with it first on PATH; elsewhere the test fails
+/// saying how to get it.
+fn assert_prometheus_parses(text: &str) {
+    const PARSE: &str = r#"
+import sys
+from prometheus_client.parser import text_string_to_metric_families
+families = list(text_string_to_metric_families(sys.stdin.read()))
+for family in families:
+    assert family.type in ("counter", "gauge", "histogram"), (family.name, family.type)
+    for sample in family.samples:
+        float(sample.value)
+print(len(families), sum(len(f.samples) for f in families))
+"#;
+    let mut python = Command::new("python3")
+        .args(["-c", PARSE])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run python3 ({e}); `cargo xtask ci` provides it"));
+    use std::io::Write as _;
+    python
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = python.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "prometheus_client refused /metrics (or is not installed: `cargo xtask ci` installs \
+         it, or `pip install prometheus-client`):\n{}\n{text}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let counts = String::from_utf8_lossy(&out.stdout);
+    let families: usize = counts.split_whitespace().next().unwrap().parse().unwrap();
+    // Those of the traffic above: every relay family but the JWKS one, and the client's
+    // requests (no retries).
+    assert_eq!(families, 8, "{counts}");
 }

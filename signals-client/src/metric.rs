@@ -57,17 +57,66 @@ mod tests {
     fn every_outcome_is_listed_and_each_error_has_one() {
         let cases: Vec<(Result<(), Error>, &str)> = vec![
             (Ok(()), "ok"),
-            (Err(Error::Status { status: 404, body: String::new() }), "not_found"),
-            (Err(Error::Status { status: 400, body: String::new() }), "not_found"),
-            (Err(Error::Unauthorized { message: String::new() }), "auth"),
+            (
+                Err(Error::Status {
+                    status: 404,
+                    body: String::new(),
+                }),
+                "not_found",
+            ),
+            (
+                Err(Error::Status {
+                    status: 400,
+                    body: String::new(),
+                }),
+                "not_found",
+            ),
+            (
+                Err(Error::Unauthorized {
+                    message: String::new(),
+                }),
+                "auth",
+            ),
             (Err(Error::InvalidApiKey), "auth"),
-            (Err(Error::Forbidden { message: String::new() }), "auth"),
+            (
+                Err(Error::Forbidden {
+                    message: String::new(),
+                }),
+                "auth",
+            ),
             (Err(Error::RateLimited { retry_after: None }), "throttled"),
-            (Err(Error::Status { status: 503, body: String::new() }), "unavailable"),
-            (Err(Error::Timeout { after: Duration::from_secs(1) }), "timeout"),
-            (Err(Error::Connection { message: String::new() }), "transport"),
-            (Err(Error::Tls { message: String::new() }), "transport"),
-            (Err(Error::Status { status: 418, body: String::new() }), "error"),
+            (
+                Err(Error::Status {
+                    status: 503,
+                    body: String::new(),
+                }),
+                "unavailable",
+            ),
+            (
+                Err(Error::Timeout {
+                    after: Duration::from_secs(1),
+                }),
+                "timeout",
+            ),
+            (
+                Err(Error::Connection {
+                    message: String::new(),
+                }),
+                "transport",
+            ),
+            (
+                Err(Error::Tls {
+                    message: String::new(),
+                }),
+                "transport",
+            ),
+            (
+                Err(Error::Status {
+                    status: 418,
+                    body: String::new(),
+                }),
+                "error",
+            ),
         ];
         for (result, expected) in &cases {
             assert_eq!(outcome(result), *expected, "{result:?}");

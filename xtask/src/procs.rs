@@ -150,7 +150,8 @@ pub(crate) struct Server {
 }
 
 impl Server {
-    /// Spawns `command` and waits for the first stderr line holding `address=IP:PORT`. With
+    /// Spawns `command` and waits for the first stderr line saying where it listens
+    /// ([`listen_address`]). With
     /// `watch`, every later line is counted and scanned for panics; without, the rest is drained
     /// in blocks, not lines, so a relay logging a line per request under load costs the
     /// bench's own process (the load driver) no CPU.
@@ -179,10 +180,7 @@ impl Server {
                 if !matches!(reader.read_line(&mut line), Ok(1..)) {
                     return;
                 }
-                let found = line
-                    .split("address=")
-                    .nth(1)
-                    .and_then(|r| r.split_whitespace().next());
+                let found = listen_address(&line);
                 if let (Some(address), Some(tx)) = (found, tx.take_if(|_| found.is_some())) {
                     let _ = tx.send(address.to_owned());
                 }
@@ -268,5 +266,32 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// Where a "listening" log line says the process listens: `address=IP:PORT` in a text line,
+/// `"address":"IP:PORT"` in a JSON one (relay-server logs JSON when stderr is not a terminal).
+pub(crate) fn listen_address(line: &str) -> Option<&str> {
+    if !line.contains("listening") {
+        return None;
+    }
+    if let Some(rest) = line.split("\"address\":\"").nth(1) {
+        return rest.split('"').next();
+    }
+    line.split("address=")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn listen_address_in_text_and_json_lines() {
+        let text = "INFO relay_server: relay-server listening address=127.0.0.1:80 auth=x";
+        assert_eq!(super::listen_address(text), Some("127.0.0.1:80"));
+        let json = r#"{"message":"relay-server listening","address":"[::1]:9","target":"t"}"#;
+        assert_eq!(super::listen_address(json), Some("[::1]:9"));
+        let metrics = r#"{"message":"metrics at GET /metrics","address":"127.0.0.1:1"}"#;
+        assert_eq!(super::listen_address(metrics), None);
     }
 }

