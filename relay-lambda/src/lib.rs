@@ -31,6 +31,7 @@
 
 use axum::Router;
 use axum::extract::Request;
+use axum::http::HeaderValue;
 use lambda_http::RequestExt as _;
 use lambda_http::request::RequestContext;
 use tower::Layer as _;
@@ -56,13 +57,28 @@ pub fn config_from_env(get: impl Fn(&str) -> Option<String>) -> Result<RelayConf
 /// `lambda_http` prefixes an API Gateway path with its stage (`/prod/health`); the relay's
 /// routes are stage-agnostic, so the prefix is taken off here, before routing: a
 /// `Router::layer` middleware would run after the route was already chosen.
+///
+/// The request's id (`X-Request-Id`, in the relay's logs and its answer) is the invocation's:
+/// the one Lambda's own log lines and CloudWatch carry.
 pub fn app(config: RelayConfig) -> Result<Router, xdr_relay_core::ConfigError> {
     let relay = xdr_relay_core::router(config)?;
-    let stage_stripped = axum::middleware::map_request(strip_stage).layer(relay);
-    Ok(Router::new().fallback_service(stage_stripped))
+    let prepared = axum::middleware::map_request(prepare).layer(relay);
+    Ok(Router::new().fallback_service(prepared))
 }
 
-async fn strip_stage(mut request: Request) -> Request {
+async fn prepare(mut request: Request) -> Request {
+    let invocation = request
+        .lambda_context_ref()
+        .and_then(|context| HeaderValue::from_str(&context.request_id).ok());
+    if let Some(id) = invocation {
+        request
+            .headers_mut()
+            .insert(xdr_relay_core::telemetry::REQUEST_ID_HEADER, id);
+    }
+    strip_stage(request)
+}
+
+fn strip_stage(mut request: Request) -> Request {
     let stage = match request.request_context_ref() {
         Some(RequestContext::ApiGatewayV1(ctx)) => ctx.stage.clone(),
         Some(RequestContext::ApiGatewayV2(ctx)) => ctx.stage.clone(),

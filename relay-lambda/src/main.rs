@@ -5,27 +5,8 @@ use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    // JSON logs for CloudWatch, filtered by RUST_LOG, else by the level of the function's
-    // logging configuration (AWS_LAMBDA_LOG_LEVEL), else info.
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        let level = std::env::var("AWS_LAMBDA_LOG_LEVEL").ok();
-        EnvFilter::new(lambda_level(level.as_deref()))
-    });
-    let subscriber = tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(filter)
-        .with_current_span(false);
-    // With the JSON log format Lambda reads each line's `level` only next to an RFC 3339
-    // `timestamp`; without one it files the line as INFO, and an ApplicationLogLevel of WARN
-    // would then drop the relay's warnings and errors. In the text format CloudWatch's own
-    // time is enough.
-    let json_format =
-        std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.trim().eq_ignore_ascii_case("JSON"));
-    if json_format {
-        subscriber.init();
-    } else {
-        subscriber.without_time().init();
-    }
+    init_logging();
+    xdr_relay_core::telemetry::log_panics();
     let config = xdr_relay_lambda::config_from_env(|name| std::env::var(name).ok())?;
     // Deliberately not fatal here (unlike relay-server): the function starts and answers
     // "not configured", which is what an operator sees in Threat Response after deploying.
@@ -34,6 +15,33 @@ async fn main() -> Result<(), lambda_http::Error> {
     }
     let app = xdr_relay_lambda::app(config)?;
     lambda_http::run(app).await
+}
+
+/// Logs as Lambda's advanced logging controls say, with the precedence the Rust runtime
+/// documents: the level is `AWS_LAMBDA_LOG_LEVEL` when set, else `RUST_LOG`, else info; the
+/// format is JSON when `AWS_LAMBDA_LOG_FORMAT` is `JSON`, else text.
+///
+/// Unlike the runtime's own default subscriber, JSON lines carry an RFC 3339 `timestamp`:
+/// without one Lambda files every line as INFO, and an ApplicationLogLevel of WARN would drop
+/// the relay's warnings and errors. They also carry the request's span (its `request_id`, the
+/// invocation's). In the text format CloudWatch's own time is enough.
+fn init_logging() {
+    let filter = match std::env::var("AWS_LAMBDA_LOG_LEVEL") {
+        Ok(level) => EnvFilter::new(lambda_level(Some(&level))),
+        Err(_) => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+    };
+    let logs = tracing_subscriber::fmt().with_env_filter(filter);
+    let json = std::env::var("AWS_LAMBDA_LOG_FORMAT")
+        .is_ok_and(|format| format.trim().eq_ignore_ascii_case("JSON"));
+    if json {
+        logs.json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .init();
+    } else {
+        logs.without_time().with_ansi(false).init();
+    }
 }
 
 /// The `tracing` level of one of Lambda's application log levels (`AWS_LAMBDA_LOG_LEVEL`:
