@@ -6,6 +6,7 @@
 //! stand-in) share the machine's cores as a client, a relay and an upstream on one host would.
 
 mod load;
+mod overhead;
 mod passthrough;
 mod report;
 pub(crate) mod rss;
@@ -84,6 +85,13 @@ enum Sub {
         #[arg(long)]
         json: bool,
     },
+    /// What Prometheus metrics cost: `observe-1` requests/s with and without
+    /// `--metrics-listen`, in alternating rounds (builds the relay in release).
+    Metrics {
+        /// Rounds of each (a fresh relay per run); the medians are compared.
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+    },
     /// The socless-events `create_events` benchmark; later arguments go to criterion.
     Socless {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -129,7 +137,11 @@ impl LoadFlags {
 pub(crate) fn run(args: Args) -> Result<(), String> {
     // Figures from an unoptimised driver, stand-in or emulator would measure them, not the relay.
     if cfg!(debug_assertions) && !matches!(args.sub, Some(Sub::Socless { .. })) {
-        return in_release(args.sub.is_none() && !args.skip_build);
+        let relay_too = match args.sub {
+            None => !args.skip_build,
+            Some(ref sub) => matches!(sub, Sub::Metrics { .. }),
+        };
+        return in_release(relay_too);
     }
     match args.sub {
         Some(Sub::Stub { listen, latency_ms }) => crate::until_interrupted(async move {
@@ -190,6 +202,15 @@ pub(crate) fn run(args: Args) -> Result<(), String> {
             let tools = crate::tools::ensure(&[crate::tools::Tool::MOTO])?;
             procs::cargo(&cargo_args, Some(&tools.path))
         }
+        Some(Sub::Metrics { rounds }) => {
+            let setup = Setup::new(crate::target_dir()?.join("release"))?;
+            let overhead = crate::until_interrupted(async {
+                let stub = spawn_self(&["stub", "--latency-ms", "0"])?;
+                overhead::measure(&setup, &format!("{}/", stub.url()), args.load, rounds).await
+            })?;
+            println!("{}", report::overhead_line(&overhead));
+            Ok(())
+        }
         None => default_run(&args),
     }
 }
@@ -220,6 +241,12 @@ struct Setup {
 }
 
 impl Setup {
+    /// The JWT for the release binaries in `bin`.
+    fn new(bin: PathBuf) -> Result<Self, String> {
+        let (secret, jwt) = procs::jwt(&bin, stub::DEMO_API_KEY, None)?;
+        Ok(Setup { bin, secret, jwt })
+    }
+
     fn credential(&self) -> Credential {
         Credential::Jwt(self.jwt.clone())
     }
@@ -241,8 +268,7 @@ fn default_run(args: &Args) -> Result<(), String> {
             procs::build(true, &["-p", "xdr-relay-server", "-p", "xdr-relay-lambda"])?
         }
     };
-    let (secret, jwt) = procs::jwt(&bin, stub::DEMO_API_KEY, None)?;
-    let setup = Setup { bin, secret, jwt };
+    let setup = Setup::new(bin)?;
     let mut report = crate::until_interrupted(measure(args, &setup))?;
     // `cargo xtask lambda` writes to `<workspace>/target/lambda` whatever CARGO_TARGET_DIR is.
     let zip = Path::new("lambda/relay-lambda/bootstrap.zip");
@@ -286,6 +312,10 @@ async fn measure(args: &Args, setup: &Setup) -> Result<Report, String> {
             peak_rss_kib,
         };
         report.rows.extend(rows.map(row));
+        if latency == 0 {
+            step("metrics on and off: observe-1 requests/s, alternating rounds");
+            report.metrics = Some(overhead::measure(setup, &upstream, args.load, 3).await?);
+        }
         if Some(&latency) == args.latencies.iter().max() {
             step("relay memory at 256 concurrent connections");
             let relay = setup.relay(&upstream)?;

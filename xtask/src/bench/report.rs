@@ -34,6 +34,19 @@ pub(crate) struct Report {
     pub(crate) startup_server: Vec<Duration>,
     pub(crate) startup_lambda: Vec<Duration>,
     pub(crate) lambda_zip_bytes: Option<u64>,
+    /// `observe-1` with and without Prometheus metrics (0 ms upstream).
+    pub(crate) metrics: Option<super::overhead::Overhead>,
+}
+
+/// The metrics figure as one line.
+pub(crate) fn overhead_line(o: &super::overhead::Overhead) -> String {
+    format!(
+        "observe-1 requests/s, medians of {} rounds: metrics off {:.0}, on {:.0}; on is {:.1}% slower (goal < 3%)",
+        o.rounds,
+        o.off_rps,
+        o.on_rps,
+        o.percent()
+    )
 }
 
 /// A figure: name, goal (`None` for a baseline), measured value, unit, whether the goal is met.
@@ -139,6 +152,7 @@ impl Report {
             goal("relay peak RSS at 256 connections", "< 40 MiB", self.memory_256.map(|m| rss::mib(m.hwm_kib)), "MiB", |x| x < 40.0),
             goal("Lambda zip (bootstrap.zip)", "< 8 MiB", zip, "MiB", |x| x < 8.0),
             goal("errors, every scenario", "0", Some(errors), "", |x| x == 0.0),
+            goal("metrics on vs off, observe-1 requests/s (0 ms)", "< 3 %", self.metrics.map(|m| m.percent()), "%", |x| x < 3.0),
             ("observe-1 passthrough/stub requests/s (0 ms)", None, ratio(passthrough, stub), "", None),
             ("observe-1 relay/passthrough requests/s (0 ms)", None, ratio(relay, passthrough), "", None),
             ("observe-1 passthrough overhead at p50 (1 conn)", None, minus(p50(0, "passthrough", "observe-1"), stub_p50), "µs", None),
