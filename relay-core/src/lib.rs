@@ -5,8 +5,11 @@
 //! and observable filtering, the mapping from Auth0 Signals reports to CTIM, refer links, the
 //! error envelope, and every HTTP route as one [`axum::Router`] built by [`router`] from a
 //! [`RelayConfig`].
-//! **What it is not:** it never reads environment variables and never binds a socket; the
-//! adapters (`relay-server`, `relay-lambda`) build the config and serve the router.
+//! Every request gets an id (`X-Request-Id`), a tracing span, a log line and metrics, and a
+//! handler that panics answers HTTP 500 alone: [`telemetry`].
+//! **What it is not:** it never reads environment variables, never binds a socket and never
+//! installs a metrics recorder, a subscriber or a panic hook; the adapters (`relay-server`,
+//! `relay-lambda`) build the config, install those and serve the router.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {
@@ -39,6 +42,7 @@
 //   routes → enrich → config → auth → jwks → token → error → stats
 //   routes → enrich → mapping → refer → request → error
 //   routes → openapi (a leaf)
+//   routes, enrich, jwks → telemetry → error, openapi
 // ARCHITECTURE.md draws the full graph.
 mod auth;
 mod config;

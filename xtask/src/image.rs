@@ -330,11 +330,45 @@ async fn run_image(tag: &str, bin: &Path) -> Result<String, String> {
         ));
     }
     relay.terminate(STOP_GRACE)?;
+    json_logs(&relay.last_lines())?;
     container.remove()?;
     Ok(format!(
-        "ran {} as {user}: /version {VERSION}, /watchdog and HEALTHCHECK, /health ok",
+        "ran {} as {user}: /version {VERSION}, /watchdog and HEALTHCHECK, /health ok, JSON logs",
         entrypoint.join(" ")
     ))
+}
+
+/// In the image the relay's stderr is not a terminal, so it logs JSON: every line must be an
+/// object with a timestamp, a level, a target and a message, and each request line must carry
+/// its request id.
+fn json_logs(lines: &[String]) -> Result<(), String> {
+    let mut requests = 0;
+    for line in lines {
+        let entry: Value = serde_json::from_str(line).map_err(|e| {
+            format!("the image's relay logged a line that is not JSON ({e}): {line}")
+        })?;
+        if let Some(field) = ["timestamp", "level", "target", "message"]
+            .into_iter()
+            .find(|field| entry.get(field).is_none())
+        {
+            return Err(format!(
+                "a log line of the image's relay has no {field}: {line}"
+            ));
+        }
+        if entry["target"] == "relay::request" {
+            if !entry["span"]["request_id"].is_string() {
+                return Err(format!("a request line without its request id: {line}"));
+            }
+            requests += 1;
+        }
+    }
+    match requests {
+        0 => Err(format!(
+            "the image's relay logged no request line:\n{}",
+            lines.join("\n")
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// How long the relay has to stop after SIGTERM.

@@ -91,6 +91,8 @@ enum Sub {
         /// Rounds of each (a fresh relay per run); the medians are compared.
         #[arg(long, default_value_t = 3)]
         rounds: usize,
+        #[command(flatten)]
+        load: LoadFlags,
     },
     /// The socless-events `create_events` benchmark; later arguments go to criterion.
     Socless {
@@ -141,7 +143,7 @@ pub(crate) fn run(args: Args) -> Result<(), String> {
             None => !args.skip_build,
             Some(ref sub) => matches!(sub, Sub::Metrics { .. }),
         };
-        return in_release(relay_too);
+        return in_release(relay_too, args.sub.is_none());
     }
     match args.sub {
         Some(Sub::Stub { listen, latency_ms }) => crate::until_interrupted(async move {
@@ -202,11 +204,11 @@ pub(crate) fn run(args: Args) -> Result<(), String> {
             let tools = crate::tools::ensure(&[crate::tools::Tool::MOTO])?;
             procs::cargo(&cargo_args, Some(&tools.path))
         }
-        Some(Sub::Metrics { rounds }) => {
+        Some(Sub::Metrics { rounds, load }) => {
             let setup = Setup::new(crate::target_dir()?.join("release"))?;
             let overhead = crate::until_interrupted(async {
                 let stub = spawn_self(&["stub", "--latency-ms", "0"])?;
-                overhead::measure(&setup, &format!("{}/", stub.url()), args.load, rounds).await
+                overhead::measure(&setup, &format!("{}/", stub.url()), load, rounds).await
             })?;
             println!("{}", report::overhead_line(&overhead));
             Ok(())
@@ -217,7 +219,7 @@ pub(crate) fn run(args: Args) -> Result<(), String> {
 
 /// A debug xtask (what `cargo xtask` runs) builds itself (and, for the default run, the relay
 /// binaries) in release and hands over to that build, with `--skip-build`.
-fn in_release(relay_too: bool) -> Result<(), String> {
+fn in_release(relay_too: bool, default_run: bool) -> Result<(), String> {
     let mut targets = vec!["-p", "xtask"];
     if relay_too {
         targets.extend(["-p", "xdr-relay-server", "-p", "xdr-relay-lambda"]);
@@ -227,7 +229,7 @@ fn in_release(relay_too: bool) -> Result<(), String> {
     }
     let mut command = Command::new(procs::build(true, &targets)?.join("xtask"));
     command.args(std::env::args_os().skip(1));
-    if relay_too {
+    if relay_too && default_run {
         command.arg("--skip-build");
     }
     procs::status(&mut command)
