@@ -329,8 +329,9 @@ async fn run_image(tag: &str, bin: &Path) -> Result<String, String> {
             relay.last_lines().join("\n")
         ));
     }
-    relay.terminate(STOP_GRACE)?;
+    // Before SIGTERM, after which buildah adds a line of its own.
     json_logs(&relay.last_lines())?;
+    relay.terminate(STOP_GRACE)?;
     container.remove()?;
     Ok(format!(
         "ran {} as {user}: /version {VERSION}, /watchdog and HEALTHCHECK, /health ok, JSON logs",
