@@ -31,7 +31,11 @@ pub fn openapi() -> Value {
             "version": VERSION,
             "description": "The Threat Response relay API. Every route also answers with a \
                 trailing slash. Relay errors are HTTP 200 with `errors` (and `data` when some \
-                was gathered); an unknown path is a JSON 404, a wrong method a JSON 405.",
+                was gathered); an unknown path is a JSON 404, a wrong method a JSON 405, and a \
+                request the relay failed to answer (a bug) a JSON 500 with the code `unknown`. \
+                Every answer carries `X-Request-Id`: the caller's, when it is 1 to 128 \
+                printable ASCII characters without spaces, else one the relay made; the \
+                relay's log lines of the request carry it too.",
             "license": {"name": "MIT OR Apache-2.0", "identifier": "MIT OR Apache-2.0"},
         },
         "paths": paths(),
