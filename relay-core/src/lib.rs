@@ -39,21 +39,25 @@
 #![warn(missing_docs)]
 
 // The modules import each other top-down only (`use crate::` lines form no cycle):
-//   routes → enrich → config → auth → jwks → token → error → stats
-//   routes → enrich → mapping → refer → request → error
-//   routes → openapi (a leaf)
+//   routes → signals → enrich → config → auth → jwks → token → credentials → error → stats
+//   signals → enrich → mapping → refer → provider → request → error
+//   routes, signals → provider → credentials
+//   routes → openapi → signals, provider
 //   routes, enrich, jwks → telemetry → error, openapi
 // ARCHITECTURE.md draws the full graph.
 mod auth;
 mod config;
+mod credentials;
 mod enrich;
 mod error;
 mod jwks;
 mod mapping;
 mod openapi;
+mod provider;
 mod refer;
 mod request;
 mod routes;
+mod signals;
 mod stats;
 pub mod telemetry;
 mod token;
@@ -61,12 +65,25 @@ mod token;
 #[cfg(feature = "bench")]
 pub mod bench;
 
+/// The attribute a [`Provider`] implementation carries (`#[async_trait]`), re-exported so that
+/// a provider's crate needs no dependency of its own and always uses relay-core's version.
+pub use async_trait::async_trait;
+/// The CTIM entities providers return, re-exported so that a provider's crate uses exactly
+/// relay-core's version.
+pub use ctim_model;
+
 pub use auth::{SecretKey, SigningError, encode_token};
 pub use config::{EnvError, EnvVar, RelayConfig};
-pub use error::{AuthFailure, ConfigError, RelayError};
+pub use credentials::{CredentialField, CredentialKind, Credentials};
+pub use error::{AuthFailure, ConfigError, RelayError, UpstreamFailure};
 pub use jwks::{DEFAULT_JWKS_HOSTS, JwksConfig};
-pub use openapi::{VERSION, openapi};
-pub use routes::router;
+pub use openapi::{VERSION, openapi, openapi_for};
+pub use provider::{
+    Context, Outcome, Provider, ProviderInfo, ReferLink, ResponseAction, TriggerStatus,
+};
+pub use request::{ParsedObservable, Trigger};
+pub use routes::{router, router_for};
+pub use signals::Auth0Signals;
 
 /// The Auth0 Signals API the relay calls unless configured otherwise.
 pub const DEFAULT_SIGNALS_API_URL: &str = signals_client::DEFAULT_BASE_URL;
