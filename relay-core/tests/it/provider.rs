@@ -618,3 +618,23 @@ async fn defaults_answer_for_a_minimal_provider() {
         json!({"data": {}})
     );
 }
+
+/// The README opens with "write a relay in N lines": N is the line count of its first example.
+#[test]
+fn the_readme_counts_the_lines_of_its_relay_truly() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("relay-core/README.md");
+    let claimed: usize = readme
+        .split("relay in ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .expect("the README says how many lines its relay takes");
+    let code = readme
+        .split("```rust,no_run\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("the README's relay");
+    assert_eq!(code.lines().count(), claimed, "{code}");
+    assert!(code.contains("impl Provider for") && code.contains("router_for("));
+}
