@@ -68,7 +68,7 @@ pub struct CredentialField {
     pub kind: CredentialKind,
     /// Whether a token without it is refused.
     pub required: bool,
-    /// What it is, as a noun phrase that fits "the payload carries <description> as `name`",
+    /// What it is, as a noun phrase that fits "the payload carries `description` as `name`",
     /// e.g. `the Auth0 Signals API key`. Used in the OpenAPI document.
     pub description: Cow<'static, str>,
 }

@@ -152,7 +152,7 @@ pub trait Provider: Send + Sync + 'static {
 #[non_exhaustive]
 pub struct ProviderInfo {
     /// The source's name, as its users know it (`Auth0 Signals`): the title of the OpenAPI
-    /// document is "<name> relay for Cisco Threat Response".
+    /// document is "`name` relay for Cisco Threat Response".
     pub name: Cow<'static, str>,
     /// The observable types it looks up; the others are ignored, never errors.
     pub observable_types: Vec<ObservableType>,
