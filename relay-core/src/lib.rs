@@ -44,11 +44,11 @@
 #![warn(missing_docs)]
 
 // The modules import each other top-down only (`use crate::` lines form no cycle):
-//   routes → signals → enrich → config → auth → jwks → token → credentials → error → stats
+//   routes → openapi → signals → enrich → config → auth → jwks → token → credentials → error → stats
 //   signals → enrich → mapping → refer → provider → request → error
-//   routes, signals → provider → credentials
-//   routes → openapi → signals, provider
-//   routes, enrich, jwks → telemetry → error, openapi
+//   routes, openapi, signals → provider → credentials
+//   routes, enrich, jwks → telemetry → error, stats
+// `VERSION` lives here, at the root, so that every module may read it.
 // ARCHITECTURE.md draws the full graph.
 mod auth;
 mod config;
@@ -82,7 +82,7 @@ pub use config::{EnvError, EnvVar, RelayConfig};
 pub use credentials::{CredentialField, CredentialKind, Credentials};
 pub use error::{AuthFailure, ConfigError, RelayError, UpstreamFailure};
 pub use jwks::{DEFAULT_JWKS_HOSTS, JwksConfig};
-pub use openapi::{VERSION, openapi, openapi_for};
+pub use openapi::{openapi, openapi_for};
 pub use provider::{
     Context, Outcome, Provider, ProviderInfo, ReferLink, ResponseAction, TriggerStatus,
 };
@@ -94,6 +94,9 @@ pub use signals::Auth0Signals;
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
+
+/// This crate's version: what `/version` answers and the OpenAPI document's `info.version`.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// The Auth0 Signals API the relay calls unless configured otherwise.
 pub const DEFAULT_SIGNALS_API_URL: &str = signals_client::DEFAULT_BASE_URL;

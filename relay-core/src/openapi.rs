@@ -6,15 +6,12 @@
 //! is on. The Auth0 Signals relay's is checked in at the repository root as `openapi.json` (a
 //! test fails when the two drift, another when the router and the document disagree about a
 //! route). Imports only [`crate::provider`] and [`crate::signals`] (for the default provider's
-//! description).
+//! description); [`VERSION`](crate::VERSION) is the crate root's.
 
 use ctim_model::ObservableType;
 use serde_json::{Map, Value, json};
 
 use crate::provider::ProviderInfo;
-
-/// This crate's version: what `/version` answers and the document's `info.version`.
-pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// Where components live in the document; CTIM's `#/$defs/X` references are moved here.
 const COMPONENTS: &str = "#/components/schemas/";
@@ -50,7 +47,7 @@ pub fn openapi_for(info: &ProviderInfo) -> Value {
         "openapi": "3.1.0",
         "info": {
             "title": format!("{} relay for Cisco Threat Response", info.name),
-            "version": VERSION,
+            "version": crate::VERSION,
             "description": "The Threat Response relay API. Every route also answers with a \
                 trailing slash. Relay errors are HTTP 200 with `errors` (and `data` when some \
                 was gathered); an unknown path is a JSON 404, a wrong method a JSON 405, and a \

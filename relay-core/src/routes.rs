@@ -24,11 +24,12 @@ use serde::Serialize;
 use serde_json::json;
 use tracing::{Instrument as _, field};
 
+use crate::VERSION;
 use crate::auth::Verifier;
 use crate::config::RelayConfig;
 use crate::credentials::{self, Credentials};
 use crate::error::{ConfigError, Envelope, RelayError};
-use crate::openapi::{self, VERSION};
+use crate::openapi;
 use crate::provider::{Context, Outcome, Provider, ProviderInfo};
 use crate::request::{self, ParsedObservable};
 use crate::signals::Auth0Signals;
