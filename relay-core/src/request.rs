@@ -233,6 +233,18 @@ pub struct Trigger {
     pub params: Map<String, Value>,
 }
 
+impl Trigger {
+    /// The trigger of `action_id` on `observable`, without other parameters: relay-core reads
+    /// them from the request; a provider's tests make them.
+    pub fn new(action_id: impl Into<String>, observable: ctim_model::Observable) -> Self {
+        Self {
+            action_id: action_id.into(),
+            observable,
+            params: Map::new(),
+        }
+    }
+}
+
 /// Parses a `/respond/trigger` body: a JSON object with non-empty strings `action-id`,
 /// `observable_type` and `observable_value`; other keys are kept in `params`.
 pub(crate) fn parse_trigger(body: &[u8]) -> Result<Trigger, RelayError> {
@@ -266,11 +278,13 @@ pub(crate) fn parse_trigger(body: &[u8]) -> Result<Trigger, RelayError> {
     let kind = take("observable_type");
     let value = take("observable_value");
     match (action_id, kind, value) {
-        (Some(action_id), Some(kind), Some(value)) => Ok(Trigger {
-            action_id,
-            observable: ctim_model::Observable::new(ObservableType::parse(&kind), value),
-            params,
-        }),
+        (Some(action_id), Some(kind), Some(value)) => {
+            let observable = ctim_model::Observable::new(ObservableType::parse(&kind), value);
+            Ok(Trigger {
+                params,
+                ..Trigger::new(action_id, observable)
+            })
+        }
         _ => Err(invalid(&Value::Object(problems))),
     }
 }

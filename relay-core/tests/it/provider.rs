@@ -12,9 +12,9 @@ use serde_json::{Value, json};
 use tower::ServiceExt as _;
 use xdr_relay_core::ctim_model::{Disposition, ObservableType, ObserveBundle, ValidTime, Verdict};
 use xdr_relay_core::{
-    Context, CredentialField, CredentialKind, Outcome, ParsedObservable, Provider, ProviderInfo,
-    ReferLink, RelayConfig, RelayError, ResponseAction, Trigger, TriggerStatus, UpstreamFailure,
-    async_trait,
+    Context, CredentialField, CredentialKind, Credentials, Outcome, ParsedObservable, Provider,
+    ProviderInfo, ReferLink, RelayConfig, RelayError, ResponseAction, Trigger, TriggerStatus,
+    UpstreamFailure, async_trait,
 };
 
 use crate::common::{SECRET, observables, secret};
@@ -617,6 +617,22 @@ async fn defaults_answer_for_a_minimal_provider() {
             .await,
         json!({"data": {}})
     );
+
+    // The defaults the router skips unless `responds` is set, called as a provider's own
+    // tests would.
+    let minimal = Minimal(Vec::new());
+    let context = Context::new(Credentials::default(), 3);
+    let ip = ParsedObservable::new(ObservableType::Ip, "192.0.2.1").unwrap();
+    let actions = minimal
+        .respond_observables(&context, std::slice::from_ref(&ip))
+        .await;
+    assert_eq!(actions, Ok(Outcome::new(Vec::new())));
+    let trigger = Trigger::new("block", ip.observable().clone());
+    assert_eq!(
+        minimal.respond_trigger(&context, &trigger).await,
+        Ok(TriggerStatus::Failure)
+    );
+    assert_eq!((context.upstream_calls(), context.cache_hits()), (0, 0));
 }
 
 /// The README opens with "write a relay in N lines": N is the line count of its first example.
