@@ -4,6 +4,11 @@
 //! 1,000,000-line list. Prints the heap the 1,000,000-entry list takes.
 //!
 //! `cargo bench -p xdr-relay-core --bench blocklist`, or `cargo xtask bench blocklist`.
+//!
+//! Measured on the project's 2-core machine (another build running): 6.6 ns at 1 entry, 6.3 ns
+//! at 1,000, 18.5 ns at 1,000,000 (993,485 ranges, 7.8 MiB with the index: two cache misses
+//! instead of one cache line); loading 1,000,000 lines takes 211 ms. Without the index, the
+//! binary search alone took 84 ns at 1,000,000.
 #![allow(missing_docs, dead_code, clippy::unwrap_used, clippy::print_stdout)]
 
 #[path = "../examples/blocklist_relay/blocklist.rs"]

@@ -2,11 +2,12 @@
 //! FireHOL netsets and Spamhaus DROP lists are published.
 //!
 //! A list is kept as sorted, merged ranges (IPv4 in `u32`, IPv6 in `u128`), so a lookup is one
-//! binary search, and overlapping or adjacent entries cost nothing. A long IPv4 list also gets
-//! an index by the address's first 16 bits (256 KiB), so its binary search covers one /16's
-//! ranges (about 15 in a list of a million) instead of the whole list: the cost stays nearly
-//! flat from one entry to millions. No I/O besides reading the file; the benchmark `blocklist`
-//! of relay-core includes this file as it is.
+//! binary search, and overlapping or adjacent entries cost nothing. An IPv4 list of more than a
+//! few ranges also gets an index by the addresses' first bits (about one bucket per range, at
+//! most 2^16, so at most 4 bytes a range and 256 KiB), so its binary search covers a bucket's
+//! few ranges instead of the whole list: the cost stays nearly flat from one entry to millions.
+//! No I/O besides reading the file; the benchmark `blocklist` of relay-core includes this file
+//! as it is.
 
 use std::net::IpAddr;
 use std::path::Path;
@@ -89,41 +90,60 @@ fn find_between<A: Address>(ranges: &[(A, A)], window: (usize, usize), address: 
         .is_some_and(|&(_, last)| address <= last)
 }
 
-/// IPv4 lists of more ranges than this get an index by /16; shorter ones fit in a few cache
-/// lines, where the index would only cost memory.
-const INDEXED: usize = 4096;
+/// IPv4 lists of fewer ranges than this have no index: a binary search of a cache line or two.
+const INDEXED: usize = 16;
 
-/// Buckets of the IPv4 index: one per /16.
-const BUCKETS: usize = 1 << 16;
+/// The most address bits the IPv4 index uses: 2^16 buckets, one per /16.
+const MAX_INDEX_BITS: u32 = 16;
 
-/// For each /16 `b` (and one past the last), how many ranges start before its first address:
-/// the ranges that may hold an address of `b` are those of the window `index[b]..index[b + 1]`,
-/// and the one just before it. Empty for short lists.
-fn index(v4: &[(u32, u32)]) -> Vec<u32> {
-    if v4.len() <= INDEXED || u32::try_from(v4.len()).is_err() {
-        return Vec::new();
-    }
-    let mut index = Vec::with_capacity(BUCKETS + 1);
-    let mut before = 0;
-    for bucket in 0..=BUCKETS as u64 {
-        let start = bucket << 16;
-        while v4
-            .get(before)
-            .is_some_and(|&(first, _)| u64::from(first) < start)
-        {
-            before += 1;
+/// The IPv4 index: buckets of the first `bits` bits of an address (about as many buckets as
+/// ranges). `starts[b]` is how many ranges start before bucket `b`'s first address, so the
+/// ranges that may hold an address of bucket `b` are those of the window
+/// `starts[b]..starts[b + 1]`, and the one just before it.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+struct Index {
+    bits: u32,
+    starts: Vec<u32>,
+}
+
+impl Index {
+    /// The index of `v4` (sorted, merged); empty for short lists.
+    fn new(v4: &[(u32, u32)]) -> Self {
+        if v4.len() < INDEXED || u32::try_from(v4.len()).is_err() {
+            return Self::default();
         }
-        index.push(u32::try_from(before).unwrap_or(u32::MAX));
+        let bits = (usize::BITS - v4.len().leading_zeros()).min(MAX_INDEX_BITS);
+        let buckets = 1_u64 << bits;
+        let mut starts = Vec::with_capacity(usize::try_from(buckets + 1).unwrap_or_default());
+        let mut before = 0;
+        for bucket in 0..=buckets {
+            let start = bucket << (32 - bits);
+            while v4
+                .get(before)
+                .is_some_and(|&(first, _)| u64::from(first) < start)
+            {
+                before += 1;
+            }
+            starts.push(u32::try_from(before).unwrap_or(u32::MAX));
+        }
+        Self { bits, starts }
     }
-    index
+
+    /// The window of ranges to search for `address`, when there is an index.
+    fn window(&self, address: u32) -> Option<(usize, usize)> {
+        let bucket = address.checked_shr(32 - self.bits).unwrap_or(0) as usize;
+        match (self.starts.get(bucket), self.starts.get(bucket + 1)) {
+            (Some(&lo), Some(&hi)) => Some((lo as usize, hi as usize)),
+            _ => None,
+        }
+    }
 }
 
 /// Sorted, merged address ranges: what a list is, for lookups.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub(crate) struct Ranges {
     v4: Vec<(u32, u32)>,
-    /// [`index`] of `v4`.
-    v4_index: Vec<u32>,
+    v4_index: Index,
     v6: Vec<(u128, u128)>,
 }
 
@@ -145,11 +165,7 @@ impl Ranges {
     /// Whether the IPv4 address `address` is in the ranges: through the index when there is
     /// one.
     fn contains_v4(&self, address: u32) -> bool {
-        let bucket = (address >> 16) as usize;
-        let window = match (self.v4_index.get(bucket), self.v4_index.get(bucket + 1)) {
-            (Some(&lo), Some(&hi)) => (lo as usize, hi as usize),
-            _ => (0, self.v4.len()),
-        };
+        let window = self.v4_index.window(address).unwrap_or((0, self.v4.len()));
         find_between(&self.v4, window, address)
     }
 
@@ -157,7 +173,7 @@ impl Ranges {
     fn new(v4: Vec<(u32, u32)>, v6: Vec<(u128, u128)>) -> Self {
         let v4 = merge(v4);
         Self {
-            v4_index: index(&v4),
+            v4_index: Index::new(&v4),
             v4,
             v6: merge(v6),
         }
@@ -171,7 +187,7 @@ impl Ranges {
     /// The bytes the ranges take on the heap.
     pub(crate) fn heap_bytes(&self) -> usize {
         self.v4.capacity() * size_of::<(u32, u32)>()
-            + self.v4_index.capacity() * size_of::<u32>()
+            + self.v4_index.starts.capacity() * size_of::<u32>()
             + self.v6.capacity() * size_of::<(u128, u128)>()
     }
 }
@@ -432,8 +448,25 @@ mod tests {
     }
 
     #[test]
-    fn long_lists_answer_through_their_index_as_a_scan_would() {
-        // Deterministic pseudo-random networks (xorshift), enough of them to be indexed.
+    fn indexed_lists_answer_as_a_scan_would() {
+        for (entries, bits, queries) in [
+            (20, 5, 2_000),
+            (300, 9, 2_000),
+            (8_000, 13, 2_000),
+            (50_000, 16, 300),
+        ] {
+            check_against_a_scan(entries, bits, queries);
+        }
+        // A short list has no index.
+        let short = Blocklist::parse("short", "short", "192.0.2.0/24\n").unwrap();
+        assert_eq!(short.ranges.v4_index, Index::default());
+    }
+
+    /// A list of `count` pseudo-random networks, whose index has `bits` bits, answers as a
+    /// scan of its entries does: at `queries` random addresses, and at the edges of a quarter
+    /// as many of its entries.
+    fn check_against_a_scan(count: usize, bits: u32, queries: usize) {
+        // Deterministic pseudo-random networks (xorshift).
         let mut state = 0x9e37_79b9_7f4a_7c15_u64;
         let mut next = move || {
             state ^= state << 13;
@@ -443,7 +476,7 @@ mod tests {
         };
         let mut text = String::new();
         let mut entries = Vec::new();
-        for _ in 0..8_000 {
+        for _ in 0..count {
             let address = next() as u32;
             let prefix = [32, 32, 30, 28, 24, 16][(next() % 6) as usize];
             let mask = u32::MAX.checked_shl(32 - prefix).unwrap_or(0);
@@ -452,24 +485,24 @@ mod tests {
             text.push_str(&format!("{}/{prefix}\n", std::net::Ipv4Addr::from(first)));
         }
         let list = Blocklist::parse("long", "long", &text).unwrap();
-        assert_eq!(list.ranges.v4_index.len(), BUCKETS + 1);
+        let index = &list.ranges.v4_index;
+        assert_eq!(index.bits, bits, "{count}");
+        assert_eq!(index.starts.len(), (1 << bits) + 1, "{count}");
         let scan = |address: u32| {
             entries
                 .iter()
                 .any(|&(first, last)| first <= address && address <= last)
         };
-        let mut queries: Vec<u32> = (0..5_000).map(|_| next() as u32).collect();
-        for &(first, last) in entries.iter().take(1_000) {
+        let edges = queries / 4;
+        let mut queries: Vec<u32> = (0..queries).map(|_| next() as u32).collect();
+        for &(first, last) in entries.iter().take(edges) {
             queries.extend([first, last, first.wrapping_sub(1), last.wrapping_add(1)]);
         }
         queries.extend([0, u32::MAX, 0xffff, 0x1_0000]);
         for address in queries {
             let ip = IpAddr::V4(address.into());
-            assert_eq!(list.contains(ip), scan(address), "{ip}");
+            assert_eq!(list.contains(ip), scan(address), "{ip} in {count}");
         }
-        // A short list has no index.
-        let short = Blocklist::parse("short", "short", "192.0.2.0/24\n").unwrap();
-        assert!(short.ranges.v4_index.is_empty());
     }
 
     #[test]
