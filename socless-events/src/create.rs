@@ -117,35 +117,32 @@ impl<S: EventStore, L: PlaybookLauncher> EventCreator<S, L> {
             }
         }
         let stop = AtomicBool::new(false);
-        let (stop, arn) = (&stop, arn.as_str());
-        let runs = batch
-            .events()
-            .iter()
-            .zip(hashes)
-            .zip(waits.into_iter().zip(signals))
-            .enumerate()
-            .map(|(i, ((event, hash), (wait, signal)))| async move {
-                if let Some(previous) = wait {
-                    // Sent or dropped: either way the previous event of this hash is done.
-                    let _ = previous.await;
-                }
-                if stop.load(Ordering::Acquire) {
-                    return (i, None);
-                }
-                let result = self.create_one(event, hash.as_deref(), arn).await;
-                if matches!(
-                    &result,
-                    Err(_)
-                        | Ok(Recorded {
-                            storage_failure: Some(_),
-                            ..
-                        })
-                ) {
-                    stop.store(true, Ordering::Release);
-                }
-                drop(signal);
-                (i, Some(result))
-            });
+        let (stop, arn, events) = (&stop, arn.as_str(), batch.events());
+        // Owned items, indices into the batch: closures over borrowed items trip the
+        // compiler's higher-ranked lifetime inference when the caller needs a `Send` future.
+        let items: Vec<_> = waits.into_iter().zip(signals).enumerate().collect();
+        let runs = items.into_iter().map(|(i, (wait, signal))| async move {
+            if let Some(previous) = wait {
+                // Sent or dropped: either way the previous event of this hash is done.
+                let _ = previous.await;
+            }
+            if stop.load(Ordering::Acquire) {
+                return (i, None);
+            }
+            let result = self.create_one(&events[i], hashes[i].as_deref(), arn).await;
+            if matches!(
+                &result,
+                Err(_)
+                    | Ok(Recorded {
+                        storage_failure: Some(_),
+                        ..
+                    })
+            ) {
+                stop.store(true, Ordering::Release);
+            }
+            drop(signal);
+            (i, Some(result))
+        });
         // `buffer_unordered` starts events in batch order, so an event's predecessor is always
         // in flight or done when it waits: no event waits for one that never starts.
         let mut results: Vec<_> = futures::stream::iter(runs)

@@ -392,7 +392,8 @@ pub(crate) async fn partial_failure_carries_every_report(fixture: &impl Fixture)
         inner: fixture.launcher(),
         calls: Default::default(),
     };
-    let creator = EventCreator::new(fixture.store(), launcher, fixture.arns());
+    // The second call: the sequential run's order (concurrency 1).
+    let creator = EventCreator::new(fixture.store(), launcher, fixture.arns()).with_concurrency(1);
     let input = capture()["batch_input"].clone();
     let error = creator.create_events(&input).await.unwrap_err();
     assert_eq!(
