@@ -118,7 +118,9 @@ pub(crate) fn temp_sqlite() -> PathBuf {
 #[cfg(feature = "local")]
 pub(crate) fn remove_sqlite(path: &std::path::Path) {
     let _ = std::fs::remove_file(path);
-    let _ = std::fs::remove_file(path.with_extension("sqlite-journal"));
+    for suffix in ["sqlite-journal", "sqlite-wal", "sqlite-shm"] {
+        let _ = std::fs::remove_file(path.with_extension(suffix));
+    }
 }
 
 #[cfg(feature = "local")]
