@@ -122,7 +122,6 @@ impl<S: EventStore, L: PlaybookLauncher> EventCreator<S, L> {
         // compiler's higher-ranked lifetime inference when the caller needs a `Send` future.
         let items: Vec<_> = waits.into_iter().zip(signals).enumerate().collect();
         let runs = items.into_iter().map(|(i, (wait, signal))| async move {
-            let waited = wait.is_some();
             if let Some(previous) = wait {
                 // Sent or dropped: either way the previous event of this hash is done.
                 let _ = previous.await;
@@ -130,11 +129,7 @@ impl<S: EventStore, L: PlaybookLauncher> EventCreator<S, L> {
             if stop.load(Ordering::Acquire) {
                 return (i, None);
             }
-            // The first event of its hash in the batch is most likely a new alert.
-            let first = hashes[i].is_some() && !waited;
-            let result = self
-                .create_one(&events[i], hashes[i].as_deref(), first, arn)
-                .await;
+            let result = self.create_one(&events[i], hashes[i].as_deref(), arn).await;
             if matches!(
                 &result,
                 Err(_)
@@ -197,12 +192,11 @@ impl<S: EventStore, L: PlaybookLauncher> EventCreator<S, L> {
         &self,
         event: &InitialEvent,
         hash: Option<&str>,
-        likely_new: bool,
         arn: &str,
     ) -> Result<Recorded, Error> {
         let id = Uuid::new_v4().to_string();
         let execution_id = Uuid::new_v4().to_string();
-        let item = self.store_event(event, hash, likely_new, id).await?;
+        let item = self.store_event(event, hash, id).await?;
         let metadata = EventMetadata {
             id: item.id.clone(),
             investigation_id: item.investigation_id.clone(),
@@ -223,16 +217,10 @@ impl<S: EventStore, L: PlaybookLauncher> EventCreator<S, L> {
     }
 
     /// Deduplicates and writes the events item (and, for an original, its dedup mapping).
-    ///
-    /// When the hash is `likely_new` (its first event in the batch), the original is claimed
-    /// straight away, conditional on the hash having no mapping: one call instead of a read
-    /// and a write for a new alert. If the hash is mapped after all, nothing was written and
-    /// the usual read-then-claim loop decides, so the claim stays race-safe either way.
     async fn store_event(
         &self,
         event: &InitialEvent,
         hash: Option<&str>,
-        likely_new: bool,
         id: String,
     ) -> Result<EventItem, Error> {
         let item = EventItem::original(event, id);
@@ -240,9 +228,6 @@ impl<S: EventStore, L: PlaybookLauncher> EventCreator<S, L> {
             self.store.put_event(&item).await?;
             return Ok(item);
         };
-        if likely_new && self.store.put_original(&item, hash, None).await? {
-            return Ok(item);
-        }
         for _ in 0..DEDUP_ATTEMPTS {
             let mapping = self.store.dedup_mapping(hash).await?;
             let open = match &mapping {

@@ -131,8 +131,7 @@ async fn dynamodb_throttling_mid_batch() {
     assert_eq!(
         error.to_string(),
         format!(
-            // A new alert's first call is its conditional claim (no read before it).
-            "storage error: DynamoDB TransactWriteItems on {}: ThrottlingException: Rate exceeded (1 of 3 events recorded, 1 playbook started)",
+            "storage error: DynamoDB GetItem on {}: ThrottlingException: Rate exceeded (1 of 3 events recorded, 1 playbook started)",
             fixture.tables.dedup
         )
     );
