@@ -16,7 +16,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use object::elf::{self, FileHeader64};
+use object::elf;
 use object::read::elf::{Dyn as _, FileHeader, ProgramHeader as _};
 use serde_json::Value;
 
@@ -524,15 +524,8 @@ fn on_path(program: &str) -> bool {
 /// A static 64-bit ELF executable for `machine`: no interpreter (`PT_INTERP`), no shared
 /// library needed (`DT_NEEDED`); a static PIE's own `PT_DYNAMIC` (relocations only) is fine.
 fn check_static(data: &[u8], machine: elf::Machine) -> Result<(), String> {
-    let fail = |e: object::Error| format!("not a 64-bit ELF file: {e}");
-    let header = FileHeader64::<object::Endianness>::parse(data).map_err(fail)?;
-    let endian = header.endian().map_err(fail)?;
-    if header.e_machine(endian) != machine {
-        return Err(format!(
-            "ELF machine {:?} is not {machine:?}",
-            header.e_machine(endian)
-        ));
-    }
+    let fail = crate::lambda::not_elf;
+    let (header, endian) = crate::lambda::elf_header(data, machine)?;
     for segment in header.program_headers(endian, data).map_err(fail)? {
         if segment.p_type(endian) == elf::PT_INTERP {
             return Err("has an ELF interpreter: dynamically linked, not static".into());

@@ -180,17 +180,31 @@ fn bootstrap(data: &[u8]) -> Result<Vec<u8>, String> {
     Ok(content)
 }
 
-/// Checks a Lambda binary: 64-bit ELF for `machine`, highest `GLIBC_` need within AL2023's.
-fn check_elf(data: &[u8], machine: elf::Machine) -> Result<GlibcVersion, String> {
-    let fail = |e: object::Error| format!("not a 64-bit ELF file: {e}");
-    let header = FileHeader64::<object::Endianness>::parse(data).map_err(fail)?;
-    let endian = header.endian().map_err(fail)?;
+/// The header of a 64-bit ELF file for `machine`, and its byte order (the Lambda binaries'
+/// check and the container image's).
+pub(crate) fn elf_header(
+    data: &[u8],
+    machine: elf::Machine,
+) -> Result<(&FileHeader64<object::Endianness>, object::Endianness), String> {
+    let header = FileHeader64::<object::Endianness>::parse(data).map_err(not_elf)?;
+    let endian = header.endian().map_err(not_elf)?;
     if header.e_machine(endian) != machine {
         return Err(format!(
             "ELF machine {:?} is not {machine:?}",
             header.e_machine(endian)
         ));
     }
+    Ok((header, endian))
+}
+
+pub(crate) fn not_elf(e: object::Error) -> String {
+    format!("not a 64-bit ELF file: {e}")
+}
+
+/// Checks a Lambda binary: 64-bit ELF for `machine`, highest `GLIBC_` need within AL2023's.
+fn check_elf(data: &[u8], machine: elf::Machine) -> Result<GlibcVersion, String> {
+    let fail = not_elf;
+    let (header, endian) = elf_header(data, machine)?;
     let sections = header.sections(endian, data).map_err(fail)?;
     let mut highest = None;
     if let Some((mut needs, link)) = sections.gnu_verneed(endian, data).map_err(fail)? {

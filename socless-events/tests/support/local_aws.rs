@@ -21,7 +21,8 @@ pub(crate) const INSTALL_HINT: &str = "the AWS tests need `moto_server` on PATH:
 /// The account moto uses.
 pub(crate) const ACCOUNT: &str = "123456789012";
 
-/// `moto_server -H 127.0.0.1 -p PORT`, killed on drop.
+/// moto's server app on 127.0.0.1, one request at a time (see [`ONE_THREAD_MOTO`]), killed on
+/// drop.
 #[derive(Debug)]
 pub(crate) struct MotoServer {
     child: Child,
@@ -35,8 +36,14 @@ impl MotoServer {
             .and_then(|l| l.local_addr())
             .map_err(|e| format!("no free port: {e}"))?
             .port();
-        let child = Command::new("moto_server")
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        // moto's own `moto_server` serves requests on threads, but its TransactWriteItems is
+        // not thread-safe: it deep-copies the tables while other threads write them and, when
+        // a condition fails, restores that copy over their writes. The same app on one
+        // thread keeps every transaction atomic, as DynamoDB's are.
+        let python = moto_python()?;
+        let child = Command::new(python)
+            .args(["-c", ONE_THREAD_MOTO, "127.0.0.1", &port.to_string()])
+            .env("MOTO_PORT", port.to_string())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -140,4 +147,29 @@ pub(crate) async fn deploy_playbooks(config: &aws_config::SdkConfig, playbooks: 
             assert!(exists, "create state machine {name}: {error:?}");
         }
     }
+}
+
+/// `moto_server`'s own app (what `moto_server -H HOST -p PORT` serves), on one thread.
+const ONE_THREAD_MOTO: &str = "
+import sys
+from werkzeug.serving import run_simple
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+run_simple(sys.argv[1], int(sys.argv[2]), DomainDispatcherApplication(create_backend_app), threaded=False)
+";
+
+/// The Python that runs `moto_server` (its `#!` line), so the app is imported from the same
+/// environment.
+fn moto_python() -> Result<std::path::PathBuf, String> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let script = std::env::split_paths(&path)
+        .map(|dir| dir.join("moto_server"))
+        .find(|candidate| candidate.is_file())
+        .ok_or_else(|| format!("moto_server is not on PATH; {INSTALL_HINT}"))?;
+    let text = std::fs::read_to_string(&script)
+        .map_err(|e| format!("cannot read {}: {e}; {INSTALL_HINT}", script.display()))?;
+    text.lines()
+        .next()
+        .and_then(|line| line.strip_prefix("#!"))
+        .map(|interpreter| std::path::PathBuf::from(interpreter.trim()))
+        .ok_or_else(|| format!("{} has no #! line; {INSTALL_HINT}", script.display()))
 }
