@@ -24,7 +24,7 @@
 //! | feature | what it brings | default |
 //! |---|---|---|
 //! | `aws` | [`AwsStore`] (DynamoDB), [`AwsLauncher`] (Step Functions), [`AwsClientPolicy`] and its `DEFAULT_*` settings; the AWS SDK (`aws-config`, `aws-sdk-dynamodb`, `aws-sdk-sfn`) | yes |
-//! | `local` | [`LocalStore`], [`LocalLauncher`] (with its webhook), [`LocalExecution`]; `rusqlite` (bundled SQLite), `reqwest`, `tokio` | yes |
+//! | `local` | [`LocalStore`], [`LocalLauncher`] (with its webhook), [`LocalExecution`]; `rusqlite` (bundled SQLite), `reqwest` | yes |
 //! | `cli` | the `socless-create-events` binary; `clap`, and enables `aws` and `local` | yes |
 //!
 //! With no feature (`default-features = false`) the core remains: validation ([`EventBatch`]),
