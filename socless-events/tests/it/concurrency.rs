@@ -1,6 +1,7 @@
 //! A batch recorded several events at once gives exactly the sequential run's results: the
 //! same dedup decisions per index, the output in input order, every event recorded. On moto
-//! (with and without a latency-injecting proxy in front of it) and on the SQLite store.
+//! (with and without a latency-injecting proxy in front of it), on the in-memory AWS stand-in
+//! behind the same proxy, and on the SQLite store.
 //!
 //! Timings are printed, never asserted: the figures come from `cargo xtask bench socless`.
 
@@ -253,8 +254,8 @@ mod aws {
         }
     }
 
-    /// Through the proxy without latency: moto gets one request at a time, since its
-    /// transactions are not thread-safe (see `tests/support/latency_proxy.rs`).
+    /// Through the proxy without latency (moto serves one request at a time: see
+    /// `tests/support/local_aws.rs`).
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn moto_concurrent_batch_matches_sequential() {
         let fixture = AwsFixture::new().await;
@@ -274,6 +275,19 @@ mod aws {
         let times = concurrent_batch_matches_sequential(through(&fixture, &proxy)).await;
         assert!(proxy.requests() > 0, "the calls went through the proxy");
         print_times(&format!("moto behind {LATENCY:?}"), times);
+    }
+
+    /// On the in-memory stand-in, which serves calls in parallel as AWS does: behind the same
+    /// latency the concurrent run overlaps its calls (the figures printed show by how much).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn stand_in_with_latency_concurrent_batch_matches_sequential() {
+        let fixture = AwsFixture::stand_in().await;
+        let proxy = LatencyProxy::start(fixture.server.url(), LATENCY)
+            .await
+            .unwrap();
+        let times = concurrent_batch_matches_sequential(through(&fixture, &proxy)).await;
+        assert!(proxy.requests() > 0, "the calls went through the proxy");
+        print_times(&format!("stand-in behind {LATENCY:?}"), times);
     }
 
     /// Each call through the proxy is one delayed request, on one kept-alive connection or

@@ -1,5 +1,5 @@
 //! Integration tests: one behavioural suite against moto (DynamoDB + Step Functions through the
-//! real SDK clients) and against the embedded SQLite store, plus the CLI, the webhook, faults,
+//! real SDK clients), against an in-memory AWS stand-in and against the embedded SQLite store, plus the CLI, the webhook, faults,
 //! hostile input, load, concurrency within a batch (on moto also behind a latency-injecting
 //! proxy) and endpoint authentication.
 //!
@@ -37,6 +37,10 @@ mod local_aws;
 #[allow(dead_code)]
 #[path = "../support/latency_proxy.rs"]
 mod latency_proxy;
+// Shared with the benches.
+#[cfg(feature = "aws")]
+#[path = "../support/aws_standin.rs"]
+mod aws_standin;
 #[cfg(feature = "aws")]
 mod moto;
 #[cfg(any(feature = "aws", feature = "local"))]
@@ -49,6 +53,13 @@ mod wrappers;
 #[cfg(feature = "aws")]
 mod aws {
     crate::scenarios::behaviour_suite!(crate::fixture::AwsFixture::new());
+}
+
+/// The same suite on the in-memory AWS stand-in the concurrency tests and benches use at
+/// scale: it answers every call the client makes as moto does.
+#[cfg(feature = "aws")]
+mod aws_stand_in {
+    crate::scenarios::behaviour_suite!(crate::fixture::AwsFixture::stand_in());
 }
 
 #[cfg(feature = "local")]

@@ -1,6 +1,6 @@
-//! A TCP proxy on 127.0.0.1 in front of moto that adds a fixed latency to every request, so
-//! that moto (which answers in a few milliseconds here) behaves like an AWS endpoint a network
-//! hop away: the figures then measure network-bound calls, as in production, not moto's speed.
+//! A TCP proxy on 127.0.0.1 in front of a local AWS (moto, or the in-memory stand-in) that adds
+//! a fixed latency to every request, so that it behaves like an AWS endpoint a network hop
+//! away: the figures then measure network-bound calls, as in production.
 //!
 //! "Per request" means: on each connection, the first bytes the client sends after the
 //! server's previous answer began (or the connection's first bytes) wait `latency` before
@@ -9,13 +9,9 @@
 //! the SDK (one HTTP exchange) therefore takes `latency` longer, as if each round trip cost
 //! `latency`. Opening a connection costs nothing extra.
 //!
-//! The proxy also hands moto one request at a time (from forwarding a request until its answer
-//! begins; moto computes an answer whole before sending it). `moto_server` serves requests on
-//! threads, but its DynamoDB is not thread-safe: `TransactWriteItems` deep-copies the tables it
-//! writes while other threads write them, and fails with a 500 (`RuntimeError: dictionary
-//! changed size during iteration`) more often the larger they are. The latencies of concurrent
-//! requests still overlap; only moto's own work (one interpreter, one core, anyway) does not.
-//! With a latency of zero the proxy is just that guard.
+//! The proxy forwards requests as they come: several at once when the client sends several.
+//! moto serves them one at a time anyway (see `local_aws.rs`); the in-memory stand-in
+//! (`aws_standin.rs`) serves them in parallel, as AWS does.
 //!
 //! Included by path from `tests/it/main.rs` and `benches/create_events.rs`, like
 //! `local_aws.rs`.
@@ -29,11 +25,10 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Mutex, OwnedMutexGuard};
 use tokio::task::{JoinHandle, JoinSet};
 
-/// A latency-injecting proxy in front of one upstream on 127.0.0.1, which it hands one request
-/// at a time; stops (its listener and every connection) when dropped.
+/// A latency-injecting proxy in front of one upstream on 127.0.0.1; stops (its listener and
+/// every connection) when dropped.
 #[derive(Debug)]
 pub(crate) struct LatencyProxy {
     url: String,
@@ -45,7 +40,7 @@ pub(crate) struct LatencyProxy {
 impl LatencyProxy {
     /// Listens on 127.0.0.1 (a free port) and forwards every connection to `upstream_url`
     /// (`http://127.0.0.1:PORT`, as `MotoServer::url` gives it), delaying each request by
-    /// `latency`, and handing the upstream one request at a time. Must be called within a Tokio runtime, whose tasks then run the proxy: a
+    /// `latency`. Must be called within a Tokio runtime, whose tasks then run the proxy: a
     /// multi-threaded one, or one that is running while clients use the proxy.
     pub(crate) async fn start(upstream_url: &str, latency: Duration) -> io::Result<LatencyProxy> {
         let upstream = loopback_address(upstream_url)?;
@@ -53,8 +48,6 @@ impl LatencyProxy {
         let url = format!("http://{}", listener.local_addr()?);
         let requests = Arc::new(AtomicUsize::new(0));
         let counter = Arc::clone(&requests);
-        // Held by the connection whose request moto is working on.
-        let turn = Arc::new(Mutex::new(()));
         let task = tokio::spawn(async move {
             // Owned here: aborting this task (on drop) drops the set, which aborts every
             // connection's task.
@@ -62,10 +55,9 @@ impl LatencyProxy {
             while let Ok((client, _)) = listener.accept().await {
                 while connections.try_join_next().is_some() {}
                 let counter = Arc::clone(&counter);
-                let turn = Arc::clone(&turn);
                 connections.spawn(async move {
                     // A connection that fails just closes, as a network failure would.
-                    let _ = forward(client, upstream, latency, counter, turn).await;
+                    let _ = forward(client, upstream, latency, counter).await;
                 });
             }
         });
@@ -122,7 +114,6 @@ async fn forward(
     upstream: SocketAddr,
     latency: Duration,
     requests: Arc<AtomicUsize>,
-    turn: Arc<Mutex<()>>,
 ) -> io::Result<()> {
     let server = TcpStream::connect(upstream).await?;
     // Small writes go out at once: Nagle's algorithm with delayed acknowledgements would add
@@ -133,45 +124,18 @@ async fn forward(
     let (server_read, server_write) = server.into_split();
     // Set when the server starts answering: the client's next bytes are a new request.
     let answered = AtomicBool::new(true);
-    // This connection's turn while moto works on its request (released when the connection
-    // ends, answered or not).
-    let held = std::sync::Mutex::new(None);
-    let shared = Shared {
-        answered: &answered,
-        held: &held,
-        turn: &turn,
-    };
-    let requests_way = requests_to_server(client_read, server_write, latency, shared, requests);
-    let answers_way = answers_to_client(server_read, client_write, shared);
+    let requests_way = requests_to_server(client_read, server_write, latency, &answered, requests);
+    let answers_way = answers_to_client(server_read, client_write, &answered);
     // An end of stream is passed on as a shutdown, and the other way goes on; an error ends
     // both (the halves close when dropped).
     tokio::try_join!(requests_way, answers_way).map(|_| ())
-}
-
-/// What the two ways of one connection share.
-#[derive(Clone, Copy)]
-struct Shared<'a> {
-    /// Set when the server starts answering: the client's next bytes are a new request.
-    answered: &'a AtomicBool,
-    /// The turn, from forwarding a request until its answer begins.
-    held: &'a std::sync::Mutex<Option<OwnedMutexGuard<()>>>,
-    turn: &'a Arc<Mutex<()>>,
-}
-
-impl Shared<'_> {
-    fn hold(&self, guard: Option<OwnedMutexGuard<()>>) {
-        *self
-            .held
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = guard;
-    }
 }
 
 async fn requests_to_server(
     mut from: OwnedReadHalf,
     mut to: OwnedWriteHalf,
     latency: Duration,
-    shared: Shared<'_>,
+    answered: &AtomicBool,
     requests: Arc<AtomicUsize>,
 ) -> io::Result<()> {
     let mut buffer = vec![0; 64 * 1024];
@@ -180,10 +144,9 @@ async fn requests_to_server(
         if read == 0 {
             return to.shutdown().await;
         }
-        if shared.answered.swap(false, Ordering::AcqRel) {
+        if answered.swap(false, Ordering::AcqRel) {
             requests.fetch_add(1, Ordering::SeqCst);
             tokio::time::sleep(latency).await;
-            shared.hold(Some(Arc::clone(shared.turn).lock_owned().await));
         }
         to.write_all(&buffer[..read]).await?;
     }
@@ -192,7 +155,7 @@ async fn requests_to_server(
 async fn answers_to_client(
     mut from: OwnedReadHalf,
     mut to: OwnedWriteHalf,
-    shared: Shared<'_>,
+    answered: &AtomicBool,
 ) -> io::Result<()> {
     let mut buffer = vec![0; 64 * 1024];
     loop {
@@ -200,8 +163,7 @@ async fn answers_to_client(
         if read == 0 {
             return to.shutdown().await;
         }
-        shared.answered.store(true, Ordering::Release);
-        shared.hold(None);
+        answered.store(true, Ordering::Release);
         to.write_all(&buffer[..read]).await?;
     }
 }
