@@ -1,21 +1,27 @@
 //! `create_events` throughput, in events per second:
 //!
-//! - on the embedded SQLite store: 1, 10 and 100 details per call, at the default concurrency;
-//! - on moto (DynamoDB + Step Functions through the real SDK), directly and behind a proxy that
-//!   adds 8 ms to every request (`tests/support/latency_proxy.rs`), so that calls are
-//!   network-bound as on AWS rather than bound by moto's speed: 1, 100 and 500 details per
-//!   call, sequential (concurrency 1) and concurrent (16). Each batch gets fresh tables (moto's
-//!   `TransactWriteItems` deep-copies the tables it writes: its cost per call grows with them,
-//!   within a batch too) and moto one request at a time (its transactions are not thread-safe;
-//!   the proxy, with no latency for the first group, does that). A table per group (events/s
-//!   and seconds per batch, the median of the batches timed, warm-up included) ends its
-//!   output. The 500-detail batches (tens of seconds each where moto is slow) are timed once
-//!   at each concurrency, outside criterion, when criterion ran any other batch of the group.
+//! - on the embedded SQLite store (a file in the temp dir): 1, 10, 100 and 500 details per
+//!   call at the default concurrency, and 500 sequentially;
+//! - through the real SDK clients, behind a proxy that adds 8 ms to every request
+//!   (`tests/support/latency_proxy.rs`), so that calls are network-bound as on AWS: 1, 100 and
+//!   500 details per call, sequential (concurrency 1) and concurrent (16), on two local AWS:
+//!   - moto, the reference for AWS's behaviour, which serves one request at a time in a few
+//!     milliseconds of Python, and whose `TransactWriteItems` deep-copies the tables it
+//!     writes (its cost per call grows with them, within a batch too: each batch gets fresh
+//!     tables). Behind the proxy its figures are moto-bound, not network-bound;
+//!   - the in-memory stand-in (`tests/support/aws_standin.rs`), which answers in microseconds
+//!     and in parallel, as AWS does: behind the proxy its figures are those of network-bound
+//!     calls, which is what concurrency is for.
+//!
+//!   A table per group (events/s and seconds per batch, the median of the batches timed,
+//!   warm-up included) ends its output. The 500-detail batches (tens of seconds each where
+//!   calls queue) are timed once at each concurrency, outside criterion, when criterion ran
+//!   any other batch of the group.
 //!
 //! `cargo bench -p socless-events --bench create_events` (or `cargo xtask bench socless`).
 //! Every call has fresh details (a unique `alert_id` in the dedup keys), so every event is an
 //! original: the full path of dedup lookup, events item, results item and playbook start.
-//! Without `moto_server` the moto groups are left out and say so on stderr.
+//! Without `moto_server` the moto group is left out and says so on stderr.
 #![allow(
     missing_docs,
     clippy::unwrap_used,
@@ -40,6 +46,8 @@ use socless_events::{
 use tokio::runtime::Runtime;
 
 // Shared with the integration tests, which use more of them.
+#[path = "../tests/support/aws_standin.rs"]
+mod aws_standin;
 #[allow(dead_code)]
 #[path = "../tests/support/latency_proxy.rs"]
 mod latency_proxy;
@@ -47,25 +55,27 @@ mod latency_proxy;
 #[path = "../tests/support/local_aws.rs"]
 mod local_aws;
 
+use aws_standin::AwsStandIn;
 use latency_proxy::LatencyProxy;
 use local_aws::{ACCOUNT, MotoServer};
 
 const PLAYBOOK: &str = "InvestigateLogin";
-const SIZES: [usize; 3] = [1, 10, 100];
+const SIZES: [usize; 4] = [1, 10, 100, 500];
 
-/// The latencies the proxy adds to every request, one group each.
-const LATENCIES: [Duration; 2] = [Duration::ZERO, Duration::from_millis(8)];
-/// Batch sizes and concurrencies on moto.
-const MOTO_SIZES: [usize; 3] = [1, 100, 500];
+/// The latency the proxy adds to every request: a round trip within a region.
+const LATENCY: Duration = Duration::from_millis(8);
+/// Batch sizes and concurrencies through the proxy.
+const AWS_SIZES: [usize; 3] = [1, 100, 500];
 const CONCURRENCIES: [usize; 2] = [1, DEFAULT_CONCURRENCY];
-/// The batch size too long to repeat ten times (about 20 s for one batch here, moto-bound):
-/// timed once at each concurrency, outside criterion.
+/// The batch size too long to repeat ten times (20–50 s for one sequential batch): timed once
+/// at each concurrency, outside criterion.
 const TIMED_ONCE: usize = 500;
 
 static NEXT_ALERT: AtomicU64 = AtomicU64::new(0);
 static NEXT_TABLES: AtomicU64 = AtomicU64::new(0);
 
-/// Every batch timed on moto, by (details, concurrency): what the group's table shows.
+/// Every batch timed through the proxy, by (details, concurrency): what the group's table
+/// shows.
 static RUNS: Mutex<BTreeMap<(usize, usize), Vec<Duration>>> = Mutex::new(BTreeMap::new());
 
 /// An `event_details` with `n` details never sent before.
@@ -102,62 +112,79 @@ where
     }
 }
 
-fn bench_backend<S, L>(
-    c: &mut Criterion,
-    name: &str,
-    runtime: &Runtime,
-    creator: &EventCreator<S, L>,
-) where
-    S: EventStore,
-    L: PlaybookLauncher,
-{
-    let mut group = c.benchmark_group(format!("create_events {name}"));
+/// The SQLite store: each size at the default concurrency, and the largest sequentially too.
+fn local(c: &mut Criterion) {
+    let runtime = Runtime::new().unwrap();
+    let path = std::env::temp_dir().join(format!("socless-bench-{}.sqlite", std::process::id()));
+    let creator = |concurrency| {
+        EventCreator::new(
+            LocalStore::open(&path).unwrap(),
+            LocalLauncher::open(&path).unwrap(),
+            StateMachineArns::new("us-east-1", ACCOUNT).unwrap(),
+        )
+        .with_concurrency(concurrency)
+    };
+    let mut group = c.benchmark_group("create_events sqlite");
     group.sample_size(10);
     group.measurement_time(Duration::from_secs(5));
-    for n in SIZES {
+    let largest = SIZES[SIZES.len() - 1];
+    let runs = (SIZES.iter().map(|&n| (n, DEFAULT_CONCURRENCY))).chain([(largest, 1)]);
+    for (n, concurrency) in runs {
+        let creator = creator(concurrency);
         group.throughput(Throughput::Elements(n as u64));
-        group.bench_function(format!("{n} details"), |b| {
+        let id = BenchmarkId::new(format!("{n} details"), format!("concurrency {concurrency}"));
+        group.bench_function(id, |b| {
             b.iter_batched(
                 || event_details(n),
-                |input| create(name, runtime, creator, &input),
+                |input| create("sqlite", &runtime, &creator, &input),
                 BatchSize::SmallInput,
             );
         });
     }
     group.finish();
+    for suffix in ["sqlite", "sqlite-wal", "sqlite-shm"] {
+        let _ = std::fs::remove_file(path.with_extension(suffix));
+    }
 }
 
-fn local(c: &mut Criterion) {
-    let runtime = Runtime::new().unwrap();
-    let path = std::env::temp_dir().join(format!("socless-bench-{}.sqlite", std::process::id()));
-    let creator = EventCreator::new(
-        LocalStore::open(&path).unwrap(),
-        LocalLauncher::open(&path).unwrap(),
-        StateMachineArns::new("us-east-1", ACCOUNT).unwrap(),
-    );
-    bench_backend(c, "sqlite", &runtime, &creator);
-    drop(creator);
-    let _ = std::fs::remove_file(&path);
+/// A local AWS behind the proxy.
+enum Upstream {
+    Moto(MotoServer),
+    StandIn(AwsStandIn),
 }
 
-/// A moto server with the playbook, or `None` (said on stderr) without one.
-fn start_moto(runtime: &Runtime, group: &str) -> Option<MotoServer> {
-    let server = match MotoServer::start() {
-        Ok(server) => server,
-        Err(e) => {
-            eprintln!("create_events {group}: skipped: {e}");
-            return None;
+impl Upstream {
+    fn name(&self) -> String {
+        let kind = match self {
+            Upstream::Moto(_) => "moto",
+            Upstream::StandIn(_) => "stand-in",
+        };
+        format!("{kind}+{}ms", LATENCY.as_millis())
+    }
+
+    fn url(&self) -> &str {
+        match self {
+            Upstream::Moto(server) => server.url(),
+            Upstream::StandIn(server) => server.url(),
         }
-    };
-    let config = local_aws::sdk_config(server.url());
-    runtime.block_on(local_aws::deploy_playbooks(&config, &[PLAYBOOK]));
-    Some(server)
+    }
 }
 
-/// Fresh tables on moto (created directly, untimed) and a creator using them through `proxy`.
+/// moto, or `None` (said on stderr) without one.
+fn start_moto() -> Option<Upstream> {
+    match MotoServer::start() {
+        Ok(server) => Some(Upstream::Moto(server)),
+        Err(e) => {
+            eprintln!("create_events moto+{}ms: skipped: {e}", LATENCY.as_millis());
+            None
+        }
+    }
+}
+
+/// Fresh tables (created directly, untimed) and a creator using them through `proxy`.
 fn fresh_creator(
     runtime: &Runtime,
-    server: &MotoServer,
+    server: &Upstream,
     proxy: &LatencyProxy,
     concurrency: usize,
 ) -> EventCreator<AwsStore, AwsLauncher> {
@@ -178,9 +205,9 @@ fn fresh_creator(
     .with_concurrency(concurrency)
 }
 
-/// The default retries, and time for a call to wait its turn at the proxy: moto, one request
-/// at a time, gets slower as a batch's tables grow (see the module), and a 3 s attempt
-/// timeout would fail calls that are only queued.
+/// The default retries, and time for a call to wait its turn: moto, one request at a time,
+/// gets slower as a batch's tables grow (see the module), and a 3 s attempt timeout would
+/// fail calls that are only queued.
 fn policy() -> AwsClientPolicy {
     let default = AwsClientPolicy::default();
     AwsClientPolicy::new(
@@ -201,7 +228,7 @@ fn arns() -> StateMachineArns {
 fn timed(
     name: &str,
     runtime: &Runtime,
-    (server, proxy): (&MotoServer, &LatencyProxy),
+    (server, proxy): (&Upstream, &LatencyProxy),
     n: usize,
     concurrency: usize,
 ) -> Duration {
@@ -239,28 +266,26 @@ fn measurement_time(n: usize, concurrency: usize) -> Duration {
         .clamp(Duration::from_secs(3), Duration::from_secs(120))
 }
 
-/// 1, 100 and 500 details, concurrency 1 and 16, on moto behind the proxy: one group per
-/// latency.
-fn moto(c: &mut Criterion) {
-    for latency in LATENCIES {
-        moto_group(c, latency);
+/// 1, 100 and 500 details, concurrency 1 and 16, behind the proxy: a group on moto, then one
+/// on the stand-in.
+fn aws(c: &mut Criterion) {
+    let runtime = Runtime::new().unwrap();
+    if let Some(moto) = start_moto() {
+        aws_group(c, &runtime, &moto);
     }
+    let stand_in = runtime.block_on(AwsStandIn::start()).unwrap();
+    aws_group(c, &runtime, &Upstream::StandIn(stand_in));
 }
 
-fn moto_group(c: &mut Criterion, latency: Duration) {
-    let name = match latency.as_millis() {
-        0 => "moto".to_owned(),
-        ms => format!("moto+{ms}ms"),
-    };
-    let runtime = Runtime::new().unwrap();
-    let Some(server) = start_moto(&runtime, &name) else {
-        return;
-    };
+fn aws_group(c: &mut Criterion, runtime: &Runtime, server: &Upstream) {
+    let name = server.name();
+    let direct = local_aws::sdk_config(server.url());
+    runtime.block_on(local_aws::deploy_playbooks(&direct, &[PLAYBOOK]));
     // The proxy's tasks run on the runtime's workers between `block_on` calls too.
     let proxy = runtime
-        .block_on(LatencyProxy::start(server.url(), latency))
+        .block_on(LatencyProxy::start(server.url(), LATENCY))
         .unwrap();
-    let moto = (&server, &proxy);
+    let upstream = (server, &proxy);
     RUNS.lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
         .clear();
@@ -270,7 +295,7 @@ fn moto_group(c: &mut Criterion, latency: Duration) {
     // One batch per sample: a batch is long enough to time on its own.
     group.sampling_mode(SamplingMode::Flat);
     group.warm_up_time(Duration::from_secs(1));
-    for n in MOTO_SIZES {
+    for n in AWS_SIZES {
         group.throughput(Throughput::Elements(n as u64));
         for concurrency in CONCURRENCIES {
             if n == TIMED_ONCE {
@@ -282,7 +307,7 @@ fn moto_group(c: &mut Criterion, latency: Duration) {
                 ran.store(true, Ordering::Relaxed);
                 b.iter_custom(|iters| {
                     (0..iters)
-                        .map(|_| timed(&name, &runtime, moto, n, concurrency))
+                        .map(|_| timed(&name, runtime, upstream, n, concurrency))
                         .sum()
                 });
             });
@@ -294,7 +319,7 @@ fn moto_group(c: &mut Criterion, latency: Duration) {
     if ran.load(Ordering::Relaxed) && !std::env::args().any(|arg| arg == "--test") {
         let n = TIMED_ONCE;
         for concurrency in CONCURRENCIES {
-            let took = timed(&name, &runtime, moto, n, concurrency);
+            let took = timed(&name, runtime, upstream, n, concurrency);
             println!(
                 "create_events {name}/{n} details/concurrency {concurrency}: timed once: {:.2} s, {:.1} events/s",
                 took.as_secs_f64(),
@@ -302,19 +327,19 @@ fn moto_group(c: &mut Criterion, latency: Duration) {
             );
         }
     }
-    print_table(&name, latency, proxy.requests());
+    print_table(&name, proxy.requests());
 }
 
 /// The events/s table of the batches timed behind the proxy.
-fn print_table(name: &str, latency: Duration, requests: usize) {
+fn print_table(name: &str, requests: usize) {
     let runs = RUNS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     if runs.is_empty() {
         return;
     }
     println!();
     println!(
-        "create_events {name}: moto, {} ms added per request ({requests} requests), median batch",
-        latency.as_millis()
+        "create_events {name}: {} ms added per request ({requests} requests), median batch",
+        LATENCY.as_millis()
     );
     println!(
         "{:>8} {:>12} {:>10} {:>10} {:>6}",
@@ -337,6 +362,6 @@ fn print_table(name: &str, latency: Duration, requests: usize) {
 fn main() {
     let mut criterion = Criterion::default().configure_from_args();
     local(&mut criterion);
-    moto(&mut criterion);
+    aws(&mut criterion);
     criterion.final_summary();
 }
