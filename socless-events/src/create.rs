@@ -1,5 +1,10 @@
-//! `create_events`: the per-event flow over any store and launcher.
+//! `create_events`: the per-event flow over any store and launcher, several events at once.
 
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use futures::StreamExt as _;
+use futures::channel::oneshot;
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -15,12 +20,17 @@ use crate::model::{
 /// How often an original retries its dedup claim when other writers keep changing the mapping.
 const DEDUP_ATTEMPTS: usize = 8;
 
+/// How many events of a batch [`EventCreator`] records at once unless told otherwise
+/// ([`EventCreator::with_concurrency`]).
+pub const DEFAULT_CONCURRENCY: usize = 16;
+
 /// Creates Socless events: validates, deduplicates, stores and starts playbooks.
 #[derive(Debug, Clone)]
 pub struct EventCreator<S, L> {
     store: S,
     launcher: L,
     arns: StateMachineArns,
+    concurrency: usize,
 }
 
 impl<S: EventStore, L: PlaybookLauncher> EventCreator<S, L> {
@@ -30,7 +40,21 @@ impl<S: EventStore, L: PlaybookLauncher> EventCreator<S, L> {
             store,
             launcher,
             arns,
+            concurrency: DEFAULT_CONCURRENCY,
         }
+    }
+
+    /// At most `concurrency` events of a batch in flight (at least 1; 1 is the sequential
+    /// run). Default [`DEFAULT_CONCURRENCY`].
+    #[must_use]
+    pub fn with_concurrency(mut self, concurrency: usize) -> Self {
+        self.concurrency = concurrency.max(1);
+        self
+    }
+
+    /// How many events of a batch are recorded at once.
+    pub fn concurrency(&self) -> usize {
+        self.concurrency
     }
 
     /// The store.
@@ -55,23 +79,96 @@ impl<S: EventStore, L: PlaybookLauncher> EventCreator<S, L> {
         self.create_batch(&batch).await
     }
 
-    /// For each event, strictly in batch order: dedup lookup, events item, results item,
-    /// playbook start. Failed starts are reported in [`Error::PlaybooksFailed`], which still
-    /// carries every event and report.
+    /// For each event: dedup lookup, events item, results item, playbook start; at most
+    /// [`concurrency`](Self::concurrency) events at once.
+    ///
+    /// Events that share a dedup hash run one after another in batch order (the first opens
+    /// the investigation, the next join it), so the dedup results are those of the sequential
+    /// run whatever the interleaving; events with different hashes, or none, are independent.
+    /// The output keeps the batch's order.
+    ///
+    /// Failed starts are reported in [`Error::PlaybooksFailed`], which still carries every
+    /// event and report. On a storage failure no event starts after it; the events in flight
+    /// finish, and [`Error::Incomplete`] carries every event whose events item was written
+    /// (with its report), in batch order, and the failure (the first in batch order when
+    /// several events failed at once). An event missing from it was not written.
     pub async fn create_batch(&self, batch: &EventBatch) -> Result<CreateEventsOutput, Error> {
         let arn = self.arns.arn(batch.playbook());
         let total = batch.len();
-        let mut output = CreateEventsOutput::default();
-        for (event, hash) in batch.events().iter().zip(batch.dedup_hashes()) {
-            let recorded = match self.create_one(event, hash.as_deref(), &arn).await {
-                Ok(recorded) => recorded,
-                Err(source) => return Err(incomplete(source, total, output)),
+        let hashes = batch.dedup_hashes();
+        // Each event waits for the one before it with the same hash: a sender per event, whose
+        // drop (on every path) lets its successor go.
+        let mut waits: Vec<Option<oneshot::Receiver<()>>> = Vec::with_capacity(total);
+        let mut signals: Vec<Option<oneshot::Sender<()>>> = Vec::with_capacity(total);
+        let mut last: HashMap<&str, usize> = HashMap::new();
+        for (i, hash) in hashes.iter().enumerate() {
+            signals.push(None);
+            let Some(hash) = hash.as_deref() else {
+                waits.push(None);
+                continue;
             };
-            output.events.push(recorded.created);
-            output.execution_reports.push(recorded.report);
-            if let Some(source) = recorded.storage_failure {
-                return Err(incomplete(source, total, output));
+            match last.insert(hash, i) {
+                Some(previous) => {
+                    let (tx, rx) = oneshot::channel();
+                    signals[previous] = Some(tx);
+                    waits.push(Some(rx));
+                }
+                None => waits.push(None),
             }
+        }
+        let stop = AtomicBool::new(false);
+        let (stop, arn, events) = (&stop, arn.as_str(), batch.events());
+        // Owned items, indices into the batch: closures over borrowed items trip the
+        // compiler's higher-ranked lifetime inference when the caller needs a `Send` future.
+        let items: Vec<_> = waits.into_iter().zip(signals).enumerate().collect();
+        let runs = items.into_iter().map(|(i, (wait, signal))| async move {
+            if let Some(previous) = wait {
+                // Sent or dropped: either way the previous event of this hash is done.
+                let _ = previous.await;
+            }
+            if stop.load(Ordering::Acquire) {
+                return (i, None);
+            }
+            let result = self.create_one(&events[i], hashes[i].as_deref(), arn).await;
+            if matches!(
+                &result,
+                Err(_)
+                    | Ok(Recorded {
+                        storage_failure: Some(_),
+                        ..
+                    })
+            ) {
+                stop.store(true, Ordering::Release);
+            }
+            drop(signal);
+            (i, Some(result))
+        });
+        // `buffer_unordered` starts events in batch order, so an event's predecessor is always
+        // in flight or done when it waits: no event waits for one that never starts.
+        let mut results: Vec<_> = futures::stream::iter(runs)
+            .buffer_unordered(self.concurrency)
+            .collect()
+            .await;
+        results.sort_unstable_by_key(|(i, _)| *i);
+        let mut output = CreateEventsOutput::default();
+        let mut failure = None;
+        for (_, result) in results {
+            match result {
+                None => {}
+                Some(Ok(recorded)) => {
+                    output.events.push(recorded.created);
+                    output.execution_reports.push(recorded.report);
+                    if let Some(source) = recorded.storage_failure {
+                        failure.get_or_insert(source);
+                    }
+                }
+                Some(Err(source)) => {
+                    failure.get_or_insert(source);
+                }
+            }
+        }
+        if let Some(source) = failure {
+            return Err(incomplete(source, total, output));
         }
         let failed = output
             .execution_reports

@@ -112,17 +112,19 @@ pub enum Error {
     /// `An error occurred (StateMachineDoesNotExist) when calling the StartExecution operation: ...`.
     #[error(transparent)]
     Launch(#[from] LaunchError),
-    /// The store failed part-way through a batch, which stopped there. `completed` holds every
-    /// event whose events item was written, in batch order, each with a report that says
-    /// whether its playbook started (an empty `error`) or not; the later events of the batch
-    /// were not written at all. So nothing is lost silently.
+    /// The store failed part-way through a batch, which stopped there: no event started after
+    /// the failure, and the events in flight finished. `completed` holds every event whose
+    /// events item was written, in batch order, each with a report that says whether its
+    /// playbook started (an empty `error`) or not; an event of the batch missing from it was
+    /// not written at all (with concurrency, such gaps need not be at the end). So nothing is
+    /// lost silently.
     #[error("{source} ({})", progress(completed, *total))]
     Incomplete {
         /// What failed.
         source: Box<Error>,
         /// How many events the batch held.
         total: usize,
-        /// The events and reports completed before the failure.
+        /// Every event written, with its report, in batch order.
         completed: Box<CreateEventsOutput>,
     },
     /// Every event was stored, but some playbooks did not start. `output` holds every event and

@@ -24,7 +24,7 @@
 //! | feature | what it brings | default |
 //! |---|---|---|
 //! | `aws` | [`AwsStore`] (DynamoDB), [`AwsLauncher`] (Step Functions), [`AwsClientPolicy`] and its `DEFAULT_*` settings; the AWS SDK (`aws-config`, `aws-sdk-dynamodb`, `aws-sdk-sfn`) | yes |
-//! | `local` | [`LocalStore`], [`LocalLauncher`] (with its webhook), [`LocalExecution`]; `rusqlite` (bundled SQLite), `reqwest`, `tokio` | yes |
+//! | `local` | [`LocalStore`], [`LocalLauncher`] (with its webhook), [`LocalExecution`]; `rusqlite` (bundled SQLite), `reqwest` | yes |
 //! | `cli` | the `socless-create-events` binary; `clap`, and enables `aws` and `local` | yes |
 //!
 //! With no feature (`default-features = false`) the core remains: validation ([`EventBatch`]),
@@ -114,7 +114,7 @@ pub use backend::{
     DEDUP_TABLE_ENV, EVENTS_TABLE_ENV, EventStore, PlaybookLauncher, RESULTS_TABLE_ENV, TableNames,
 };
 pub use batch::{EventBatch, MAX_NESTING, dedup_hash};
-pub use create::EventCreator;
+pub use create::{DEFAULT_CONCURRENCY, EventCreator};
 pub use error::{
     BoxError, Error, InvalidEvent, LaunchError, LaunchErrorKind, StorageError, StorageErrorKind,
 };

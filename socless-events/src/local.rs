@@ -1,15 +1,30 @@
 //! The embedded backend: one SQLite file with the three Socless tables plus an executions table.
 //!
 //! Items are stored as JSON text, so every JSON value (floats, nested objects, null) reads back
-//! unchanged. Each handle has its own connection; several handles (or processes) may share a
-//! file, and dedup claims run in `BEGIN IMMEDIATE` transactions so they stay race-safe.
+//! unchanged. Several handles and several processes may share a file: the handles of one
+//! process share one connection, and dedup claims run in `BEGIN IMMEDIATE` transactions so
+//! they stay race-safe between processes.
+//!
+//! The file is in WAL mode with `synchronous=NORMAL`: a commit appends to the write-ahead log
+//! without waiting for the disk, and readers never block the writer. Durability: every commit
+//! survives the process crashing; a power loss or OS crash may lose the last commits before a
+//! checkpoint (never corrupt the file).
+//!
+//! One worker thread per file and process owns the connection and groups the calls queued
+//! while it works (up to 64; a batch at concurrency 16 queues several) into one
+//! `BEGIN IMMEDIATE` transaction, each call in its own savepoint: a call is atomic, a failed
+//! one leaves the others' writes, and every call is answered after its group commits, so what
+//! a call reports written is committed. Measured on a 500-detail batch (`cargo xtask bench
+//! socless`): about 4,000 events/s at concurrency 16 and 3,000 sequentially, where a
+//! transaction per statement on the blocking thread pool did 2,000 and 1,250.
 
 use std::collections::BTreeSet;
-use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, Sender};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
 
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
 
 use crate::arn::execution_arn;
@@ -40,36 +55,170 @@ CREATE TABLE IF NOT EXISTS socless_executions (
 );
 ";
 
-/// A shared SQLite connection; all calls run on the blocking thread pool.
+/// A handle on a file's connection, which one worker thread owns (see [`serve`]).
 #[derive(Debug, Clone)]
-struct Db(Arc<Mutex<Connection>>);
+struct Db(Arc<Sender<Job>>);
+
+/// A queued call.
+type Job = Box<dyn Work>;
+/// Answers a call that ran, given its group's failure to commit, if any.
+type Reply = Box<dyn FnOnce(Option<&rusqlite::Error>) + Send>;
+
+/// What the worker does with a call.
+trait Work: Send {
+    /// Runs it inside the group's transaction; what it returns answers the caller once the
+    /// group has committed (or failed to).
+    fn run(self: Box<Self>, conn: &mut Connection) -> Reply;
+    /// Answers it with the group's failure to begin, without running it.
+    fn fail(self: Box<Self>, failure: &rusqlite::Error);
+}
+
+/// A call of [`Db::call`]: the closure and where its answer goes.
+struct Call<F, T> {
+    f: F,
+    answer: futures::channel::oneshot::Sender<Result<T, Error>>,
+}
+
+impl<F, T> Work for Call<F, T>
+where
+    T: Send + 'static,
+    F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+{
+    fn run(self: Box<Self>, conn: &mut Connection) -> Reply {
+        let Call { f, answer } = *self;
+        // Atomic on its own: a failure rolls back to the savepoint, leaving the group's other
+        // calls' writes.
+        let result = conn.savepoint().and_then(|savepoint| {
+            let value = f(&savepoint)?;
+            savepoint.commit()?;
+            Ok(value)
+        });
+        Box::new(move |group_failure| {
+            let result = match (result, group_failure) {
+                (Ok(_), Some(failure)) => Err(copy_error(failure)),
+                (result, _) => result,
+            };
+            let _ = answer.send(result.map_err(sql_error));
+        })
+    }
+
+    fn fail(self: Box<Self>, failure: &rusqlite::Error) {
+        let _ = self.answer.send(Err(sql_error(copy_error(failure))));
+    }
+}
+
+/// The most calls one transaction groups.
+const GROUP: usize = 64;
+
+/// The workers this process runs, by canonical path. Handles on one file (a store and a
+/// launcher, or several of each) share its worker: their calls then queue in memory, rather
+/// than wait on SQLite's busy handler, which retries a locked file after sleeps of
+/// milliseconds. Other processes have their own workers, and the busy handler between them.
+static OPEN: Mutex<Vec<(PathBuf, Weak<Sender<Job>>)>> = Mutex::new(Vec::new());
 
 impl Db {
     fn open(path: &Path) -> Result<Self, Error> {
+        let mut open = OPEN.lock().unwrap_or_else(PoisonError::into_inner);
+        open.retain(|(_, worker)| worker.strong_count() > 0);
+        let known = |canonical: &Path| {
+            (open.iter())
+                .find(|(open_path, _)| open_path == canonical)
+                .and_then(|(_, worker)| worker.upgrade())
+        };
+        if let Some(worker) = std::fs::canonicalize(path).ok().and_then(|p| known(&p)) {
+            return Ok(Self(worker));
+        }
+        let conn = Self::connect(path)?;
+        let (jobs, queue) = std::sync::mpsc::channel();
+        std::thread::Builder::new()
+            .name("socless-sqlite".into())
+            .spawn(move || serve(conn, &queue))
+            .map_err(|e| {
+                StorageError::new(
+                    StorageErrorKind::Other,
+                    format!("cannot start the SQLite worker: {e}"),
+                )
+                .with_source(e)
+            })?;
+        let worker = Arc::new(jobs);
+        // Shared only when the file has a name to find it by again; it replaces a worker on
+        // a file of that name that was deleted since.
+        if let Ok(canonical) = std::fs::canonicalize(path) {
+            open.retain(|(open_path, _)| *open_path != canonical);
+            open.push((canonical, Arc::downgrade(&worker)));
+        }
+        Ok(Self(worker))
+    }
+
+    fn connect(path: &Path) -> Result<Connection, Error> {
         let conn = Connection::open(path).map_err(sql_error)?;
         conn.busy_timeout(Duration::from_secs(10))
             .map_err(sql_error)?;
+        // WAL is a property of the file (every later connection uses it); `synchronous` is
+        // per connection.
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(sql_error)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(sql_error)?;
         conn.execute_batch(SCHEMA).map_err(sql_error)?;
-        Ok(Self(Arc::new(Mutex::new(conn))))
+        Ok(conn)
     }
 
+    /// Runs `f` on the worker, atomically (in a savepoint of the group's transaction), and
+    /// answers once its group has committed: its writes are then durable as the module says.
     async fn call<T, F>(&self, f: F) -> Result<T, Error>
     where
         T: Send + 'static,
-        F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+        F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     {
-        let db = Arc::clone(&self.0);
-        tokio::task::spawn_blocking(move || {
-            let mut conn = db
-                .lock()
-                .map_err(|_| storage(StorageErrorKind::Other, "SQLite connection poisoned"))?;
-            f(&mut conn).map_err(sql_error)
-        })
-        .await
-        .map_err(|e| {
-            StorageError::new(StorageErrorKind::Other, format!("SQLite task failed: {e}"))
-                .with_source(e)
-        })?
+        let (answer, answered) = futures::channel::oneshot::channel();
+        let job: Job = Box::new(Call { f, answer });
+        let stopped = || storage(StorageErrorKind::Other, "the SQLite worker has stopped");
+        self.0.send(job).map_err(|_| stopped())?;
+        answered.await.map_err(|_| stopped())?
+    }
+}
+
+/// The worker: takes the calls queued so far (up to [`GROUP`]) and runs them in one
+/// `BEGIN IMMEDIATE` transaction, each in its own savepoint (a failed call leaves the others'
+/// writes), then commits and answers them. One commit per group instead of per call, and
+/// while callers keep it busy the worker takes their calls without sleeping between them.
+/// `BEGIN IMMEDIATE` takes the file's write lock before any read, so a read-then-write call
+/// (a dedup claim) is race-safe against other processes. Ends when every handle is dropped.
+fn serve(mut conn: Connection, queue: &Receiver<Job>) {
+    while let Ok(first) = queue.recv() {
+        let group: Vec<Job> = std::iter::once(first)
+            .chain(queue.try_iter().take(GROUP - 1))
+            .collect();
+        if let Err(failure) = conn.execute_batch("BEGIN IMMEDIATE") {
+            // Never run outside a transaction: answer with the failure at once.
+            for job in group {
+                job.fail(&failure);
+            }
+            continue;
+        }
+        let replies: Vec<Reply> = group.into_iter().map(|job| job.run(&mut conn)).collect();
+        let committed = conn.execute_batch("COMMIT");
+        if committed.is_err() {
+            // Leave no transaction open for the next group (a failed COMMIT may have kept it).
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        for reply in replies {
+            reply(committed.as_ref().err());
+        }
+    }
+}
+
+/// A copy of a group's failure for each of its calls (`rusqlite::Error` is not `Clone`).
+fn copy_error(error: &rusqlite::Error) -> rusqlite::Error {
+    match error {
+        rusqlite::Error::SqliteFailure(code, message) => {
+            rusqlite::Error::SqliteFailure(*code, message.clone())
+        }
+        other => rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_ERROR),
+            Some(other.to_string()),
+        ),
     }
 }
 
@@ -144,11 +293,10 @@ impl EventStore for LocalStore {
         let hash = dedup_hash.to_owned();
         self.db
             .call(move |conn| {
-                conn.query_row(
+                conn.prepare_cached(
                     "SELECT current_investigation_id FROM socless_dedup WHERE dedup_hash = ?1",
-                    [hash],
-                    |row| row.get(0),
-                )
+                )?
+                .query_row([hash], |row| row.get(0))
                 .optional()
             })
             .await
@@ -159,12 +307,9 @@ impl EventStore for LocalStore {
         let text = self
             .db
             .call(move |conn| {
-                conn.query_row(
-                    "SELECT item FROM socless_events WHERE id = ?1",
-                    [id],
-                    |row| row.get(0),
-                )
-                .optional()
+                conn.prepare_cached("SELECT item FROM socless_events WHERE id = ?1")?
+                    .query_row([id], |row| row.get(0))
+                    .optional()
             })
             .await?;
         parse_object(text)
@@ -183,27 +328,24 @@ impl EventStore for LocalStore {
         );
         let (hash, expected) = (dedup_hash.to_owned(), expected.map(str::to_owned));
         self.db
+            // One call: atomic, and the worker's transaction holds the write lock from its
+            // start, so no other process claims the hash between the read and the writes.
             .call(move |conn| {
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-                let current: Option<String> = tx
-                    .query_row(
+                let current: Option<String> = conn
+                    .prepare_cached(
                         "SELECT current_investigation_id FROM socless_dedup WHERE dedup_hash = ?1",
-                        [&hash],
-                        |row| row.get(0),
-                    )
+                    )?
+                    .query_row([&hash], |row| row.get(0))
                     .optional()?;
                 if current != expected {
                     return Ok(false);
                 }
-                tx.execute(
-                    "INSERT INTO socless_events (id, item) VALUES (?1, ?2)",
-                    params![id, item],
-                )?;
-                tx.execute(
+                conn.prepare_cached("INSERT INTO socless_events (id, item) VALUES (?1, ?2)")?
+                    .execute(params![id, item])?;
+                conn.prepare_cached(
                     "INSERT OR REPLACE INTO socless_dedup (dedup_hash, current_investigation_id) VALUES (?1, ?2)",
-                    params![hash, investigation_id],
-                )?;
-                tx.commit()?;
+                )?
+                .execute(params![hash, investigation_id])?;
                 Ok(true)
             })
             .await
@@ -213,10 +355,10 @@ impl EventStore for LocalStore {
         let (id, item) = (event.id.clone(), to_json(event)?);
         self.db
             .call(move |conn| {
-                conn.execute(
+                conn.prepare_cached(
                     "INSERT OR REPLACE INTO socless_events (id, item) VALUES (?1, ?2)",
-                    params![id, item],
-                )
+                )?
+                .execute(params![id, item])
             })
             .await
             .map(drop)
@@ -226,8 +368,7 @@ impl EventStore for LocalStore {
         let (id, item) = (item.execution_id.clone(), to_json(item)?);
         self.db
             .call(move |conn| {
-                conn.execute(
-                    "INSERT OR REPLACE INTO socless_execution_results (execution_id, item) VALUES (?1, ?2)",
+                conn.prepare_cached("INSERT OR REPLACE INTO socless_execution_results (execution_id, item) VALUES (?1, ?2)")?.execute(
                     params![id, item],
                 )
             })
@@ -240,8 +381,7 @@ impl EventStore for LocalStore {
         let updated = self
             .db
             .call(move |conn| {
-                conn.execute(
-                    "UPDATE socless_execution_results SET item = json_set(item, '$.start_error', ?2) WHERE execution_id = ?1",
+                conn.prepare_cached("UPDATE socless_execution_results SET item = json_set(item, '$.start_error', ?2) WHERE execution_id = ?1")?.execute(
                     params![id, error],
                 )
             })
@@ -260,11 +400,10 @@ impl EventStore for LocalStore {
         let text = self
             .db
             .call(move |conn| {
-                conn.query_row(
+                conn.prepare_cached(
                     "SELECT item FROM socless_execution_results WHERE execution_id = ?1",
-                    [id],
-                    |row| row.get(0),
-                )
+                )?
+                .query_row([id], |row| row.get(0))
                 .optional()
             })
             .await?;
@@ -280,8 +419,7 @@ impl EventStore for LocalStore {
         let updated = self
             .db
             .call(move |conn| {
-                conn.execute(
-                    "UPDATE socless_events SET item = json_set(item, '$.status_', ?2) WHERE id = ?1",
+                conn.prepare_cached("UPDATE socless_events SET item = json_set(item, '$.status_', ?2) WHERE id = ?1")?.execute(
                     params![id, status.as_str()],
                 )
             })
@@ -467,8 +605,7 @@ impl PlaybookLauncher for LocalLauncher {
         let inserted = self
             .db
             .call(move |conn| {
-                conn.execute(
-                    "INSERT OR IGNORE INTO socless_executions (state_machine_arn, name, input, started_at) VALUES (?1, ?2, ?3, ?4)",
+                conn.prepare_cached("INSERT OR IGNORE INTO socless_executions (state_machine_arn, name, input, started_at) VALUES (?1, ?2, ?3, ?4)")?.execute(
                     params![row.0, row.1, row.2, row.3],
                 )
             })
@@ -496,8 +633,7 @@ impl PlaybookLauncher for LocalLauncher {
         let text: Option<String> = self
             .db
             .call(move |conn| {
-                conn.query_row(
-                    "SELECT input FROM socless_executions WHERE state_machine_arn = ?1 AND name = ?2",
+                conn.prepare_cached("SELECT input FROM socless_executions WHERE state_machine_arn = ?1 AND name = ?2")?.query_row(
                     params![key.0, key.1],
                     |row| row.get(0),
                 )
@@ -576,5 +712,85 @@ mod tests {
             error.to_string(),
             "storage error: SQLite: no such table: socless_dedup"
         );
+    }
+
+    fn temp_file(name: &str) -> PathBuf {
+        std::env::temp_dir().join(format!("socless-{name}-{}.sqlite", uuid::Uuid::new_v4()))
+    }
+
+    fn remove(path: &Path) {
+        for suffix in ["sqlite", "sqlite-wal", "sqlite-shm"] {
+            let _ = std::fs::remove_file(path.with_extension(suffix));
+        }
+    }
+
+    #[test]
+    fn handles_on_one_file_share_its_worker() {
+        let (path, other) = (temp_file("shared"), temp_file("other"));
+        let store = LocalStore::open(&path).unwrap();
+        let launcher = LocalLauncher::open(&path).unwrap();
+        assert!(Arc::ptr_eq(&store.db.0, &launcher.db.0));
+        let elsewhere = LocalStore::open(&other).unwrap();
+        assert!(!Arc::ptr_eq(&store.db.0, &elsewhere.db.0));
+        drop((store, launcher, elsewhere));
+        remove(&path);
+        remove(&other);
+    }
+
+    /// Calls queued behind a slow one run as one group: the failing one is rolled back alone
+    /// and answered with its error, the others commit.
+    #[tokio::test]
+    async fn a_failed_call_leaves_its_group_s_writes() {
+        let path = temp_file("group");
+        let db = LocalStore::open(&path).unwrap().db;
+        let insert = |id: &'static str| {
+            db.call(move |conn| {
+                conn.execute(
+                    "INSERT INTO socless_events (id, item) VALUES (?1, '{}')",
+                    [id],
+                )
+            })
+        };
+        let slow = db.call(|_| {
+            std::thread::sleep(Duration::from_millis(100));
+            Ok(())
+        });
+        // Polled together: all are queued while the worker sleeps in the first.
+        let (slow, a, twice, b) = futures::join!(
+            slow,
+            insert("a"),
+            async {
+                // Its second insert fails on the primary key after its first succeeded.
+                db.call(|conn| {
+                    conn.execute(
+                        "INSERT INTO socless_events (id, item) VALUES ('c', '{}')",
+                        [],
+                    )?;
+                    conn.execute(
+                        "INSERT INTO socless_events (id, item) VALUES ('c', '{}')",
+                        [],
+                    )
+                })
+                .await
+            },
+            insert("b")
+        );
+        slow.unwrap();
+        assert_eq!((a.unwrap(), b.unwrap()), (1, 1));
+        assert_eq!(
+            twice.unwrap_err().storage_kind(),
+            Some(StorageErrorKind::Conflict)
+        );
+        let ids = db
+            .call(|conn| {
+                let mut stmt = conn.prepare("SELECT id FROM socless_events ORDER BY id")?;
+                let ids = stmt.query_map([], |row| row.get::<_, String>(0))?;
+                ids.collect::<rusqlite::Result<Vec<_>>>()
+            })
+            .await
+            .unwrap();
+        assert_eq!(ids, ["a", "b"]);
+        drop(db);
+        remove(&path);
     }
 }

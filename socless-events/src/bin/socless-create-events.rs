@@ -12,8 +12,9 @@ use std::process::ExitCode;
 use clap::Parser;
 use serde_json::Value;
 use socless_events::{
-    AwsLauncher, AwsStore, CreateEventsOutput, Error, EventCreator, EventStore, LocalLauncher,
-    LocalStore, PlaybookLauncher, REGION_ENV, StateMachineArns, TableNames,
+    AwsLauncher, AwsStore, CreateEventsOutput, DEFAULT_CONCURRENCY, Error, EventCreator,
+    EventStore, LocalLauncher, LocalStore, PlaybookLauncher, REGION_ENV, StateMachineArns,
+    TableNames,
 };
 
 /// The account used for local ARNs when none is given.
@@ -39,6 +40,11 @@ struct Cli {
     /// With --local: POST each execution input to this URL.
     #[arg(long, value_name = "URL", requires = "local")]
     webhook: Option<String>,
+    /// Events recorded at once (1: one after another). Events of one dedup hash always run
+    /// in order.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_CONCURRENCY as u16,
+          value_parser = clap::value_parser!(u16).range(1..))]
+    concurrency: u16,
     /// The event_details JSON file; stdin when absent or "-".
     #[arg(value_name = "FILE")]
     file: Option<PathBuf>,
@@ -85,7 +91,8 @@ async fn run(cli: &Cli, event_details: &Value) -> Result<CreateEventsOutput, Err
             if let Some(url) = &cli.webhook {
                 launcher = launcher.with_webhook(url)?;
             }
-            create(LocalStore::open(path)?, launcher, arns, event_details).await
+            let store = LocalStore::open(path)?;
+            create(cli, store, launcher, arns, event_details).await
         }
         None => {
             let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
@@ -95,18 +102,20 @@ async fn run(cli: &Cli, event_details: &Value) -> Result<CreateEventsOutput, Err
                 .to_string();
             let arns = arns(cli, region, None)?;
             let store = AwsStore::new(&config, TableNames::from_env()?);
-            create(store, AwsLauncher::new(&config), arns, event_details).await
+            create(cli, store, AwsLauncher::new(&config), arns, event_details).await
         }
     }
 }
 
 async fn create<S: EventStore, L: PlaybookLauncher>(
+    cli: &Cli,
     store: S,
     launcher: L,
     arns: StateMachineArns,
     event_details: &Value,
 ) -> Result<CreateEventsOutput, Error> {
     EventCreator::new(store, launcher, arns)
+        .with_concurrency(usize::from(cli.concurrency))
         .create_events(event_details)
         .await
 }

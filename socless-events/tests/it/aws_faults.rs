@@ -124,7 +124,8 @@ async fn dynamodb_throttling_mid_batch() {
     let throttled =
         AwsStore::with_policy(&moto_config(&server.url), fixture.tables.clone(), &policy());
     let store = FailAfter::new(fixture.store(), throttled, 2);
-    let creator = EventCreator::new(store, fixture.launcher(), fixture.arns());
+    // Budgets count the sequential run's calls (concurrency 1).
+    let creator = EventCreator::new(store, fixture.launcher(), fixture.arns()).with_concurrency(1);
     let input = three_events("dynamo-throttled", "InvestigateLogin");
     let error = creator.create_events(&input).await.unwrap_err();
     assert_eq!(
@@ -154,7 +155,8 @@ async fn dynamodb_unreachable_mid_event() {
         &policy(),
     );
     let store = FailAfter::new(fixture.store(), unreachable, 3);
-    let creator = EventCreator::new(store, fixture.launcher(), fixture.arns());
+    // Budgets count the sequential run's calls (concurrency 1).
+    let creator = EventCreator::new(store, fixture.launcher(), fixture.arns()).with_concurrency(1);
     let input = three_events("dynamo-down", "InvestigateLogin");
     let error = creator.create_events(&input).await.unwrap_err();
     let text = error.to_string();

@@ -1,5 +1,6 @@
 //! The `socless-create-events` binary, against the local store and against moto.
 
+use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -100,13 +101,14 @@ async fn local_store_from_a_file() {
         .executions()
         .await
         .unwrap();
-    let names: Vec<&str> = executions.iter().map(|e| e.name.as_str()).collect();
-    let expected: Vec<&str> = result
+    // Events are recorded concurrently, so executions start in any order.
+    let names: BTreeSet<&str> = executions.iter().map(|e| e.name.as_str()).collect();
+    let expected: BTreeSet<&str> = result
         .events
         .iter()
         .map(|e| e.metadata.execution_id.as_str())
         .collect();
-    assert_eq!(names, expected);
+    assert_eq!((names.len(), names), (3, expected));
     remove_sqlite(&db);
     std::fs::remove_file(file).unwrap();
 }
@@ -278,4 +280,69 @@ async fn aws_needs_an_account_and_tables() {
         stderr(&output),
         "error: configuration error: SOCLESS_DEDUP_TABLE is not set\n"
     );
+}
+
+/// Two CLIs write the same SQLite file at the same time, each with the same 40 details: per
+/// dedup hash exactly one original across both runs, and every other event of that hash joins
+/// its investigation.
+#[test]
+fn two_clis_on_one_file_keep_dedup_race_safe() {
+    let db = temp_sqlite();
+    let tag = uuid::Uuid::new_v4().simple().to_string();
+    let details: Vec<Value> = (0..40)
+        .map(|i| json!({"alert": format!("{tag}-{}", i % 20), "n": i}))
+        .collect();
+    let input = json!({
+        "event_type": "Race", "playbook": "Pb", "details": details, "dedup_keys": ["alert"],
+    });
+    let file = write_temp_json(&input);
+    let args = [
+        "--local",
+        db.to_str().unwrap(),
+        "--account-id",
+        "123456789012",
+        file.to_str().unwrap(),
+    ];
+    // The file exists (in WAL mode) before both start, as it would for a deployed store.
+    drop(LocalStore::open(&db).unwrap());
+    let spawn = || {
+        Command::new(BIN)
+            .args(args)
+            .env_clear()
+            .envs(std::env::vars_os().filter(|(name, _)| name == "LLVM_PROFILE_FILE"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (first, second) = (spawn(), spawn());
+    let mut by_alert: std::collections::BTreeMap<String, Vec<(bool, String, String)>> =
+        Default::default();
+    for child in [first, second] {
+        let output = child.wait_with_output().unwrap();
+        assert!(output.status.success(), "{}", stderr(&output));
+        for event in stdout_output(&output).events {
+            let alert = event.event.details["alert"].as_str().unwrap().to_owned();
+            let meta = event.metadata;
+            by_alert.entry(alert).or_default().push((
+                meta.is_duplicate,
+                meta.id,
+                meta.investigation_id,
+            ));
+        }
+    }
+    assert_eq!(by_alert.len(), 20);
+    for (alert, events) in &by_alert {
+        assert_eq!(events.len(), 4, "{alert}");
+        let originals: Vec<_> = events.iter().filter(|(dup, ..)| !dup).collect();
+        assert_eq!(originals.len(), 1, "{alert}: {events:?}");
+        let investigation = &originals[0].1;
+        assert!(
+            events.iter().all(|(_, _, inv)| inv == investigation),
+            "{alert}: {events:?}"
+        );
+    }
+    remove_sqlite(&db);
+    std::fs::remove_file(file).unwrap();
 }

@@ -42,7 +42,9 @@ pub(crate) fn hashes(input: &Value) -> Vec<String> {
 /// the SDK's text, and its results item says `start_error`.
 pub(crate) async fn throttled_start_is_reported_and_recorded(fixture: &impl Fixture) {
     let launcher = ThrottleNth::new(fixture.launcher(), 2);
-    let creator = EventCreator::new(fixture.store(), launcher, fixture.arns());
+    // The Nth call: the sequential run's order (concurrency 1); `concurrent.rs` tests the
+    // concurrent contract.
+    let creator = EventCreator::new(fixture.store(), launcher, fixture.arns()).with_concurrency(1);
     let input = three_events("throttled", "InvestigateLogin");
     let error = creator.create_events(&input).await.unwrap_err();
     assert_eq!(
@@ -95,7 +97,9 @@ pub(crate) async fn store_down_mid_batch_loses_nothing(fixture: &impl Fixture) {
     for budget in 0..=7 {
         let store = FailAfter::new(fixture.store(), DownStore, budget);
         let launcher = ThrottleNth::new(fixture.launcher(), 2);
-        let creator = EventCreator::new(store, launcher, fixture.arns());
+        // Budgets count the sequential run's calls (concurrency 1); `concurrent.rs` tests the
+        // concurrent contract.
+        let creator = EventCreator::new(store, launcher, fixture.arns()).with_concurrency(1);
         let input = three_events(
             &format!("down-{budget}-{}", uuid::Uuid::new_v4()),
             "InvestigateLogin",

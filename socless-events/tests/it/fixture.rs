@@ -1,5 +1,6 @@
-//! One behavioural suite, two backends: a [`Fixture`] hands out fresh handles to a store and a
-//! launcher that share the same data (a moto server's tables, or one SQLite file).
+//! One behavioural suite, three backends: a [`Fixture`] hands out fresh handles to a store and
+//! a launcher that share the same data (tables on a moto server or on the in-memory AWS
+//! stand-in, through the real SDK clients; or one SQLite file).
 
 #[cfg(feature = "local")]
 use std::path::PathBuf;
@@ -12,6 +13,8 @@ use socless_events::{EventCreator, EventStore, PlaybookLauncher, StateMachineArn
 #[cfg(feature = "local")]
 use socless_events::{LocalLauncher, LocalStore};
 
+#[cfg(feature = "aws")]
+use crate::aws_standin::AwsStandIn;
 #[cfg(feature = "aws")]
 use crate::local_aws::{self, MotoServer};
 #[cfg(feature = "aws")]
@@ -44,9 +47,28 @@ pub(crate) trait Fixture: Send + Sync {
     }
 }
 
+/// Where an [`AwsFixture`]'s tables and state machines are.
+#[cfg(feature = "aws")]
+pub(crate) enum LocalAws {
+    /// The moto server the running tests share: the reference for AWS's behaviour.
+    Moto(Arc<MotoServer>),
+    /// This fixture's own in-memory stand-in (`tests/support/aws_standin.rs`).
+    StandIn(AwsStandIn),
+}
+
+#[cfg(feature = "aws")]
+impl LocalAws {
+    pub(crate) fn url(&self) -> &str {
+        match self {
+            LocalAws::Moto(server) => server.url(),
+            LocalAws::StandIn(server) => server.url(),
+        }
+    }
+}
+
 #[cfg(feature = "aws")]
 pub(crate) struct AwsFixture {
-    pub(crate) server: Arc<MotoServer>,
+    pub(crate) server: LocalAws,
     pub(crate) tables: TableNames,
 }
 
@@ -54,7 +76,16 @@ pub(crate) struct AwsFixture {
 impl AwsFixture {
     /// Fresh tables (unique names) and the deployed playbooks on the shared moto server.
     pub(crate) async fn new() -> Self {
-        let server = moto();
+        Self::on(LocalAws::Moto(moto())).await
+    }
+
+    /// The same on a new in-memory stand-in.
+    pub(crate) async fn stand_in() -> Self {
+        let server = AwsStandIn::start().await.unwrap();
+        Self::on(LocalAws::StandIn(server)).await
+    }
+
+    async fn on(server: LocalAws) -> Self {
         let prefix = format!("t{}", uuid::Uuid::new_v4().simple());
         let tables = TableNames::new(
             format!("{prefix}_socless_events"),
@@ -118,7 +149,9 @@ pub(crate) fn temp_sqlite() -> PathBuf {
 #[cfg(feature = "local")]
 pub(crate) fn remove_sqlite(path: &std::path::Path) {
     let _ = std::fs::remove_file(path);
-    let _ = std::fs::remove_file(path.with_extension("sqlite-journal"));
+    for suffix in ["sqlite-journal", "sqlite-wal", "sqlite-shm"] {
+        let _ = std::fs::remove_file(path.with_extension(suffix));
+    }
 }
 
 #[cfg(feature = "local")]

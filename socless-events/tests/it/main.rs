@@ -1,6 +1,7 @@
 //! Integration tests: one behavioural suite against moto (DynamoDB + Step Functions through the
-//! real SDK clients) and against the embedded SQLite store, plus the CLI, the webhook, faults,
-//! hostile input, load and endpoint authentication.
+//! real SDK clients), against an in-memory AWS stand-in and against the embedded SQLite store, plus the CLI, the webhook, faults,
+//! hostile input, load, concurrency within a batch (on moto also behind a latency-injecting
+//! proxy) and endpoint authentication.
 //!
 //! Each part needs the features of what it tests: `aws` (moto), `local` (SQLite, the webhook),
 //! `cli` (the binary); the authentication tests need none.
@@ -13,6 +14,8 @@ mod auth;
 mod aws_faults;
 #[cfg(feature = "cli")]
 mod cli;
+#[cfg(any(feature = "aws", feature = "local"))]
+mod concurrency;
 mod deploy;
 #[cfg(feature = "aws")]
 mod dynamo_types;
@@ -29,6 +32,15 @@ mod load;
 #[allow(dead_code)]
 #[path = "../support/local_aws.rs"]
 mod local_aws;
+// Shared with the benches.
+#[cfg(feature = "aws")]
+#[allow(dead_code)]
+#[path = "../support/latency_proxy.rs"]
+mod latency_proxy;
+// Shared with the benches.
+#[cfg(feature = "aws")]
+#[path = "../support/aws_standin.rs"]
+mod aws_standin;
 #[cfg(feature = "aws")]
 mod moto;
 #[cfg(any(feature = "aws", feature = "local"))]
@@ -41,6 +53,13 @@ mod wrappers;
 #[cfg(feature = "aws")]
 mod aws {
     crate::scenarios::behaviour_suite!(crate::fixture::AwsFixture::new());
+}
+
+/// The same suite on the in-memory AWS stand-in the concurrency tests and benches use at
+/// scale: it answers every call the client makes as moto does.
+#[cfg(feature = "aws")]
+mod aws_stand_in {
+    crate::scenarios::behaviour_suite!(crate::fixture::AwsFixture::stand_in());
 }
 
 #[cfg(feature = "local")]

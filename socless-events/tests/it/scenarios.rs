@@ -15,6 +15,7 @@ pub(crate) use crate::faults::{
 use crate::fixture::{ACCOUNT, Fixture};
 pub(crate) use crate::hostile::hostile_input_writes_nothing;
 pub(crate) use crate::load::concurrent_batches_lose_nothing;
+use crate::wrappers::{FailOnDetail, check_records};
 
 /// Instantiates every scenario as a test, with `$setup` building the fixture.
 macro_rules! behaviour_suite {
@@ -39,6 +40,7 @@ macro_rules! behaviour_suite {
             missing_state_machine_is_recorded,
             store_down_mid_batch_loses_nothing,
             hostile_input_writes_nothing,
+            concurrent_storage_failure_reports_every_written_event,
         );
     };
     (@tests $setup:expr; $($name:ident),* $(,)?) => {
@@ -392,7 +394,8 @@ pub(crate) async fn partial_failure_carries_every_report(fixture: &impl Fixture)
         inner: fixture.launcher(),
         calls: Default::default(),
     };
-    let creator = EventCreator::new(fixture.store(), launcher, fixture.arns());
+    // The second call: the sequential run's order (concurrency 1).
+    let creator = EventCreator::new(fixture.store(), launcher, fixture.arns()).with_concurrency(1);
     let input = capture()["batch_input"].clone();
     let error = creator.create_events(&input).await.unwrap_err();
     assert_eq!(
@@ -641,4 +644,55 @@ pub(crate) async fn launch_failures_have_kinds(fixture: &impl Fixture) {
         .await
         .unwrap_err();
     assert_eq!(launch_kind(&again), LaunchErrorKind::ExecutionAlreadyExists);
+}
+
+/// With 16 events in flight, the store fails for event 5 alone: no event starts after the
+/// failure, the ones in flight finish, and the error reports every written event in batch
+/// order (at least events 0 to 4, which started before 5; none from 21 on, which could only
+/// start after it), each with its records.
+pub(crate) async fn concurrent_storage_failure_reports_every_written_event(fixture: &impl Fixture) {
+    const CONCURRENCY: usize = 16;
+    const FAILING: usize = 5;
+    let tag = uuid::Uuid::new_v4().simple().to_string();
+    let details: Vec<Value> = (0..40)
+        .map(|i| json!({"alert": format!("{tag}-{}", i % 10), "n": i, "fail": i == FAILING}))
+        .collect();
+    let input = json!({
+        "event_type": "Concurrent faults", "playbook": "InvestigateLogin",
+        "details": details, "dedup_keys": ["alert"],
+    });
+    let store = FailOnDetail(fixture.store());
+    let creator =
+        EventCreator::new(store, fixture.launcher(), fixture.arns()).with_concurrency(CONCURRENCY);
+    let error = creator.create_events(&input).await.unwrap_err();
+    assert!(
+        matches!(error, Error::Incomplete { total: 40, .. }),
+        "{error}"
+    );
+    assert_eq!(error.storage_kind(), Some(StorageErrorKind::Unavailable));
+    let output = error.output().unwrap();
+    let written: Vec<u64> = output
+        .events
+        .iter()
+        .map(|e| e.event.details["n"].as_u64().unwrap())
+        .collect();
+    assert!(written.windows(2).all(|w| w[0] < w[1]), "{written:?}");
+    assert!(!written.contains(&(FAILING as u64)), "{written:?}");
+    for before in 0..FAILING as u64 {
+        assert!(
+            written.contains(&before),
+            "{before} is missing: {written:?}"
+        );
+    }
+    assert!(
+        written.iter().all(|&n| n < (FAILING + CONCURRENCY) as u64),
+        "{written:?}"
+    );
+    assert!(
+        error
+            .to_string()
+            .contains(&format!("({} of 40 events recorded", written.len())),
+        "{error}"
+    );
+    check_records(&fixture.store(), &fixture.launcher(), output).await;
 }

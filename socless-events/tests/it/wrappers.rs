@@ -134,6 +134,54 @@ impl<S: EventStore, F: EventStore> EventStore for FailAfter<S, F> {
     }
 }
 
+/// A store that is down for the event whose details carry `"fail": true` (its events item is
+/// never written) and healthy for every other: a failure tied to one event, whatever order a
+/// concurrent batch reaches it in.
+#[derive(Clone)]
+pub(crate) struct FailOnDetail<S>(pub(crate) S);
+
+fn marked(event: &EventItem) -> bool {
+    event.details.get("fail") == Some(&Value::Bool(true))
+}
+
+impl<S: EventStore> EventStore for FailOnDetail<S> {
+    async fn dedup_mapping(&self, hash: &str) -> Result<Option<String>, Error> {
+        self.0.dedup_mapping(hash).await
+    }
+    async fn event(&self, id: &str) -> Result<Option<JsonObject>, Error> {
+        self.0.event(id).await
+    }
+    async fn put_original(
+        &self,
+        event: &EventItem,
+        hash: &str,
+        expected: Option<&str>,
+    ) -> Result<bool, Error> {
+        if marked(event) {
+            return Err(down());
+        }
+        self.0.put_original(event, hash, expected).await
+    }
+    async fn put_event(&self, event: &EventItem) -> Result<(), Error> {
+        if marked(event) {
+            return Err(down());
+        }
+        self.0.put_event(event).await
+    }
+    async fn put_results(&self, item: &ResultsItem) -> Result<(), Error> {
+        self.0.put_results(item).await
+    }
+    async fn record_start_failure(&self, id: &str, error: &str) -> Result<(), Error> {
+        self.0.record_start_failure(id, error).await
+    }
+    async fn results(&self, id: &str) -> Result<Option<JsonObject>, Error> {
+        self.0.results(id).await
+    }
+    async fn set_investigation_status(&self, id: &str, status: Status) -> Result<(), Error> {
+        self.0.set_investigation_status(id, status).await
+    }
+}
+
 /// A launcher whose `nth` start (from 1) fails as a throttled `StartExecution` would, after
 /// the SDK gave up retrying. `starts` counts the starts attempted.
 #[derive(Clone)]
