@@ -3,10 +3,12 @@
 //! Two modes, chosen by [`RelayConfig::jwks`](crate::RelayConfig::jwks): HS256 tokens signed
 //! with the relay's `SECRET_KEY` (here), or RS256 Cisco XDR configuration tokens checked
 //! against the region's published keys ([`crate::jwks`]). Either way the token's payload
-//! carries the caller's Auth0 Signals API key as `key` and may carry `CTR_ENTITIES_LIMIT`;
-//! `exp` and `nbf` are enforced when present. What both modes share is in [`crate::token`].
+//! carries the fields the provider declared (for Auth0 Signals, the caller's API key as `key`)
+//! and may carry `CTR_ENTITIES_LIMIT`; `exp` and `nbf` are enforced when present. What both
+//! modes share is in [`crate::token`].
 
 use std::fmt;
+use std::sync::Arc;
 
 use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
@@ -14,9 +16,10 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::credentials::{CredentialField, Credentials};
 use crate::error::{AuthFailure, ConfigError};
 use crate::jwks::{JwksConfig, JwksVerifier};
-use crate::token::{self, Credentials, LEEWAY_SECONDS, VerifiedTokens};
+use crate::token::{self, LEEWAY_SECONDS, VerifiedTokens};
 
 /// The relay's `SECRET_KEY`: the HS256 key every JWT is verified with.
 ///
@@ -116,14 +119,18 @@ impl fmt::Debug for Verifier {
 }
 
 impl Verifier {
-    /// The JWKS mode when `jwks` is set, else HS256 with `secret_key` (if any).
+    /// The JWKS mode when `jwks` is set, else HS256 with `secret_key` (if any); tokens must
+    /// carry the provider's required `fields`.
     pub(crate) fn new(
         secret_key: Option<&SecretKey>,
         jwks: Option<&JwksConfig>,
+        fields: Arc<[CredentialField]>,
     ) -> Result<Self, ConfigError> {
         Ok(match jwks {
-            Some(jwks) => Self::Jwks(Box::new(JwksVerifier::new(jwks)?)),
-            None => Self::SecretKey(secret_key.map(|s| Box::new(HsVerifier::new(s.clone())))),
+            Some(jwks) => Self::Jwks(Box::new(JwksVerifier::new(jwks)?.with_fields(fields))),
+            None => Self::SecretKey(
+                secret_key.map(|s| Box::new(HsVerifier::new(s.clone(), Arc::clone(&fields)))),
+            ),
         })
     }
 
@@ -145,14 +152,16 @@ pub(crate) struct HsVerifier {
     secret: SecretKey,
     validation: Validation,
     verified: VerifiedTokens,
+    fields: Arc<[CredentialField]>,
 }
 
 impl HsVerifier {
-    fn new(secret: SecretKey) -> Self {
+    fn new(secret: SecretKey, fields: Arc<[CredentialField]>) -> Self {
         Self {
             secret,
             validation: validation(),
             verified: VerifiedTokens::default(),
+            fields,
         }
     }
 
@@ -166,7 +175,7 @@ impl HsVerifier {
             return remembered;
         }
         let claims = decode_claims(token, &self.secret, &self.validation)?;
-        let credentials = token::credentials(&claims)?;
+        let credentials = token::credentials(&claims, &self.fields)?;
         self.verified.remember(token, &claims, &credentials).await;
         Ok(credentials)
     }
@@ -222,10 +231,20 @@ mod tests {
     use serde_json::json;
     use signals_client::ApiKey;
 
+    /// The fields of the Auth0 Signals provider, whose tokens these tests sign.
+    fn fields() -> Arc<[CredentialField]> {
+        Arc::from(crate::signals::CREDENTIALS.as_slice())
+    }
+
+    /// The Signals API key in `credentials`, as the provider reads it.
+    fn key(credentials: &Credentials) -> ApiKey {
+        ApiKey::new(credentials.str("key").unwrap()).unwrap()
+    }
+
     /// A full check of the header against `secret`, with no memory of earlier tokens.
     fn verify(headers: &HeaderMap, secret: &SecretKey) -> Result<Credentials, AuthFailure> {
         let claims = decode_claims(bearer_token(headers)?, secret, &validation())?;
-        token::credentials(&claims)
+        token::credentials(&claims, &fields())
     }
 
     const SECRET: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
@@ -260,7 +279,7 @@ mod tests {
 
     fn check(authorization: Option<&str>, expected: Result<(&str, Option<usize>), AuthFailure>) {
         let got = verify(&headers(authorization), &secret());
-        let got = got.map(|c| (c.key, c.entities_limit));
+        let got = got.map(|c| (key(&c), c.entities_limit()));
         let expected = expected.map(|(k, l)| (ApiKey::new(k).unwrap(), l));
         assert_eq!(got, expected, "{authorization:?}");
     }
@@ -378,7 +397,7 @@ mod tests {
     #[test]
     fn unconfigured_relay_rejects_everything() {
         let t = sign(Algorithm::HS256, SECRET, &json!({"key": "k"}));
-        let unconfigured = Verifier::new(None, None).unwrap();
+        let unconfigured = Verifier::new(None, None, fields()).unwrap();
         runtime().block_on(async {
             assert_eq!(
                 unconfigured.verify(&headers(Some(&bearer(&t)))).await,
@@ -416,7 +435,7 @@ mod tests {
 
     #[test]
     fn remembered_tokens_still_expire_and_mature() {
-        let hs = HsVerifier::new(secret());
+        let hs = HsVerifier::new(secret(), fields());
         let now = u64::try_from(now()).unwrap();
         let token = sign(
             Algorithm::HS256,
@@ -425,7 +444,7 @@ mod tests {
         );
         runtime().block_on(async {
             let first = hs.verify_at(&token, now).await.unwrap();
-            assert_eq!(first.key, ApiKey::new("k").unwrap());
+            assert_eq!(key(&first), ApiKey::new("k").unwrap());
             assert_eq!(hs.verified.len().await, 1);
             // The same token later: answered from memory, with the time checks made again.
             assert_eq!(
@@ -445,7 +464,7 @@ mod tests {
 
     #[test]
     fn only_tokens_that_verify_are_remembered() {
-        let hs = HsVerifier::new(secret());
+        let hs = HsVerifier::new(secret(), fields());
         let now = u64::try_from(now()).unwrap();
         let forged = sign(Algorithm::HS256, "another secret", &json!({"key": "k"}));
         let keyless = sign(Algorithm::HS256, SECRET, &json!({"nokey": "k"}));

@@ -1,21 +1,22 @@
-//! The upstream side of a request: concurrent IP lookups, deduplicated and cached blocklist
-//! metadata, and the error mapping to the relay's codes.
+//! The Auth0 Signals side of a request: concurrent IP lookups, deduplicated and cached
+//! blocklist metadata, and the mapping of Signals' errors to the relay's codes (through the
+//! helper every provider shares, [`RelayError::upstream`]).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
+use ctim_model::Verdict;
 use futures::StreamExt as _;
 use moka::future::Cache;
 use signals_client::{ApiKey, ErrorKind, IpReport, ListKind, ListMetadata, SignalsClient};
 
 use crate::config::RelayConfig;
-use crate::error::{AuthFailure, ConfigError, RelayError};
-use crate::mapping::{self, DeliberateData, ObserveData, QueryTime};
+use crate::error::{ConfigError, RelayError, UpstreamFailure};
+use crate::mapping::{self, ObserveData, QueryTime};
 use crate::request::IpObservable;
 use crate::stats::Stats;
 use crate::telemetry;
-use crate::token::Credentials;
 
 /// Counters shared by the concurrent lookups of one request.
 #[derive(Debug, Default)]
@@ -41,9 +42,9 @@ impl Counters {
 
 /// Data gathered for a route, the errors met on the way, and what it cost.
 #[derive(Debug)]
-pub(crate) struct Outcome<T> {
-    /// What the route answers, when there is something to answer.
-    pub(crate) data: Option<T>,
+pub(crate) struct Gathered<T> {
+    /// What was gathered (possibly nothing).
+    pub(crate) data: T,
     /// Every failure met, in the order met.
     pub(crate) errors: Vec<RelayError>,
     /// What the request cost upstream.
@@ -78,15 +79,15 @@ impl Enricher {
     }
 
     /// `/health`: proves the caller's key works with one real upstream call.
-    pub(crate) async fn check_key(&self, credentials: &Credentials) -> Outcome<()> {
+    pub(crate) async fn check_key(&self, key: &ApiKey) -> Gathered<()> {
         let counters = Counters::default();
         counters.call();
-        let errors = match self.client.check_key(&credentials.key).await {
+        let errors = match self.client.check_key(key).await {
             Ok(()) => Vec::new(),
             Err(e) => vec![upstream_error(e)],
         };
-        Outcome {
-            data: errors.is_empty().then_some(()),
+        Gathered {
+            data: (),
             stats: counters.stats(errors.len()),
             errors,
         }
@@ -95,21 +96,19 @@ impl Enricher {
     /// `/deliberate/observables`: a verdict per IP, no metadata calls.
     pub(crate) async fn deliberate(
         &self,
-        credentials: &Credentials,
+        key: &ApiKey,
         ips: &[IpObservable],
-    ) -> Outcome<DeliberateData> {
+    ) -> Gathered<Vec<Verdict>> {
         let counters = Counters::default();
         let now = QueryTime::now();
-        let (reports, errors) = self.reports(&credentials.key, ips, &counters).await;
+        let (reports, errors) = self.reports(key, ips, &counters).await;
         let verdicts = reports
             .iter()
             .map(|(o, report)| mapping::verdict(o, report, &now))
             .collect();
-        let mut data = DeliberateData::default();
-        data.verdicts = verdicts;
-        Outcome {
+        Gathered {
             stats: counters.stats(errors.len()),
-            data: keep(data.is_empty(), &errors).then_some(data),
+            data: verdicts,
             errors,
         }
     }
@@ -118,13 +117,13 @@ impl Enricher {
     /// IP), a sighting, an indicator and their relationship.
     pub(crate) async fn observe(
         &self,
-        credentials: &Credentials,
+        key: &ApiKey,
         ips: &[IpObservable],
         limit: usize,
-    ) -> Outcome<ObserveData> {
+    ) -> Gathered<ObserveData> {
         let counters = Counters::default();
         let now = QueryTime::now();
-        let (reports, mut errors) = self.reports(&credentials.key, ips, &counters).await;
+        let (reports, mut errors) = self.reports(key, ips, &counters).await;
 
         // Every distinct list once, however many IPs are on it: the second round trip.
         let mut wanted = Vec::new();
@@ -139,7 +138,6 @@ impl Enricher {
         // Streams run over indices: closures over borrowed items trip the compiler's
         // higher-ranked lifetime inference in a `Send` handler.
         let counters_ref = &counters;
-        let key = &credentials.key;
         let wanted_ref = &wanted;
         let found: Vec<(usize, Result<Arc<ListMetadata>, RelayError>)> =
             futures::stream::iter(0..wanted.len())
@@ -166,9 +164,9 @@ impl Enricher {
                 lists.get(&(kind, id)).map(Arc::clone)
             });
         }
-        Outcome {
+        Gathered {
             stats: counters.stats(errors.len()),
-            data: keep(data.is_empty(), &errors).then_some(data),
+            data,
             errors,
         }
     }
@@ -228,32 +226,29 @@ impl Enricher {
     }
 }
 
-/// Data is answered when there is some, or when nothing went wrong (then `{}` says "nothing
-/// known"); an error with nothing gathered answers `errors` alone.
-fn keep(empty: bool, errors: &[RelayError]) -> bool {
-    !empty || errors.is_empty()
-}
-
 fn upstream_error(e: signals_client::Error) -> RelayError {
     upstream_error_ref(&e)
 }
 
-/// Maps a Signals failure to the relay's code. Messages are the client's, which never hold
-/// the key.
+/// Maps a Signals failure to the relay's code, through the mapping every provider shares.
+/// Messages are the client's, which never hold the key; a 401 carries Signals' own text.
 fn upstream_error_ref(e: &signals_client::Error) -> RelayError {
     use signals_client::Error;
     match e {
-        Error::Unauthorized { message } => AuthFailure::Upstream(message.clone()).into(),
-        Error::Tls { message } => {
-            RelayError::Unknown(format!("Unable to verify SSL certificate: {message}"))
+        Error::Unauthorized { message } => {
+            RelayError::upstream(UpstreamFailure::Unauthorized, message.clone())
         }
-        _ => match e.kind() {
-            ErrorKind::Authorization => AuthFailure::Upstream(e.to_string()).into(),
-            ErrorKind::PermissionDenied => RelayError::PermissionDenied(e.to_string()),
-            ErrorKind::TooManyRequests => RelayError::TooManyRequests(e.to_string()),
-            ErrorKind::ServiceUnavailable => RelayError::ServiceUnavailable(e.to_string()),
-            _ => RelayError::Unknown(e.to_string()),
-        },
+        Error::Tls { message } => RelayError::upstream(UpstreamFailure::Tls, message.clone()),
+        _ => {
+            let failure = match e.kind() {
+                ErrorKind::Authorization => UpstreamFailure::Unauthorized,
+                ErrorKind::PermissionDenied => UpstreamFailure::Forbidden,
+                ErrorKind::TooManyRequests => UpstreamFailure::RateLimited,
+                ErrorKind::ServiceUnavailable => UpstreamFailure::Unavailable,
+                _ => UpstreamFailure::Other,
+            };
+            RelayError::upstream(failure, e.to_string())
+        }
     }
 }
 

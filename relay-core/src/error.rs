@@ -11,7 +11,8 @@ use serde::Serialize;
 
 use crate::stats::Stats;
 
-/// The configuration cannot work (for example the Signals base URL does not parse).
+/// The configuration cannot work (for example the Signals base URL does not parse, or a
+/// provider declares a credential field twice).
 #[derive(Debug, thiserror::Error)]
 #[error("invalid relay configuration: {0}")]
 pub struct ConfigError(pub(crate) String);
@@ -45,7 +46,8 @@ pub enum AuthFailure {
     /// The relay has no `SECRET_KEY`, so it cannot verify anything.
     #[error("the relay is not configured: <SECRET_KEY> is missing")]
     NotConfigured,
-    /// Auth0 Signals refused the API key carried by the token; the text is Signals' own.
+    /// The provider's upstream refused the credentials carried by the token (Auth0 Signals
+    /// refused the API key); the text is the upstream's own.
     #[error("{0}")]
     Upstream(String),
     /// JWKS mode: the token's payload has no `jwks_host`.
@@ -81,13 +83,13 @@ pub enum RelayError {
     /// `invalid argument`: the request body is not what the route takes.
     #[error("{0}")]
     InvalidArgument(String),
-    /// `permission denied`: Signals answered 403.
+    /// `permission denied`: the upstream answered 403.
     #[error("{0}")]
     PermissionDenied(String),
-    /// `too many requests`: Signals kept answering 429.
+    /// `too many requests`: the upstream kept answering 429.
     #[error("{0}")]
     TooManyRequests(String),
-    /// `service unavailable`: Signals is down, slow or unreachable.
+    /// `service unavailable`: the upstream is down, slow or unreachable.
     #[error("{0}")]
     ServiceUnavailable(String),
     /// `unknown`: anything else, such as an undecodable answer or a TLS failure.
@@ -129,11 +131,91 @@ impl RelayError {
         }
     }
 
+    /// The error for an upstream failure of `kind`, with the upstream's `message` (which must
+    /// not quote a credential): the one mapping every provider shares, so that a 401 is an
+    /// authorization error and a 429 a rate limit whatever the source.
+    ///
+    /// ```
+    /// use xdr_relay_core::{RelayError, UpstreamFailure};
+    ///
+    /// let error = RelayError::upstream(UpstreamFailure::from_status(429), "Example Intel: slow down");
+    /// assert_eq!(error.code(), "too many requests");
+    /// let error = RelayError::upstream(UpstreamFailure::from_status(401), "bad key");
+    /// assert_eq!(error.to_string(), "Authorization failed: bad key");
+    /// let error = RelayError::upstream(UpstreamFailure::Timeout, "no answer within 5 s");
+    /// assert_eq!(error.code(), "service unavailable");
+    /// ```
+    pub fn upstream(kind: UpstreamFailure, message: impl Into<String>) -> Self {
+        let message = message.into();
+        match kind {
+            UpstreamFailure::Unauthorized => AuthFailure::Upstream(message).into(),
+            UpstreamFailure::Forbidden => Self::PermissionDenied(message),
+            UpstreamFailure::RateLimited => Self::TooManyRequests(message),
+            UpstreamFailure::Unavailable | UpstreamFailure::Timeout => {
+                Self::ServiceUnavailable(message)
+            }
+            UpstreamFailure::Tls => {
+                Self::Unknown(format!("Unable to verify SSL certificate: {message}"))
+            }
+            UpstreamFailure::Other => Self::Unknown(message),
+        }
+    }
+
     pub(crate) fn entry(&self) -> ErrorEntry {
         ErrorEntry {
             kind: "fatal",
             code: self.code(),
             message: self.to_string(),
+        }
+    }
+}
+
+/// What went wrong when a provider asked its upstream, for [`RelayError::upstream`].
+///
+/// | failure | code |
+/// |---|---|
+/// | `Unauthorized` (HTTP 401) | `authorization error` |
+/// | `Forbidden` (403) | `permission denied` |
+/// | `RateLimited` (429, after any retries) | `too many requests` |
+/// | `Unavailable` (500, 502, 503, 504; refused or reset connections), `Timeout` | `service unavailable` |
+/// | `Tls` (the certificate does not verify) | `unknown`, "Unable to verify SSL certificate: …" |
+/// | `Other` (any other status, an undecodable answer) | `unknown` |
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum UpstreamFailure {
+    /// The upstream refused the caller's credentials.
+    Unauthorized,
+    /// The credentials may not do this.
+    Forbidden,
+    /// Rate limited.
+    RateLimited,
+    /// Down, overloaded or unreachable.
+    Unavailable,
+    /// No answer in time.
+    Timeout,
+    /// The TLS handshake failed (the certificate does not verify).
+    Tls,
+    /// Anything else.
+    Other,
+}
+
+impl UpstreamFailure {
+    /// The failure an HTTP status of the upstream means (statuses that are not failures, such
+    /// as 200 or 404, are [`Other`](Self::Other): the provider decides what they mean).
+    ///
+    /// ```
+    /// use xdr_relay_core::UpstreamFailure;
+    /// assert_eq!(UpstreamFailure::from_status(503), UpstreamFailure::Unavailable);
+    /// assert_eq!(UpstreamFailure::from_status(418), UpstreamFailure::Other);
+    /// ```
+    #[must_use]
+    pub fn from_status(status: u16) -> Self {
+        match status {
+            401 => Self::Unauthorized,
+            403 => Self::Forbidden,
+            429 => Self::RateLimited,
+            500 | 502 | 503 | 504 => Self::Unavailable,
+            _ => Self::Other,
         }
     }
 }
@@ -256,6 +338,40 @@ mod tests {
             RelayError::Unknown("Unable to verify SSL certificate: self signed certificate".into()),
             "unknown",
             "Unable to verify SSL certificate: self signed certificate",
+        );
+    }
+
+    #[test]
+    fn upstream_failures_map_to_codes() {
+        for (status, code) in [
+            (401, "authorization error"),
+            (403, "permission denied"),
+            (429, "too many requests"),
+            (500, "service unavailable"),
+            (502, "service unavailable"),
+            (503, "service unavailable"),
+            (504, "service unavailable"),
+            (400, "unknown"),
+            (404, "unknown"),
+            (501, "unknown"),
+        ] {
+            let error = RelayError::upstream(UpstreamFailure::from_status(status), "m");
+            assert_eq!(error.code(), code, "{status}");
+        }
+        check(
+            RelayError::upstream(UpstreamFailure::Unauthorized, "no such key"),
+            "authorization error",
+            "Authorization failed: no such key",
+        );
+        check(
+            RelayError::upstream(UpstreamFailure::Tls, "self signed certificate"),
+            "unknown",
+            "Unable to verify SSL certificate: self signed certificate",
+        );
+        check(
+            RelayError::upstream(UpstreamFailure::Timeout, "slow"),
+            "service unavailable",
+            "slow",
         );
     }
 

@@ -24,9 +24,10 @@ use moka::ops::compute::Op;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use crate::credentials::{CredentialField, Credentials};
 use crate::error::{AuthFailure, ConfigError};
 use crate::telemetry;
-use crate::token::{self, Credentials};
+use crate::token;
 
 /// The XDR / SecureX key servers of the US, EU and APJC regions: the default allow-list.
 pub const DEFAULT_JWKS_HOSTS: &[&str] = &[
@@ -98,6 +99,8 @@ pub(crate) struct JwksVerifier {
     keys: Cache<String, Arc<HostKeys>>,
     refresh_interval: Duration,
     validation: Validation,
+    /// The provider's credential fields, which a token must carry.
+    fields: Arc<[CredentialField]>,
 }
 
 impl JwksVerifier {
@@ -147,7 +150,13 @@ impl JwksVerifier {
             keys,
             refresh_interval: config.refresh_interval,
             validation,
+            fields: Arc::from([]),
         })
+    }
+
+    /// This verifier, for tokens that carry the provider's `fields`.
+    pub(crate) fn with_fields(self, fields: Arc<[CredentialField]>) -> Self {
+        Self { fields, ..self }
     }
 
     /// Verifies `token` and returns the credentials in it.
@@ -168,7 +177,7 @@ impl JwksVerifier {
         let key = self.key(host, kid).await?;
         let data = jsonwebtoken::decode::<Map<String, Value>>(token, &key, &self.validation)
             .map_err(|e| token::decode_error(&e, AuthFailure::BadJwksSignature))?;
-        token::credentials(&data.claims)
+        token::credentials(&data.claims, &self.fields)
     }
 
     /// The allow-list entry `host` names, if any.

@@ -1,15 +1,20 @@
-//! The Cisco Threat Response relay for Auth0 Signals.
+//! The Cisco Threat Response / XDR relay for Auth0 Signals, and the SDK for relays of any source.
 //!
-//! **What it is:** JWT verification (HS256 with a shared secret, or Cisco XDR's RS256
-//! configuration tokens against the region's published keys: [`JwksConfig`]), request parsing
-//! and observable filtering, the mapping from Auth0 Signals reports to CTIM, refer links, the
-//! error envelope, and every HTTP route as one [`axum::Router`] built by [`router`] from a
-//! [`RelayConfig`].
+//! **What it is:** everything a Threat Response relay module needs besides its source of
+//! intelligence, as one [`axum::Router`]: JWT verification (HS256 with a shared secret, or Cisco
+//! XDR's RS256 configuration tokens against the region's published keys: [`JwksConfig`]), the
+//! caller's credentials checked and typed ([`Credentials`]), request parsing, limits and
+//! observable filtering, the error envelope with partial data, the entity limit, `/version`,
+//! `/watchdog`, the `/respond/*` defaults and the OpenAPI document. The source is a
+//! [`Provider`]: [`router_for`] serves any provider, and [`router`] the first one,
+//! [`Auth0Signals`] (the mapping from Auth0 Signals reports to CTIM, and refer links).
 //! Every request gets an id (`X-Request-Id`), a tracing span, a log line and metrics, and a
 //! handler that panics answers HTTP 500 alone: [`telemetry`].
 //! **What it is not:** it never reads environment variables, never binds a socket and never
 //! installs a metrics recorder, a subscriber or a panic hook; the adapters (`relay-server`,
-//! `relay-lambda`) build the config, install those and serve the router.
+//! `relay-lambda`, or a relay's own `main`) build the config, install those and serve the
+//! router. The [`Provider`] docs show a minimal provider; `examples/blocklist_relay` in the
+//! repository is a complete one.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {
@@ -39,21 +44,25 @@
 #![warn(missing_docs)]
 
 // The modules import each other top-down only (`use crate::` lines form no cycle):
-//   routes → enrich → config → auth → jwks → token → error → stats
-//   routes → enrich → mapping → refer → request → error
-//   routes → openapi (a leaf)
-//   routes, enrich, jwks → telemetry → error, openapi
+//   routes → openapi → signals → enrich → config → auth → jwks → token → credentials → error → stats
+//   signals → enrich → mapping → refer → provider → request → error
+//   routes, openapi, signals → provider → credentials
+//   routes, enrich, jwks → telemetry → error, stats
+// `VERSION` lives here, at the root, so that every module may read it.
 // ARCHITECTURE.md draws the full graph.
 mod auth;
 mod config;
+mod credentials;
 mod enrich;
 mod error;
 mod jwks;
 mod mapping;
 mod openapi;
+mod provider;
 mod refer;
 mod request;
 mod routes;
+mod signals;
 mod stats;
 pub mod telemetry;
 mod token;
@@ -61,12 +70,33 @@ mod token;
 #[cfg(feature = "bench")]
 pub mod bench;
 
+/// The attribute a [`Provider`] implementation carries (`#[async_trait]`), re-exported so that
+/// a provider's crate needs no dependency of its own and always uses relay-core's version.
+pub use async_trait::async_trait;
+/// The CTIM entities providers return, re-exported so that a provider's crate uses exactly
+/// relay-core's version.
+pub use ctim_model;
+
 pub use auth::{SecretKey, SigningError, encode_token};
 pub use config::{EnvError, EnvVar, RelayConfig};
-pub use error::{AuthFailure, ConfigError, RelayError};
+pub use credentials::{CredentialField, CredentialKind, Credentials};
+pub use error::{AuthFailure, ConfigError, RelayError, UpstreamFailure};
 pub use jwks::{DEFAULT_JWKS_HOSTS, JwksConfig};
-pub use openapi::{VERSION, openapi};
-pub use routes::router;
+pub use openapi::{openapi, openapi_for};
+pub use provider::{
+    Context, Outcome, Provider, ProviderInfo, ReferLink, ResponseAction, TriggerStatus,
+};
+pub use request::{ParsedObservable, Trigger};
+pub use routes::{router, router_for};
+pub use signals::Auth0Signals;
+
+/// The code of README.md, compiled (and run, unless marked `no_run`) with the doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
+/// This crate's version: what `/version` answers and the OpenAPI document's `info.version`.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// The Auth0 Signals API the relay calls unless configured otherwise.
 pub const DEFAULT_SIGNALS_API_URL: &str = signals_client::DEFAULT_BASE_URL;

@@ -16,8 +16,6 @@ use signals_client::{IpReport, ListKind, ListMetadata};
 use crate::refer::report_url;
 use crate::request::IpObservable;
 
-/// `/deliberate/observables` data: verdicts only (the bundle leaves empty groups out).
-pub(crate) type DeliberateData = ObserveBundle;
 /// `/observe/observables` data.
 pub(crate) type ObserveData = ObserveBundle;
 

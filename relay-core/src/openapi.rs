@@ -1,19 +1,23 @@
 //! The relay's OpenAPI 3.1 document: every route, its request body and its answers, with the
-//! CTIM parts taken from `ctim-model`'s own schemas so the two cannot disagree.
+//! CTIM parts taken from `ctim-model`'s own schemas so the two cannot disagree. The provider
+//! contributes its name, its observable types and its credential fields.
 //!
 //! Served at `GET /openapi.json` only when [`RelayConfig::openapi`](crate::RelayConfig::openapi)
-//! is on, and checked in at the repository root as `openapi.json` (a test fails when the two
-//! drift, another when the router and the document disagree about a route).
+//! is on. The Auth0 Signals relay's is checked in at the repository root as `openapi.json` (a
+//! test fails when the two drift, another when the router and the document disagree about a
+//! route). Imports only [`crate::provider`] and [`crate::signals`] (for the default provider's
+//! description); [`VERSION`](crate::VERSION) is the crate root's.
 
+use ctim_model::ObservableType;
 use serde_json::{Map, Value, json};
 
-/// This crate's version: what `/version` answers and the document's `info.version`.
-pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+use crate::provider::ProviderInfo;
 
 /// Where components live in the document; CTIM's `#/$defs/X` references are moved here.
 const COMPONENTS: &str = "#/components/schemas/";
 
-/// The OpenAPI 3.1 document of the relay's HTTP API.
+/// The OpenAPI 3.1 document of the Auth0 Signals relay's HTTP API (what [`router`](crate::router)
+/// serves): [`openapi_for`] the [`Auth0Signals`](crate::Auth0Signals) provider.
 ///
 /// ```
 /// let doc = xdr_relay_core::openapi();
@@ -22,13 +26,28 @@ const COMPONENTS: &str = "#/components/schemas/";
 /// ```
 #[must_use]
 pub fn openapi() -> Value {
+    openapi_for(&crate::signals::info())
+}
+
+/// The OpenAPI 3.1 document of a relay backed by the provider `info` describes (what
+/// [`router_for`](crate::router_for) serves): every route is relay-core's; the provider's name,
+/// observable types, credential fields and response actions fill in the descriptions.
+///
+/// ```
+/// use xdr_relay_core::ctim_model::ObservableType;
+/// let info = xdr_relay_core::ProviderInfo::new("Example Intel", [ObservableType::Domain]);
+/// let doc = xdr_relay_core::openapi_for(&info);
+/// assert_eq!(doc["info"]["title"], "Example Intel relay for Cisco Threat Response");
+/// ```
+#[must_use]
+pub fn openapi_for(info: &ProviderInfo) -> Value {
     let mut schemas = ctim_schemas();
-    schemas.extend(relay_schemas());
+    schemas.extend(relay_schemas(info));
     json!({
         "openapi": "3.1.0",
         "info": {
-            "title": "Auth0 Signals relay for Cisco Threat Response",
-            "version": VERSION,
+            "title": format!("{} relay for Cisco Threat Response", info.name),
+            "version": crate::VERSION,
             "description": "The Threat Response relay API. Every route also answers with a \
                 trailing slash. Relay errors are HTTP 200 with `errors` (and `data` when some \
                 was gathered); an unknown path is a JSON 404, a wrong method a JSON 405, and a \
@@ -38,7 +57,7 @@ pub fn openapi() -> Value {
                 relay's log lines of the request carry it too.",
             "license": {"name": "MIT OR Apache-2.0", "identifier": "MIT OR Apache-2.0"},
         },
-        "paths": paths(),
+        "paths": paths(info),
         "components": {
             "schemas": schemas,
             "securitySchemes": {
@@ -46,23 +65,95 @@ pub fn openapi() -> Value {
                     "type": "http",
                     "scheme": "bearer",
                     "bearerFormat": "JWT",
-                    "description": "HS256, signed with the relay's SECRET_KEY; the payload \
-                        carries the Auth0 Signals API key as `key`.",
+                    "description": token_description(info),
                 },
             },
         },
     })
 }
 
-fn paths() -> Value {
+/// What the token carries: the provider's credential fields.
+fn token_description(info: &ProviderInfo) -> String {
+    let fields: Vec<String> = info
+        .credentials
+        .iter()
+        .map(|f| {
+            let optional = if f.required { "" } else { " (optional)" };
+            format!("{} as `{}`{optional}", f.description, f.name)
+        })
+        .collect();
+    if fields.is_empty() {
+        "HS256, signed with the relay's SECRET_KEY.".to_owned()
+    } else {
+        format!(
+            "HS256, signed with the relay's SECRET_KEY; the payload carries {}.",
+            fields.join(", ")
+        )
+    }
+}
+
+/// The provider's observable types, as the summary of `/deliberate/observables` names them.
+fn type_names(types: &[ObservableType]) -> String {
+    let names: Vec<String> = types
+        .iter()
+        .map(|t| match t {
+            ObservableType::Ip => "IP addresses".to_owned(),
+            ObservableType::Ipv6 => "IPv6 addresses".to_owned(),
+            other => format!("`{}`", other.as_str()),
+        })
+        .collect();
+    names.join(", ")
+}
+
+/// Which values are looked up, for the description of the request body.
+fn looked_up(types: &[ObservableType]) -> String {
+    let values: Vec<String> = types
+        .iter()
+        .map(|t| match t {
+            ObservableType::Ip => "`ip` values that parse as an address".to_owned(),
+            ObservableType::Ipv6 => "`ipv6` values that parse as an IPv6 address".to_owned(),
+            other => format!("`{}` values", other.as_str()),
+        })
+        .collect();
+    if values.is_empty() {
+        "nothing is looked up".to_owned()
+    } else {
+        format!("only {} are looked up", values.join(", "))
+    }
+}
+
+fn paths(info: &ProviderInfo) -> Value {
     let observables = |summary: &str, data: Value| json!({"post": operation(summary, true, Some(ref_to("Observables")), data)});
+    let (respond, trigger) = if info.responds {
+        (
+            observables(
+                "Response actions for the supported observables.",
+                json!({"type": "array", "items": response_action()}),
+            ),
+            json!({"post": operation(
+                "Triggers a response action of `/respond/observables`.",
+                true, Some(trigger_body()), trigger_data(),
+            )}),
+        )
+    } else {
+        (
+            observables(
+                "Response actions: this module has none.",
+                json!({"type": "array", "maxItems": 0}),
+            ),
+            json!({"post": operation(
+                "Triggers a response action: there are none, so it always fails.",
+                true, Some(json!({})), json!({"$ref": format!("{COMPONENTS}TriggerData")}),
+            )}),
+        )
+    };
     json!({
         "/health": {"post": operation(
-            "Checks the caller's Auth0 Signals key with one real upstream call.",
+            &format!("Checks the caller's credentials with {}.", info.name),
             true, None, json!({"$ref": format!("{COMPONENTS}HealthData")}),
         )},
         "/deliberate/observables": observables(
-            "Verdicts for the supported observables (IP addresses).",
+            &format!("Verdicts for the supported observables ({}).", type_names(&info.observable_types)),
             ref_to("ObserveBundle"),
         ),
         "/observe/observables": observables(
@@ -70,17 +161,11 @@ fn paths() -> Value {
             ref_to("ObserveBundle"),
         ),
         "/refer/observables": observables(
-            "Links to the Auth0 Signals report of each supported observable.",
+            &format!("Links to {} for each supported observable.", info.name),
             json!({"type": "array", "items": ref_to("ReferLink")}),
         ),
-        "/respond/observables": observables(
-            "Response actions: this module has none.",
-            json!({"type": "array", "maxItems": 0}),
-        ),
-        "/respond/trigger": {"post": operation(
-            "Triggers a response action: there are none, so it always fails.",
-            true, Some(json!({})), json!({"$ref": format!("{COMPONENTS}TriggerData")}),
-        )},
+        "/respond/observables": respond,
+        "/respond/trigger": trigger,
         "/version": {
             "get": version_operation(),
             "post": version_operation(),
@@ -160,13 +245,54 @@ fn watchdog_operation() -> Value {
     op
 }
 
+/// One `/respond/observables` action (a provider's [`ResponseAction`](crate::ResponseAction)).
+fn response_action() -> Value {
+    json!({
+        "type": "object",
+        "properties": {
+            "id": {"type": "string"},
+            "title": {"type": "string"},
+            "description": {"type": "string"},
+            "categories": {"type": "array", "items": {"type": "string"}},
+            "query-params": {"type": "object"},
+        },
+        "required": ["id", "title", "description", "categories", "query-params"],
+        "additionalProperties": false,
+    })
+}
+
+/// The body of `/respond/trigger` when the provider has actions.
+fn trigger_body() -> Value {
+    json!({
+        "type": "object",
+        "properties": {
+            "action-id": {"type": "string", "minLength": 1},
+            "observable_type": {"type": "string", "minLength": 1},
+            "observable_value": {"type": "string", "minLength": 1},
+        },
+        "required": ["action-id", "observable_type", "observable_value"],
+    })
+}
+
+/// The answer of `/respond/trigger` when the provider has actions.
+fn trigger_data() -> Value {
+    json!({
+        "type": "object",
+        "properties": {"status": {"enum": ["success", "failure"]}},
+        "required": ["status"],
+        "additionalProperties": false,
+    })
+}
+
 /// The relay's own shapes: the request body, the error envelope and the small answers.
-fn relay_schemas() -> Map<String, Value> {
+fn relay_schemas(info: &ProviderInfo) -> Map<String, Value> {
     let schemas = json!({
         "Observables": {
-            "description": "The observables to look up. Extra keys and any `type` are \
-                accepted; only `ip` values that parse as an address are looked up. At most \
-                1000 (configurable) in a body of at most 1 MiB (configurable).",
+            "description": format!(
+                "The observables to look up. Extra keys and any `type` are accepted; {}. At \
+                 most 1000 (configurable) in a body of at most 1 MiB (configurable).",
+                looked_up(&info.observable_types),
+            ),
             "type": "array",
             "items": ref_to("RequestObservable"),
         },

@@ -1,18 +1,7 @@
-//! Refer links: where an analyst can read more about an observable.
+//! Refer links of the Auth0 Signals provider: where an analyst can read more about an IP.
 
-use serde::Serialize;
-
+use crate::provider::ReferLink;
 use crate::request::IpObservable;
-
-/// One `/refer/observables` link.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub(crate) struct ReferLink {
-    id: String,
-    title: &'static str,
-    description: &'static str,
-    url: String,
-    categories: [&'static str; 2],
-}
 
 /// The Auth0 Signals report page of an IP.
 pub(crate) fn report_url(ip: &std::net::IpAddr) -> String {
@@ -20,11 +9,11 @@ pub(crate) fn report_url(ip: &std::net::IpAddr) -> String {
 }
 
 pub(crate) fn link(o: &IpObservable) -> ReferLink {
-    ReferLink {
-        id: format!("ref-auth0-signals-search-ip-{}", o.observable.value),
-        title: "Search for this IP",
-        description: "Lookup this IP on Auth0 Signals",
-        url: report_url(&o.ip),
-        categories: ["Search", "Auth0 Signals"],
-    }
+    ReferLink::new(
+        format!("ref-auth0-signals-search-ip-{}", o.observable.value),
+        "Search for this IP",
+        "Lookup this IP on Auth0 Signals",
+        report_url(&o.ip),
+        ["Search", "Auth0 Signals"],
+    )
 }

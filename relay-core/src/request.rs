@@ -1,11 +1,13 @@
-//! The observables a route is asked about: parsed, bounded, filtered and deduplicated.
+//! The observables a route is asked about: parsed, bounded, filtered to the provider's types
+//! and deduplicated; and the body of `/respond/trigger`.
 
 use std::collections::HashSet;
 use std::fmt::Write as _;
 use std::net::IpAddr;
 
+use ctim_model::ObservableType;
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::error::RelayError;
 
@@ -17,13 +19,96 @@ pub(crate) struct Observable {
     pub(crate) value: String,
 }
 
-/// An observable the relay can look up: an `ip` whose value parses.
+/// An observable of a type the provider supports, with a value that parses: what a
+/// [`Provider`](crate::Provider) is asked about.
+///
+/// relay-core parses the values of the types it knows: an `ip` must be an IPv4 or IPv6
+/// address, an `ipv6` an IPv6 address (either exactly as sent: no spaces, no prefix length);
+/// other types keep their non-empty string. A value that does not parse is dropped before the
+/// provider sees it, like an unsupported type.
+///
+/// ```
+/// use ctim_model::ObservableType;
+/// use xdr_relay_core::ParsedObservable;
+///
+/// let ip = ParsedObservable::new(ObservableType::Ip, "192.0.2.1").unwrap();
+/// assert_eq!(ip.ip(), Some("192.0.2.1".parse().unwrap()));
+/// assert!(ParsedObservable::new(ObservableType::Ip, "192.0.2.1/24").is_none());
+/// assert!(ParsedObservable::new(ObservableType::Ipv6, "192.0.2.1").is_none());
+/// let domain = ParsedObservable::new(ObservableType::Domain, "example.com").unwrap();
+/// assert_eq!((domain.value(), domain.ip()), ("example.com", None));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ParsedObservable {
+    observable: ctim_model::Observable,
+    ip: Option<IpAddr>,
+}
+
+impl ParsedObservable {
+    /// The observable `kind` / `value`, or `None` when the value is empty or, for a type
+    /// relay-core parses, does not parse.
+    #[must_use]
+    pub fn new(kind: ObservableType, value: impl Into<String>) -> Option<Self> {
+        let value = value.into();
+        if value.is_empty() {
+            return None;
+        }
+        let ip = match kind {
+            ObservableType::Ip => Some(value.parse::<IpAddr>().ok()?),
+            ObservableType::Ipv6 => Some(value.parse::<IpAddr>().ok().filter(IpAddr::is_ipv6)?),
+            _ => None,
+        };
+        Some(Self {
+            observable: ctim_model::Observable::new(kind, value),
+            ip,
+        })
+    }
+
+    /// The observable exactly as the request sent it, for the entities of the answer.
+    #[must_use]
+    pub fn observable(&self) -> &ctim_model::Observable {
+        &self.observable
+    }
+
+    /// Its type.
+    #[must_use]
+    pub fn kind(&self) -> &ObservableType {
+        &self.observable.kind
+    }
+
+    /// Its value, as sent.
+    #[must_use]
+    pub fn value(&self) -> &str {
+        &self.observable.value
+    }
+
+    /// The address of an `ip` or `ipv6` observable; `None` for other types.
+    #[must_use]
+    pub fn ip(&self) -> Option<IpAddr> {
+        self.ip
+    }
+}
+
+/// An `ip` observable as the Auth0 Signals provider looks it up.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct IpObservable {
     /// The request's own observable, echoed in the answer unchanged.
     pub(crate) observable: Observable,
     /// The parsed address: the only thing ever sent upstream.
     pub(crate) ip: IpAddr,
+}
+
+impl IpObservable {
+    /// The `ip` view of `o`, when it has an address.
+    pub(crate) fn from_parsed(o: &ParsedObservable) -> Option<Self> {
+        Some(Self {
+            observable: Observable {
+                kind: o.kind().as_str().to_owned(),
+                value: o.value().to_owned(),
+            },
+            ip: o.ip()?,
+        })
+    }
 }
 
 /// Parses a request body: a JSON array of `{"type": string, "value": non-empty string}`.
@@ -113,21 +198,95 @@ fn observable(item: Value) -> Result<Observable, Value> {
     }
 }
 
-/// The observables the relay supports, in request order, each once.
+/// The observables of the provider's `types`, in request order, each once.
 ///
-/// Unsupported types are skipped silently, and so is an `ip` that does not parse: neither ever
-/// reaches the upstream.
-pub(crate) fn supported(observables: Vec<Observable>) -> Vec<IpObservable> {
+/// Unsupported types are skipped silently, and so is a value that does not parse
+/// ([`ParsedObservable::new`]): neither ever reaches the provider. Types are compared exactly
+/// (`IP` is not `ip`).
+pub(crate) fn supported(
+    observables: Vec<Observable>,
+    types: &[ObservableType],
+) -> Vec<ParsedObservable> {
     let mut seen = HashSet::with_capacity(observables.len());
     observables
         .into_iter()
-        .filter(|o| o.kind == "ip")
-        .filter_map(|observable| {
-            let ip = observable.value.parse::<IpAddr>().ok()?;
-            Some(IpObservable { observable, ip })
+        .filter_map(|o| {
+            let kind = types.iter().find(|t| t.as_str() == o.kind)?;
+            ParsedObservable::new(kind.clone(), o.value)
         })
-        .filter(|o| seen.insert(o.observable.value.clone()))
+        .filter(|o| seen.insert((o.kind().as_str().to_owned(), o.value().to_owned())))
         .collect()
+}
+
+/// A `/respond/trigger` request: which action, on which observable.
+///
+/// Threat Response sends the action's `id` as `action-id`, the observable as
+/// `observable_type` and `observable_value`, and the action's other `query-params`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Trigger {
+    /// The `id` of the [`ResponseAction`](crate::ResponseAction) to run.
+    pub action_id: String,
+    /// The observable to run it on (its type as sent, which may be one CTIM does not know).
+    pub observable: ctim_model::Observable,
+    /// Every other key of the body, as sent.
+    pub params: Map<String, Value>,
+}
+
+impl Trigger {
+    /// The trigger of `action_id` on `observable`, without other parameters: relay-core reads
+    /// them from the request; a provider's tests make them.
+    pub fn new(action_id: impl Into<String>, observable: ctim_model::Observable) -> Self {
+        Self {
+            action_id: action_id.into(),
+            observable,
+            params: Map::new(),
+        }
+    }
+}
+
+/// Parses a `/respond/trigger` body: a JSON object with non-empty strings `action-id`,
+/// `observable_type` and `observable_value`; other keys are kept in `params`.
+pub(crate) fn parse_trigger(body: &[u8]) -> Result<Trigger, RelayError> {
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|e| invalid(&serde_json::json!({ "_json": [format!("Invalid JSON: {e}.")] })))?;
+    let Value::Object(mut params) = value else {
+        return Err(invalid(
+            &serde_json::json!({ "_schema": ["Invalid input type: expected an object."] }),
+        ));
+    };
+    let mut problems = Map::new();
+    let mut take = |name: &str| match params.remove(name) {
+        Some(Value::String(s)) if !s.is_empty() => Some(s),
+        Some(Value::String(_)) => {
+            problems.insert(name.into(), serde_json::json!(["Field may not be empty."]));
+            None
+        }
+        Some(_) => {
+            problems.insert(name.into(), serde_json::json!(["Not a valid string."]));
+            None
+        }
+        None => {
+            problems.insert(
+                name.into(),
+                serde_json::json!(["Missing data for required field."]),
+            );
+            None
+        }
+    };
+    let action_id = take("action-id");
+    let kind = take("observable_type");
+    let value = take("observable_value");
+    match (action_id, kind, value) {
+        (Some(action_id), Some(kind), Some(value)) => {
+            let observable = ctim_model::Observable::new(ObservableType::parse(&kind), value);
+            Ok(Trigger {
+                params,
+                ..Trigger::new(action_id, observable)
+            })
+        }
+        _ => Err(invalid(&Value::Object(problems))),
+    }
 }
 
 #[cfg(test)]
@@ -227,9 +386,9 @@ mod tests {
                 value: v.to_string(),
             })
             .collect();
-        supported(observables)
+        supported(observables, &[ObservableType::Ip])
             .into_iter()
-            .map(|o| o.ip.to_string())
+            .filter_map(|o| o.ip().map(|ip| ip.to_string()))
             .collect()
     }
 

@@ -1,10 +1,11 @@
-//! The HTTP routes: one `axum::Router`, served unchanged by every adapter.
+//! The HTTP routes: one `axum::Router` for a [`Provider`], served unchanged by every adapter.
 //!
 //! The top of the module order: a handler reads the body ([`crate::request`]), checks the
-//! token ([`crate::auth`]), asks upstream ([`crate::enrich`], which maps with
-//! [`crate::mapping`]) and answers in the envelope ([`crate::error`]). Handlers return
+//! token ([`crate::auth`]), asks the provider ([`crate::provider`]; by default Auth0 Signals,
+//! [`crate::signals`]) and answers in the envelope ([`crate::error`]). Handlers return
 //! `Result<Response, RelayError>`; an error becomes its envelope through `IntoResponse`.
 
+use std::fmt;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Instant;
@@ -17,31 +18,55 @@ use axum::http::{HeaderMap, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get, post};
+use ctim_model::ObserveBundle;
 use futures::FutureExt as _;
 use serde::Serialize;
 use serde_json::json;
 use tracing::{Instrument as _, field};
 
+use crate::VERSION;
 use crate::auth::Verifier;
 use crate::config::RelayConfig;
-use crate::enrich::{Enricher, Outcome};
+use crate::credentials::{self, Credentials};
 use crate::error::{ConfigError, Envelope, RelayError};
-use crate::openapi::{self, VERSION};
-use crate::refer::{self, ReferLink};
-use crate::request::{self, IpObservable};
+use crate::openapi;
+use crate::provider::{Context, Outcome, Provider, ProviderInfo};
+use crate::request::{self, ParsedObservable};
+use crate::signals::Auth0Signals;
 use crate::stats::Stats;
 use crate::telemetry::{self, InFlight};
-use crate::token::Credentials;
 
-/// What every handler shares: the configuration and the upstream machinery.
-#[derive(Debug)]
+/// What every handler shares: the configuration, the provider and the token verifier.
 pub(crate) struct Relay {
     config: RelayConfig,
-    enricher: Enricher,
+    provider: Arc<dyn Provider>,
+    /// The provider's [`Provider::info`], asked once.
+    info: ProviderInfo,
     verifier: Verifier,
 }
 
-/// Builds the relay's router from its configuration.
+impl fmt::Debug for Relay {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Relay")
+            .field("config", &self.config)
+            .field("provider", &self.info.name)
+            .field("verifier", &self.verifier)
+            .finish()
+    }
+}
+
+impl Relay {
+    /// The context of a request whose token carried `credentials`.
+    fn context(&self, credentials: Credentials) -> Context {
+        let limit = credentials
+            .entities_limit()
+            .unwrap_or(self.config.entities_limit);
+        Context::new(credentials, limit)
+    }
+}
+
+/// Builds the Auth0 Signals relay's router from its configuration: [`router_for`] with the
+/// [`Auth0Signals`] provider, what `relay-server` and `relay-lambda` serve.
 ///
 /// Fails only when the configuration cannot work at all (for example an unparsable Signals
 /// base URL, or a JWKS mode without an audience or with an unusable allow-list); a missing
@@ -58,6 +83,20 @@ pub(crate) struct Relay {
 /// ```
 pub fn router(config: RelayConfig) -> Result<Router, ConfigError> {
     router_with(config, |routes| routes)
+}
+
+/// Builds the router of a relay backed by `provider`: every route of the Threat Response relay
+/// API, with relay-core's token checks (both modes), body limits, envelope, entity limits,
+/// request ids, logs and metrics around the provider's answers.
+///
+/// `config`'s Auth0 Signals settings ([`signals`](RelayConfig::signals), the metadata cache,
+/// [`upstream_concurrency`](RelayConfig::upstream_concurrency)) are the Signals provider's and
+/// are not read here. Fails when the configuration cannot work (see [`router`]) or the
+/// provider's [credential fields](ProviderInfo::credentials) are unusable (an empty or repeated
+/// name, or `CTR_ENTITIES_LIMIT`, which relay-core reads itself). The [`Provider`] docs have an
+/// example.
+pub fn router_for(config: RelayConfig, provider: Arc<dyn Provider>) -> Result<Router, ConfigError> {
+    provider_router(config, provider, |routes| routes)
 }
 
 /// The paths the relay serves, each also with a trailing slash. [`observe_request`] labels
@@ -80,11 +119,29 @@ fn router_with(
     config: RelayConfig,
     extra: impl FnOnce(Router<Arc<Relay>>) -> Router<Arc<Relay>>,
 ) -> Result<Router, ConfigError> {
-    let enricher = Enricher::new(&config)?;
-    let verifier = Verifier::new(config.secret_key.as_ref(), config.jwks.as_ref())?;
+    let signals = Auth0Signals::new(&config)?;
+    provider_router(config, Arc::new(signals), extra)
+}
+
+/// [`router_for`], with `extra` routes under the same middleware.
+fn provider_router(
+    config: RelayConfig,
+    provider: Arc<dyn Provider>,
+    extra: impl FnOnce(Router<Arc<Relay>>) -> Router<Arc<Relay>>,
+) -> Result<Router, ConfigError> {
+    let info = provider.info();
+    if let Some(problem) = credentials::check_fields(&info.credentials) {
+        return Err(ConfigError(format!("provider {}: {problem}", info.name)));
+    }
+    let fields = Arc::from(info.credentials.as_slice());
+    let verifier = Verifier::new(config.secret_key.as_ref(), config.jwks.as_ref(), fields)?;
+    let document = config
+        .openapi
+        .then(|| Bytes::from(openapi::openapi_for(&info).to_string()));
     let relay = Arc::new(Relay {
         config,
-        enricher,
+        provider,
+        info,
         verifier,
     });
     let mut routes = vec![
@@ -97,8 +154,7 @@ fn router_with(
         ("/version", post(version).get(version)),
         ("/watchdog", get(watchdog).post(watchdog)),
     ];
-    if relay.config.openapi {
-        let document = Bytes::from(openapi::openapi().to_string());
+    if let Some(document) = document {
         routes.push(("/openapi.json", get(move || openapi_document(document))));
     }
     let mut router = Router::new();
@@ -125,17 +181,19 @@ fn with_trailing_slash(
 }
 
 /// Reads the body within the configured limit, parses the observables, then checks the JWT:
-/// bad input is reported before authentication, as modern relays do.
+/// bad input is reported before authentication, as modern relays do. Returns the request's
+/// context, the observables of the provider's types, and how many observables were sent.
 async fn authorised_observables(
     relay: &Relay,
     headers: &HeaderMap,
     body: Body,
-) -> Result<(Credentials, Vec<IpObservable>, usize), RelayError> {
+) -> Result<(Context, Vec<ParsedObservable>, usize), RelayError> {
     let bytes = read_body(body, relay.config.max_body_bytes).await?;
     let observables = request::parse(&bytes, relay.config.max_observables)?;
     let credentials = relay.verifier.verify(headers).await?;
     let requested = observables.len();
-    Ok((credentials, request::supported(observables), requested))
+    let supported = request::supported(observables, &relay.info.observable_types);
+    Ok((relay.context(credentials), supported, requested))
 }
 
 async fn read_body(body: Body, limit: usize) -> Result<Bytes, RelayError> {
@@ -152,48 +210,83 @@ type Answer = Result<Response, RelayError>;
 
 async fn health(State(relay): State<Arc<Relay>>, headers: HeaderMap) -> Answer {
     let credentials = relay.verifier.verify(&headers).await?;
-    let outcome = relay.enricher.check_key(&credentials).await;
-    Ok(answer(outcome, 0, |()| json!({"status": "ok"})))
+    let context = relay.context(credentials);
+    let outcome = match relay.provider.health(&context).await {
+        Ok(()) => Ok(Outcome::new(json!({"status": "ok"}))),
+        Err(error) => Err(error),
+    };
+    Ok(answer(&context, outcome, 0, |_| false))
 }
 
 async fn deliberate(State(relay): State<Arc<Relay>>, headers: HeaderMap, body: Body) -> Answer {
-    let (credentials, ips, requested) = authorised_observables(&relay, &headers, body).await?;
-    let outcome = relay.enricher.deliberate(&credentials, &ips).await;
-    Ok(answer(outcome, requested, |data| data))
-}
-
-async fn observe(State(relay): State<Arc<Relay>>, headers: HeaderMap, body: Body) -> Answer {
-    let (credentials, ips, requested) = authorised_observables(&relay, &headers, body).await?;
-    let limit = credentials
-        .entities_limit
-        .unwrap_or(relay.config.entities_limit);
-    let outcome = relay.enricher.observe(&credentials, &ips, limit).await;
-    Ok(answer(outcome, requested, |data| data))
-}
-
-async fn refer(State(relay): State<Arc<Relay>>, headers: HeaderMap, body: Body) -> Answer {
-    let (_, ips, requested) = authorised_observables(&relay, &headers, body).await?;
-    let links: Vec<ReferLink> = ips.iter().map(refer::link).collect();
-    let stats = Stats::default().with_observables(requested);
-    Ok(with_stats(
-        Envelope::partial(Some(links), &[]).into_response(),
-        stats,
+    let (context, observables, requested) = authorised_observables(&relay, &headers, body).await?;
+    let outcome = relay.provider.deliberate(&context, &observables).await;
+    let outcome = outcome.map(|o| {
+        let mut bundle = ObserveBundle::default();
+        bundle.verdicts = o.data.into();
+        Outcome::with_errors(bundle, o.errors)
+    });
+    Ok(answer(
+        &context,
+        outcome,
+        requested,
+        ObserveBundle::is_empty,
     ))
 }
 
+async fn observe(State(relay): State<Arc<Relay>>, headers: HeaderMap, body: Body) -> Answer {
+    let (context, observables, requested) = authorised_observables(&relay, &headers, body).await?;
+    let outcome = relay.provider.observe(&context, &observables).await;
+    Ok(answer(
+        &context,
+        outcome,
+        requested,
+        ObserveBundle::is_empty,
+    ))
+}
+
+async fn refer(State(relay): State<Arc<Relay>>, headers: HeaderMap, body: Body) -> Answer {
+    let (context, observables, requested) = authorised_observables(&relay, &headers, body).await?;
+    let outcome = relay.provider.refer(&context, &observables).await;
+    Ok(answer(&context, outcome, requested, Vec::is_empty))
+}
+
+/// `[]` unless the provider offers response actions.
 async fn respond_observables(
     State(relay): State<Arc<Relay>>,
     headers: HeaderMap,
     body: Body,
 ) -> Answer {
-    authorised_observables(&relay, &headers, body).await?;
-    Ok(Envelope::partial(Some(json!([])), &[]).into_response())
+    let (context, observables, requested) = authorised_observables(&relay, &headers, body).await?;
+    if !relay.info.responds {
+        return Ok(Envelope::partial(Some(json!([])), &[]).into_response());
+    }
+    let outcome = relay
+        .provider
+        .respond_observables(&context, &observables)
+        .await;
+    Ok(answer(&context, outcome, requested, Vec::is_empty))
 }
 
-/// This module has no response actions, so every trigger fails (without reading the body).
-async fn respond_trigger(State(relay): State<Arc<Relay>>, headers: HeaderMap) -> Answer {
-    relay.verifier.verify(&headers).await?;
-    Ok(Envelope::partial(Some(json!({"status": "failure"})), &[]).into_response())
+/// A provider without response actions fails every trigger, without reading the body.
+async fn respond_trigger(
+    State(relay): State<Arc<Relay>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Answer {
+    if !relay.info.responds {
+        relay.verifier.verify(&headers).await?;
+        return Ok(Envelope::partial(Some(json!({"status": "failure"})), &[]).into_response());
+    }
+    let bytes = read_body(body, relay.config.max_body_bytes).await?;
+    let trigger = request::parse_trigger(&bytes)?;
+    let context = relay.context(relay.verifier.verify(&headers).await?);
+    let outcome = relay
+        .provider
+        .respond_trigger(&context, &trigger)
+        .await
+        .map(|status| Outcome::new(json!({ "status": status })));
+    Ok(answer(&context, outcome, 0, |_| false))
 }
 
 #[derive(Serialize)]
@@ -225,16 +318,30 @@ async fn method_not_allowed() -> RelayError {
     RelayError::MethodNotAllowed
 }
 
-/// The envelope of what an upstream route gathered (its data through `data`), carrying what
-/// it cost for the log line.
-fn answer<T, U: Serialize>(
-    outcome: Outcome<T>,
+/// The envelope of what the provider answered, carrying what the request cost for its log
+/// line. Data is answered when there is some, or when nothing went wrong (then `{}` or `[]`
+/// says "nothing known"); errors with nothing gathered answer `errors` alone, and a failed
+/// call its one error.
+fn answer<T: Serialize>(
+    context: &Context,
+    outcome: Result<Outcome<T>, RelayError>,
     requested: usize,
-    data: impl FnOnce(T) -> U,
+    is_empty: impl FnOnce(&T) -> bool,
 ) -> Response {
-    let stats = outcome.stats.with_observables(requested);
-    let envelope = Envelope::partial(outcome.data.map(data), &outcome.errors);
-    with_stats(envelope.into_response(), stats)
+    let (data, errors) = match outcome {
+        Ok(Outcome { data, errors }) => {
+            let keep = !is_empty(&data) || errors.is_empty();
+            (keep.then_some(data), errors)
+        }
+        Err(error) => (None, vec![error]),
+    };
+    let stats = Stats {
+        observables: requested,
+        upstream_calls: context.upstream_calls(),
+        cache_hits: context.cache_hits(),
+        errors: u32::try_from(errors.len()).unwrap_or(u32::MAX),
+    };
+    with_stats(Envelope::partial(data, &errors).into_response(), stats)
 }
 
 /// The response, with `stats` (rather than what the envelope assumed) for the log line.

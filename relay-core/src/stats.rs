@@ -24,10 +24,4 @@ impl Stats {
             ..Self::default()
         }
     }
-
-    /// These stats for a request of `observables` observables.
-    pub(crate) fn with_observables(mut self, observables: usize) -> Self {
-        self.observables = observables;
-        self
-    }
 }

@@ -105,7 +105,7 @@ pub fn describe_metrics() {
         signals_client::metric::RETRIES,
         "Attempts repeated after a transient Auth0 Signals failure."
     );
-    metrics::gauge!(BUILD_INFO, "version" => crate::openapi::VERSION).set(1.0);
+    metrics::gauge!(BUILD_INFO, "version" => crate::VERSION).set(1.0);
 }
 
 /// Replaces the process's panic hook with one that logs a panic as one `ERROR` event

@@ -2,7 +2,7 @@
 //! caller's reasons, the credentials in a verified payload, and the memory of verified tokens.
 //!
 //! [`crate::auth`] (HS256) and [`crate::jwks`] (RS256) both build on it; it imports only
-//! [`crate::error`].
+//! [`crate::credentials`] and [`crate::error`].
 
 use std::borrow::Borrow;
 use std::fmt;
@@ -15,21 +15,12 @@ use jsonwebtoken::Header;
 use jsonwebtoken::errors::ErrorKind;
 use moka::future::Cache;
 use serde_json::{Map, Value};
-use signals_client::ApiKey;
 
+use crate::credentials::{CredentialField, Credentials};
 use crate::error::AuthFailure;
 
 /// Clock skew tolerated on `exp` and `nbf`, in seconds.
 pub(crate) const LEEWAY_SECONDS: u64 = 30;
-
-/// What a verified token tells the relay.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Credentials {
-    /// The caller's Auth0 Signals API key (its `Debug` redacts).
-    pub(crate) key: ApiKey,
-    /// The caller's `CTR_ENTITIES_LIMIT`, when the token carries a positive integer.
-    pub(crate) entities_limit: Option<usize>,
-}
 
 /// The token's header, read before anything is verified. `bad_key` is the mode's failure for
 /// a readable header naming an algorithm jsonwebtoken does not know.
@@ -68,25 +59,14 @@ pub(crate) fn decode_error(e: &jsonwebtoken::errors::Error, bad_key: AuthFailure
     }
 }
 
-/// The credentials in a verified payload: a usable string `key`, and `CTR_ENTITIES_LIMIT`
-/// when it is a positive integer.
-pub(crate) fn credentials(claims: &Map<String, Value>) -> Result<Credentials, AuthFailure> {
-    let key = match claims.get("key") {
-        // An empty key, or one that cannot travel in a header, is not a key.
-        Some(Value::String(key)) => {
-            ApiKey::new(key.as_str()).map_err(|_| AuthFailure::WrongPayload)?
-        }
-        _ => return Err(AuthFailure::WrongPayload),
-    };
-    let entities_limit = claims
-        .get("CTR_ENTITIES_LIMIT")
-        .and_then(Value::as_u64)
-        .filter(|&n| n > 0)
-        .and_then(|n| usize::try_from(n).ok());
-    Ok(Credentials {
-        key,
-        entities_limit,
-    })
+/// The credentials in a verified payload: the provider's declared `fields`, each of its kind
+/// (a required one missing fails the token), and `CTR_ENTITIES_LIMIT` when it is a positive
+/// integer.
+pub(crate) fn credentials(
+    claims: &Map<String, Value>,
+    fields: &[CredentialField],
+) -> Result<Credentials, AuthFailure> {
+    Credentials::from_payload(claims, fields)
 }
 
 /// Part `index` of a token (0 the header, 1 the payload) as a JSON object, read without

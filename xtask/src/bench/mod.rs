@@ -99,6 +99,12 @@ enum Sub {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         criterion: Vec<String>,
     },
+    /// Lookup cost of relay-core's blocklist example at 1, 1,000 and 1,000,000 entries, and
+    /// the load time and heap of 1,000,000; later arguments go to criterion.
+    Blocklist {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        criterion: Vec<String>,
+    },
 }
 
 #[derive(clap::Args, Debug, Clone, Copy)]
@@ -138,7 +144,9 @@ impl LoadFlags {
 
 pub(crate) fn run(args: Args) -> Result<(), String> {
     // Figures from an unoptimised driver, stand-in or emulator would measure them, not the relay.
-    if cfg!(debug_assertions) && !matches!(args.sub, Some(Sub::Socless { .. })) {
+    // Criterion benches build in release themselves.
+    let criterion = matches!(args.sub, Some(Sub::Socless { .. } | Sub::Blocklist { .. }));
+    if cfg!(debug_assertions) && !criterion {
         let relay_too = match args.sub {
             None => !args.skip_build,
             Some(ref sub) => matches!(sub, Sub::Metrics { .. }),
@@ -203,6 +211,14 @@ pub(crate) fn run(args: Args) -> Result<(), String> {
             // The moto group of the bench runs when `moto_server` is on PATH.
             let tools = crate::tools::ensure(&[crate::tools::Tool::MOTO])?;
             procs::cargo(&cargo_args, Some(&tools.path))
+        }
+        Some(Sub::Blocklist { criterion }) => {
+            let mut cargo_args = vec!["bench", "-p", "xdr-relay-core", "--bench", "blocklist"];
+            if !criterion.is_empty() {
+                cargo_args.push("--");
+                cargo_args.extend(criterion.iter().map(String::as_str));
+            }
+            procs::cargo(&cargo_args, None)
         }
         Some(Sub::Metrics { rounds, load }) => {
             let setup = Setup::new(crate::target_dir()?.join("release"))?;
@@ -489,6 +505,10 @@ mod tests {
         assert!(parse(&["load", "--url", "http://x", "--scenario", "health", "--jwt"]).is_err());
         let socless = parse(&["socless", "--save-baseline", "main"]).unwrap();
         assert!(matches!(socless.sub, Some(Sub::Socless { criterion }) if criterion.len() == 2));
+        let blocklist = parse(&["blocklist", "--sample-size", "10"]).unwrap();
+        assert!(
+            matches!(blocklist.sub, Some(Sub::Blocklist { criterion }) if criterion.len() == 2)
+        );
         assert!(parse(&["--duration", "-1"]).is_err());
     }
 }

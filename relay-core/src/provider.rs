@@ -1,0 +1,372 @@
+//! The seam between relay-core and a threat-intelligence source: the [`Provider`] trait, what
+//! a provider is given ([`Context`], [`ParsedObservable`]) and what it returns ([`Outcome`]
+//! of CTIM entities, [`ReferLink`]s, [`ResponseAction`]s).
+//!
+//! Everything else a relay needs (tokens, body limits, parsing and filtering observables, the
+//! envelope and its error codes, entity limits, request ids, logs and metrics, the OpenAPI
+//! document, `/version`, `/watchdog`, the `/respond/*` defaults, the router) is relay-core's and
+//! the same for every provider. Imports [`crate::credentials`], [`crate::request`] and
+//! [`crate::error`].
+
+use std::borrow::Cow;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use async_trait::async_trait;
+use ctim_model::{ObservableType, ObserveBundle, Verdict};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::credentials::{CredentialField, Credentials};
+use crate::error::RelayError;
+use crate::request::{ParsedObservable, Trigger};
+
+/// A source of threat intelligence behind the relay's routes: implement it, and
+/// [`router_for`](crate::router_for) serves it as a complete Threat Response relay.
+///
+/// The router holds it as an `Arc<dyn Provider>` and calls it concurrently from many requests.
+/// Each call gets the request's [`Context`] (the caller's checked credentials and entity
+/// limit) and the request's observables of the provider's types, parsed, each once, in request
+/// order. A call returns CTIM entities with the errors met on the way ([`Outcome`]): the relay
+/// answers the data it has beside the errors, so one failed lookup does not hide the others.
+/// An `Err` is a failure of the whole call (answered as the envelope of that one error).
+///
+/// Errors are [`RelayError`]s, whose codes Threat Response knows; [`RelayError::upstream`]
+/// maps an upstream's failures (401, 429, 5xx, timeouts, ...) to them.
+///
+/// A minimal provider, which judges every IP address it is asked about:
+///
+/// ```
+/// use std::sync::Arc;
+/// use xdr_relay_core::ctim_model::{Disposition, ObservableType, ObserveBundle, ValidTime, Verdict};
+/// use xdr_relay_core::{async_trait, Context, Outcome, ParsedObservable, Provider, ProviderInfo, RelayError};
+///
+/// struct EverythingIsFine;
+///
+/// #[async_trait]
+/// impl Provider for EverythingIsFine {
+///     fn info(&self) -> ProviderInfo {
+///         ProviderInfo::new("Everything Is Fine", [ObservableType::Ip])
+///     }
+///
+///     async fn deliberate(
+///         &self,
+///         _: &Context,
+///         observables: &[ParsedObservable],
+///     ) -> Result<Outcome<Vec<Verdict>>, RelayError> {
+///         let verdict = |o: &ParsedObservable| {
+///             Verdict::new(Disposition::Clean, o.observable().clone(), ValidTime::default())
+///         };
+///         Ok(Outcome::new(observables.iter().map(verdict).collect()))
+///     }
+///
+///     async fn observe(
+///         &self,
+///         context: &Context,
+///         observables: &[ParsedObservable],
+///     ) -> Result<Outcome<ObserveBundle>, RelayError> {
+///         let verdicts = self.deliberate(context, observables).await?;
+///         let mut bundle = ObserveBundle::default();
+///         bundle.verdicts = verdicts.data.into();
+///         Ok(Outcome::new(bundle))
+///     }
+/// }
+///
+/// let mut config = xdr_relay_core::RelayConfig::default();
+/// config.secret_key = xdr_relay_core::SecretKey::new("the relay's SECRET_KEY");
+/// let app: axum::Router = xdr_relay_core::router_for(config, Arc::new(EverythingIsFine)).unwrap();
+/// ```
+#[async_trait]
+pub trait Provider: Send + Sync + 'static {
+    /// What the provider is: its name, the observable types it looks up and the credential
+    /// fields it reads. Called once, when the router is built.
+    fn info(&self) -> ProviderInfo;
+
+    /// `/health`: whether the caller's credentials work, proved with a real upstream call
+    /// where there is an upstream. The default has nothing to check and answers `ok`.
+    async fn health(&self, context: &Context) -> Result<(), RelayError> {
+        let _ = context;
+        Ok(())
+    }
+
+    /// `/deliberate/observables`: a verdict for each observable the provider knows about.
+    async fn deliberate(
+        &self,
+        context: &Context,
+        observables: &[ParsedObservable],
+    ) -> Result<Outcome<Vec<Verdict>>, RelayError>;
+
+    /// `/observe/observables`: verdicts, judgements, sightings, indicators and relationships,
+    /// at most [`Context::entities_limit`] sightings per observable.
+    async fn observe(
+        &self,
+        context: &Context,
+        observables: &[ParsedObservable],
+    ) -> Result<Outcome<ObserveBundle>, RelayError>;
+
+    /// `/refer/observables`: links to where an analyst can read more. The default: none.
+    async fn refer(
+        &self,
+        context: &Context,
+        observables: &[ParsedObservable],
+    ) -> Result<Outcome<Vec<ReferLink>>, RelayError> {
+        let _ = (context, observables);
+        Ok(Outcome::new(Vec::new()))
+    }
+
+    /// `/respond/observables`: the response actions offered for the observables. Called only
+    /// when [`ProviderInfo::responds`] is set; otherwise the route answers `[]`. The default:
+    /// none.
+    async fn respond_observables(
+        &self,
+        context: &Context,
+        observables: &[ParsedObservable],
+    ) -> Result<Outcome<Vec<ResponseAction>>, RelayError> {
+        let _ = (context, observables);
+        Ok(Outcome::new(Vec::new()))
+    }
+
+    /// `/respond/trigger`: runs one of the actions of [`respond_observables`](Self::respond_observables).
+    /// Called only when [`ProviderInfo::responds`] is set; otherwise the route answers
+    /// `failure` without reading the body. The default: `failure`.
+    async fn respond_trigger(
+        &self,
+        context: &Context,
+        trigger: &Trigger,
+    ) -> Result<TriggerStatus, RelayError> {
+        let _ = (context, trigger);
+        Ok(TriggerStatus::Failure)
+    }
+}
+
+/// What a [`Provider`] is, for the router and the OpenAPI document.
+///
+/// ```
+/// use xdr_relay_core::ctim_model::ObservableType;
+/// use xdr_relay_core::{CredentialField, CredentialKind, ProviderInfo};
+///
+/// let mut info = ProviderInfo::new("Example Intel", [ObservableType::Ip, ObservableType::Domain]);
+/// info.credentials.push(CredentialField::required("key", CredentialKind::ApiKey, "the Example Intel API key"));
+/// assert!(!info.responds);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ProviderInfo {
+    /// The source's name, as its users know it (`Auth0 Signals`): the title of the OpenAPI
+    /// document is "`name` relay for Cisco Threat Response".
+    pub name: Cow<'static, str>,
+    /// The observable types it looks up; the others are ignored, never errors.
+    pub observable_types: Vec<ObservableType>,
+    /// The token payload fields it reads (its module type's `configuration_spec`), checked by
+    /// relay-core when a token verifies. Default none.
+    pub credentials: Vec<CredentialField>,
+    /// Whether it offers response actions ([`Provider::respond_observables`],
+    /// [`Provider::respond_trigger`]). Default `false`: `/respond/observables` answers `[]`
+    /// and `/respond/trigger` `failure`.
+    pub responds: bool,
+}
+
+impl ProviderInfo {
+    /// A provider called `name` that looks up `observable_types`, reads no credential field
+    /// and offers no response action.
+    pub fn new(
+        name: impl Into<Cow<'static, str>>,
+        observable_types: impl IntoIterator<Item = ObservableType>,
+    ) -> Self {
+        Self {
+            name: name.into(),
+            observable_types: observable_types.into_iter().collect(),
+            credentials: Vec::new(),
+            responds: false,
+        }
+    }
+}
+
+/// One request, as a [`Provider`] sees it: the caller's credentials, the entity limit, and the
+/// counters of the request's log line.
+#[derive(Debug)]
+pub struct Context {
+    credentials: Credentials,
+    entities_limit: usize,
+    upstream_calls: AtomicU32,
+    cache_hits: AtomicU32,
+}
+
+impl Context {
+    /// A request with these credentials and entity limit: relay-core makes one per request;
+    /// providers make them in their tests.
+    #[must_use]
+    pub fn new(credentials: Credentials, entities_limit: usize) -> Self {
+        Self {
+            credentials,
+            entities_limit,
+            upstream_calls: AtomicU32::new(0),
+            cache_hits: AtomicU32::new(0),
+        }
+    }
+
+    /// The caller's credentials: the fields of [`ProviderInfo::credentials`], checked.
+    #[must_use]
+    pub fn credentials(&self) -> &Credentials {
+        &self.credentials
+    }
+
+    /// Most sightings (with their indicators and relationships) to return per observable: the
+    /// token's `CTR_ENTITIES_LIMIT` when it has one, else the relay's
+    /// [`entities_limit`](crate::RelayConfig::entities_limit).
+    #[must_use]
+    pub fn entities_limit(&self) -> usize {
+        self.entities_limit
+    }
+
+    /// Counts `calls` calls to the upstream (retries not counted), for the request's log line.
+    pub fn record_upstream_calls(&self, calls: u32) {
+        self.upstream_calls.fetch_add(calls, Ordering::Relaxed);
+    }
+
+    /// Counts `hits` answers taken from the provider's cache, for the request's log line.
+    pub fn record_cache_hits(&self, hits: u32) {
+        self.cache_hits.fetch_add(hits, Ordering::Relaxed);
+    }
+
+    /// Upstream calls recorded so far.
+    #[must_use]
+    pub fn upstream_calls(&self) -> u32 {
+        self.upstream_calls.load(Ordering::Relaxed)
+    }
+
+    /// Cache hits recorded so far.
+    #[must_use]
+    pub fn cache_hits(&self) -> u32 {
+        self.cache_hits.load(Ordering::Relaxed)
+    }
+}
+
+/// What a provider gathered, and the errors it met on the way (each distinct one is
+/// reported once, beside the data).
+///
+/// The relay answers `data` when there is some or when nothing went wrong (then an empty
+/// answer means "nothing known"); errors with nothing gathered answer `errors` alone.
+#[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
+pub struct Outcome<T> {
+    /// What the route answers.
+    pub data: T,
+    /// Every failure met, in the order met (a lookup that failed for one observable).
+    pub errors: Vec<RelayError>,
+}
+
+impl<T> Outcome<T> {
+    /// Data gathered without an error.
+    pub fn new(data: T) -> Self {
+        Self {
+            data,
+            errors: Vec::new(),
+        }
+    }
+
+    /// Data gathered, and the errors met while gathering it.
+    pub fn with_errors(data: T, errors: Vec<RelayError>) -> Self {
+        Self { data, errors }
+    }
+}
+
+/// One `/refer/observables` link: where an analyst can read more about an observable.
+///
+/// ```
+/// let link = xdr_relay_core::ReferLink::new(
+///     "ref-example-search-ip-192.0.2.1",
+///     "Search for this IP",
+///     "Lookup this IP on Example Intel",
+///     "https://intel.example/ip/192.0.2.1",
+///     ["Search", "Example Intel"],
+/// );
+/// assert_eq!(serde_json::to_value(&link).unwrap()["categories"][1], "Example Intel");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct ReferLink {
+    /// A stable id, unique in the answer.
+    pub id: String,
+    /// A short title, e.g. `Search for this IP`.
+    pub title: Cow<'static, str>,
+    /// One sentence.
+    pub description: Cow<'static, str>,
+    /// Where the link goes.
+    pub url: String,
+    /// Threat Response's categories, e.g. `Search` and the source's name.
+    pub categories: Vec<Cow<'static, str>>,
+}
+
+impl ReferLink {
+    /// A link with every field.
+    pub fn new<C: Into<Cow<'static, str>>>(
+        id: impl Into<String>,
+        title: impl Into<Cow<'static, str>>,
+        description: impl Into<Cow<'static, str>>,
+        url: impl Into<String>,
+        categories: impl IntoIterator<Item = C>,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            title: title.into(),
+            description: description.into(),
+            url: url.into(),
+            categories: categories.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+/// One `/respond/observables` action, which Threat Response offers the analyst and sends back
+/// to `/respond/trigger` as [`Trigger`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct ResponseAction {
+    /// The action's id, sent back as `action-id`.
+    pub id: String,
+    /// A short title.
+    pub title: Cow<'static, str>,
+    /// One sentence.
+    pub description: Cow<'static, str>,
+    /// Threat Response's categories.
+    pub categories: Vec<Cow<'static, str>>,
+    /// Sent back with the trigger: `observable_type` and `observable_value` by convention,
+    /// and anything else the action needs.
+    #[serde(rename = "query-params")]
+    pub query_params: Map<String, Value>,
+}
+
+impl ResponseAction {
+    /// The action `id` on `observable`, its query parameters the observable's type and value.
+    pub fn new(
+        id: impl Into<String>,
+        title: impl Into<Cow<'static, str>>,
+        description: impl Into<Cow<'static, str>>,
+        observable: &ParsedObservable,
+    ) -> Self {
+        let mut query_params = Map::new();
+        query_params.insert("observable_type".into(), o_str(observable.kind().as_str()));
+        query_params.insert("observable_value".into(), o_str(observable.value()));
+        Self {
+            id: id.into(),
+            title: title.into(),
+            description: description.into(),
+            categories: Vec::new(),
+            query_params,
+        }
+    }
+}
+
+fn o_str(s: &str) -> Value {
+    Value::String(s.to_owned())
+}
+
+/// What `/respond/trigger` answers as `{"status": …}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum TriggerStatus {
+    /// The action ran.
+    Success,
+    /// It did not (or there is no such action).
+    Failure,
+}

@@ -1,0 +1,656 @@
+//! Any provider through `router_for`: what relay-core gives it (checked credentials, parsed
+//! observables of its types, the entity limit) and what it makes of its answers (partial data
+//! beside errors, one error for a failed call, response actions, the OpenAPI document).
+
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::Request;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde_json::{Value, json};
+use tower::ServiceExt as _;
+use xdr_relay_core::ctim_model::{Disposition, ObservableType, ObserveBundle, ValidTime, Verdict};
+use xdr_relay_core::{
+    Context, CredentialField, CredentialKind, Credentials, Outcome, ParsedObservable, Provider,
+    ProviderInfo, ReferLink, RelayConfig, RelayError, ResponseAction, Trigger, TriggerStatus,
+    UpstreamFailure, async_trait,
+};
+
+use crate::common::{SECRET, observables, secret};
+
+/// What the fake provider was handed, per call: the route, the observables as
+/// `type:value`, its credentials and the entity limit.
+type Seen = Arc<Mutex<Vec<(String, Vec<String>, Value, usize)>>>;
+
+/// A provider of `ip` and `domain` observables that reads `token` (required) and `region`
+/// (optional), offers one response action, and fails on cue: `fail.example` fails its own
+/// lookup, `boom.example` the whole call.
+struct Fake {
+    seen: Seen,
+    responds: bool,
+}
+
+impl Fake {
+    fn record(&self, route: &str, context: &Context, observables: &[ParsedObservable]) {
+        let credentials = context.credentials();
+        let values = observables
+            .iter()
+            .map(|o| format!("{}:{}", o.kind().as_str(), o.value()))
+            .collect();
+        let credentials = json!({
+            "token": credentials.str("token"),
+            "region": credentials.str("region"),
+        });
+        self.seen.lock().unwrap().push((
+            route.to_owned(),
+            values,
+            credentials,
+            context.entities_limit(),
+        ));
+    }
+}
+
+fn check_cues(observables: &[ParsedObservable]) -> Result<Vec<RelayError>, RelayError> {
+    let mut errors = Vec::new();
+    for o in observables {
+        match o.value() {
+            "boom.example" => {
+                return Err(RelayError::upstream(
+                    UpstreamFailure::Timeout,
+                    "Fake timed out",
+                ));
+            }
+            "fail.example" => errors.push(RelayError::upstream(
+                UpstreamFailure::from_status(429),
+                "Fake rate limit",
+            )),
+            _ => {}
+        }
+    }
+    Ok(errors)
+}
+
+#[async_trait]
+impl Provider for Fake {
+    fn info(&self) -> ProviderInfo {
+        let mut info =
+            ProviderInfo::new("Fake Intel", [ObservableType::Ip, ObservableType::Domain]);
+        info.credentials = vec![
+            CredentialField::required("token", CredentialKind::ApiKey, "the Fake Intel token"),
+            CredentialField::optional("region", CredentialKind::Text, "its region"),
+        ];
+        info.responds = self.responds;
+        info
+    }
+
+    async fn health(&self, context: &Context) -> Result<(), RelayError> {
+        context.record_upstream_calls(1);
+        match context.credentials().str("token") {
+            Some("revoked") => Err(RelayError::upstream(
+                UpstreamFailure::Unauthorized,
+                "Fake Intel refused the token",
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    async fn deliberate(
+        &self,
+        context: &Context,
+        observables: &[ParsedObservable],
+    ) -> Result<Outcome<Vec<Verdict>>, RelayError> {
+        self.record("deliberate", context, observables);
+        let errors = check_cues(observables)?;
+        context.record_upstream_calls(u32::try_from(observables.len()).unwrap());
+        let verdicts = observables
+            .iter()
+            .filter(|o| !o.value().ends_with(".example"))
+            .map(|o| {
+                Verdict::new(
+                    Disposition::Malicious,
+                    o.observable().clone(),
+                    ValidTime::default(),
+                )
+            })
+            .collect();
+        Ok(Outcome::with_errors(verdicts, errors))
+    }
+
+    async fn observe(
+        &self,
+        context: &Context,
+        observables: &[ParsedObservable],
+    ) -> Result<Outcome<ObserveBundle>, RelayError> {
+        self.record("observe", context, observables);
+        let verdicts = self.deliberate(context, observables).await?;
+        let mut bundle = ObserveBundle::default();
+        bundle.verdicts = verdicts.data.into();
+        context.record_cache_hits(2);
+        Ok(Outcome::with_errors(bundle, verdicts.errors))
+    }
+
+    async fn refer(
+        &self,
+        context: &Context,
+        observables: &[ParsedObservable],
+    ) -> Result<Outcome<Vec<ReferLink>>, RelayError> {
+        self.record("refer", context, observables);
+        let links = observables
+            .iter()
+            .map(|o| {
+                ReferLink::new(
+                    format!("ref-fake-{}", o.value()),
+                    "Search Fake Intel",
+                    "Lookup on Fake Intel",
+                    format!("https://fake.example/{}", o.value()),
+                    ["Search", "Fake Intel"],
+                )
+            })
+            .collect();
+        Ok(Outcome::new(links))
+    }
+
+    async fn respond_observables(
+        &self,
+        context: &Context,
+        observables: &[ParsedObservable],
+    ) -> Result<Outcome<Vec<ResponseAction>>, RelayError> {
+        self.record("respond", context, observables);
+        let actions = observables
+            .iter()
+            .map(|o| ResponseAction::new("block", "Block", "Block it on Fake Intel", o))
+            .collect();
+        Ok(Outcome::new(actions))
+    }
+
+    async fn respond_trigger(
+        &self,
+        context: &Context,
+        trigger: &Trigger,
+    ) -> Result<TriggerStatus, RelayError> {
+        let observable = format!(
+            "{}:{}",
+            trigger.observable.kind.as_str(),
+            trigger.observable.value
+        );
+        self.seen.lock().unwrap().push((
+            format!("trigger {}", trigger.action_id),
+            vec![observable],
+            Value::Object(trigger.params.clone()),
+            context.entities_limit(),
+        ));
+        match trigger.action_id.as_str() {
+            "block" => Ok(TriggerStatus::Success),
+            "explode" => Err(RelayError::upstream(
+                UpstreamFailure::Unavailable,
+                "Fake is down",
+            )),
+            _ => Ok(TriggerStatus::Failure),
+        }
+    }
+}
+
+struct Harness {
+    app: Router,
+    seen: Seen,
+}
+
+fn harness(responds: bool) -> Harness {
+    let seen = Seen::default();
+    let mut config = RelayConfig::default();
+    config.secret_key = Some(secret());
+    config.entities_limit = 7;
+    config.openapi = true;
+    let provider = Arc::new(Fake {
+        seen: Arc::clone(&seen),
+        responds,
+    });
+    let app = xdr_relay_core::router_for(config, provider).expect("router");
+    Harness { app, seen }
+}
+
+/// An HS256 token with `claims`, signed with the relay's secret.
+fn token(claims: &Value) -> String {
+    jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        claims,
+        &EncodingKey::from_secret(SECRET.as_bytes()),
+    )
+    .unwrap()
+}
+
+fn good_token() -> String {
+    token(&json!({"token": "t0k3n", "region": "eu", "key": "not declared"}))
+}
+
+impl Harness {
+    async fn post(&self, path: &str, token: Option<&str>, body: &str) -> Value {
+        let mut request = Request::post(path);
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        let request = request.body(Body::from(body.to_owned())).unwrap();
+        let response = self.app.clone().oneshot(request).await.unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        serde_json::from_slice(&bytes).unwrap()
+    }
+
+    fn seen(&self) -> Vec<(String, Vec<String>, Value, usize)> {
+        std::mem::take(&mut *self.seen.lock().unwrap())
+    }
+}
+
+#[tokio::test]
+async fn the_provider_gets_its_types_parsed_once_each_and_its_credentials() {
+    let relay = harness(false);
+    let body = observables(&[
+        ("ip", "192.0.2.1"),
+        ("domain", "evil.test"),
+        ("ip", "not an ip"),
+        ("url", "https://evil.test/"),
+        ("ip", "192.0.2.1"),
+        ("domain", "evil.test"),
+        ("ip", "2001:db8::1"),
+        ("IP", "192.0.2.9"),
+    ]);
+    let answer = relay
+        .post("/deliberate/observables", Some(&good_token()), &body)
+        .await;
+    assert_eq!(answer["data"]["verdicts"]["count"], 3, "{answer}");
+    assert_eq!(
+        relay.seen(),
+        [(
+            "deliberate".to_owned(),
+            vec![
+                "ip:192.0.2.1".to_owned(),
+                "domain:evil.test".to_owned(),
+                "ip:2001:db8::1".to_owned()
+            ],
+            json!({"token": "t0k3n", "region": "eu"}),
+            7
+        )]
+    );
+
+    // The token's CTR_ENTITIES_LIMIT wins; an optional field of the wrong kind is left out.
+    let limited = token(&json!({"token": "t", "region": 5, "CTR_ENTITIES_LIMIT": 2}));
+    relay
+        .post("/observe/observables", Some(&limited), &body)
+        .await;
+    let seen = relay.seen();
+    assert_eq!(seen[0].2, json!({"token": "t", "region": null}));
+    assert_eq!(seen[0].3, 2);
+}
+
+#[tokio::test]
+async fn tokens_without_the_required_field_never_reach_the_provider() {
+    let relay = harness(true);
+    let body = observables(&[("ip", "192.0.2.1")]);
+    for claims in [
+        json!({"key": "a Signals key is not this provider's"}),
+        json!({"token": ""}),
+        json!({"token": "line\nbreak"}),
+        json!({"token": 42}),
+    ] {
+        for path in [
+            "/deliberate/observables",
+            "/observe/observables",
+            "/refer/observables",
+            "/respond/observables",
+        ] {
+            let answer = relay.post(path, Some(&token(&claims)), &body).await;
+            assert_eq!(
+                answer,
+                json!({"errors": [{"type": "fatal", "code": "authorization error",
+                    "message": "Authorization failed: Wrong JWT payload structure"}]}),
+                "{path} {claims}"
+            );
+        }
+    }
+    let forged = jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &json!({"token": "t"}),
+        &EncodingKey::from_secret(b"another secret"),
+    )
+    .unwrap();
+    let answer = relay
+        .post("/observe/observables", Some(&forged), &body)
+        .await;
+    assert_eq!(answer["errors"][0]["code"], "authorization error");
+    assert!(relay.seen().is_empty());
+}
+
+#[tokio::test]
+async fn partial_data_survives_and_a_failed_call_is_one_error() {
+    let relay = harness(false);
+    let token = good_token();
+    let some = observables(&[("ip", "192.0.2.1"), ("domain", "fail.example")]);
+    let answer = relay
+        .post("/observe/observables", Some(&token), &some)
+        .await;
+    assert_eq!(answer["data"]["verdicts"]["count"], 1, "{answer}");
+    assert_eq!(
+        answer["errors"],
+        json!([{"type": "fatal", "code": "too many requests", "message": "Fake rate limit"}])
+    );
+
+    // Errors and nothing gathered: the errors alone, each distinct one once.
+    let none = observables(&[
+        ("domain", "fail.example"),
+        ("domain", "fail.example"),
+        ("ip", "192.0.2.1/32"),
+    ]);
+    let answer = relay
+        .post("/deliberate/observables", Some(&token), &none)
+        .await;
+    assert_eq!(
+        answer,
+        json!({"errors": [{"type": "fatal", "code": "too many requests", "message": "Fake rate limit"}]})
+    );
+
+    let boom = observables(&[("ip", "192.0.2.1"), ("domain", "boom.example")]);
+    let answer = relay
+        .post("/observe/observables", Some(&token), &boom)
+        .await;
+    assert_eq!(
+        answer,
+        json!({"errors": [{"type": "fatal", "code": "service unavailable", "message": "Fake timed out"}]})
+    );
+
+    // Nothing supported: empty data, not an error.
+    let answer = relay
+        .post(
+            "/observe/observables",
+            Some(&token),
+            &observables(&[("sha256", "ab")]),
+        )
+        .await;
+    assert_eq!(answer, json!({"data": {}}));
+}
+
+#[tokio::test]
+async fn health_and_refer_are_the_providers() {
+    let relay = harness(false);
+    let answer = relay.post("/health", Some(&good_token()), "").await;
+    assert_eq!(answer, json!({"data": {"status": "ok"}}));
+    let revoked = token(&json!({"token": "revoked"}));
+    let answer = relay.post("/health", Some(&revoked), "").await;
+    assert_eq!(
+        answer,
+        json!({"errors": [{"type": "fatal", "code": "authorization error",
+            "message": "Authorization failed: Fake Intel refused the token"}]})
+    );
+    let answer = relay
+        .post(
+            "/refer/observables",
+            Some(&good_token()),
+            &observables(&[("domain", "evil.test")]),
+        )
+        .await;
+    assert_eq!(
+        answer,
+        json!({"data": [{
+            "id": "ref-fake-evil.test",
+            "title": "Search Fake Intel",
+            "description": "Lookup on Fake Intel",
+            "url": "https://fake.example/evil.test",
+            "categories": ["Search", "Fake Intel"],
+        }]})
+    );
+}
+
+#[tokio::test]
+async fn without_response_actions_the_defaults_answer() {
+    let relay = harness(false);
+    let token = good_token();
+    let answer = relay
+        .post(
+            "/respond/observables",
+            Some(&token),
+            &observables(&[("ip", "192.0.2.1")]),
+        )
+        .await;
+    assert_eq!(answer, json!({"data": []}));
+    // The body is not even read.
+    let answer = relay
+        .post("/respond/trigger", Some(&token), "not json")
+        .await;
+    assert_eq!(answer, json!({"data": {"status": "failure"}}));
+    assert!(relay.seen().is_empty());
+}
+
+#[tokio::test]
+async fn response_actions_are_offered_and_triggered() {
+    let relay = harness(true);
+    let token = good_token();
+    let answer = relay
+        .post(
+            "/respond/observables",
+            Some(&token),
+            &observables(&[("ip", "192.0.2.1")]),
+        )
+        .await;
+    assert_eq!(
+        answer,
+        json!({"data": [{
+            "id": "block",
+            "title": "Block",
+            "description": "Block it on Fake Intel",
+            "categories": [],
+            "query-params": {"observable_type": "ip", "observable_value": "192.0.2.1"},
+        }]})
+    );
+    relay.seen();
+
+    let trigger = json!({"action-id": "block", "observable_type": "ip",
+        "observable_value": "192.0.2.1", "extra": 1})
+    .to_string();
+    let answer = relay.post("/respond/trigger", Some(&token), &trigger).await;
+    assert_eq!(answer, json!({"data": {"status": "success"}}));
+    assert_eq!(
+        relay.seen(),
+        [(
+            "trigger block".to_owned(),
+            vec!["ip:192.0.2.1".to_owned()],
+            json!({"extra": 1}),
+            7
+        )]
+    );
+    let other = json!({"action-id": "other", "observable_type": "ip", "observable_value": "x"});
+    let answer = relay
+        .post("/respond/trigger", Some(&token), &other.to_string())
+        .await;
+    assert_eq!(answer, json!({"data": {"status": "failure"}}));
+    let explode = json!({"action-id": "explode", "observable_type": "ip", "observable_value": "x"});
+    let answer = relay
+        .post("/respond/trigger", Some(&token), &explode.to_string())
+        .await;
+    assert_eq!(answer["errors"][0]["code"], "service unavailable");
+
+    // Bad bodies are reported before the token is checked.
+    let answer = relay
+        .post(
+            "/respond/trigger",
+            None,
+            r#"{"action-id": "", "observable_type": 1}"#,
+        )
+        .await;
+    assert_eq!(
+        answer["errors"][0]["message"],
+        r#"Invalid JSON payload received. {"action-id":["Field may not be empty."],"observable_type":["Not a valid string."],"observable_value":["Missing data for required field."]}"#
+    );
+    let answer = relay.post("/respond/trigger", None, "[]").await;
+    assert_eq!(answer["errors"][0]["code"], "invalid argument");
+    let answer = relay.post("/respond/trigger", Some(&token), "{").await;
+    assert_eq!(answer["errors"][0]["code"], "invalid argument");
+    let answer = relay.post("/respond/trigger", None, &trigger).await;
+    assert_eq!(answer["errors"][0]["code"], "authorization error");
+}
+
+#[tokio::test]
+async fn the_openapi_document_describes_the_provider() {
+    let relay = harness(true);
+    let request = Request::get("/openapi.json").body(Body::empty()).unwrap();
+    let response = relay.app.clone().oneshot(request).await.unwrap();
+    let bytes = axum::body::to_bytes(response.into_body(), 16 << 20)
+        .await
+        .unwrap();
+    let doc: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(
+        doc["info"]["title"],
+        "Fake Intel relay for Cisco Threat Response"
+    );
+    assert_eq!(
+        doc["components"]["securitySchemes"]["jwt"]["description"],
+        "HS256, signed with the relay's SECRET_KEY; the payload carries the Fake Intel token \
+         as `token`, its region as `region` (optional)."
+    );
+    assert_eq!(
+        doc["paths"]["/deliberate/observables"]["post"]["summary"],
+        "Verdicts for the supported observables (IP addresses, `domain`)."
+    );
+    let observables = doc["components"]["schemas"]["Observables"]["description"]
+        .as_str()
+        .unwrap();
+    assert!(
+        observables
+            .contains("only `ip` values that parse as an address, `domain` values are looked up"),
+        "{observables}"
+    );
+    let respond = &doc["paths"]["/respond/observables"]["post"]["responses"]["200"]["content"]["application/json"]
+        ["schema"]["properties"]["data"];
+    assert_eq!(respond["items"]["required"][4], "query-params");
+    let trigger = &doc["paths"]["/respond/trigger"]["post"]["requestBody"]["content"]["application/json"]
+        ["schema"];
+    assert_eq!(trigger["required"][0], "action-id");
+
+    // A provider without types or credentials.
+    let bare = xdr_relay_core::openapi_for(&ProviderInfo::new("Bare", []));
+    assert_eq!(
+        bare["components"]["securitySchemes"]["jwt"]["description"],
+        "HS256, signed with the relay's SECRET_KEY."
+    );
+    let description = bare["components"]["schemas"]["Observables"]["description"]
+        .as_str()
+        .unwrap();
+    assert!(
+        description.contains("accepted; nothing is looked up."),
+        "{description}"
+    );
+    // Fields of types relay-core does not parse are named as they are.
+    let ipv6 = xdr_relay_core::openapi_for(&ProviderInfo::new("V6", [ObservableType::Ipv6]));
+    assert_eq!(
+        ipv6["paths"]["/deliberate/observables"]["post"]["summary"],
+        "Verdicts for the supported observables (IPv6 addresses)."
+    );
+}
+
+/// A provider with nothing but the required methods, and the credential fields it is given.
+struct Minimal(Vec<CredentialField>);
+
+#[async_trait]
+impl Provider for Minimal {
+    fn info(&self) -> ProviderInfo {
+        let mut info = ProviderInfo::new("Minimal", []);
+        info.credentials = self.0.clone();
+        info
+    }
+
+    async fn deliberate(
+        &self,
+        _: &Context,
+        _: &[ParsedObservable],
+    ) -> Result<Outcome<Vec<Verdict>>, RelayError> {
+        Ok(Outcome::default())
+    }
+
+    async fn observe(
+        &self,
+        _: &Context,
+        _: &[ParsedObservable],
+    ) -> Result<Outcome<ObserveBundle>, RelayError> {
+        Ok(Outcome::default())
+    }
+}
+
+#[test]
+fn unusable_credential_fields_are_configuration_errors() {
+    let key = CredentialField::required("key", CredentialKind::ApiKey, "a key");
+    let limit =
+        CredentialField::optional("CTR_ENTITIES_LIMIT", CredentialKind::PositiveInteger, "x");
+    for (fields, problem) in [
+        (vec![key.clone(), key], "declared twice"),
+        (vec![limit], "read by relay-core"),
+    ] {
+        let error = xdr_relay_core::router_for(RelayConfig::default(), Arc::new(Minimal(fields)))
+            .unwrap_err();
+        assert!(error.to_string().contains(problem), "{error}");
+        assert!(error.to_string().contains("Minimal"), "{error}");
+    }
+}
+
+#[tokio::test]
+async fn defaults_answer_for_a_minimal_provider() {
+    let mut config = RelayConfig::default();
+    config.secret_key = Some(secret());
+    let app = xdr_relay_core::router_for(config, Arc::new(Minimal(Vec::new()))).unwrap();
+    let relay = Harness {
+        app,
+        seen: Seen::default(),
+    };
+    let token = token(&json!({}));
+    let body = observables(&[("ip", "192.0.2.1")]);
+    assert_eq!(
+        relay.post("/health", Some(&token), "").await,
+        json!({"data": {"status": "ok"}})
+    );
+    assert_eq!(
+        relay.post("/refer/observables", Some(&token), &body).await,
+        json!({"data": []})
+    );
+    assert_eq!(
+        relay
+            .post("/observe/observables", Some(&token), &body)
+            .await,
+        json!({"data": {}})
+    );
+
+    // The defaults the router skips unless `responds` is set, called as a provider's own
+    // tests would.
+    let minimal = Minimal(Vec::new());
+    let context = Context::new(Credentials::default(), 3);
+    let ip = ParsedObservable::new(ObservableType::Ip, "192.0.2.1").unwrap();
+    let actions = minimal
+        .respond_observables(&context, std::slice::from_ref(&ip))
+        .await;
+    assert_eq!(actions, Ok(Outcome::new(Vec::new())));
+    let trigger = Trigger::new("block", ip.observable().clone());
+    assert_eq!(
+        minimal.respond_trigger(&context, &trigger).await,
+        Ok(TriggerStatus::Failure)
+    );
+    assert_eq!((context.upstream_calls(), context.cache_hits()), (0, 0));
+}
+
+/// The README opens with "write a relay in N lines": N is the line count of its first example.
+#[test]
+fn the_readme_counts_the_lines_of_its_relay_truly() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("relay-core/README.md");
+    let claimed: usize = readme
+        .split("relay in ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .expect("the README says how many lines its relay takes");
+    let code = readme
+        .split("```rust,no_run\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("the README's relay");
+    assert_eq!(code.lines().count(), claimed, "{code}");
+    assert!(code.contains("impl Provider for") && code.contains("router_for("));
+}
