@@ -127,7 +127,7 @@ impl<S: EventStore, L: PlaybookLauncher> EventCreator<S, L> {
                 let _ = previous.await;
             }
             if stop.load(Ordering::Acquire) {
-                return (i, None);
+                return None;
             }
             let result = self.create_one(&events[i], hashes[i].as_deref(), arn).await;
             if matches!(
@@ -141,18 +141,23 @@ impl<S: EventStore, L: PlaybookLauncher> EventCreator<S, L> {
                 stop.store(true, Ordering::Release);
             }
             drop(signal);
-            (i, Some(result))
+            Some(result)
         });
-        // `buffer_unordered` starts events in batch order, so an event's predecessor is always
-        // in flight or done when it waits: no event waits for one that never starts.
-        let mut results: Vec<_> = futures::stream::iter(runs)
-            .buffer_unordered(self.concurrency)
+        // `buffered` starts events in batch order and only within `concurrency` of the earliest
+        // unfinished one (finished events wait there to be taken in order), so:
+        // - an event's predecessor is always in flight or done when it waits: no event waits
+        //   for one that never starts;
+        // - when an event fails, no event more than `concurrency - 1` past it has started (the
+        //   documented bound; `buffer_unordered` would start more whenever later events
+        //   finish first);
+        // - the results come in batch order.
+        let results: Vec<_> = futures::stream::iter(runs)
+            .buffered(self.concurrency)
             .collect()
             .await;
-        results.sort_unstable_by_key(|(i, _)| *i);
         let mut output = CreateEventsOutput::default();
         let mut failure = None;
-        for (_, result) in results {
+        for result in results {
             match result {
                 None => {}
                 Some(Ok(recorded)) => {
