@@ -254,40 +254,37 @@ mod aws {
         }
     }
 
-    /// Through the proxy without latency (moto serves one request at a time: see
-    /// `tests/support/local_aws.rs`).
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn moto_concurrent_batch_matches_sequential() {
-        let fixture = AwsFixture::new().await;
-        let proxy = LatencyProxy::start(fixture.server.url(), Duration::ZERO)
-            .await
-            .unwrap();
-        let times = concurrent_batch_matches_sequential(through(&fixture, &proxy)).await;
-        print_times("moto", times);
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn moto_with_latency_concurrent_batch_matches_sequential() {
-        let fixture = AwsFixture::new().await;
-        let proxy = LatencyProxy::start(fixture.server.url(), LATENCY)
+    /// The concurrency check on `fixture`'s tables through a proxy adding `latency` to each
+    /// call; `backend` names them in the printed figures.
+    async fn check_behind(fixture: AwsFixture, latency: Duration, backend: &str) {
+        let proxy = LatencyProxy::start(fixture.server.url(), latency)
             .await
             .unwrap();
         let times = concurrent_batch_matches_sequential(through(&fixture, &proxy)).await;
         assert!(proxy.requests() > 0, "the calls went through the proxy");
-        print_times(&format!("moto behind {LATENCY:?}"), times);
+        match latency {
+            Duration::ZERO => print_times(backend, times),
+            _ => print_times(&format!("{backend} behind {latency:?}"), times),
+        }
+    }
+
+    /// Through the proxy without latency (moto serves one request at a time: see
+    /// `tests/support/local_aws.rs`).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn moto_concurrent_batch_matches_sequential() {
+        check_behind(AwsFixture::new().await, Duration::ZERO, "moto").await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn moto_with_latency_concurrent_batch_matches_sequential() {
+        check_behind(AwsFixture::new().await, LATENCY, "moto").await;
     }
 
     /// On the in-memory stand-in, which serves calls in parallel as AWS does: behind the same
     /// latency the concurrent run overlaps its calls (the figures printed show by how much).
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn stand_in_with_latency_concurrent_batch_matches_sequential() {
-        let fixture = AwsFixture::stand_in().await;
-        let proxy = LatencyProxy::start(fixture.server.url(), LATENCY)
-            .await
-            .unwrap();
-        let times = concurrent_batch_matches_sequential(through(&fixture, &proxy)).await;
-        assert!(proxy.requests() > 0, "the calls went through the proxy");
-        print_times(&format!("stand-in behind {LATENCY:?}"), times);
+        check_behind(AwsFixture::stand_in().await, LATENCY, "stand-in").await;
     }
 
     /// Each call through the proxy is one delayed request, on one kept-alive connection or

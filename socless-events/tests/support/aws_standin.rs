@@ -28,7 +28,7 @@
 //! Included by path from `tests/it/main.rs` and `benches/create_events.rs`, like
 //! `local_aws.rs`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -93,7 +93,8 @@ struct Table {
 
 #[derive(Debug, Default)]
 struct StepFunctions {
-    machines: HashMap<String, ()>,
+    /// State machine ARNs.
+    machines: HashSet<String>,
     /// By execution ARN: (state machine ARN, name, input, start date).
     executions: HashMap<String, (String, String, String, f64)>,
 }
@@ -303,7 +304,7 @@ impl Services {
         let name = text(request, "name")?;
         let arn = format!("arn:aws:states:us-east-1:123456789012:stateMachine:{name}");
         let mut step_functions = lock(&self.step_functions);
-        if step_functions.machines.insert(arn.clone(), ()).is_some() {
+        if !step_functions.machines.insert(arn.clone()) {
             return Err(Failure::new(
                 "StateMachineAlreadyExists",
                 format!("state machine {name} exists"),
@@ -321,7 +322,7 @@ impl Services {
             machine.replacen(":stateMachine:", ":execution:", 1)
         );
         let mut step_functions = lock(&self.step_functions);
-        if !step_functions.machines.contains_key(machine) {
+        if !step_functions.machines.contains(machine) {
             return Err(Failure::new(
                 "StateMachineDoesNotExist",
                 format!("State Machine Does Not Exist: '{machine}'"),
