@@ -20,6 +20,8 @@ use object::elf;
 use object::read::elf::{Dyn as _, FileHeader, ProgramHeader as _};
 use serde_json::Value;
 
+use crate::procs::Release;
+
 /// The target of the image's binary: static with musl, installable with rustup.
 const TARGET: &str = "x86_64-unknown-linux-musl";
 /// The image's name; the tag is the package version.
@@ -180,7 +182,7 @@ pub(crate) fn run(args: &Args) -> Result<(), String> {
             .ok_or_else(|| format!("no container engine found: {}", install_hint()))?,
     };
     let tag = args.tag.clone().unwrap_or_else(default_tag);
-    let built = build(engine, &tag)?;
+    let built = build(engine, &tag, Release::Shipped)?;
     println!("\n== image ==\n{built}");
     let runner = match engine {
         Engine::Buildah => "docker",
@@ -196,8 +198,8 @@ pub(crate) fn run(args: &Args) -> Result<(), String> {
     Ok(())
 }
 
-/// The CI step: builds with buildah (missing is a failure, not a skip), then runs the image
-/// and asks it; the summary line on success.
+/// The CI step: builds with buildah (missing is a failure, not a skip) from CI's release build
+/// ([`Release::Ci`]), then runs the image and asks it; the summary line on success.
 pub(crate) fn ci_check() -> Result<String, String> {
     let engine = Engine::Buildah;
     if let Err(e) = engine.probe() {
@@ -206,7 +208,7 @@ pub(crate) fn ci_check() -> Result<String, String> {
         ));
     }
     let tag = default_tag();
-    let built = build(engine, &tag)?;
+    let built = build(engine, &tag, Release::Ci)?;
     let bin = crate::target_dir()?.join(TARGET).join("release");
     let checked = crate::until_interrupted(run_image(&tag, &bin))?;
     Ok(format!("{built}; {checked}"))
@@ -225,8 +227,8 @@ fn install_hint() -> String {
 }
 
 /// The static binary, the context, the image; `engine` is known to work.
-fn build(engine: Engine, tag: &str) -> Result<Built, String> {
-    let binary = static_binary()?;
+fn build(engine: Engine, tag: &str, release: Release) -> Result<Built, String> {
+    let binary = static_binary(release)?;
     let binary_bytes = std::fs::metadata(&binary)
         .map_err(|e| format!("cannot read {}: {e}", binary.display()))?
         .len();
@@ -464,7 +466,7 @@ impl Drop for WorkingContainer {
 }
 
 /// Builds the musl release binary and checks it is static; its path.
-fn static_binary() -> Result<PathBuf, String> {
+fn static_binary(release: Release) -> Result<PathBuf, String> {
     check_toolchain()?;
     println!("\n== image: cargo build --release --target {TARGET} -p xdr-relay-server ==");
     let build = [
@@ -478,7 +480,7 @@ fn static_binary() -> Result<PathBuf, String> {
         "--bin",
         "relay-server",
     ];
-    crate::procs::cargo(&build, None)?;
+    crate::procs::cargo_with(&build, None, release.env())?;
     let binary = crate::target_dir()?
         .join(TARGET)
         .join("release")

@@ -19,6 +19,8 @@ use std::path::{Path, PathBuf};
 use object::elf::{self, FileHeader64};
 use object::read::elf::FileHeader;
 
+use crate::procs::Release;
+
 /// Amazon Linux 2023's glibc: a binary that needs more does not start on `provided.al2023`.
 const MAX_GLIBC: GlibcVersion = GlibcVersion(2, 34);
 
@@ -60,7 +62,7 @@ impl fmt::Display for Packaged {
 }
 
 pub(crate) fn run(args: &Args) -> Result<(), String> {
-    let packaged = build_and_check(args.arm64)?;
+    let packaged = build_and_check(args.arm64, Release::Shipped)?;
     println!(
         "\n== lambda zips ({}) ==",
         if args.arm64 { "arm64" } else { "x86_64" }
@@ -71,16 +73,17 @@ pub(crate) fn run(args: &Args) -> Result<(), String> {
     Ok(())
 }
 
-/// The CI step: builds both x86_64 zips and checks them; the summary line on success.
+/// The CI step: builds both x86_64 zips (CI's release build, [`Release::Ci`]) and checks them;
+/// the summary line on success.
 pub(crate) fn ci_check() -> Result<String, String> {
-    let packaged = build_and_check(false)?;
+    let packaged = build_and_check(false, Release::Ci)?;
     let found = packaged
         .iter()
         .map(|p| format!("{} {} GLIBC_{}", p.name, human_size(p.zip_bytes), p.glibc));
     Ok(found.collect::<Vec<_>>().join(", "))
 }
 
-fn build_and_check(arm64: bool) -> Result<Vec<Packaged>, String> {
+fn build_and_check(arm64: bool, release: Release) -> Result<Vec<Packaged>, String> {
     let (triple, machine) = match arm64 {
         false => ("x86_64-unknown-linux-gnu", elf::EM_X86_64),
         true => ("aarch64-unknown-linux-gnu", elf::EM_AARCH64),
@@ -105,7 +108,8 @@ fn build_and_check(arm64: bool) -> Result<Vec<Packaged>, String> {
             "--lambda-dir",
         ];
         let target = ["--target", triple, "--package", package, kind, name];
-        crate::procs::cargo(&[&args[..], &[&*lambda_dir], &target].concat(), Some(&path))?;
+        let args = [&args[..], &[&*lambda_dir], &target].concat();
+        crate::procs::cargo_with(&args, Some(&path), release.env())?;
         let dir = if kind == "--example" {
             out_dir.join("examples")
         } else {

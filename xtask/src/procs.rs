@@ -13,12 +13,76 @@ use std::sync::{Arc, Mutex, mpsc};
 /// Runs cargo with `args` (output shown), with `path` as PATH when given (so cargo finds the
 /// tools' commands); fails when cargo fails.
 pub(crate) fn cargo(args: &[&str], path: Option<&OsStr>) -> Result<(), String> {
+    cargo_with(args, path, &[])
+}
+
+/// [`cargo`] with environment variables added (a [`Release`] profile's overrides).
+pub(crate) fn cargo_with(
+    args: &[&str],
+    path: Option<&OsStr>,
+    env: &[(&str, &str)],
+) -> Result<(), String> {
     let mut command = crate::cargo_command();
-    command.args(args);
+    command.args(args).envs(env.iter().copied());
     if let Some(path) = path {
         command.env("PATH", path);
     }
     status(&mut command)
+}
+
+/// Runs cargo with `args` and `path` as PATH when given, echoing its standard output line by
+/// line and handing each line to `on_line` (standard error is shown as it comes); fails when
+/// cargo fails.
+pub(crate) fn cargo_lines(
+    args: &[&str],
+    path: Option<&OsStr>,
+    on_line: &mut dyn FnMut(&str),
+) -> Result<(), String> {
+    let mut command = crate::cargo_command();
+    command.args(args).stdout(Stdio::piped());
+    if let Some(path) = path {
+        command.env("PATH", path);
+    }
+    let mut child = command
+        .spawn()
+        .map_err(|e| format!("cannot run `{command:?}`: {e}"))?;
+    let lines = child.stdout.take().map(BufReader::new);
+    for line in lines.into_iter().flat_map(BufRead::lines) {
+        let line = line.map_err(|e| format!("cannot read the output of `{command:?}`: {e}"))?;
+        println!("{line}");
+        on_line(&line);
+    }
+    match child.wait() {
+        Ok(status) if status.success() => Ok(()),
+        Ok(status) => Err(format!("`{command:?}` failed ({status})")),
+        Err(e) => Err(format!("cannot wait for `{command:?}`: {e}")),
+    }
+}
+
+/// Which release build a task makes of the binaries it packages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Release {
+    /// The workspace's release profile (fat LTO, one codegen unit): what users build and ship.
+    Shipped,
+    /// CI's build of binaries it only inspects and runs (the Lambda zips' layout and glibc
+    /// floor, the image's static binary and its answers): the release profile without
+    /// link-time optimisation across crates and with 16 codegen units, which in a cold build on
+    /// two cores saves most of the time those builds take. Nothing CI checks of them depends on
+    /// how they were optimised.
+    Ci,
+}
+
+impl Release {
+    /// The `CARGO_PROFILE_RELEASE_*` overrides this build sets on cargo.
+    pub(crate) fn env(self) -> &'static [(&'static str, &'static str)] {
+        match self {
+            Release::Shipped => &[],
+            Release::Ci => &[
+                ("CARGO_PROFILE_RELEASE_LTO", "false"),
+                ("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "16"),
+            ],
+        }
+    }
 }
 
 /// Runs a command with inherited output; fails when it cannot start or fails.
