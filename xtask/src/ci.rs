@@ -1,8 +1,6 @@
 //! `cargo xtask ci`: every check CI runs, in order, with one summary at the end.
 
 use std::ffi::OsStr;
-use std::io::{BufRead, BufReader};
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use crate::tools::{Tool, ensure};
@@ -105,13 +103,11 @@ pub(crate) fn run() -> Result<(), String> {
 /// The steps that need the tools' PATH (`path`), in order.
 fn with_tools(path: &OsStr, totals: &mut TestTotals) -> Vec<StepResult> {
     vec![
-        in_process("test", "cargo test --workspace --no-fail-fast", || {
-            test_step(totals, path)
-        }),
         in_process(
-            "coverage",
-            "cargo llvm-cov --workspace: line coverage per crate, floors",
-            || crate::coverage::run(path),
+            "test",
+            "cargo llvm-cov --workspace (every unit and integration test, instrumented; line \
+             coverage floors), then cargo test --workspace --doc",
+            || test_step(totals, path),
         ),
         in_process(
             "lambda",
@@ -146,7 +142,12 @@ fn with_tools(path: &OsStr, totals: &mut TestTotals) -> Vec<StepResult> {
                     .map_err(|e| format!("cannot clear {}: {e}", packaged.display()))?;
             }
             clear_unpacked_packages()?;
-            crate::procs::cargo(&PACKAGE.split(' ').collect::<Vec<_>>(), None)
+            // Named explicitly: without CARGO_TARGET_DIR, cargo verifies each package in a
+            // target folder of its own and builds every dependency again for each of them.
+            let target = crate::target_dir()?;
+            let target = target.to_string_lossy();
+            let args: Vec<&str> = PACKAGE.split(' ').collect();
+            crate::procs::cargo_with(&args, None, &[("CARGO_TARGET_DIR", &target)])
                 .map(|()| String::new())
         }),
         cargo_steps("features", FEATURES, Some(path)),
@@ -205,32 +206,23 @@ fn cargo_steps(name: &'static str, commands: &[&str], path: Option<&OsStr>) -> S
     )
 }
 
-/// Runs unit, integration and doc tests of every crate, echoing output and counting results.
+/// Runs every test once: unit and integration tests under `cargo llvm-cov` (one instrumented
+/// build serves both the suite and the coverage floors), then the doc tests, which stable
+/// llvm-cov cannot measure; output is echoed and results counted. Both parts run even when the
+/// first fails.
 fn test_step(totals: &mut TestTotals, path: &OsStr) -> Result<String, String> {
-    let mut child = crate::cargo_command()
-        .args(["test", "--workspace", "--no-fail-fast"])
-        .env("PATH", path)
-        .stdout(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("could not start cargo: {e}"))?;
-    for line in child
-        .stdout
-        .take()
-        .map(BufReader::new)
-        .into_iter()
-        .flat_map(BufRead::lines)
-    {
-        let line = line.map_err(|e| format!("cannot read cargo test's output: {e}"))?;
-        println!("{line}");
-        totals.add_line(&line);
-    }
-    match child.wait() {
-        Ok(s) if s.success() && totals.failed == 0 => Ok(format!(
-            "{} passed, {} ignored",
-            totals.passed, totals.ignored
-        )),
-        Ok(s) => Err(format!("{} failed ({s})", totals.failed)),
-        Err(e) => Err(format!("could not wait for cargo: {e}")),
+    let coverage = crate::coverage::run(path, &mut |line| totals.add_line(line));
+    println!("\n== test: cargo test --workspace --doc ==");
+    let doc = ["test", "--workspace", "--doc", "--no-fail-fast"];
+    let doc = crate::procs::cargo_lines(&doc, Some(path), &mut |line| totals.add_line(line));
+    let counted = format!("{} passed, {} ignored", totals.passed, totals.ignored);
+    match (coverage, doc) {
+        (Ok(figures), Ok(())) if totals.failed == 0 => Ok(format!("{counted}; {figures}")),
+        (coverage, doc) => {
+            let errors = [coverage.err(), doc.err()].into_iter().flatten();
+            let errors: Vec<String> = errors.collect();
+            Err(format!("{} failed; {}", totals.failed, errors.join("; ")))
+        }
     }
 }
 

@@ -45,12 +45,14 @@ impl Lines {
 pub(crate) fn task() -> Result<(), String> {
     let tools =
         crate::tools::ensure(&[crate::tools::Tool::CARGO_LLVM_COV, crate::tools::Tool::MOTO])?;
-    run(&tools.path).map(|figures| println!("coverage: {figures}"))
+    run(&tools.path, &mut |_| {}).map(|figures| println!("coverage: {figures}"))
 }
 
-/// Runs every test of the workspace instrumented, prints the table, and fails below a floor.
-/// `path` is the PATH with the tool environment first (for `cargo-llvm-cov` and moto).
-pub(crate) fn run(path: &OsStr) -> Result<String, String> {
+/// Runs every unit and integration test of the workspace instrumented (doc tests need a
+/// nightly compiler to be measured, so they are not run here), prints the table, and fails
+/// below a floor. `path` is the PATH with the tool environment first (for `cargo-llvm-cov` and
+/// moto); `on_line` is given each line the tests print (CI counts their results from it).
+pub(crate) fn run(path: &OsStr, on_line: &mut dyn FnMut(&str)) -> Result<String, String> {
     add_llvm_tools();
     let root = crate::workspace_root()?;
     let report = crate::target_dir()?.join("llvm-cov").join("summary.json");
@@ -60,7 +62,7 @@ pub(crate) fn run(path: &OsStr) -> Result<String, String> {
     }
     let report_arg = report.to_string_lossy().into_owned();
     println!("\n== coverage: cargo llvm-cov --workspace (instrumented build, every test) ==");
-    crate::procs::cargo(
+    crate::procs::cargo_lines(
         &[
             "llvm-cov",
             "--workspace",
@@ -71,6 +73,7 @@ pub(crate) fn run(path: &OsStr) -> Result<String, String> {
             &report_arg,
         ],
         Some(path),
+        on_line,
     )?;
     let text = std::fs::read_to_string(&report)
         .map_err(|e| format!("cannot read {}: {e}", report.display()))?;
