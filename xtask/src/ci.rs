@@ -12,10 +12,6 @@ struct StepResult {
     elapsed: Duration,
 }
 
-/// Every crate meant for crates.io packs and builds from its package alone (`xtask` is
-/// `publish = false`). `--allow-dirty`: what is checked is the content, not the git state.
-const PACKAGE: &str = "package --workspace --exclude xtask --allow-dirty";
-
 /// The cargo features users choose from: every combination builds (cargo-hack; resolver 3 keeps
 /// dev-dependencies' features out of a plain `check`, so none hides a missing feature), and the
 /// socless-events tests pass on each backend alone and on none (the default set runs in the
@@ -133,23 +129,11 @@ fn with_tools(path: &OsStr, totals: &mut TestTotals) -> Vec<StepResult> {
             let deny = ["deny", "check", "licenses", "bans", "sources"];
             crate::procs::cargo(&deny, Some(path)).map(|()| String::new())
         }),
-        in_process("package", PACKAGE, || {
-            // Packages of an earlier run in a reused target folder would stand in for the
-            // crates' new sources when one packaged crate is verified against another.
-            let packaged = crate::target_dir()?.join("package");
-            if packaged.exists() {
-                std::fs::remove_dir_all(&packaged)
-                    .map_err(|e| format!("cannot clear {}: {e}", packaged.display()))?;
-            }
-            clear_unpacked_packages()?;
-            // Named explicitly: without CARGO_TARGET_DIR, cargo verifies each package in a
-            // target folder of its own and builds every dependency again for each of them.
-            let target = crate::target_dir()?;
-            let target = target.to_string_lossy();
-            let args: Vec<&str> = PACKAGE.split(' ').collect();
-            crate::procs::cargo_with(&args, None, &[("CARGO_TARGET_DIR", &target)])
-                .map(|()| String::new())
-        }),
+        in_process(
+            "package",
+            "cargo package --no-verify, then each package checked from its own files",
+            crate::package::check,
+        ),
         cargo_steps("features", FEATURES, Some(path)),
         in_process(
             "msrv",
@@ -255,47 +239,6 @@ impl TestTotals {
             }
         }
     }
-}
-
-/// Cargo unpacks the packages it verifies against into `$CARGO_HOME/registry/src/-<hash>/`
-/// (its local registry's folder, whose name starts with `-`) and never unpacks the same name and
-/// version again: an earlier run's sources would stand in for ours. Only our own crates' folders
-/// there are removed.
-fn clear_unpacked_packages() -> Result<(), String> {
-    const OURS: [&str; 6] = [
-        "ctim-model-",
-        "signals-client-",
-        "socless-events-",
-        "xdr-relay-core-",
-        "xdr-relay-server-",
-        "xdr-relay-lambda-",
-    ];
-    let home = std::env::var_os("CARGO_HOME")
-        .map(std::path::PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".cargo")));
-    let Some(src) = home.map(|h| h.join("registry").join("src")) else {
-        return Ok(());
-    };
-    let Ok(registries) = std::fs::read_dir(&src) else {
-        return Ok(());
-    };
-    for registry in registries.flatten() {
-        if !registry.file_name().to_string_lossy().starts_with('-') {
-            continue;
-        }
-        for unpacked in std::fs::read_dir(registry.path())
-            .into_iter()
-            .flatten()
-            .flatten()
-        {
-            let name = unpacked.file_name().to_string_lossy().into_owned();
-            if OURS.iter().any(|ours| name.starts_with(ours)) {
-                std::fs::remove_dir_all(unpacked.path())
-                    .map_err(|e| format!("cannot clear {}: {e}", unpacked.path().display()))?;
-            }
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]

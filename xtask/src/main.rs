@@ -15,6 +15,7 @@ mod image;
 mod lambda;
 mod layering;
 mod msrv;
+mod package;
 mod procs;
 mod schema;
 mod soak;
