@@ -57,7 +57,8 @@ enum Task {
     FuzzApi(fuzz_api::Args),
     /// Mixed traffic against relay-server: no 5xx, no panic, RSS bound.
     Soak(soak::Args),
-    /// Every test under cargo llvm-cov: line coverage per crate, floors for library crates.
+    /// Every unit and integration test under cargo llvm-cov: line coverage per crate, floors
+    /// for library crates.
     Coverage,
 }
 
