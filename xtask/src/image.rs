@@ -207,7 +207,8 @@ pub(crate) fn ci_check() -> Result<String, String> {
             "buildah does not work here ({e}): `apt-get install buildah` (.ci/run installs it)"
         ));
     }
-    let tag = default_tag();
+    // Its own tag: CI's unoptimised build never takes the name of the image users ship.
+    let tag = format!("{}-ci", default_tag());
     let built = build(engine, &tag, Release::Ci)?;
     let bin = crate::target_dir()?.join(TARGET).join("release");
     let checked = crate::until_interrupted(run_image(&tag, &bin))?;

@@ -5,7 +5,9 @@
 //! which brings zig: it links against an old glibc without Docker). Each zip lands at
 //! `<workspace>/target/lambda/<function>/bootstrap.zip`, the fixed path that
 //! `deploy/relay/template.yaml` and `deploy/socless/serverless.yml` point at, also when
-//! `CARGO_TARGET_DIR` moves the compiler's output elsewhere.
+//! `CARGO_TARGET_DIR` moves the compiler's output elsewhere. CI's step (`ci_check`) builds
+//! them unoptimised ([`Release::Ci`]) into `<target dir>/lambda-ci/` instead, where no
+//! deployment picks them up.
 //!
 //! Then, for each function: the zip holds exactly one file, an executable `bootstrap` whose
 //! content is the binary cargo built (`zip` checks its CRC-32 while reading); the binary's ELF
@@ -90,8 +92,12 @@ fn build_and_check(arm64: bool, release: Release) -> Result<Vec<Packaged>, Strin
     };
     // cargo-lambda and zig come from PyPI: run cargo with the tools' environment on PATH.
     let path = crate::tools::ensure(&[crate::tools::Tool::CARGO_LAMBDA])?.path;
-    // The deployment files' fixed path, whatever CARGO_TARGET_DIR says.
-    let lambda_dir = crate::workspace_root()?.join("target").join("lambda");
+    let lambda_dir = match release {
+        // The deployment files' fixed path, whatever CARGO_TARGET_DIR says.
+        Release::Shipped => crate::workspace_root()?.join("target").join("lambda"),
+        // Never where a deployment (or the bench's size figure) would pick them up.
+        Release::Ci => crate::target_dir()?.join("lambda-ci"),
+    };
     let out_dir = crate::target_dir()?.join(triple).join("release");
     let mut packaged = Vec::new();
     for (name, package, kind) in FUNCTIONS {
