@@ -40,7 +40,7 @@ pub(crate) struct Args {
     /// Build with this engine instead of the first that works (docker, podman, buildah).
     #[arg(long, value_enum)]
     engine: Option<Engine>,
-    /// The image's tag. Default: xdr-relay-server:<version>.
+    /// The image's tag. Default: `xdr-relay-server:<version>`.
     #[arg(long)]
     tag: Option<String>,
     /// What `cargo xtask ci` does: build with buildah, then run the image against the Signals
