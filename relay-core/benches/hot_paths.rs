@@ -9,6 +9,7 @@
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
 use std::hint::black_box;
+use std::sync::Arc;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -18,7 +19,7 @@ use serde_json::{Value, json};
 use signals_client::IpReport;
 use tokio::runtime::Runtime;
 use tower::ServiceExt as _;
-use xdr_relay_core::{RelayConfig, SecretKey};
+use xdr_relay_core::{Auth0Signals, RelayConfig, SecretKey, SignalsConfig};
 
 const SECRET: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 const BAD_IP_LISTS: [&str; 5] = [
@@ -39,8 +40,10 @@ fn secret() -> SecretKey {
 fn relay() -> Router {
     let mut config = RelayConfig::default();
     config.secret_key = Some(secret());
-    config.signals.base_url = "http://127.0.0.1:9/".into();
-    xdr_relay_core::router(config).unwrap()
+    let mut signals = SignalsConfig::default();
+    signals.client.base_url = "http://127.0.0.1:9/".into();
+    let provider = Arc::new(Auth0Signals::new(&signals).unwrap());
+    xdr_relay_core::router_for(config, provider).unwrap()
 }
 
 /// Requests run to completion on one thread, as a request does once its upstream calls are done.

@@ -16,7 +16,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::credentials::{CredentialField, Credentials};
+use crate::credentials::{CredentialField, CredentialKind, Credentials, ENTITIES_LIMIT};
 use crate::error::{AuthFailure, ConfigError};
 use crate::jwks::{JwksConfig, JwksVerifier};
 use crate::token::{self, LEEWAY_SECONDS, VerifiedTokens};
@@ -55,16 +55,17 @@ impl fmt::Debug for SecretKey {
     }
 }
 
-/// [`encode_token`] could not sign the token. The text is the signing library's reason; it
-/// never contains the secret or the API key.
+/// [`encode_token`] or [`encode_claims`] could not sign the token: a claim the relay would
+/// refuse, or the signing library's reason. The text never contains the secret or a value.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("cannot sign the token: {reason}")]
 pub struct SigningError {
     reason: String,
 }
 
-/// Signs an Auth0 Signals API key (and optionally a `CTR_ENTITIES_LIMIT`) into the HS256 JWT
-/// the relay accepts. This is what `relay-server jwt` prints for Threat Response.
+/// Signs an API key as the claim `key` (and optionally a `CTR_ENTITIES_LIMIT`) into the HS256
+/// JWT the relay accepts: the shortcut for a provider whose one credential is `key` (Auth0
+/// Signals, AbuseIPDB). [`encode_claims`] signs any provider's fields, checked.
 ///
 /// ```
 /// use xdr_relay_core::SecretKey;
@@ -93,6 +94,79 @@ pub fn encode_token(
         entities_limit,
     };
     jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &secret.encoding).map_err(|e| {
+        SigningError {
+            reason: e.to_string(),
+        }
+    })
+}
+
+/// Signs `claims` into the HS256 JWT a relay whose provider reads `fields` accepts, after
+/// checking them as the relay will: every claim is one of `fields` (or `CTR_ENTITIES_LIMIT`,
+/// which every relay reads), every required field is there, and every value is of its
+/// field's [kind](crate::CredentialKind). This is what the adapters' `jwt` command signs.
+///
+/// ```
+/// use serde_json::json;
+/// use xdr_relay_core::{CredentialField, CredentialKind, SecretKey, encode_claims};
+///
+/// let fields = [
+///     CredentialField::required("key", CredentialKind::ApiKey, "the API key"),
+///     CredentialField::optional("max_age_days", CredentialKind::PositiveInteger, "the report age"),
+/// ];
+/// let secret = SecretKey::new("0123456789abcdef").unwrap();
+/// let claims = json!({"key": "my-api-key", "max_age_days": 30, "CTR_ENTITIES_LIMIT": 50});
+/// let token = encode_claims(&secret, &fields, claims.as_object().unwrap()).unwrap();
+/// assert_eq!(token.split('.').count(), 3);
+///
+/// // Never a field dropped silently: an unknown one is refused, naming it.
+/// let typo = json!({"key": "my-api-key", "max_age_day": 30});
+/// let error = encode_claims(&secret, &fields, typo.as_object().unwrap()).unwrap_err();
+/// assert!(error.to_string().contains("max_age_day"));
+/// ```
+///
+/// # Errors
+///
+/// [`SigningError`] naming the claim that is unknown, missing or not of its kind (never
+/// quoting a value), or when the signing library fails.
+pub fn encode_claims(
+    secret: &SecretKey,
+    fields: &[CredentialField],
+    claims: &Map<String, Value>,
+) -> Result<String, SigningError> {
+    let refuse = |reason: String| Err(SigningError { reason });
+    let declared = |name: &str| fields.iter().find(|f| f.name == name);
+    for (name, value) in claims {
+        if name == ENTITIES_LIMIT {
+            if !CredentialKind::PositiveInteger.accepts(value) {
+                return refuse(format!("{ENTITIES_LIMIT} must be a positive integer"));
+            }
+            continue;
+        }
+        let Some(field) = declared(name) else {
+            let known: Vec<&str> = fields.iter().map(|f| f.name.as_ref()).collect();
+            return refuse(format!(
+                "the relay reads no field {name:?} (its fields: {}, and {ENTITIES_LIMIT})",
+                known.join(", ")
+            ));
+        };
+        if !field.kind.accepts(value) {
+            return refuse(format!(
+                "{name} must be {} ({})",
+                field.kind.describe(),
+                field.description
+            ));
+        }
+    }
+    if let Some(missing) = fields
+        .iter()
+        .find(|f| f.required && !claims.contains_key(f.name.as_ref()))
+    {
+        return refuse(format!(
+            "{} ({}) is required",
+            missing.name, missing.description
+        ));
+    }
+    jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &secret.encoding).map_err(|e| {
         SigningError {
             reason: e.to_string(),
         }
@@ -229,16 +303,19 @@ mod tests {
     use base64::Engine as _;
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use serde_json::json;
-    use signals_client::ApiKey;
 
-    /// The fields of the Auth0 Signals provider, whose tokens these tests sign.
+    /// The fields of a provider that reads an API key, as Auth0 Signals and AbuseIPDB do.
     fn fields() -> Arc<[CredentialField]> {
-        Arc::from(crate::signals::CREDENTIALS.as_slice())
+        Arc::from([CredentialField::required(
+            "key",
+            CredentialKind::ApiKey,
+            "the API key",
+        )])
     }
 
-    /// The Signals API key in `credentials`, as the provider reads it.
-    fn key(credentials: &Credentials) -> ApiKey {
-        ApiKey::new(credentials.str("key").unwrap()).unwrap()
+    /// The API key in `credentials`, as the provider reads it.
+    fn key(credentials: &Credentials) -> String {
+        credentials.str("key").unwrap().to_owned()
     }
 
     /// A full check of the header against `secret`, with no memory of earlier tokens.
@@ -280,7 +357,7 @@ mod tests {
     fn check(authorization: Option<&str>, expected: Result<(&str, Option<usize>), AuthFailure>) {
         let got = verify(&headers(authorization), &secret());
         let got = got.map(|c| (key(&c), c.entities_limit()));
-        let expected = expected.map(|(k, l)| (ApiKey::new(k).unwrap(), l));
+        let expected = expected.map(|(k, l)| (k.to_owned(), l));
         assert_eq!(got, expected, "{authorization:?}");
     }
 
@@ -444,7 +521,7 @@ mod tests {
         );
         runtime().block_on(async {
             let first = hs.verify_at(&token, now).await.unwrap();
-            assert_eq!(key(&first), ApiKey::new("k").unwrap());
+            assert_eq!(key(&first), "k");
             assert_eq!(hs.verified.len().await, 1);
             // The same token later: answered from memory, with the time checks made again.
             assert_eq!(

@@ -3,7 +3,7 @@
 //!
 //! **Unstable.** Compiled only with the cargo feature `bench`, which is off by default; not
 //! part of the API, and may change or disappear in any release. Everything else (parsing,
-//! token checks, the other routes) is measured and fuzzed through [`crate::router`].
+//! token checks, the other routes) is measured and fuzzed through [`crate::router_for`].
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -12,8 +12,9 @@ use ctim_model::ObserveBundle;
 use signals_client::{IpReport, ListKind, ListMetadata};
 
 use crate::error::Envelope;
-use crate::mapping::{self, QueryTime};
-use crate::request::{IpObservable, Observable};
+use crate::request::Observable;
+use crate::signals::IpObservable;
+use crate::signals::mapping::{self, QueryTime};
 
 /// The `/observe/observables` data for `(ip, report)` pairs, mapped as the route maps the
 /// reports it received; `metadata` finds a blocklist's metadata (a list without any is skipped,

@@ -1,22 +1,22 @@
 //! The relay's configuration: an explicit value, built by the adapters from env and CLI.
 //!
-//! [`RelayConfig::from_lookup`] is the one mapping from the relay's variables
+//! [`RelayConfig::from_settings`] is the one mapping from the relay's variables
 //! ([`RelayConfig::ENV_VARS`]) to a config; the adapters only say where values come from.
-
-use std::time::Duration;
 
 use crate::auth::SecretKey;
 use crate::jwks::JwksConfig;
+use crate::settings::{EnvError, EnvVar, Settings};
 
-/// Everything the relay needs to answer requests.
+/// Everything the relay needs to answer requests, whatever its provider.
 ///
-/// Start from [`RelayConfig::default`] (which points at the real Auth0 Signals API and has no
-/// `SECRET_KEY`) and set what the deployment provides:
+/// Start from [`RelayConfig::default`] (no `SECRET_KEY`) and set what the deployment
+/// provides, or read it from the relay's variables with [`from_lookup`](Self::from_lookup). A
+/// provider's own settings (an upstream URL, a cache) are the provider's, declared with its
+/// [`App`](crate::App), never fields here.
 ///
 /// ```
 /// let mut config = xdr_relay_core::RelayConfig::default();
 /// config.secret_key = xdr_relay_core::SecretKey::new("from the environment");
-/// config.signals.base_url = "http://127.0.0.1:9999/".into();
 /// assert_eq!(config.entities_limit, 100);
 /// ```
 #[derive(Debug, Clone)]
@@ -29,8 +29,6 @@ pub struct RelayConfig {
     /// Verify Cisco XDR configuration tokens (RS256, keys from the region's JWKS) instead of
     /// HS256 tokens signed with `secret_key` (`AUTH_TYPE=jwks`). Default `None`.
     pub jwks: Option<JwksConfig>,
-    /// How the relay reaches Auth0 Signals (base URL, timeouts, retries).
-    pub signals: signals_client::ClientConfig,
     /// Most sightings (and so indicators and relationships) per observable, unless the token
     /// carries its own `CTR_ENTITIES_LIMIT`. Default 100.
     pub entities_limit: usize,
@@ -38,150 +36,9 @@ pub struct RelayConfig {
     pub max_body_bytes: usize,
     /// Most observables in one request. Default 1000.
     pub max_observables: usize,
-    /// Most upstream calls in flight for one request. Default 50: a typical Threat Response
-    /// investigation (up to 50 IPs) then costs two upstream round trips (reports, then list
-    /// metadata); the observable limit bounds the rest.
-    pub upstream_concurrency: usize,
-    /// Most blocklist metadata entries kept across requests. Default 10 000.
-    pub metadata_cache_capacity: u64,
-    /// How long a blocklist's metadata is reused. Default one hour.
-    pub metadata_cache_ttl: Duration,
     /// Serve the OpenAPI document at `GET /openapi.json`. Default off: a production relay
     /// need not describe itself to the internet.
     pub openapi: bool,
-}
-
-/// One setting the relay reads from its environment (or, on `relay-server`, a flag).
-///
-/// The adapters and their `--help` list [`RelayConfig::ENV_VARS`] rather than naming
-/// variables themselves, so a new setting is one entry here and one branch of
-/// [`RelayConfig::from_lookup`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct EnvVar {
-    /// The variable's name, e.g. `SECRET_KEY`.
-    pub name: &'static str,
-    /// A placeholder for its value in usage text, e.g. `URL`.
-    pub value_name: &'static str,
-    /// What it sets, its accepted values and its default, in one or two sentences.
-    pub help: &'static str,
-    /// Its value is a secret: never print, log or echo it.
-    pub secret: bool,
-}
-
-impl EnvVar {
-    /// `secret-key` or `jwks`: how tokens are verified.
-    pub const AUTH_TYPE: EnvVar = EnvVar {
-        name: "AUTH_TYPE",
-        value_name: "MODE",
-        help: "How tokens are verified: `secret-key` (HS256 with SECRET_KEY) or `jwks` (Cisco XDR \
-               configuration tokens: RS256 with the keys of the region named in the token). \
-               Case-insensitive. Default secret-key.",
-        secret: false,
-    };
-    /// The HS256 key Threat Response's JWTs are signed with.
-    pub const SECRET_KEY: EnvVar = EnvVar {
-        name: "SECRET_KEY",
-        value_name: "KEY",
-        help: "The HS256 key Threat Response's JWTs are signed with (needed with \
-               AUTH_TYPE=secret-key), used exactly as given.",
-        secret: true,
-    };
-    /// The relay's public URL, the audience of configuration tokens.
-    pub const RELAY_URL: EnvVar = EnvVar {
-        name: "RELAY_URL",
-        value_name: "URL",
-        help: "The relay's public URL, which configuration tokens name as their audience \
-               (required with AUTH_TYPE=jwks).",
-        secret: false,
-    };
-    /// The key servers a configuration token may name.
-    pub const JWKS_ALLOWED_HOSTS: EnvVar = EnvVar {
-        name: "JWKS_ALLOWED_HOSTS",
-        value_name: "HOSTS",
-        help: "Key servers a configuration token may name, comma-separated. Default the XDR \
-               regions' visibility hosts.",
-        secret: false,
-    };
-    /// Fetch keys over plain HTTP.
-    pub const JWKS_ALLOW_HTTP: EnvVar = EnvVar {
-        name: "JWKS_ALLOW_HTTP",
-        value_name: "BOOL",
-        help: "Fetch keys over plain HTTP instead of HTTPS (local testing only): true/false/1/0. \
-               Default false.",
-        secret: false,
-    };
-    /// The Auth0 Signals API's base URL.
-    pub const SIGNALS_API_URL: EnvVar = EnvVar {
-        name: "SIGNALS_API_URL",
-        value_name: "URL",
-        help: "Base URL of the Auth0 Signals API. Default https://signals.api.auth0.com/.",
-        secret: false,
-    };
-    /// Most sightings per observable.
-    pub const CTR_ENTITIES_LIMIT: EnvVar = EnvVar {
-        name: "CTR_ENTITIES_LIMIT",
-        value_name: "N",
-        help: "Most sightings per observable, a positive integer (a token's own \
-               CTR_ENTITIES_LIMIT wins). Default 100.",
-        secret: false,
-    };
-    /// Serve the OpenAPI document.
-    pub const RELAY_OPENAPI: EnvVar = EnvVar {
-        name: "RELAY_OPENAPI",
-        value_name: "BOOL",
-        help: "Serve the OpenAPI document at GET /openapi.json: true/false/1/0. Default false.",
-        secret: false,
-    };
-}
-
-/// A variable [`RelayConfig::from_lookup`] cannot use, or one the relay needs and lacks.
-///
-/// The messages name the variable and say what is expected; they quote the value given,
-/// except a secret's (`SECRET_KEY`), which never appears.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum EnvError {
-    /// A variable is set to a value it does not accept.
-    #[error("{name} must be {expected}, got {value}")]
-    Invalid {
-        /// The variable, e.g. `CTR_ENTITIES_LIMIT`.
-        name: &'static str,
-        /// What it accepts, e.g. `a positive integer`.
-        expected: &'static str,
-        /// The value given, quoted; `(redacted)` for a secret.
-        value: String,
-    },
-    /// A variable the configuration needs is unset or empty.
-    #[error("{name} is not set: {reason}")]
-    Missing {
-        /// The variable, e.g. `RELAY_URL`.
-        name: &'static str,
-        /// Why it is needed.
-        reason: &'static str,
-    },
-}
-
-impl EnvError {
-    /// The variable the error is about.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Self::Invalid { name, .. } | Self::Missing { name, .. } => name,
-        }
-    }
-
-    fn invalid(var: &EnvVar, expected: &'static str, value: &str) -> Self {
-        let value = if var.secret {
-            "(redacted)".to_owned()
-        } else {
-            format!("{value:?}")
-        };
-        Self::Invalid {
-            name: var.name,
-            expected,
-            value,
-        }
-    }
 }
 
 impl RelayConfig {
@@ -192,22 +49,16 @@ impl RelayConfig {
         EnvVar::RELAY_URL,
         EnvVar::JWKS_ALLOWED_HOSTS,
         EnvVar::JWKS_ALLOW_HTTP,
-        EnvVar::SIGNALS_API_URL,
         EnvVar::CTR_ENTITIES_LIMIT,
         EnvVar::RELAY_OPENAPI,
     ];
 
     /// The configuration described by the variables of [`ENV_VARS`](Self::ENV_VARS), each
     /// read through `lookup` (the adapter decides where values come from: the process
-    /// environment, flags, a test table); the rest are [defaults](Self::default).
+    /// environment, flags, a test table); the rest are [defaults](Self::default). The same as
+    /// [`from_settings`](Self::from_settings) with `Settings::new(lookup)`.
     ///
-    /// Parsing, the same for every variable:
-    /// - values are trimmed, except `SECRET_KEY`, which is used exactly as given; an empty
-    ///   value counts as unset;
-    /// - a boolean is `true`, `false`, `1` or `0`, in any case;
-    /// - a count is a positive integer;
-    /// - a URL starts with `http://` or `https://` (the Signals client checks the rest when
-    ///   the router is built);
+    /// Parsing follows [`Settings`]' rules, and:
     /// - `AUTH_TYPE` is `secret-key` (the default) or `jwks`, in any case;
     /// - `JWKS_ALLOWED_HOSTS` is comma-separated host names, each with an optional `:port`
     ///   and without a scheme or path; entries are trimmed and empty ones ignored;
@@ -233,15 +84,26 @@ impl RelayConfig {
     /// assert_eq!(error.to_string(), r#"RELAY_OPENAPI must be true, false, 1 or 0, got "yes""#);
     /// # Ok::<(), EnvError>(())
     /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`EnvError`] naming the first variable that is invalid, or `RELAY_URL` when `jwks`
+    /// mode lacks it.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, EnvError> {
-        let get = |var: &EnvVar| {
-            lookup(var.name)
-                .map(|v| if var.secret { v } else { v.trim().to_owned() })
-                .filter(|v| !v.is_empty())
-        };
+        Self::from_settings(&Settings::new(lookup))
+    }
+
+    /// The configuration described by the relay's variables in `settings`: see
+    /// [`from_lookup`](Self::from_lookup).
+    ///
+    /// # Errors
+    ///
+    /// [`EnvError`] naming the first variable that is invalid, or `RELAY_URL` when `jwks`
+    /// mode lacks it.
+    pub fn from_settings(settings: &Settings<'_>) -> Result<Self, EnvError> {
         let mut config = Self::default();
 
-        let jwks_mode = match get(&EnvVar::AUTH_TYPE) {
+        let jwks_mode = match settings.value(&EnvVar::AUTH_TYPE) {
             None => false,
             Some(mode) if mode.eq_ignore_ascii_case("secret-key") => false,
             Some(mode) if mode.eq_ignore_ascii_case("jwks") => true,
@@ -253,27 +115,18 @@ impl RelayConfig {
                 ));
             }
         };
-        config.secret_key = get(&EnvVar::SECRET_KEY).as_deref().and_then(SecretKey::new);
-        let relay_url = parse_url(&EnvVar::RELAY_URL, get(&EnvVar::RELAY_URL))?;
-        let allowed_hosts = parse_hosts(
-            &EnvVar::JWKS_ALLOWED_HOSTS,
-            get(&EnvVar::JWKS_ALLOWED_HOSTS),
-        )?;
-        let allow_http = parse_bool(&EnvVar::JWKS_ALLOW_HTTP, get(&EnvVar::JWKS_ALLOW_HTTP))?;
-        if let Some(url) = parse_url(&EnvVar::SIGNALS_API_URL, get(&EnvVar::SIGNALS_API_URL))? {
-            config.signals.base_url = url;
+        config.secret_key = settings
+            .value(&EnvVar::SECRET_KEY)
+            .as_deref()
+            .and_then(SecretKey::new);
+        let relay_url = settings.url(&EnvVar::RELAY_URL)?;
+        let allowed_hosts = parse_hosts(settings, &EnvVar::JWKS_ALLOWED_HOSTS)?;
+        let allow_http = settings.boolean(&EnvVar::JWKS_ALLOW_HTTP)?;
+        if let Some(limit) = settings.count(&EnvVar::CTR_ENTITIES_LIMIT)? {
+            config.entities_limit = limit;
         }
-        if let Some(limit) = get(&EnvVar::CTR_ENTITIES_LIMIT) {
-            config.entities_limit =
-                limit
-                    .parse::<usize>()
-                    .ok()
-                    .filter(|&n| n > 0)
-                    .ok_or_else(|| {
-                        EnvError::invalid(&EnvVar::CTR_ENTITIES_LIMIT, "a positive integer", &limit)
-                    })?;
-        }
-        config.openapi = parse_bool(&EnvVar::RELAY_OPENAPI, get(&EnvVar::RELAY_OPENAPI))?
+        config.openapi = settings
+            .boolean(&EnvVar::RELAY_OPENAPI)?
             .unwrap_or(config.openapi);
 
         if jwks_mode {
@@ -314,34 +167,15 @@ impl RelayConfig {
     }
 }
 
-/// An `http://` or `https://` URL, in any case; only the scheme is checked here, so that a
-/// value like `relay.example.com` is refused with the variable's name.
-fn parse_url(var: &EnvVar, value: Option<String>) -> Result<Option<String>, EnvError> {
-    let Some(value) = value else { return Ok(None) };
-    let scheme = value.split_once("://").map(|(scheme, _)| scheme);
-    if scheme.is_some_and(|s| s.eq_ignore_ascii_case("http") || s.eq_ignore_ascii_case("https")) {
-        Ok(Some(value))
-    } else {
-        Err(EnvError::invalid(var, "an http:// or https:// URL", &value))
-    }
-}
-
 /// Comma-separated `host[:port]` entries, trimmed, empty ones dropped. Only the shape is
 /// checked here (a pasted URL is the usual mistake); the router checks each host fully.
-fn parse_hosts(var: &EnvVar, value: Option<String>) -> Result<Vec<String>, EnvError> {
-    let Some(value) = value else {
-        return Ok(Vec::new());
-    };
-    let hosts: Vec<String> = value
-        .split(',')
-        .map(str::trim)
-        .filter(|h| !h.is_empty())
-        .map(str::to_owned)
-        .collect();
+fn parse_hosts(settings: &Settings<'_>, var: &EnvVar) -> Result<Vec<String>, EnvError> {
+    let hosts = settings.list(var);
     let bare = |h: &String| !h.contains(|c: char| "/@?#".contains(c) || c.is_whitespace());
     if hosts.iter().all(bare) {
         Ok(hosts)
     } else {
+        let value = settings.value(var).unwrap_or_default();
         Err(EnvError::invalid(
             var,
             "host names with an optional :port, comma-separated",
@@ -350,28 +184,14 @@ fn parse_hosts(var: &EnvVar, value: Option<String>) -> Result<Vec<String>, EnvEr
     }
 }
 
-/// `true`, `false`, `1` or `0`, in any case (the value is already trimmed).
-fn parse_bool(var: &EnvVar, value: Option<String>) -> Result<Option<bool>, EnvError> {
-    let Some(value) = value else { return Ok(None) };
-    match value.to_ascii_lowercase().as_str() {
-        "true" | "1" => Ok(Some(true)),
-        "false" | "0" => Ok(Some(false)),
-        _ => Err(EnvError::invalid(var, "true, false, 1 or 0", &value)),
-    }
-}
-
 impl Default for RelayConfig {
     fn default() -> Self {
         Self {
             secret_key: None,
             jwks: None,
-            signals: signals_client::ClientConfig::default(),
             entities_limit: 100,
             max_body_bytes: 1024 * 1024,
             max_observables: 1000,
-            upstream_concurrency: 50,
-            metadata_cache_capacity: 10_000,
-            metadata_cache_ttl: Duration::from_secs(3600),
             openapi: false,
         }
     }
@@ -382,6 +202,274 @@ mod tests {
     use std::cell::RefCell;
 
     use super::{EnvError, RelayConfig};
+
+    // One table of settings through [`RelayConfig::from_lookup`], the mapping both adapters
+    // call, with what each does with its result.
+
+    use crate::jwks::DEFAULT_JWKS_HOSTS;
+
+    const SECRET: &str = "a-settings-table-secret-that-must-never-be-printed-0123456789";
+    const S: (&str, &str) = ("SECRET_KEY", SECRET);
+    const JWKS: (&str, &str) = ("AUTH_TYPE", "jwks");
+    const URL: (&str, &str) = ("RELAY_URL", "https://relay.example.com");
+    const AUDIENCE: &str = "https://relay.example.com";
+
+    /// A field of the resulting config that differs from [`RelayConfig::default`].
+    #[derive(Debug, Clone, Copy)]
+    enum Field {
+        /// `secret_key` is set.
+        Secret,
+        /// `jwks` mode with this audience (default hosts, HTTPS) unless later fields say more.
+        Jwks(&'static str),
+        Hosts(&'static [&'static str]),
+        AllowHttp,
+        Limit(usize),
+        OpenApi,
+    }
+
+    #[derive(Debug, Clone, Copy)]
+    enum Want {
+        /// Accepted: these fields differ from the defaults.
+        Accepts(&'static [Field]),
+        /// Refused, naming this variable.
+        Refuses(&'static str),
+    }
+
+    #[derive(Debug)]
+    struct Row {
+        env: &'static [(&'static str, &'static str)],
+        want: Want,
+        /// The deliberate difference: the Lambda starts without credentials (and answers "not
+        /// configured"); the server refuses to, naming SECRET_KEY.
+        server_refuses: bool,
+    }
+
+    const fn ok(env: &'static [(&'static str, &'static str)], fields: &'static [Field]) -> Row {
+        Row {
+            env,
+            want: Want::Accepts(fields),
+            server_refuses: false,
+        }
+    }
+
+    const fn lambda_only(
+        env: &'static [(&'static str, &'static str)],
+        fields: &'static [Field],
+    ) -> Row {
+        Row {
+            env,
+            want: Want::Accepts(fields),
+            server_refuses: true,
+        }
+    }
+
+    const fn err(env: &'static [(&'static str, &'static str)], name: &'static str) -> Row {
+        Row {
+            env,
+            want: Want::Refuses(name),
+            server_refuses: false,
+        }
+    }
+
+    use Field::{AllowHttp, Hosts, Jwks, Limit, OpenApi, Secret};
+
+    const ROWS: &[Row] = &[
+        // SECRET_KEY: unset or empty starts only the Lambda; any other value is used as is.
+        lambda_only(&[], &[]),
+        lambda_only(&[("SECRET_KEY", "")], &[]),
+        ok(&[S], &[Secret]),
+        ok(&[("SECRET_KEY", " spaces are part of the key ")], &[Secret]),
+        // AUTH_TYPE: secret-key or jwks, in any case, trimmed; empty is the default.
+        ok(&[S, ("AUTH_TYPE", "secret-key")], &[Secret]),
+        ok(&[S, ("AUTH_TYPE", " Secret-Key ")], &[Secret]),
+        ok(&[S, ("AUTH_TYPE", "")], &[Secret]),
+        lambda_only(&[("AUTH_TYPE", "secret-key")], &[]),
+        ok(&[JWKS, URL], &[Jwks(AUDIENCE)]),
+        ok(&[("AUTH_TYPE", " JWKS "), URL], &[Jwks(AUDIENCE)]),
+        ok(&[S, JWKS, URL], &[Secret, Jwks(AUDIENCE)]),
+        err(&[S, ("AUTH_TYPE", "rs256")], "AUTH_TYPE"),
+        err(&[S, ("AUTH_TYPE", "secret_key")], "AUTH_TYPE"),
+        // RELAY_URL: required (trimmed, non-empty) in jwks mode, ignored otherwise.
+        ok(
+            &[JWKS, ("RELAY_URL", "  https://relay.example.com ")],
+            &[Jwks(AUDIENCE)],
+        ),
+        err(&[JWKS], "RELAY_URL"),
+        err(&[JWKS, ("RELAY_URL", "  ")], "RELAY_URL"),
+        err(&[S, JWKS], "RELAY_URL"),
+        ok(&[S, URL], &[Secret]),
+        err(&[JWKS, ("RELAY_URL", "relay.example.com")], "RELAY_URL"),
+        err(&[S, ("RELAY_URL", "ftp://relay.example.com")], "RELAY_URL"),
+        // JWKS_ALLOWED_HOSTS: comma-separated, trimmed, empties dropped; none leaves the default.
+        ok(
+            &[
+                JWKS,
+                URL,
+                ("JWKS_ALLOWED_HOSTS", " a.example, ,b.example:8443 "),
+            ],
+            &[Jwks(AUDIENCE), Hosts(&["a.example", "b.example:8443"])],
+        ),
+        ok(
+            &[JWKS, URL, ("JWKS_ALLOWED_HOSTS", " , ")],
+            &[Jwks(AUDIENCE)],
+        ),
+        ok(&[S, ("JWKS_ALLOWED_HOSTS", "ignored.example")], &[Secret]),
+        err(
+            &[
+                JWKS,
+                URL,
+                ("JWKS_ALLOWED_HOSTS", "https://visibility.amp.cisco.com"),
+            ],
+            "JWKS_ALLOWED_HOSTS",
+        ),
+        err(
+            &[S, ("JWKS_ALLOWED_HOSTS", "a.example b.example")],
+            "JWKS_ALLOWED_HOSTS",
+        ),
+        // JWKS_ALLOW_HTTP: a boolean, checked even when secret-key mode ignores it.
+        ok(
+            &[JWKS, URL, ("JWKS_ALLOW_HTTP", "true")],
+            &[Jwks(AUDIENCE), AllowHttp],
+        ),
+        ok(
+            &[JWKS, URL, ("JWKS_ALLOW_HTTP", " 1 ")],
+            &[Jwks(AUDIENCE), AllowHttp],
+        ),
+        ok(
+            &[JWKS, URL, ("JWKS_ALLOW_HTTP", "TRUE")],
+            &[Jwks(AUDIENCE), AllowHttp],
+        ),
+        ok(
+            &[JWKS, URL, ("JWKS_ALLOW_HTTP", "false")],
+            &[Jwks(AUDIENCE)],
+        ),
+        ok(&[JWKS, URL, ("JWKS_ALLOW_HTTP", "0")], &[Jwks(AUDIENCE)]),
+        ok(&[JWKS, URL, ("JWKS_ALLOW_HTTP", "")], &[Jwks(AUDIENCE)]),
+        err(&[JWKS, URL, ("JWKS_ALLOW_HTTP", "yes")], "JWKS_ALLOW_HTTP"),
+        err(&[S, ("JWKS_ALLOW_HTTP", "maybe")], "JWKS_ALLOW_HTTP"),
+        // CTR_ENTITIES_LIMIT: a positive integer, trimmed.
+        ok(&[S, ("CTR_ENTITIES_LIMIT", " 7 ")], &[Secret, Limit(7)]),
+        ok(&[S, ("CTR_ENTITIES_LIMIT", "1")], &[Secret, Limit(1)]),
+        ok(&[S, ("CTR_ENTITIES_LIMIT", "")], &[Secret]),
+        err(&[S, ("CTR_ENTITIES_LIMIT", "0")], "CTR_ENTITIES_LIMIT"),
+        err(&[S, ("CTR_ENTITIES_LIMIT", "-1")], "CTR_ENTITIES_LIMIT"),
+        err(&[S, ("CTR_ENTITIES_LIMIT", "many")], "CTR_ENTITIES_LIMIT"),
+        err(&[S, ("CTR_ENTITIES_LIMIT", "1.5")], "CTR_ENTITIES_LIMIT"),
+        // RELAY_OPENAPI: a boolean.
+        ok(&[S, ("RELAY_OPENAPI", "true")], &[Secret, OpenApi]),
+        ok(&[S, ("RELAY_OPENAPI", " TRUE ")], &[Secret, OpenApi]),
+        ok(&[S, ("RELAY_OPENAPI", "1")], &[Secret, OpenApi]),
+        ok(&[S, ("RELAY_OPENAPI", "False")], &[Secret]),
+        ok(&[S, ("RELAY_OPENAPI", "0")], &[Secret]),
+        ok(&[S, ("RELAY_OPENAPI", "")], &[Secret]),
+        err(&[S, ("RELAY_OPENAPI", "yes please")], "RELAY_OPENAPI"),
+        // An invalid value is reported before missing credentials, on both adapters.
+        err(&[("CTR_ENTITIES_LIMIT", "0")], "CTR_ENTITIES_LIMIT"),
+    ];
+
+    /// What the table compares of a config.
+    #[derive(Debug, PartialEq)]
+    struct Seen {
+        secret_key: bool,
+        jwks: Option<(String, Vec<String>, bool)>,
+        limit: usize,
+        openapi: bool,
+    }
+
+    fn seen(config: &RelayConfig) -> Seen {
+        Seen {
+            secret_key: config.secret_key.is_some(),
+            jwks: config
+                .jwks
+                .as_ref()
+                .map(|j| (j.audience.clone(), j.allowed_hosts.clone(), j.allow_http)),
+            limit: config.entities_limit,
+            openapi: config.openapi,
+        }
+    }
+
+    fn expected(fields: &[Field]) -> Seen {
+        let mut want = seen(&RelayConfig::default());
+        for field in fields {
+            match *field {
+                Secret => want.secret_key = true,
+                Jwks(audience) => {
+                    let hosts = DEFAULT_JWKS_HOSTS.iter().map(|&h| h.to_owned()).collect();
+                    want.jwks = Some((audience.to_owned(), hosts, false));
+                }
+                Hosts(hosts) => {
+                    want.jwks.as_mut().unwrap().1 = hosts.iter().map(|&h| h.to_owned()).collect();
+                }
+                AllowHttp => want.jwks.as_mut().unwrap().2 = true,
+                Limit(n) => want.limit = n,
+                OpenApi => want.openapi = true,
+            }
+        }
+        want
+    }
+
+    fn lookup(env: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |name| {
+            env.iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| (*v).to_owned())
+        }
+    }
+
+    /// One table through the one mapping both adapters call: `relay-lambda` takes the
+    /// result as it is; `relay-server` also requires credentials.
+    #[test]
+    fn one_table_for_both_adapters() {
+        for row in ROWS {
+            let result = RelayConfig::from_lookup(lookup(row.env));
+            if let Err(error) = &result {
+                assert!(!error.to_string().contains(SECRET), "{row:?}: {error}");
+                assert!(!format!("{error:?}").contains(SECRET), "{row:?}");
+            }
+            match row.want {
+                Want::Accepts(fields) => {
+                    let config = result.unwrap_or_else(|e| panic!("{row:?}: {e}"));
+                    assert_eq!(seen(&config), expected(fields), "{row:?}");
+                    match config.require_credentials() {
+                        Err(error) => {
+                            assert!(row.server_refuses, "{row:?}: {error}");
+                            assert_eq!(error.name(), "SECRET_KEY", "{row:?}: {error}");
+                        }
+                        Ok(()) => assert!(!row.server_refuses, "{row:?}"),
+                    }
+                }
+                Want::Refuses(name) => {
+                    assert!(
+                        !row.server_refuses,
+                        "{row:?}: the column is for accepted rows"
+                    );
+                    let error: EnvError = result.expect_err(&format!("{row:?}"));
+                    assert_eq!(error.name(), name, "{row:?}: {error}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_table_covers_every_variable_with_valid_and_invalid_values() {
+        for var in RelayConfig::ENV_VARS {
+            let rows = || {
+                ROWS.iter()
+                    .filter(|r| r.env.iter().any(|(n, _)| *n == var.name))
+            };
+            assert!(
+                rows().any(|r| matches!(r.want, Want::Accepts(_))),
+                "{}",
+                var.name
+            );
+            // Any SECRET_KEY is a key: only its absence is refused, and only by the server.
+            let refused = rows().any(|r| match r.want {
+                Want::Refuses(name) => name == var.name,
+                Want::Accepts(_) => r.server_refuses && var.name == "SECRET_KEY",
+            });
+            assert!(refused, "{}", var.name);
+        }
+    }
 
     #[test]
     fn from_lookup_reads_exactly_the_listed_variables() {

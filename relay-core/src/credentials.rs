@@ -32,8 +32,29 @@ pub enum CredentialKind {
 }
 
 impl CredentialKind {
+    /// The `type` of a module type's `configuration_spec` entry for this kind.
+    #[must_use]
+    pub fn spec_type(self) -> &'static str {
+        match self {
+            Self::ApiKey => "api_key",
+            Self::Text => "string",
+            Self::PositiveInteger => "integer",
+            Self::Boolean => "boolean",
+        }
+    }
+
+    /// What a value of this kind is, for messages: `a non-empty string`.
+    pub(crate) fn describe(self) -> &'static str {
+        match self {
+            Self::ApiKey => "a non-empty string without control characters",
+            Self::Text => "a non-empty string",
+            Self::PositiveInteger => "a positive integer",
+            Self::Boolean => "true or false",
+        }
+    }
+
     /// Whether `value` is a value of this kind.
-    fn accepts(self, value: &Value) -> bool {
+    pub(crate) fn accepts(self, value: &Value) -> bool {
         match (self, value) {
             (Self::ApiKey, Value::String(s)) => !s.is_empty() && HeaderValue::from_str(s).is_ok(),
             (Self::Text, Value::String(s)) => !s.is_empty(),
@@ -69,8 +90,12 @@ pub struct CredentialField {
     /// Whether a token without it is refused.
     pub required: bool,
     /// What it is, as a noun phrase that fits "the payload carries `description` as `name`",
-    /// e.g. `the Auth0 Signals API key`. Used in the OpenAPI document.
+    /// e.g. `the Auth0 Signals API key`. Used in the OpenAPI document, the module type's
+    /// tooltip and the `jwt` command's prompt.
     pub description: Cow<'static, str>,
+    /// A short label for forms, e.g. `API Key`: the module type's `label`. Default `None`:
+    /// the name ([`form_label`](Self::form_label)).
+    pub label: Option<&'static str>,
 }
 
 impl CredentialField {
@@ -86,6 +111,7 @@ impl CredentialField {
             kind,
             required: true,
             description: Cow::Borrowed(description),
+            label: None,
         }
     }
 
@@ -101,7 +127,21 @@ impl CredentialField {
             kind,
             required: false,
             description: Cow::Borrowed(description),
+            label: None,
         }
+    }
+
+    /// The same field with a form `label` (the module type's), e.g. `API Key`.
+    #[must_use]
+    pub const fn label(mut self, label: &'static str) -> Self {
+        self.label = Some(label);
+        self
+    }
+
+    /// Its form label: [`label`](Self::label), else its name.
+    #[must_use]
+    pub fn form_label(&self) -> &str {
+        self.label.unwrap_or(&self.name)
     }
 }
 

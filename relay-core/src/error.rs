@@ -1,7 +1,7 @@
 //! The relay's errors and the envelope every answer travels in: every failure a caller can
 //! see, with its Threat Response code, and the configuration error of [`crate::router`].
 //!
-//! Near the bottom of the module order: it imports only [`crate::stats`].
+//! Near the bottom of the module order: it imports only [`crate::settings`] and [`crate::stats`].
 
 use axum::Json;
 use axum::http::StatusCode;
@@ -9,13 +9,36 @@ use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+use crate::settings::EnvError;
 use crate::stats::Stats;
 
-/// The configuration cannot work (for example the Signals base URL does not parse, or a
-/// provider declares a credential field twice).
+/// The configuration cannot work (for example an upstream's base URL does not parse, a
+/// setting is invalid, or a provider declares a credential field twice).
+///
+/// ```
+/// use xdr_relay_core::{ConfigError, EnvError};
+/// let error = ConfigError::new("cannot read /etc/lists/a.netset: no such file");
+/// assert_eq!(error.to_string(), "invalid relay configuration: cannot read /etc/lists/a.netset: no such file");
+/// let missing = EnvError::Missing { name: "EXAMPLE_API_URL", reason: "the relay needs it" };
+/// assert!(ConfigError::from(missing).to_string().contains("EXAMPLE_API_URL"));
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[error("invalid relay configuration: {0}")]
 pub struct ConfigError(pub(crate) String);
+
+impl ConfigError {
+    /// The configuration cannot work, for the reason given (which must not quote a secret).
+    pub fn new(reason: impl Into<String>) -> Self {
+        Self(reason.into())
+    }
+}
+
+impl From<EnvError> for ConfigError {
+    /// The setting's error, which names the variable (and never quotes a secret).
+    fn from(error: EnvError) -> Self {
+        Self(error.to_string())
+    }
+}
 
 /// Why a request was not authorised. The `Display` text is the reason Threat Response shows
 /// after `Authorization failed: `; none of them contains the token or a secret.
@@ -104,6 +127,17 @@ pub enum RelayError {
     /// `method not allowed`: the route exists with other methods.
     #[error("The method is not allowed for the requested URL.")]
     MethodNotAllowed,
+    /// A code of the provider's own, for failures relay-core has no code for (Cisco's relays
+    /// answer `internal error` for an upstream 500 and `web server is down` for a 521):
+    /// answered like the others, `type` fatal in an HTTP 200. Build it with
+    /// [`RelayError::custom`].
+    #[error("{message}")]
+    Custom {
+        /// The code, e.g. `web server is down`.
+        code: &'static str,
+        /// The message, which must not quote a credential.
+        message: String,
+    },
 }
 
 impl RelayError {
@@ -119,6 +153,20 @@ impl RelayError {
             Self::HealthCheckFailed => "health check failed",
             Self::NotFound => "not found",
             Self::MethodNotAllowed => "method not allowed",
+            Self::Custom { code, .. } => code,
+        }
+    }
+
+    /// An error with the provider's own `code` (see [`RelayError::Custom`]).
+    ///
+    /// ```
+    /// let error = xdr_relay_core::RelayError::custom("web server is down", "AbuseIPDB answered 521");
+    /// assert_eq!(error.code(), "web server is down");
+    /// ```
+    pub fn custom(code: &'static str, message: impl Into<String>) -> Self {
+        Self::Custom {
+            code,
+            message: message.into(),
         }
     }
 
@@ -200,6 +248,21 @@ pub enum UpstreamFailure {
 }
 
 impl UpstreamFailure {
+    /// Its name in metrics: `unauthorized`, `forbidden`, `rate_limited`, `unavailable`,
+    /// `timeout`, `tls` or `other`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Unauthorized => "unauthorized",
+            Self::Forbidden => "forbidden",
+            Self::RateLimited => "rate_limited",
+            Self::Unavailable => "unavailable",
+            Self::Timeout => "timeout",
+            Self::Tls => "tls",
+            Self::Other => "other",
+        }
+    }
+
     /// The failure an HTTP status of the upstream means (statuses that are not failures, such
     /// as 200 or 404, are [`Other`](Self::Other): the provider decides what they mean).
     ///

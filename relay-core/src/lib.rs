@@ -43,29 +43,26 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-// The modules import each other top-down only (`use crate::` lines form no cycle):
-//   routes → openapi → signals → enrich → config → auth → jwks → token → credentials → error → stats
-//   signals → enrich → mapping → refer → provider → request → error
-//   routes, openapi, signals → provider → credentials
-//   routes, enrich, jwks → telemetry → error, stats
-// `VERSION` lives here, at the root, so that every module may read it.
-// ARCHITECTURE.md draws the full graph.
+// The modules import each other top-down only (`use crate::` lines form no cycle); the shared
+// half never imports `signals`, which imports the shared half. ARCHITECTURE.md draws the graph.
+mod app;
 mod auth;
 mod config;
 mod credentials;
-mod enrich;
 mod error;
 mod jwks;
-mod mapping;
+mod module_type;
 mod openapi;
 mod provider;
-mod refer;
 mod request;
 mod routes;
+mod settings;
+#[cfg(feature = "signals")]
 mod signals;
 mod stats;
 pub mod telemetry;
 mod token;
+mod upstream;
 
 #[cfg(feature = "bench")]
 pub mod bench;
@@ -76,30 +73,42 @@ pub use async_trait::async_trait;
 /// The CTIM entities providers return, re-exported so that a provider's crate uses exactly
 /// relay-core's version.
 pub use ctim_model;
+/// Dates and durations (CTIM's [`Timestamp`](ctim_model::Timestamp) wraps
+/// `time::OffsetDateTime`), re-exported so that a provider computes times with relay-core's
+/// version.
+pub use time;
 
-pub use auth::{SecretKey, SigningError, encode_token};
-pub use config::{EnvError, EnvVar, RelayConfig};
+pub use app::App;
+pub use auth::{SecretKey, SigningError, encode_claims, encode_token};
+pub use config::RelayConfig;
 pub use credentials::{CredentialField, CredentialKind, Credentials};
 pub use error::{AuthFailure, ConfigError, RelayError, UpstreamFailure};
 pub use jwks::{DEFAULT_JWKS_HOSTS, JwksConfig};
-pub use openapi::{openapi, openapi_for};
+pub use module_type::{
+    CONFIGURATION_PREFIX, ModuleAuth, SECRET_KEY_PLACEHOLDER, configuration_key, module_type,
+};
+pub use openapi::openapi_for;
 pub use provider::{
     Context, Outcome, Provider, ProviderInfo, ReferLink, ResponseAction, TriggerStatus,
 };
 pub use request::{ParsedObservable, Trigger};
-pub use routes::{router, router_for};
-pub use signals::Auth0Signals;
+pub use routes::router_for;
+pub use settings::{EnvError, EnvVar, Settings};
+#[cfg(feature = "signals")]
+pub use signals::{
+    Auth0Signals, DEFAULT_SIGNALS_API_URL, SIGNALS_API_URL, SignalsConfig, openapi, router,
+    signals_info,
+};
+pub use upstream::{Upstream, UpstreamError, lookup_all};
 
 /// The code of README.md, compiled (and run, unless marked `no_run`) with the doctests.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 
-/// This crate's version: what `/version` answers and the OpenAPI document's `info.version`.
+/// This crate's version (the Auth0 Signals provider's; every provider gives its own in
+/// [`ProviderInfo::version`]).
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
-
-/// The Auth0 Signals API the relay calls unless configured otherwise.
-pub const DEFAULT_SIGNALS_API_URL: &str = signals_client::DEFAULT_BASE_URL;
 
 #[cfg(test)]
 mod tests {

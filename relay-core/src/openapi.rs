@@ -5,8 +5,7 @@
 //! Served at `GET /openapi.json` only when [`RelayConfig::openapi`](crate::RelayConfig::openapi)
 //! is on. The Auth0 Signals relay's is checked in at the repository root as `openapi.json` (a
 //! test fails when the two drift, another when the router and the document disagree about a
-//! route). Imports only [`crate::provider`] and [`crate::signals`] (for the default provider's
-//! description); [`VERSION`](crate::VERSION) is the crate root's.
+//! route). Imports only [`crate::provider`].
 
 use ctim_model::ObservableType;
 use serde_json::{Map, Value, json};
@@ -16,26 +15,13 @@ use crate::provider::ProviderInfo;
 /// Where components live in the document; CTIM's `#/$defs/X` references are moved here.
 const COMPONENTS: &str = "#/components/schemas/";
 
-/// The OpenAPI 3.1 document of the Auth0 Signals relay's HTTP API (what [`router`](crate::router)
-/// serves): [`openapi_for`] the [`Auth0Signals`](crate::Auth0Signals) provider.
-///
-/// ```
-/// let doc = xdr_relay_core::openapi();
-/// assert_eq!(doc["openapi"], "3.1.0");
-/// assert!(doc["paths"]["/observe/observables"]["post"].is_object());
-/// ```
-#[must_use]
-pub fn openapi() -> Value {
-    openapi_for(&crate::signals::info())
-}
-
 /// The OpenAPI 3.1 document of a relay backed by the provider `info` describes (what
 /// [`router_for`](crate::router_for) serves): every route is relay-core's; the provider's name,
 /// observable types, credential fields and response actions fill in the descriptions.
 ///
 /// ```
 /// use xdr_relay_core::ctim_model::ObservableType;
-/// let info = xdr_relay_core::ProviderInfo::new("Example Intel", [ObservableType::Domain]);
+/// let info = xdr_relay_core::ProviderInfo::new("Example Intel", "1.0.0", [ObservableType::Domain]);
 /// let doc = xdr_relay_core::openapi_for(&info);
 /// assert_eq!(doc["info"]["title"], "Example Intel relay for Cisco Threat Response");
 /// ```
@@ -47,7 +33,7 @@ pub fn openapi_for(info: &ProviderInfo) -> Value {
         "openapi": "3.1.0",
         "info": {
             "title": format!("{} relay for Cisco Threat Response", info.name),
-            "version": crate::VERSION,
+            "version": info.version,
             "description": "The Threat Response relay API. Every route also answers with a \
                 trailing slash. Relay errors are HTTP 200 with `errors` (and `data` when some \
                 was gathered); an unknown path is a JSON 404, a wrong method a JSON 405, and a \
@@ -160,10 +146,14 @@ fn paths(info: &ProviderInfo) -> Value {
             "Verdicts, judgements, sightings, indicators and relationships.",
             ref_to("ObserveBundle"),
         ),
-        "/refer/observables": observables(
-            &format!("Links to {} for each supported observable.", info.name),
-            json!({"type": "array", "items": ref_to("ReferLink")}),
-        ),
+        "/refer/observables": if info.refers {
+            observables(
+                &format!("Links to {} for each supported observable.", info.name),
+                json!({"type": "array", "items": ref_to("ReferLink")}),
+            )
+        } else {
+            observables("Links: this module has none.", json!({"type": "array", "maxItems": 0}))
+        },
         "/respond/observables": respond,
         "/respond/trigger": trigger,
         "/version": {
@@ -416,7 +406,7 @@ mod tests {
 
     #[test]
     fn every_reference_resolves_to_a_component() {
-        let doc = openapi();
+        let doc = crate::signals::openapi();
         let mut targets = Vec::new();
         refs(&doc, &mut targets);
         assert!(targets.len() > 20, "{targets:?}");
@@ -433,7 +423,7 @@ mod tests {
 
     #[test]
     fn the_ctim_parts_are_ctim_models_schemas() {
-        let doc = openapi();
+        let doc = crate::signals::openapi();
         let schemas = &doc["components"]["schemas"];
         for name in [
             "Verdict",

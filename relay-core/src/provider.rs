@@ -45,7 +45,7 @@ use crate::request::{ParsedObservable, Trigger};
 /// #[async_trait]
 /// impl Provider for EverythingIsFine {
 ///     fn info(&self) -> ProviderInfo {
-///         ProviderInfo::new("Everything Is Fine", [ObservableType::Ip])
+///         ProviderInfo::new("Everything Is Fine", "0.1.0", [ObservableType::Ip])
 ///     }
 ///
 ///     async fn deliberate(
@@ -103,7 +103,8 @@ pub trait Provider: Send + Sync + 'static {
         observables: &[ParsedObservable],
     ) -> Result<Outcome<ObserveBundle>, RelayError>;
 
-    /// `/refer/observables`: links to where an analyst can read more. The default: none.
+    /// `/refer/observables`: links to where an analyst can read more. Called only when
+    /// [`ProviderInfo::refers`] is set; otherwise the route answers `[]`. The default: none.
     async fn refer(
         &self,
         context: &Context,
@@ -138,46 +139,105 @@ pub trait Provider: Send + Sync + 'static {
     }
 }
 
-/// What a [`Provider`] is, for the router and the OpenAPI document.
+/// What a [`Provider`] is: its name and version, what it looks up, the credentials it reads
+/// and the capabilities it offers. The router, the OpenAPI document, `/version`, the module
+/// type ([`module_type`](crate::module_type())) and the adapters' `jwt` command read it.
+///
+/// Build it with [`new`](Self::new) and the builder methods (the struct is
+/// `#[non_exhaustive]`, so new fields with defaults can come in a minor release):
 ///
 /// ```
 /// use xdr_relay_core::ctim_model::ObservableType;
 /// use xdr_relay_core::{CredentialField, CredentialKind, ProviderInfo};
 ///
-/// let mut info = ProviderInfo::new("Example Intel", [ObservableType::Ip, ObservableType::Domain]);
-/// info.credentials.push(CredentialField::required("key", CredentialKind::ApiKey, "the Example Intel API key"));
-/// assert!(!info.responds);
+/// const KEY: CredentialField =
+///     CredentialField::required("key", CredentialKind::ApiKey, "the Example Intel API key");
+/// let info = ProviderInfo::new("Example Intel", "1.2.3", [ObservableType::Ip, ObservableType::Domain])
+///     .credential(KEY)
+///     .refers()
+///     .description("Looks IP addresses and domains up in Example Intel.");
+/// assert_eq!(info.version, "1.2.3");
+/// assert!(info.refers && !info.responds);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ProviderInfo {
     /// The source's name, as its users know it (`Auth0 Signals`): the title of the OpenAPI
-    /// document is "`name` relay for Cisco Threat Response".
+    /// document is "`name` relay for Cisco Threat Response", and of the module type.
     pub name: Cow<'static, str>,
+    /// The relay's version (its package's, `env!("CARGO_PKG_VERSION")`): what `/version`,
+    /// the `relay_build_info` metric and the OpenAPI document's `info.version` say.
+    pub version: Cow<'static, str>,
     /// The observable types it looks up; the others are ignored, never errors.
     pub observable_types: Vec<ObservableType>,
     /// The token payload fields it reads (its module type's `configuration_spec`), checked by
     /// relay-core when a token verifies. Default none.
     pub credentials: Vec<CredentialField>,
+    /// Whether it answers `/refer/observables` ([`Provider::refer`]). Default `false`: the
+    /// route answers `[]` without asking the provider, and the module type does not list
+    /// `refer`.
+    pub refers: bool,
     /// Whether it offers response actions ([`Provider::respond_observables`],
     /// [`Provider::respond_trigger`]). Default `false`: `/respond/observables` answers `[]`
     /// and `/respond/trigger` `failure`.
     pub responds: bool,
+    /// One paragraph on what the relay does, for its module type. Default: "Looks up
+    /// `types` in `name`."
+    pub description: Cow<'static, str>,
 }
 
 impl ProviderInfo {
-    /// A provider called `name` that looks up `observable_types`, reads no credential field
-    /// and offers no response action.
+    /// A provider called `name`, at `version`, that looks up `observable_types`, reads no
+    /// credential field and offers only `health`, `deliberate` and `observe`.
     pub fn new(
         name: impl Into<Cow<'static, str>>,
+        version: impl Into<Cow<'static, str>>,
         observable_types: impl IntoIterator<Item = ObservableType>,
     ) -> Self {
+        let name = name.into();
+        let observable_types: Vec<ObservableType> = observable_types.into_iter().collect();
+        let types: Vec<&str> = observable_types
+            .iter()
+            .map(ObservableType::as_str)
+            .collect();
+        let description = format!("Looks up {} observables in {name}.", types.join(", "));
         Self {
-            name: name.into(),
-            observable_types: observable_types.into_iter().collect(),
+            name,
+            version: version.into(),
+            observable_types,
             credentials: Vec::new(),
+            refers: false,
             responds: false,
+            description: description.into(),
         }
+    }
+
+    /// Adds a credential field the provider reads from the token.
+    #[must_use]
+    pub fn credential(mut self, field: CredentialField) -> Self {
+        self.credentials.push(field);
+        self
+    }
+
+    /// It answers `/refer/observables`.
+    #[must_use]
+    pub fn refers(mut self) -> Self {
+        self.refers = true;
+        self
+    }
+
+    /// It offers response actions.
+    #[must_use]
+    pub fn responds(mut self) -> Self {
+        self.responds = true;
+        self
+    }
+
+    /// What the relay does, in one paragraph.
+    #[must_use]
+    pub fn description(mut self, description: impl Into<Cow<'static, str>>) -> Self {
+        self.description = description.into();
+        self
     }
 }
 

@@ -89,28 +89,6 @@ impl ParsedObservable {
     }
 }
 
-/// An `ip` observable as the Auth0 Signals provider looks it up.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct IpObservable {
-    /// The request's own observable, echoed in the answer unchanged.
-    pub(crate) observable: Observable,
-    /// The parsed address: the only thing ever sent upstream.
-    pub(crate) ip: IpAddr,
-}
-
-impl IpObservable {
-    /// The `ip` view of `o`, when it has an address.
-    pub(crate) fn from_parsed(o: &ParsedObservable) -> Option<Self> {
-        Some(Self {
-            observable: Observable {
-                kind: o.kind().as_str().to_owned(),
-                value: o.value().to_owned(),
-            },
-            ip: o.ip()?,
-        })
-    }
-}
-
 /// Parses a request body: a JSON array of `{"type": string, "value": non-empty string}`.
 ///
 /// Extra keys and any type string are accepted. Errors name each bad element and field.

@@ -1,9 +1,9 @@
 //! The HTTP routes: one `axum::Router` for a [`Provider`], served unchanged by every adapter.
 //!
-//! The top of the module order: a handler reads the body ([`crate::request`]), checks the
-//! token ([`crate::auth`]), asks the provider ([`crate::provider`]; by default Auth0 Signals,
-//! [`crate::signals`]) and answers in the envelope ([`crate::error`]). Handlers return
-//! `Result<Response, RelayError>`; an error becomes its envelope through `IntoResponse`.
+//! The top of the shared half's module order: a handler reads the body ([`crate::request`]),
+//! checks the token ([`crate::auth`]), asks the provider ([`crate::provider`]) and answers in
+//! the envelope ([`crate::error`]). Handlers return `Result<Response, RelayError>`; an error
+//! becomes its envelope through `IntoResponse`.
 
 use std::fmt;
 use std::panic::AssertUnwindSafe;
@@ -24,7 +24,6 @@ use serde::Serialize;
 use serde_json::json;
 use tracing::{Instrument as _, field};
 
-use crate::VERSION;
 use crate::auth::Verifier;
 use crate::config::RelayConfig;
 use crate::credentials::{self, Credentials};
@@ -32,7 +31,6 @@ use crate::error::{ConfigError, Envelope, RelayError};
 use crate::openapi;
 use crate::provider::{Context, Outcome, Provider, ProviderInfo};
 use crate::request::{self, ParsedObservable};
-use crate::signals::Auth0Signals;
 use crate::stats::Stats;
 use crate::telemetry::{self, InFlight};
 
@@ -65,40 +63,6 @@ impl Relay {
     }
 }
 
-/// Builds the Auth0 Signals relay's router from its configuration: [`router_for`] with the
-/// [`Auth0Signals`] provider, what `relay-server` and `relay-lambda` serve.
-///
-/// Fails only when the configuration cannot work at all (for example an unparsable Signals
-/// base URL, or a JWKS mode without an audience or with an unusable allow-list); a missing
-/// `SECRET_KEY` is not an error here, see [`RelayConfig::secret_key`].
-///
-/// ```
-/// # #[tokio::main(flavor = "current_thread")] async fn main() {
-/// use tower::ServiceExt as _;
-/// let router = xdr_relay_core::router(xdr_relay_core::RelayConfig::default()).unwrap();
-/// let request = axum::http::Request::post("/version").body(axum::body::Body::empty()).unwrap();
-/// let response = router.oneshot(request).await.unwrap();
-/// assert_eq!(response.status(), 200);
-/// # }
-/// ```
-pub fn router(config: RelayConfig) -> Result<Router, ConfigError> {
-    router_with(config, |routes| routes)
-}
-
-/// Builds the router of a relay backed by `provider`: every route of the Threat Response relay
-/// API, with relay-core's token checks (both modes), body limits, envelope, entity limits,
-/// request ids, logs and metrics around the provider's answers.
-///
-/// `config`'s Auth0 Signals settings ([`signals`](RelayConfig::signals), the metadata cache,
-/// [`upstream_concurrency`](RelayConfig::upstream_concurrency)) are the Signals provider's and
-/// are not read here. Fails when the configuration cannot work (see [`router`]) or the
-/// provider's [credential fields](ProviderInfo::credentials) are unusable (an empty or repeated
-/// name, or `CTR_ENTITIES_LIMIT`, which relay-core reads itself). The [`Provider`] docs have an
-/// example.
-pub fn router_for(config: RelayConfig, provider: Arc<dyn Provider>) -> Result<Router, ConfigError> {
-    provider_router(config, provider, |routes| routes)
-}
-
 /// The paths the relay serves, each also with a trailing slash. [`observe_request`] labels
 /// metrics with them (`/openapi.json` only exists when configured).
 const ROUTES: &[&str] = &[
@@ -113,22 +77,20 @@ const ROUTES: &[&str] = &[
     "/openapi.json",
 ];
 
-/// [`router`], with `extra` routes under the same middleware: the seam through which tests add
-/// a route users cannot reach (a handler that panics).
-fn router_with(
-    config: RelayConfig,
-    extra: impl FnOnce(Router<Arc<Relay>>) -> Router<Arc<Relay>>,
-) -> Result<Router, ConfigError> {
-    let signals = Auth0Signals::new(&config)?;
-    provider_router(config, Arc::new(signals), extra)
-}
-
-/// [`router_for`], with `extra` routes under the same middleware.
-fn provider_router(
-    config: RelayConfig,
-    provider: Arc<dyn Provider>,
-    extra: impl FnOnce(Router<Arc<Relay>>) -> Router<Arc<Relay>>,
-) -> Result<Router, ConfigError> {
+/// Builds the router of a relay backed by `provider`: every route of the Threat Response relay
+/// API, with relay-core's token checks (both modes), body limits, envelope, entity limits,
+/// request ids, logs and metrics around the provider's answers.
+///
+/// Fails when the configuration cannot work (a JWKS mode without an audience or with an
+/// unusable allow-list) or the provider's [credential fields](ProviderInfo::credentials) are
+/// unusable (an empty or repeated name, or `CTR_ENTITIES_LIMIT`, which relay-core reads
+/// itself); a missing `SECRET_KEY` is not an error here, see
+/// [`RelayConfig::secret_key`]. The [`Provider`] docs have an example.
+///
+/// # Errors
+///
+/// [`ConfigError`] saying what cannot work.
+pub fn router_for(config: RelayConfig, provider: Arc<dyn Provider>) -> Result<Router, ConfigError> {
     let info = provider.info();
     if let Some(problem) = credentials::check_fields(&info.credentials) {
         return Err(ConfigError(format!("provider {}: {problem}", info.name)));
@@ -162,7 +124,7 @@ fn provider_router(
         debug_assert!(ROUTES.contains(&path), "{path} is missing from ROUTES");
         router = with_trailing_slash(router, path, method_router);
     }
-    Ok(extra(router)
+    Ok(router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(observe_request))
@@ -245,8 +207,12 @@ async fn observe(State(relay): State<Arc<Relay>>, headers: HeaderMap, body: Body
     ))
 }
 
+/// `[]` unless the provider offers links.
 async fn refer(State(relay): State<Arc<Relay>>, headers: HeaderMap, body: Body) -> Answer {
     let (context, observables, requested) = authorised_observables(&relay, &headers, body).await?;
+    if !relay.info.refers {
+        return Ok(Envelope::partial(Some(json!([])), &[]).into_response());
+    }
     let outcome = relay.provider.refer(&context, &observables).await;
     Ok(answer(&context, outcome, requested, Vec::is_empty))
 }
@@ -290,12 +256,15 @@ async fn respond_trigger(
 }
 
 #[derive(Serialize)]
-struct Version {
-    version: &'static str,
+struct Version<'a> {
+    version: &'a str,
 }
 
-async fn version() -> Response {
-    axum::Json(Version { version: VERSION }).into_response()
+async fn version(State(relay): State<Arc<Relay>>) -> Response {
+    axum::Json(Version {
+        version: &relay.info.version,
+    })
+    .into_response()
 }
 
 async fn watchdog(headers: HeaderMap) -> Answer {
@@ -434,41 +403,77 @@ fn truncate(s: &str, max: usize) -> &str {
 
 #[cfg(test)]
 mod tests {
-    use axum::routing::get;
+    use ctim_model::{ObservableType, Verdict};
     use serde_json::Value;
 
     use super::*;
+    use crate::auth::{SecretKey, encode_token};
 
-    /// A handler that panics, added through [`router_with`]: no user can reach such a route.
-    async fn panics() -> &'static str {
-        let secret = "a-secret-the-panic-message-quotes";
-        if !secret.is_empty() {
+    const SECRET: &str = "a-routes-test-secret";
+
+    /// A provider whose every lookup panics, with a message quoting a secret.
+    struct Panics;
+
+    #[async_trait::async_trait]
+    impl Provider for Panics {
+        fn info(&self) -> ProviderInfo {
+            ProviderInfo::new("Panics", "9.9.9", [ObservableType::Ip])
+        }
+
+        async fn deliberate(
+            &self,
+            _: &Context,
+            _: &[ParsedObservable],
+        ) -> Result<Outcome<Vec<Verdict>>, RelayError> {
+            let secret = "a-secret-the-panic-message-quotes";
             panic!("cannot go on with {secret}");
         }
-        secret
+
+        async fn observe(
+            &self,
+            _: &Context,
+            _: &[ParsedObservable],
+        ) -> Result<Outcome<ObserveBundle>, RelayError> {
+            Ok(Outcome::new(ObserveBundle::default()))
+        }
+
+        /// Never called: the info does not say it refers.
+        async fn refer(
+            &self,
+            _: &Context,
+            _: &[ParsedObservable],
+        ) -> Result<Outcome<Vec<crate::provider::ReferLink>>, RelayError> {
+            panic!("refer was called although the provider does not refer");
+        }
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_panicking_request_is_answered_500_and_the_server_goes_on() {
-        let router = router_with(RelayConfig::default(), |routes| {
-            routes.route("/test-only/panic", get(panics))
-        })
-        .unwrap();
+        let config = RelayConfig {
+            secret_key: SecretKey::new(SECRET),
+            ..RelayConfig::default()
+        };
+        let router = router_for(config, Arc::new(Panics)).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let server = tokio::spawn(async move { axum::serve(listener, router).await });
         let client = reqwest::Client::new();
+        let token = encode_token(&SecretKey::new(SECRET).unwrap(), "k", None).unwrap();
+        let panic = |client: &reqwest::Client| {
+            client
+                .post(format!("{url}/deliberate/observables"))
+                .bearer_auth(&token)
+                .header("X-Request-Id", "panic-1")
+                .body(r#"[{"type": "ip", "value": "192.0.2.1"}]"#)
+                .send()
+        };
 
         // A request in flight while another panics is answered as usual.
         let slow = client
-            .post(format!("{url}/deliberate/observables"))
+            .post(format!("{url}/observe/observables"))
             .body(vec![b' '; 1 << 20])
             .send();
-        let panicking = client
-            .get(format!("{url}/test-only/panic"))
-            .header("X-Request-Id", "panic-1")
-            .send();
-        let (slow, panicked) = tokio::join!(slow, panicking);
+        let (slow, panicked) = tokio::join!(slow, panic(&client));
         let panicked = panicked.unwrap();
         assert_eq!(panicked.status(), 500);
         assert_eq!(panicked.headers()["x-request-id"], "panic-1");
@@ -483,14 +488,21 @@ mod tests {
         for _ in 0..3 {
             let version = client.get(format!("{url}/version")).send().await.unwrap();
             assert_eq!(version.status(), 200);
-            let fresh = reqwest::Client::new();
-            let again = fresh
-                .get(format!("{url}/test-only/panic"))
-                .send()
-                .await
-                .unwrap();
+            assert_eq!(version.text().await.unwrap(), r#"{"version":"9.9.9"}"#);
+            let again = panic(&reqwest::Client::new()).await.unwrap();
             assert_eq!(again.status(), 500);
         }
+        // A provider that does not refer is not asked: `[]`.
+        let refer = client
+            .post(format!("{url}/refer/observables"))
+            .bearer_auth(&token)
+            .body(r#"[{"type": "ip", "value": "192.0.2.1"}]"#)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refer.status(), 200);
+        assert_eq!(refer.text().await.unwrap(), r#"{"data":[]}"#);
+
         assert!(!server.is_finished());
         server.abort();
     }
@@ -500,10 +512,10 @@ mod tests {
         for path in ROUTES {
             assert!(path.starts_with('/') && !path.ends_with('/'), "{path}");
         }
-        let router = router(RelayConfig {
+        let config = RelayConfig {
             openapi: true,
             ..RelayConfig::default()
-        });
-        assert!(router.is_ok());
+        };
+        assert!(router_for(config, Arc::new(Panics)).is_ok());
     }
 }

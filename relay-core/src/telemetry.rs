@@ -18,9 +18,10 @@
 //! | `relay_metadata_cache_hits_total` | counter | |
 //! | `relay_metadata_cache_misses_total` | counter | |
 //! | `relay_jwks_fetches_total` | counter | `outcome` (`ok`, `transport`, `status`, `too_large`, `invalid`) |
-//! | `relay_build_info` | gauge, always 1 | `version` |
-//! | `signals_client_requests_total` | counter | `endpoint`, `outcome` ([`signals_client::metric::OUTCOMES`]) |
-//! | `signals_client_retries_total` | counter | `endpoint` |
+//! | `relay_upstream_requests_total` | counter | `upstream` (the provider's name for it), `outcome` (`ok`, or an [`UpstreamFailure`](crate::UpstreamFailure)'s [`as_str`](crate::UpstreamFailure::as_str)) |
+//! | `relay_build_info` | gauge, always 1 | `version` (the relay's, [`ProviderInfo::version`](crate::ProviderInfo::version)) |
+//! | `signals_client_requests_total` | counter | `endpoint`, `outcome` (the Auth0 Signals provider's own) |
+//! | `signals_client_retries_total` | counter | `endpoint` (the Auth0 Signals provider's own) |
 //!
 //! `route` is the route's path without a trailing slash (`/observe/observables`), or
 //! `unmatched` for a path the relay does not serve: never the path a caller sent, so the
@@ -33,6 +34,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use crate::error::RelayError;
+use crate::provider::ProviderInfo;
 use crate::stats::Stats;
 
 /// The header that carries a request's id, both ways: taken from the caller when it is
@@ -57,6 +59,9 @@ pub const METADATA_CACHE_HITS: &str = "relay_metadata_cache_hits_total";
 pub const METADATA_CACHE_MISSES: &str = "relay_metadata_cache_misses_total";
 /// Counter: key set fetches of Cisco XDR key servers, by `outcome`.
 pub const JWKS_FETCHES: &str = "relay_jwks_fetches_total";
+/// Counter: a provider's calls to its upstream services ([`Upstream`](crate::Upstream)), by
+/// `upstream` and `outcome`.
+pub const UPSTREAM_REQUESTS: &str = "relay_upstream_requests_total";
 /// Gauge: 1, with the relay's `version` as a label.
 pub const BUILD_INFO: &str = "relay_build_info";
 
@@ -70,11 +75,12 @@ pub const DURATION_BUCKETS: &[f64] = &[
 pub const OBSERVABLE_BUCKETS: &[f64] =
     &[0.0, 1.0, 2.0, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 1000.0];
 
-/// Describes every metric of the relay (and of `signals-client`) to the installed recorder,
-/// so that an exporter can print help texts and units, and sets [`BUILD_INFO`].
+/// Describes every metric of the relay (and, with the `signals` feature, of `signals-client`)
+/// to the installed recorder, so that an exporter can print help texts and units, and sets
+/// [`BUILD_INFO`] for the relay `info` describes.
 ///
 /// Call it once, after installing the recorder; without one it does nothing.
-pub fn describe_metrics() {
+pub fn describe_metrics(info: &ProviderInfo) {
     use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
     describe_counter!(REQUESTS, "Requests answered, by route and status class.");
     describe_histogram!(
@@ -96,16 +102,23 @@ pub fn describe_metrics() {
         JWKS_FETCHES,
         "Key set fetches from Cisco XDR key servers, by outcome."
     );
-    describe_gauge!(BUILD_INFO, "Always 1; the version is a label.");
     describe_counter!(
-        signals_client::metric::REQUESTS,
-        "Calls to Auth0 Signals, by endpoint and outcome; retries not counted."
+        UPSTREAM_REQUESTS,
+        "Calls to the provider's upstream services, by upstream and outcome."
     );
-    describe_counter!(
-        signals_client::metric::RETRIES,
-        "Attempts repeated after a transient Auth0 Signals failure."
-    );
-    metrics::gauge!(BUILD_INFO, "version" => crate::VERSION).set(1.0);
+    describe_gauge!(BUILD_INFO, "Always 1; the relay's version is a label.");
+    #[cfg(feature = "signals")]
+    {
+        describe_counter!(
+            signals_client::metric::REQUESTS,
+            "Calls to Auth0 Signals, by endpoint and outcome; retries not counted."
+        );
+        describe_counter!(
+            signals_client::metric::RETRIES,
+            "Attempts repeated after a transient Auth0 Signals failure."
+        );
+    }
+    metrics::gauge!(BUILD_INFO, "version" => info.version.clone()).set(1.0);
 }
 
 /// Replaces the process's panic hook with one that logs a panic as one `ERROR` event

@@ -1,12 +1,27 @@
-//! The Threat Response relay for Auth0 Signals on AWS Lambda.
+//! Any Cisco Threat Response / XDR relay built on [`xdr_relay_core`], on AWS Lambda.
 //!
-//! **What it is:** a thin adapter that builds [`xdr_relay_core::RelayConfig`] from the Lambda's
-//! environment and serves [`xdr_relay_core::router`] through `lambda_http` (API Gateway REST and
-//! HTTP APIs, Function URLs, ALB). It is the only crate that knows Lambda events.
-//! **What it is not:** relay logic; every route, rule and error lives in `relay-core`.
+//! **What it is:** the Lambda adapter of a relay: [`run_for`] of an [`App`] reads the
+//! relay's and the provider's settings from the function's environment, logs as Lambda's
+//! logging controls say, installs the panic hook, builds the provider and serves the relay's
+//! router through `lambda_http` (API Gateway REST and HTTP APIs, Function URLs, ALB), each
+//! request carrying the invocation's id. [`app_for`] is the router it serves, for tests and
+//! for wrapping. It is the only crate that knows Lambda events. The `relay-lambda` bootstrap
+//! is `run_for` of the Auth0 Signals relay.
+//! **What it is not:** relay logic; every route, rule and error lives in `relay-core` and the
+//! provider's crate.
 //!
-//! The variables are those of [`xdr_relay_core::RelayConfig::ENV_VARS`]; the function's
-//! `main` passes the process environment:
+//! A relay's whole Lambda `main`:
+//!
+//! ```no_run
+//! # use xdr_relay_core::{App, Auth0Signals};
+//! # fn my_relay() -> App<Auth0Signals> { Auth0Signals::app() }
+//! #[tokio::main]
+//! async fn main() -> Result<(), lambda_http::Error> {
+//!     xdr_relay_lambda::run_for(my_relay()).await
+//! }
+//! ```
+//!
+//! The relay's variables are those of [`xdr_relay_core::RelayConfig::ENV_VARS`]:
 //!
 //! ```
 //! let config = xdr_relay_lambda::config_from_env(|name| match name {
@@ -16,7 +31,6 @@
 //! })?;
 //! assert!(config.secret_key.is_some());
 //! assert_eq!(config.entities_limit, 25);
-//! let _app = xdr_relay_lambda::app(config)?;
 //!
 //! // A bad value stops the function at start, naming the variable.
 //! let error = xdr_relay_lambda::config_from_env(|name| {
@@ -29,13 +43,16 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+use std::sync::Arc;
+
 use axum::Router;
 use axum::extract::Request;
 use axum::http::HeaderValue;
 use lambda_http::RequestExt as _;
 use lambda_http::request::RequestContext;
 use tower::Layer as _;
-use xdr_relay_core::{EnvError, RelayConfig};
+use tracing_subscriber::EnvFilter;
+use xdr_relay_core::{App, ConfigError, EnvError, Provider, RelayConfig, Settings};
 
 /// Reads the relay's configuration through `get` (in production `std::env::var`; tests pass
 /// a table, so they need no process env).
@@ -52,18 +69,104 @@ pub fn config_from_env(get: impl Fn(&str) -> Option<String>) -> Result<RelayConf
     RelayConfig::from_lookup(get)
 }
 
-/// The relay's router, with the API Gateway REST stage removed from paths.
+/// The router of the relay backed by `provider`, with the API Gateway REST stage removed
+/// from paths and the invocation's id as each request's id.
 ///
 /// `lambda_http` prefixes an API Gateway path with its stage (`/prod/health`); the relay's
 /// routes are stage-agnostic, so the prefix is taken off here, before routing: a
-/// `Router::layer` middleware would run after the route was already chosen.
+/// `Router::layer` middleware would run after the route was already chosen. (`lambda_http`'s
+/// own `AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH` would do the same only where the deployment sets
+/// it; this works whatever the function's environment says.)
 ///
 /// The request's id (`X-Request-Id`, in the relay's logs and its answer) is the invocation's:
 /// the one Lambda's own log lines and CloudWatch carry.
-pub fn app(config: RelayConfig) -> Result<Router, xdr_relay_core::ConfigError> {
-    let relay = xdr_relay_core::router(config)?;
+///
+/// # Errors
+///
+/// [`ConfigError`] as [`xdr_relay_core::router_for`].
+pub fn app_for(config: RelayConfig, provider: Arc<dyn Provider>) -> Result<Router, ConfigError> {
+    let relay = xdr_relay_core::router_for(config, provider)?;
     let prepared = axum::middleware::map_request(prepare).layer(relay);
     Ok(Router::new().fallback_service(prepared))
+}
+
+/// Runs the relay `app` as the function's handler: its settings from the process environment
+/// (the relay's, then the provider's: an invalid value stops the function at start, naming
+/// the variable), logging as Lambda's controls say, the panic hook, then `lambda_http::run`.
+///
+/// Unlike the self-hosted server, it starts without `SECRET_KEY`: it logs a warning and
+/// answers every authenticated route with an authorization error saying it is not configured,
+/// which is what an operator sees in Threat Response right after deploying. The provider's
+/// [`on_serve`](App::on_serve) task does not run on Lambda.
+///
+/// # Errors
+///
+/// A setting the relay or the provider refuses, or what `lambda_http::run` returns.
+pub async fn run_for<P: Provider>(app: App<P>) -> Result<(), lambda_http::Error> {
+    init_logging();
+    xdr_relay_core::telemetry::log_panics();
+    let router = router_from_env(&app, |name| std::env::var(name).ok())?;
+    lambda_http::run(router).await
+}
+
+/// What [`run_for`] serves: the relay `app` configured from the variables `env` gives (the
+/// relay's, then the provider's), as [`app_for`]'s router. A missing `SECRET_KEY` is logged as
+/// a warning, not an error.
+///
+/// # Errors
+///
+/// [`ConfigError`] naming the first variable the relay or the provider refuses.
+pub fn router_from_env<P: Provider>(
+    app: &App<P>,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Router, ConfigError> {
+    let settings = Settings::new(env);
+    let config = RelayConfig::from_settings(&settings)?;
+    if let Err(missing) = config.require_credentials() {
+        tracing::warn!("{missing}; every authenticated route will answer an authorization error");
+    }
+    let provider = Arc::new(app.build(&settings)?);
+    app_for(config, provider)
+}
+
+/// Logs as Lambda's advanced logging controls say, with the precedence the Rust runtime
+/// documents: the level is `AWS_LAMBDA_LOG_LEVEL` when set, else `RUST_LOG`, else info; the
+/// format is JSON when `AWS_LAMBDA_LOG_FORMAT` is `JSON`, else text.
+///
+/// Unlike the runtime's own default subscriber, JSON lines carry an RFC 3339 `timestamp`:
+/// without one Lambda files every line as INFO, and an ApplicationLogLevel of WARN would drop
+/// the relay's warnings and errors. They also carry the request's span (its `request_id`, the
+/// invocation's). In the text format CloudWatch's own time is enough.
+fn init_logging() {
+    let filter = match std::env::var("AWS_LAMBDA_LOG_LEVEL") {
+        Ok(level) => EnvFilter::new(lambda_level(Some(&level))),
+        Err(_) => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+    };
+    let logs = tracing_subscriber::fmt().with_env_filter(filter);
+    let json = std::env::var("AWS_LAMBDA_LOG_FORMAT")
+        .is_ok_and(|format| format.trim().eq_ignore_ascii_case("JSON"));
+    if json {
+        logs.json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .init();
+    } else {
+        logs.without_time().with_ansi(false).init();
+    }
+}
+
+/// The `tracing` level of one of Lambda's application log levels (`AWS_LAMBDA_LOG_LEVEL`:
+/// TRACE, DEBUG, INFO, WARN, ERROR, FATAL); `tracing` has no FATAL, so ERROR stands in.
+/// Anything else, or nothing, is `info`.
+fn lambda_level(level: Option<&str>) -> &'static str {
+    match level.map(|l| l.trim().to_ascii_uppercase()).as_deref() {
+        Some("TRACE") => "trace",
+        Some("DEBUG") => "debug",
+        Some("WARN") => "warn",
+        Some("ERROR" | "FATAL") => "error",
+        _ => "info",
+    }
 }
 
 async fn prepare(mut request: Request) -> Request {
@@ -104,4 +207,26 @@ fn strip_stage(mut request: Request) -> Request {
         *request.uri_mut() = new_uri;
     }
     request
+}
+
+#[cfg(test)]
+mod tests {
+    use super::lambda_level;
+
+    #[test]
+    fn lambdas_log_levels_map_to_tracing_levels() {
+        for (lambda, tracing) in [
+            ("TRACE", "trace"),
+            ("DEBUG", "debug"),
+            ("INFO", "info"),
+            ("WARN", "warn"),
+            ("ERROR", "error"),
+            ("FATAL", "error"),
+            (" warn ", "warn"),
+            ("verbose", "info"),
+        ] {
+            assert_eq!(lambda_level(Some(lambda)), tracing, "{lambda}");
+        }
+        assert_eq!(lambda_level(None), "info");
+    }
 }

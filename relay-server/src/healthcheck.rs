@@ -1,5 +1,5 @@
-//! `relay-server healthcheck`: asks a running relay's `/watchdog` whether it answers, for a
-//! container's health check (the image has no shell and no curl, so the relay checks itself).
+//! `healthcheck`: asks a running relay's `/watchdog` whether it answers, for a container's
+//! health check (the image has no shell and no curl, so the relay checks itself).
 //!
 //! One HTTP/1.1 `GET /watchdog` with a `Health-Check` header (without it `/watchdog` answers
 //! an error by design) over a plain TCP connection, to the address the server listens on:
@@ -12,30 +12,46 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream};
 use std::time::Duration;
 
 /// The header's value, echoed back in the answer's `data`.
-const PROBE: &str = "relay-server-healthcheck";
+const PROBE: &str = "relay-healthcheck";
 
 /// At most this much of the answer is read: the status line is all that is checked.
 const MAX_ANSWER: u64 = 16 * 1024;
 
-#[derive(Debug, clap::Args)]
-pub(crate) struct HealthcheckArgs {
-    /// Address of the relay to check: the one it listens on. Default: RELAY_LISTEN, else
-    /// 127.0.0.1:8080; 0.0.0.0 and :: are asked on loopback.
-    #[arg(long, value_name = "ADDRESS")]
-    listen: Option<String>,
-    /// Seconds to wait for the connection and for the answer, each.
-    #[arg(long, value_name = "SECONDS", default_value_t = 2)]
-    timeout: u64,
+/// The subcommand's arguments.
+pub(crate) fn command() -> clap::Command {
+    clap::Command::new("healthcheck")
+        .about(
+            "Exit 0 when the relay on --listen / RELAY_LISTEN answers /watchdog (a container's \
+             health check).",
+        )
+        .arg(
+            clap::Arg::new("listen")
+                .long("listen")
+                .value_name("ADDRESS")
+                .help(
+                    "Address of the relay to check: the one it listens on. Default: \
+                     RELAY_LISTEN, else 127.0.0.1:8080; 0.0.0.0 and :: are asked on loopback.",
+                ),
+        )
+        .arg(
+            clap::Arg::new("timeout")
+                .long("timeout")
+                .value_name("SECONDS")
+                .value_parser(clap::value_parser!(u64))
+                .default_value("2")
+                .help("Seconds to wait for the connection and for the answer, each."),
+        )
 }
 
-/// The subcommand: success when healthy, else the reason on stderr and exit status 1.
-pub(crate) fn exit(args: &HealthcheckArgs) -> std::process::ExitCode {
+/// The subcommand of the command `name`: success when healthy, else the reason on stderr and
+/// exit status 1.
+pub(crate) fn exit(name: &str, args: &clap::ArgMatches) -> std::process::ExitCode {
     match run(args) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(message) => {
             #[allow(clippy::print_stderr)]
             {
-                eprintln!("relay-server healthcheck: {message}");
+                eprintln!("{name} healthcheck: {message}");
             }
             std::process::ExitCode::FAILURE
         }
@@ -43,10 +59,12 @@ pub(crate) fn exit(args: &HealthcheckArgs) -> std::process::ExitCode {
 }
 
 /// Checks the relay; `Ok` when `/watchdog` answered 200, else why not.
-pub(crate) fn run(args: &HealthcheckArgs) -> Result<(), String> {
+fn run(args: &clap::ArgMatches) -> Result<(), String> {
     let env = |name: &str| std::env::var(name).ok();
-    let address = target(args.listen.as_deref(), env)?;
-    let timeout = Duration::from_secs(args.timeout.max(1));
+    let flag = args.get_one::<String>("listen").map(String::as_str);
+    let address = target(flag, env)?;
+    let seconds = args.get_one::<u64>("timeout").copied().unwrap_or(2);
+    let timeout = Duration::from_secs(seconds.max(1));
     let status = watchdog(address, timeout)?;
     if status == 200 {
         Ok(())
@@ -56,14 +74,14 @@ pub(crate) fn run(args: &HealthcheckArgs) -> Result<(), String> {
 }
 
 /// The address to ask: the server's own (the flag over `RELAY_LISTEN` over the default, parsed
-/// as `relay-server` parses it), with an unspecified IP replaced by loopback.
+/// as the server parses it), with an unspecified IP replaced by loopback.
 fn target(flag: Option<&str>, env: impl Fn(&str) -> Option<String>) -> Result<SocketAddr, String> {
     let flag = flag.map(str::to_owned);
-    let lookup = |name: &str| match name {
+    let settings = xdr_relay_core::Settings::new(move |name| match name {
         "RELAY_LISTEN" => flag.clone().or_else(|| env(name)),
         _ => env(name),
-    };
-    let mut address = crate::settings::listen(&crate::settings::ServeArgs::default(), lookup)?;
+    });
+    let mut address = crate::settings::listen(&settings)?;
     match address.ip() {
         IpAddr::V4(ip) if ip.is_unspecified() => address.set_ip(Ipv4Addr::LOCALHOST.into()),
         IpAddr::V6(ip) if ip.is_unspecified() => address.set_ip(Ipv6Addr::LOCALHOST.into()),
@@ -82,7 +100,7 @@ fn watchdog(address: SocketAddr, timeout: Duration) -> Result<u16, String> {
     stream.set_write_timeout(Some(timeout)).map_err(io)?;
     let request = format!(
         "GET /watchdog HTTP/1.1\r\nHost: {address}\r\nHealth-Check: {PROBE}\r\n\
-         User-Agent: relay-server-healthcheck\r\nConnection: close\r\n\r\n"
+         User-Agent: relay-healthcheck\r\nConnection: close\r\n\r\n"
     );
     stream.write_all(request.as_bytes()).map_err(io)?;
     let mut answer = Vec::new();

@@ -1,110 +1,189 @@
-//! `relay-server jwt`: makes the `SECRET_KEY` / JWT pair a Threat Response module needs.
+//! `jwt`: makes the `SECRET_KEY` / JWT pair a Threat Response module needs, from exactly the
+//! credential fields the relay's provider declares.
 
-use std::collections::BTreeMap;
-use std::io::IsTerminal as _;
+use std::io::{BufRead as _, IsTerminal as _};
 use std::path::PathBuf;
 
-use serde::Deserialize;
-use serde_json::json;
-use xdr_relay_core::SecretKey;
+use clap::{Arg, ArgAction, ArgMatches};
+use serde_json::{Map, Value, json};
+use xdr_relay_core::{App, CredentialField, CredentialKind, Provider, SecretKey};
 
-/// The module settings this relay ships: the credential fields and the region module ids.
-const MODULE_SETTINGS: &str = include_str!("../module_settings.json");
+use crate::secrets;
 
 /// Length of a generated `SECRET_KEY`.
 const SECRET_LENGTH: usize = 64;
 const SECRET_ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
-#[derive(Debug, clap::Args)]
-pub(crate) struct JwtArgs {
-    /// The Auth0 Signals API key (asked for, hidden, when neither --key nor --file is given).
-    #[arg(long, conflicts_with = "file")]
-    key: Option<String>,
-    /// A JSON file with the credentials, e.g. {"key": "..."}.
-    #[arg(long)]
-    file: Option<PathBuf>,
-    /// Use this SECRET_KEY instead of generating one.
-    #[arg(long)]
-    secret_key: Option<String>,
-    /// The AWS region of the Lambda function, for the console link.
-    #[arg(
-        long,
-        visible_alias = "region",
-        env = "AWS_REGION",
-        default_value = "us-east-1"
-    )]
-    aws_region: String,
-    /// The Lambda function's name, for the console link.
-    #[arg(
-        long,
-        visible_alias = "function",
-        default_value = "auth0-signals-relay"
-    )]
-    function_name: String,
-    /// Print only the JWT (for scripts).
-    #[arg(long, conflicts_with = "json")]
-    quiet: bool,
-    /// Print everything as one JSON object.
-    #[arg(long)]
-    json: bool,
+/// The claim every relay reads besides the provider's fields.
+const ENTITIES_LIMIT: &str = "CTR_ENTITIES_LIMIT";
+
+/// The subcommand, with a `--key` shorthand when the provider reads a `key`.
+pub(crate) fn command<P: Provider>(app: &App<P>) -> clap::Command {
+    let info = app.info();
+    let mut command = clap::Command::new("jwt")
+        .about(format!(
+            "Make a SECRET_KEY and the JWT Threat Response sends, from your {} credentials.",
+            info.name
+        ))
+        .arg(
+            Arg::new("field")
+                .long("field")
+                .value_name("NAME=VALUE")
+                .action(ArgAction::Append)
+                .help(field_help(&info.credentials)),
+        )
+        .arg(
+            Arg::new("file")
+                .long("file")
+                .value_name("FILE")
+                .value_parser(clap::value_parser!(PathBuf))
+                .conflicts_with("field")
+                .help("A JSON file with the credentials, e.g. {\"key\": \"...\"}."),
+        );
+    if let Some(key) = info.credentials.iter().find(|f| f.name == "key") {
+        command = command.arg(
+            Arg::new("key")
+                .long("key")
+                .value_name("KEY")
+                .conflicts_with("file")
+                .help(format!(
+                    "{} (the field `key`; asked for, hidden, when neither --key, --field nor \
+                     --file is given).",
+                    capitalised(&key.description)
+                )),
+        );
+    }
+    command = secrets::secret_key_args(command, "Use this SECRET_KEY instead of generating one");
+    command
+        .arg(
+            Arg::new("aws-region")
+                .long("aws-region")
+                .visible_alias("region")
+                .value_name("REGION")
+                .env("AWS_REGION")
+                .default_value("us-east-1")
+                .help("The AWS region of the Lambda function, for the console link."),
+        )
+        .arg(
+            Arg::new("function-name")
+                .long("function-name")
+                .visible_alias("function")
+                .value_name("NAME")
+                .default_value(function_name(&info.name))
+                .help("The Lambda function's name, for the console link."),
+        )
+        .arg(
+            Arg::new("quiet")
+                .long("quiet")
+                .action(ArgAction::SetTrue)
+                .conflicts_with("json")
+                .help("Print only the JWT (for scripts)."),
+        )
+        .arg(
+            Arg::new("json")
+                .long("json")
+                .action(ArgAction::SetTrue)
+                .help("Print everything as one JSON object."),
+        )
 }
 
-#[derive(Debug, Deserialize)]
-struct ModuleSettings {
-    /// Credential field → its human label, e.g. `key` → `Auth0 Signals API Key`.
-    jwt: BTreeMap<String, String>,
-    /// Threat Response region → module type id.
-    region: BTreeMap<String, String>,
+fn field_help(fields: &[CredentialField]) -> String {
+    let mut help = String::from("A credential, repeatable:");
+    for field in fields {
+        let required = if field.required { ", required" } else { "" };
+        help.push_str(&format!(
+            " {} ({}{required});",
+            field.name, field.description
+        ));
+    }
+    help.push_str(&format!(
+        " {ENTITIES_LIMIT} (the most sightings per observable)."
+    ));
+    help
 }
 
-pub(crate) fn run(args: &JwtArgs) -> Result<(), String> {
-    let settings: ModuleSettings = serde_json::from_str(MODULE_SETTINGS)
-        .map_err(|e| format!("the shipped module_settings.json is invalid: {e}"))?;
-    let key = api_key(args, &settings)?;
-    let secret = match &args.secret_key {
-        Some(s) if !s.is_empty() => s.clone(),
-        Some(_) => return Err("--secret-key must not be empty".into()),
+/// The Lambda function a relay called `name` is deployed as by default: `Auth0 Signals` →
+/// `auth0-signals-relay`.
+fn function_name(name: &str) -> String {
+    let mut slug = String::new();
+    for c in name.chars() {
+        if c.is_ascii_alphanumeric() {
+            slug.push(c.to_ascii_lowercase());
+        } else if !slug.is_empty() && !slug.ends_with('-') {
+            slug.push('-');
+        }
+    }
+    format!("{}-relay", slug.trim_end_matches('-'))
+}
+
+fn capitalised(phrase: &str) -> String {
+    let mut chars = phrase.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
+/// Runs the subcommand for the relay `app`, whose command is `name`.
+pub(crate) fn run<P: Provider>(name: &str, app: &App<P>, args: &ArgMatches) -> Result<(), String> {
+    let info = app.info();
+    let claims = claims(&info.credentials, args)?;
+    let secret = match secrets::secret_key(name, args)? {
+        Some(secret) => secret,
         None => generate_secret()?,
     };
     let signing_key = SecretKey::new(&secret).ok_or("the SECRET_KEY is empty")?;
-    let token = xdr_relay_core::encode_token(&signing_key, &key, None)
-        .map_err(|e| format!("cannot sign the JWT: {e}"))?;
+    let token = xdr_relay_core::encode_claims(&signing_key, &info.credentials, &claims)
+        .map_err(|e| e.to_string())?;
 
+    let region = args
+        .get_one::<String>("aws-region")
+        .map_or("us-east-1", String::as_str);
+    let function = args
+        .get_one::<String>("function-name")
+        .map_or("relay", String::as_str);
     let console = format!(
-        "https://console.aws.amazon.com/lambda/home?region={}#/functions/{}/edit/environment-variables?tab=configuration",
-        args.aws_region, args.function_name
+        "https://console.aws.amazon.com/lambda/home?region={region}#/functions/{function}/edit/environment-variables?tab=configuration"
     );
-    let modules: BTreeMap<&str, String> = settings
-        .region
+    let modules: Map<String, Value> = app
+        .catalog()
         .iter()
         .map(|(region, id)| {
             let url = format!(
                 "https://securex.{region}.security.cisco.com/settings/modules/available/{id}/new"
             );
-            (region.as_str(), url)
+            (region.to_string(), Value::String(url))
         })
         .collect();
 
-    let out = if args.quiet {
+    let out = if args.get_flag("quiet") {
         token
-    } else if args.json {
-        json!({
+    } else if args.get_flag("json") {
+        let mut out = json!({
             "jwt": token,
             "secret_key": secret,
             "lambda_environment_url": console,
-            "module_creation_urls": modules,
-        })
-        .to_string()
+        });
+        if !modules.is_empty() {
+            out["module_creation_urls"] = Value::Object(modules);
+        }
+        out.to_string()
     } else {
         let mut text = format!(
             "JWT (paste it into the Threat Response module):\n  {token}\n\n\
              SECRET_KEY (set it in the relay's environment):\n  {secret}\n\n\
-             AWS Lambda environment variables of {function}:\n  {console}\n\n\
-             Create the module in Threat Response (your region):\n",
-            function = args.function_name
+             AWS Lambda environment variables of {function}:\n  {console}\n\n"
         );
-        for (region, url) in &modules {
-            text.push_str(&format!("  {region:<5} {url}\n"));
+        if modules.is_empty() {
+            text.push_str(&format!(
+                "Register the relay's module type in XDR:\n  {name} module-type --relay-url https://<your relay>\n"
+            ));
+        } else {
+            text.push_str("Create the module in Threat Response (your region):\n");
+            for (region, url) in &modules {
+                let url = url.as_str().unwrap_or_default();
+                text.push_str(&format!("  {region:<5} {url}\n"));
+            }
         }
         text.trim_end().to_owned()
     };
@@ -115,53 +194,139 @@ pub(crate) fn run(args: &JwtArgs) -> Result<(), String> {
     Ok(())
 }
 
-/// The API key from `--key`, `--file`, or a hidden prompt per credential field.
-fn api_key(args: &JwtArgs, settings: &ModuleSettings) -> Result<String, String> {
-    if let Some(key) = &args.key {
-        return non_empty(key.clone(), "--key");
+/// The claims from `--key` and `--field`, or `--file`, or a prompt per field on a terminal.
+fn claims(fields: &[CredentialField], args: &ArgMatches) -> Result<Map<String, Value>, String> {
+    if let Some(path) = args.get_one::<PathBuf>("file") {
+        return from_file(fields, path);
     }
-    if let Some(path) = &args.file {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        let creds: BTreeMap<String, serde_json::Value> =
-            serde_json::from_str(&text).map_err(|e| {
-                format!(
-                    "{} is not a JSON object of credentials: {e}",
-                    path.display()
-                )
-            })?;
-        return match creds.get("key") {
-            Some(serde_json::Value::String(k)) => non_empty(k.clone(), "`key` in the file"),
-            _ => Err(format!("{} has no string `key`", path.display())),
-        };
+    let mut claims = Map::new();
+    if let Ok(Some(key)) = args.try_get_one::<String>("key") {
+        if key.is_empty() {
+            return Err("--key must not be empty".into());
+        }
+        claims.insert("key".into(), Value::String(key.clone()));
+    }
+    for given in args.get_many::<String>("field").into_iter().flatten() {
+        let (name, value) = given
+            .split_once('=')
+            .ok_or("--field takes NAME=VALUE, got a value without `=`")?;
+        let kind = kind_of(fields, name)?;
+        claims.insert(name.to_owned(), typed(name, kind, value)?);
+    }
+    let given = !claims.is_empty() || args.get_many::<String>("field").is_some();
+    if given || fields.iter().all(|f| !f.required) {
+        return Ok(claims);
     }
     if !std::io::stdin().is_terminal() {
-        return Err("no credentials: pass --key VALUE or --file creds.json (stdin is not a terminal, so there is no prompt)".into());
+        let key = if fields.iter().any(|f| f.name == "key") {
+            "--key VALUE or "
+        } else {
+            ""
+        };
+        return Err(format!(
+            "no credentials: pass {key}--file creds.json, or --field NAME=VALUE for each field \
+             (stdin is not a terminal, so there is no prompt)"
+        ));
     }
-    let label = settings
-        .jwt
-        .get("key")
-        .map_or("Auth0 Signals API Key", String::as_str);
-    loop {
-        let value = rpassword::prompt_password(format!("{label}: "))
-            .map_err(|e| format!("cannot read the {label}: {e}"))?;
-        let value = value.trim().to_owned();
-        if !value.is_empty() {
-            return Ok(value);
+    prompt(fields)
+}
+
+/// The credentials in the JSON object of `path`, each string field checked to be a string.
+fn from_file(fields: &[CredentialField], path: &PathBuf) -> Result<Map<String, Value>, String> {
+    let shown = path.display();
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {shown}: {e}"))?;
+    let claims: Map<String, Value> = serde_json::from_str(&text)
+        .map_err(|e| format!("{shown} is not a JSON object of credentials: {e}"))?;
+    for field in fields {
+        let textual = matches!(field.kind, CredentialKind::ApiKey | CredentialKind::Text);
+        let value = claims.get(field.name.as_ref());
+        if textual && (field.required || value.is_some()) && !value.is_some_and(Value::is_string) {
+            return Err(format!("{shown} has no string `{}`", field.name));
         }
-        #[allow(clippy::print_stderr)]
-        {
-            eprintln!("{label} must not be empty; try again.");
-        }
+    }
+    Ok(claims)
+}
+
+/// The kind of the field `name` (`CTR_ENTITIES_LIMIT` included), or which fields there are.
+fn kind_of(fields: &[CredentialField], name: &str) -> Result<CredentialKind, String> {
+    if name == ENTITIES_LIMIT {
+        return Ok(CredentialKind::PositiveInteger);
+    }
+    fields
+        .iter()
+        .find(|f| f.name == name)
+        .map(|f| f.kind)
+        .ok_or_else(|| {
+            let known: Vec<&str> = fields.iter().map(|f| f.name.as_ref()).collect();
+            format!(
+                "the relay reads no field {name:?} (its fields: {})",
+                known
+                    .into_iter()
+                    .chain([ENTITIES_LIMIT])
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        })
+}
+
+/// A typed `value` of field `name`: the number or boolean it spells, or the text as is.
+fn typed(name: &str, kind: CredentialKind, value: &str) -> Result<Value, String> {
+    match kind {
+        CredentialKind::PositiveInteger => value
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|&n| n > 0)
+            .map(Value::from)
+            .ok_or_else(|| format!("{name} must be a positive integer")),
+        CredentialKind::Boolean => match value.trim() {
+            "true" => Ok(Value::Bool(true)),
+            "false" => Ok(Value::Bool(false)),
+            _ => Err(format!("{name} must be true or false")),
+        },
+        _ if value.is_empty() => Err(format!("{name} must not be empty")),
+        _ => Ok(Value::String(value.to_owned())),
     }
 }
 
-fn non_empty(value: String, what: &str) -> Result<String, String> {
-    if value.is_empty() {
-        Err(format!("{what} must not be empty"))
-    } else {
-        Ok(value)
+/// Asks for each field on the terminal: API keys hidden, the rest echoed; optional fields may
+/// be left empty.
+fn prompt(fields: &[CredentialField]) -> Result<Map<String, Value>, String> {
+    let mut claims = Map::new();
+    for field in fields {
+        let optional = if field.required { "" } else { " (optional)" };
+        let label = format!("{}{optional}: ", field.form_label());
+        loop {
+            let value = if field.kind == CredentialKind::ApiKey {
+                rpassword::prompt_password(&label)
+                    .map_err(|e| format!("cannot read the {}: {e}", field.form_label()))?
+            } else {
+                #[allow(clippy::print_stderr)]
+                {
+                    eprint!("{label}");
+                }
+                let mut line = String::new();
+                std::io::stdin()
+                    .lock()
+                    .read_line(&mut line)
+                    .map_err(|e| format!("cannot read the {}: {e}", field.form_label()))?;
+                line
+            };
+            let value = value.trim();
+            if value.is_empty() && !field.required {
+                break;
+            }
+            match typed(&field.name, field.kind, value) {
+                Ok(typed) => {
+                    claims.insert(field.name.to_string(), typed);
+                    break;
+                }
+                #[allow(clippy::print_stderr)]
+                Err(problem) => eprintln!("{problem}; try again."),
+            }
+        }
     }
+    Ok(claims)
 }
 
 /// 64 letters and digits from the OS CSPRNG, each uniformly likely (rejection sampling).
@@ -189,6 +354,12 @@ fn generate_secret() -> Result<String, String> {
 mod tests {
     use super::*;
 
+    const FIELDS: [CredentialField; 3] = [
+        CredentialField::required("key", CredentialKind::ApiKey, "the API key"),
+        CredentialField::optional("max_age_days", CredentialKind::PositiveInteger, "an age"),
+        CredentialField::optional("verbose", CredentialKind::Boolean, "a switch"),
+    ];
+
     #[test]
     fn generated_secrets_are_64_letters_and_digits_and_differ() {
         let a = generate_secret().unwrap();
@@ -199,10 +370,56 @@ mod tests {
     }
 
     #[test]
-    fn shipped_module_settings_name_the_key_and_three_regions() {
-        let settings: ModuleSettings = serde_json::from_str(MODULE_SETTINGS).unwrap();
-        assert_eq!(settings.jwt.get("key").unwrap(), "Auth0 Signals API Key");
-        let regions: Vec<_> = settings.region.keys().map(String::as_str).collect();
-        assert_eq!(regions, ["apjc", "eu", "us"]);
+    fn default_function_names() {
+        assert_eq!(function_name("Auth0 Signals"), "auth0-signals-relay");
+        assert_eq!(function_name("AbuseIPDB"), "abuseipdb-relay");
+        assert_eq!(
+            function_name(" Local  blocklists! "),
+            "local-blocklists-relay"
+        );
+    }
+
+    #[test]
+    fn fields_are_typed_by_their_kind() {
+        let kind = |name| kind_of(&FIELDS, name);
+        assert_eq!(typed("key", kind("key").unwrap(), "k 1"), Ok(json!("k 1")));
+        let age = kind("max_age_days").unwrap();
+        assert_eq!(typed("max_age_days", age, " 30 "), Ok(json!(30)));
+        assert!(typed("max_age_days", age, "0").is_err());
+        assert!(typed("max_age_days", age, "thirty").is_err());
+        let limit = kind(ENTITIES_LIMIT).unwrap();
+        assert_eq!(typed(ENTITIES_LIMIT, limit, "5"), Ok(json!(5)));
+        let switch = kind("verbose").unwrap();
+        assert_eq!(typed("verbose", switch, "true"), Ok(json!(true)));
+        assert!(typed("verbose", switch, "yes").is_err());
+        assert!(typed("key", CredentialKind::ApiKey, "").is_err());
+        let unknown = kind("max_age_day").unwrap_err();
+        assert!(
+            unknown.contains("max_age_day") && unknown.contains("max_age_days"),
+            "{unknown}"
+        );
+    }
+
+    #[test]
+    fn a_file_keeps_every_field_and_checks_strings() {
+        let dir = std::env::temp_dir().join(format!("relay-jwt-unit-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("creds.json");
+        std::fs::write(&file, r#"{"key": "k", "max_age_days": 30}"#).unwrap();
+        let claims = from_file(&FIELDS, &file).unwrap();
+        assert_eq!(
+            Value::Object(claims),
+            json!({"key": "k", "max_age_days": 30})
+        );
+        std::fs::write(&file, r#"{"key": 5}"#).unwrap();
+        let error = from_file(&FIELDS, &file).unwrap_err();
+        assert!(error.ends_with("has no string `key`"), "{error}");
+        std::fs::write(&file, r#"["key"]"#).unwrap();
+        assert!(
+            from_file(&FIELDS, &file)
+                .unwrap_err()
+                .contains("not a JSON object")
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -12,14 +12,14 @@ use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-use xdr_relay_core::telemetry;
+use xdr_relay_core::{ProviderInfo, telemetry};
 
 /// The content type of the Prometheus text exposition format.
 const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// Installs the process's Prometheus recorder, with the relay's histogram buckets, and
-/// describes the relay's metrics to it.
-pub(crate) fn install() -> Result<PrometheusHandle, String> {
+/// describes the relay's metrics to it (`relay_build_info` naming the relay `info`).
+pub(crate) fn install(info: &ProviderInfo) -> Result<PrometheusHandle, String> {
     let mut builder = PrometheusBuilder::new();
     for (name, buckets) in [
         (telemetry::REQUEST_DURATION, telemetry::DURATION_BUCKETS),
@@ -32,7 +32,7 @@ pub(crate) fn install() -> Result<PrometheusHandle, String> {
     let handle = builder
         .install_recorder()
         .map_err(|e| format!("cannot install the metrics recorder: {e}"))?;
-    telemetry::describe_metrics();
+    telemetry::describe_metrics(info);
     Ok(handle)
 }
 

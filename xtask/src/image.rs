@@ -1,7 +1,8 @@
-//! `cargo xtask image`: the relay-server container image, from `deploy/container/Containerfile`.
+//! `cargo xtask image [--package P --bin B]`: a relay's container image (by default
+//! `relay-server`'s), from `deploy/container/Containerfile`.
 //!
-//! 1. builds `relay-server` for `x86_64-unknown-linux-musl` with the release profile (a static
-//!    binary: checked, no ELF interpreter and no shared library needed);
+//! 1. builds the relay's binary for `x86_64-unknown-linux-musl` with the release profile (a
+//!    static binary: checked, no ELF interpreter and no shared library needed);
 //! 2. prepares the build context under `<target dir>/image/context`: the binary, the build
 //!    machine's CA bundle, an `/etc/passwd` and `/etc/group` naming the non-root user, and the
 //!    Containerfile; the image is `FROM scratch`, so nothing is pulled;
@@ -24,8 +25,9 @@ use crate::procs::Release;
 
 /// The target of the image's binary: static with musl, installable with rustup.
 const TARGET: &str = "x86_64-unknown-linux-musl";
-/// The image's name; the tag is the package version.
-const NAME: &str = "xdr-relay-server";
+/// The relay the image holds by default: relay-server's package and binary.
+const DEFAULT_PACKAGE: &str = "xdr-relay-server";
+const DEFAULT_BIN: &str = "relay-server";
 /// The workspace's version, which `relay-server` reports on `/version` (xtask shares it).
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// The CA bundle copied into the image, as Debian's `ca-certificates` package writes it.
@@ -40,9 +42,15 @@ pub(crate) struct Args {
     /// Build with this engine instead of the first that works (docker, podman, buildah).
     #[arg(long, value_enum)]
     engine: Option<Engine>,
-    /// The image's tag. Default: `xdr-relay-server:<version>`.
+    /// The image's tag. Default: `<package>:<version>`, e.g. `xdr-relay-server:0.1.0`.
     #[arg(long)]
     tag: Option<String>,
+    /// The package of the relay to put in the image (with --bin). Default xdr-relay-server.
+    #[arg(long, requires = "bin", conflicts_with = "check")]
+    package: Option<String>,
+    /// The relay's binary in --package: a command of `xdr_relay_server::main_for`.
+    #[arg(long, requires = "package")]
+    bin: Option<String>,
     /// What `cargo xtask ci` does: build with buildah, then run the image against the Signals
     /// stand-in and ask /version, /watchdog, its HEALTHCHECK and /health.
     #[arg(long, conflicts_with_all = ["engine", "tag"])]
@@ -151,7 +159,7 @@ impl fmt::Display for Built {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} ({}): image {}, static relay-server {}",
+            "{} ({}): image {}, static binary {}",
             self.tag,
             self.engine,
             mib(self.image_bytes),
@@ -181,8 +189,15 @@ pub(crate) fn run(args: &Args) -> Result<(), String> {
             .find(|engine| engine.works())
             .ok_or_else(|| format!("no container engine found: {}", install_hint()))?,
     };
-    let tag = args.tag.clone().unwrap_or_else(default_tag);
-    let built = build(engine, &tag, Release::Shipped)?;
+    let relay = Relay {
+        package: args.package.as_deref().unwrap_or(DEFAULT_PACKAGE),
+        bin: args.bin.as_deref().unwrap_or(DEFAULT_BIN),
+    };
+    let tag = args
+        .tag
+        .clone()
+        .unwrap_or_else(|| default_tag(relay.package));
+    let built = build(engine, &tag, relay, Release::Shipped)?;
     println!("\n== image ==\n{built}");
     let runner = match engine {
         Engine::Buildah => "docker",
@@ -208,15 +223,26 @@ pub(crate) fn ci_check() -> Result<String, String> {
         ));
     }
     // Its own tag: CI's unoptimised build never takes the name of the image users ship.
-    let tag = format!("{}-ci", default_tag());
-    let built = build(engine, &tag, Release::Ci)?;
+    let relay = Relay {
+        package: DEFAULT_PACKAGE,
+        bin: DEFAULT_BIN,
+    };
+    let tag = format!("{}-ci", default_tag(relay.package));
+    let built = build(engine, &tag, relay, Release::Ci)?;
     let bin = crate::target_dir()?.join(TARGET).join("release");
     let checked = crate::until_interrupted(run_image(&tag, &bin))?;
     Ok(format!("{built}; {checked}"))
 }
 
-fn default_tag() -> String {
-    format!("{NAME}:{VERSION}")
+fn default_tag(package: &str) -> String {
+    format!("{package}:{VERSION}")
+}
+
+/// The relay an image holds: the package and the binary (a `main_for` command) to build.
+#[derive(Debug, Clone, Copy)]
+struct Relay<'a> {
+    package: &'a str,
+    bin: &'a str,
 }
 
 fn install_hint() -> String {
@@ -228,12 +254,12 @@ fn install_hint() -> String {
 }
 
 /// The static binary, the context, the image; `engine` is known to work.
-fn build(engine: Engine, tag: &str, release: Release) -> Result<Built, String> {
-    let binary = static_binary(release)?;
+fn build(engine: Engine, tag: &str, relay: Relay<'_>, release: Release) -> Result<Built, String> {
+    let binary = static_binary(relay, release)?;
     let binary_bytes = std::fs::metadata(&binary)
         .map_err(|e| format!("cannot read {}: {e}", binary.display()))?
         .len();
-    let context = context(&binary)?;
+    let context = context(&binary, relay.bin)?;
     println!("\n== image: {engine} build {tag} ==");
     let mut command = engine.command();
     command.arg("build");
@@ -247,6 +273,8 @@ fn build(engine: Engine, tag: &str, release: Release) -> Result<Built, String> {
     }
     command
         .args(["--build-arg", &format!("VERSION={VERSION}")])
+        .args(["--build-arg", &format!("PACKAGE={}", relay.package)])
+        .args(["--build-arg", &format!("BIN={}", relay.bin)])
         .args(["--tag", tag, "--file"])
         .arg(context.join("Containerfile"))
         .arg(&context);
@@ -466,10 +494,11 @@ impl Drop for WorkingContainer {
     }
 }
 
-/// Builds the musl release binary and checks it is static; its path.
-fn static_binary(release: Release) -> Result<PathBuf, String> {
+/// Builds the relay's musl release binary and checks it is static; its path.
+fn static_binary(relay: Relay<'_>, release: Release) -> Result<PathBuf, String> {
     check_toolchain()?;
-    println!("\n== image: cargo build --release --target {TARGET} -p xdr-relay-server ==");
+    let Relay { package, bin } = relay;
+    println!("\n== image: cargo build --release --target {TARGET} -p {package} --bin {bin} ==");
     let build = [
         "build",
         "--release",
@@ -477,15 +506,12 @@ fn static_binary(release: Release) -> Result<PathBuf, String> {
         "--target",
         TARGET,
         "-p",
-        "xdr-relay-server",
+        package,
         "--bin",
-        "relay-server",
+        bin,
     ];
     crate::procs::cargo_with(&build, None, release.env())?;
-    let binary = crate::target_dir()?
-        .join(TARGET)
-        .join("release")
-        .join("relay-server");
+    let binary = crate::target_dir()?.join(TARGET).join("release").join(bin);
     let data =
         std::fs::read(&binary).map_err(|e| format!("cannot read {}: {e}", binary.display()))?;
     check_static(&data, elf::EM_X86_64).map_err(|e| format!("{}: {e}", binary.display()))?;
@@ -541,8 +567,9 @@ fn check_static(data: &[u8], machine: elf::Machine) -> Result<(), String> {
     Ok(())
 }
 
-/// `<target dir>/image/context`, made afresh: what the Containerfile copies.
-fn context(binary: &Path) -> Result<PathBuf, String> {
+/// `<target dir>/image/context`, made afresh: what the Containerfile copies (the binary under
+/// its own name `bin`, which the build argument `BIN` names).
+fn context(binary: &Path, bin: &str) -> Result<PathBuf, String> {
     let context = crate::target_dir()?.join("image").join("context");
     let shown = context.display();
     if context.exists() {
@@ -551,7 +578,7 @@ fn context(binary: &Path) -> Result<PathBuf, String> {
     std::fs::create_dir_all(&context).map_err(|e| format!("cannot create {shown}: {e}"))?;
     let containerfile = crate::workspace_root()?.join("deploy/container/Containerfile");
     copy(&containerfile, &context.join("Containerfile"))?;
-    copy(binary, &context.join("relay-server"))?;
+    copy(binary, &context.join(bin))?;
     let bundle = std::fs::read_to_string(CA_BUNDLE).map_err(|e| {
         format!(
             "cannot read the CA bundle {CA_BUNDLE} ({e}): `apt-get install ca-certificates` \

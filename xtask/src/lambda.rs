@@ -1,13 +1,15 @@
-//! `cargo xtask lambda [--arm64]`: the Lambda zips of the relay and of the Socless tutorial
-//! endpoint, built for Amazon Linux 2023 (`provided.al2023`) and checked before anyone deploys.
+//! `cargo xtask lambda [--arm64] [--package P --bin B]`: the Lambda zips of the relay and of the
+//! Socless tutorial endpoint (or of any relay's Lambda binary), built for Amazon Linux 2023
+//! (`provided.al2023`) and checked before anyone deploys.
 //!
 //! The build is `cargo lambda build --release --output-format zip` (cargo-lambda from PyPI,
 //! which brings zig: it links against an old glibc without Docker). Each zip lands at
 //! `<workspace>/target/lambda/<function>/bootstrap.zip`, the fixed path that
 //! `deploy/relay/template.yaml` and `deploy/socless/serverless.yml` point at, also when
 //! `CARGO_TARGET_DIR` moves the compiler's output elsewhere. CI's step (`ci_check`) builds
-//! them unoptimised ([`Release::Ci`]) into `<target dir>/lambda-ci/` instead, where no
-//! deployment picks them up.
+//! them, and the blocklist relay's (a relay on the SDK other than Auth0 Signals), unoptimised
+//! ([`Release::Ci`]) into `<target dir>/lambda-ci/` instead, where no deployment picks them
+//! up.
 //!
 //! Then, for each function: the zip holds exactly one file, an executable `bootstrap` whose
 //! content is the binary cargo built (`zip` checks its CRC-32 while reading); the binary's ELF
@@ -26,24 +28,55 @@ use crate::procs::Release;
 /// Amazon Linux 2023's glibc: a binary that needs more does not start on `provided.al2023`.
 const MAX_GLIBC: GlibcVersion = GlibcVersion(2, 34);
 
-/// `(folder under target/lambda, package, cargo target flag)` of each function; cargo-lambda
-/// names the folder after the binary.
-const FUNCTIONS: [(&str, &str, &str); 2] = [
-    ("relay-lambda", "xdr-relay-lambda", "--bin"),
-    ("tutorial_endpoint", "socless-events", "--example"),
+/// One Lambda function's binary: its name (cargo-lambda names the zip's folder after it), its
+/// package, and the cargo target flag that selects it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Function<'a> {
+    name: &'a str,
+    package: &'a str,
+    kind: &'a str,
+}
+
+/// What `cargo xtask lambda` builds by default: the ones the deployment files name.
+const SHIPPED: [Function<'static>; 2] = [
+    Function {
+        name: "relay-lambda",
+        package: "xdr-relay-lambda",
+        kind: "--bin",
+    },
+    Function {
+        name: "tutorial_endpoint",
+        package: "socless-events",
+        kind: "--example",
+    },
 ];
+
+/// What CI builds besides: a relay on the SDK other than Auth0 Signals, through the same path
+/// any new relay takes.
+const CI_EXTRA: [Function<'static>; 1] = [Function {
+    name: "blocklist-relay-lambda",
+    package: "xdr-relay-blocklist",
+    kind: "--bin",
+}];
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct Args {
     /// Build for Graviton (aarch64) instead of x86_64.
     #[arg(long)]
     arm64: bool,
+    /// The package of a relay's Lambda binary to build instead of the default ones (with
+    /// --bin), e.g. `xdr-relay-blocklist`.
+    #[arg(long, requires = "bin")]
+    package: Option<String>,
+    /// The Lambda binary of --package, e.g. `blocklist-relay-lambda`.
+    #[arg(long, requires = "package")]
+    bin: Option<String>,
 }
 
 /// What one build produced and what the checks found.
 #[derive(Debug)]
 struct Packaged {
-    name: &'static str,
+    name: String,
     zip: PathBuf,
     zip_bytes: u64,
     binary_bytes: u64,
@@ -64,7 +97,15 @@ impl fmt::Display for Packaged {
 }
 
 pub(crate) fn run(args: &Args) -> Result<(), String> {
-    let packaged = build_and_check(args.arm64, Release::Shipped)?;
+    let chosen = match (&args.package, &args.bin) {
+        (Some(package), Some(name)) => vec![Function {
+            name,
+            package,
+            kind: "--bin",
+        }],
+        _ => SHIPPED.to_vec(),
+    };
+    let packaged = build_and_check(&chosen, args.arm64, Release::Shipped)?;
     println!(
         "\n== lambda zips ({}) ==",
         if args.arm64 { "arm64" } else { "x86_64" }
@@ -75,17 +116,22 @@ pub(crate) fn run(args: &Args) -> Result<(), String> {
     Ok(())
 }
 
-/// The CI step: builds both x86_64 zips (CI's release build, [`Release::Ci`]) and checks them;
+/// The CI step: builds the x86_64 zips (CI's release build, [`Release::Ci`]) and checks them;
 /// the summary line on success.
 pub(crate) fn ci_check() -> Result<String, String> {
-    let packaged = build_and_check(false, Release::Ci)?;
+    let functions: Vec<Function<'_>> = SHIPPED.into_iter().chain(CI_EXTRA).collect();
+    let packaged = build_and_check(&functions, false, Release::Ci)?;
     let found = packaged
         .iter()
         .map(|p| format!("{} {} GLIBC_{}", p.name, human_size(p.zip_bytes), p.glibc));
     Ok(found.collect::<Vec<_>>().join(", "))
 }
 
-fn build_and_check(arm64: bool, release: Release) -> Result<Vec<Packaged>, String> {
+fn build_and_check(
+    functions: &[Function<'_>],
+    arm64: bool,
+    release: Release,
+) -> Result<Vec<Packaged>, String> {
     let (triple, machine) = match arm64 {
         false => ("x86_64-unknown-linux-gnu", elf::EM_X86_64),
         true => ("aarch64-unknown-linux-gnu", elf::EM_AARCH64),
@@ -100,7 +146,12 @@ fn build_and_check(arm64: bool, release: Release) -> Result<Vec<Packaged>, Strin
     };
     let out_dir = crate::target_dir()?.join(triple).join("release");
     let mut packaged = Vec::new();
-    for (name, package, kind) in FUNCTIONS {
+    for &Function {
+        name,
+        package,
+        kind,
+    } in functions
+    {
         println!("\n== lambda: cargo lambda build {name} ({triple}) ==");
         let lambda_dir = lambda_dir.to_string_lossy();
         // `--release`, not `--profile release`: only then does cargo-lambda add its release
@@ -127,12 +178,7 @@ fn build_and_check(arm64: bool, release: Release) -> Result<Vec<Packaged>, Strin
     Ok(packaged)
 }
 
-fn check(
-    name: &'static str,
-    zip: &Path,
-    binary: &Path,
-    machine: elf::Machine,
-) -> Result<Packaged, String> {
+fn check(name: &str, zip: &Path, binary: &Path, machine: elf::Machine) -> Result<Packaged, String> {
     let zip_data = read(zip)?;
     let binary_data = read(binary)?;
     let bootstrap = bootstrap(&zip_data).map_err(|e| format!("{}: {e}", zip.display()))?;
@@ -145,7 +191,7 @@ fn check(
     let glibc =
         check_elf(&binary_data, machine).map_err(|e| format!("{}: {e}", binary.display()))?;
     Ok(Packaged {
-        name,
+        name: name.to_owned(),
         zip: zip.to_path_buf(),
         zip_bytes: zip_data.len() as u64,
         binary_bytes: binary_data.len() as u64,

@@ -1,13 +1,13 @@
 //! The relay the router targets share: one router (its verified-token memory lives across
 //! runs, as in a server), and one request at a time on a current-thread runtime.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use axum::Router;
 use axum::body::Body;
 use http::{HeaderValue, Request, StatusCode};
 use tower::ServiceExt as _;
-use xdr_relay_core::{RelayConfig, SecretKey};
+use xdr_relay_core::{Auth0Signals, RelayConfig, SecretKey, SignalsConfig};
 
 const SECRET: &str = "a fuzzing secret, never a real one";
 
@@ -28,8 +28,10 @@ fn relay() -> Router {
             let mut config = RelayConfig::default();
             config.secret_key = Some(secret());
             // The targets' routes never call upstream; should one, it fails fast.
-            config.signals.base_url = "http://127.0.0.1:9/".into();
-            xdr_relay_core::router(config).expect("router")
+            let mut signals = SignalsConfig::default();
+            signals.client.base_url = "http://127.0.0.1:9/".into();
+            let provider = Arc::new(Auth0Signals::new(&signals).expect("provider"));
+            xdr_relay_core::router_for(config, provider).expect("router")
         })
         .clone()
 }

@@ -1,7 +1,9 @@
 //! The harness: the relay's router in front of a wiremock upstream on 127.0.0.1, tokens,
 //! upstream fixtures and the CTIM oracle.
 
+use std::ops::{Deref, DerefMut};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -11,7 +13,7 @@ use serde_json::{Value, json};
 use tower::ServiceExt as _;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
-use xdr_relay_core::{RelayConfig, SecretKey};
+use xdr_relay_core::{Auth0Signals, RelayConfig, SecretKey, SignalsConfig};
 
 pub(crate) const SECRET: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 pub(crate) const API_KEY: &str = "3b1f0f2e-9d6f-4b9a-8a55-2b1f6f2d9e10";
@@ -29,19 +31,48 @@ pub(crate) fn token() -> String {
     token_for(API_KEY, None)
 }
 
+/// The relay's configuration and the Signals provider's, as a test adjusts them: the relay's
+/// fields through `Deref` (`c.max_body_bytes`), the provider's as `c.signals`.
+pub(crate) struct Config {
+    pub(crate) relay: RelayConfig,
+    pub(crate) signals: SignalsConfig,
+}
+
+impl Deref for Config {
+    type Target = RelayConfig;
+    fn deref(&self) -> &RelayConfig {
+        &self.relay
+    }
+}
+
+impl DerefMut for Config {
+    fn deref_mut(&mut self) -> &mut RelayConfig {
+        &mut self.relay
+    }
+}
+
+impl Config {
+    /// The Auth0 Signals relay's router with this configuration.
+    pub(crate) fn router(self) -> Router {
+        let signals = Auth0Signals::new(&self.signals).expect("the Signals provider");
+        xdr_relay_core::router_for(self.relay, Arc::new(signals)).expect("router")
+    }
+}
+
 /// The configuration of every test: short timeouts and fast retries, so error tests stay quick.
-pub(crate) fn test_config(base_url: &str) -> RelayConfig {
-    let mut config = RelayConfig::default();
-    config.secret_key = Some(secret());
-    config.signals.base_url = base_url.to_owned();
+pub(crate) fn test_config(base_url: &str) -> Config {
+    let mut relay = RelayConfig::default();
+    relay.secret_key = Some(secret());
+    let mut signals = SignalsConfig::default();
+    signals.client.base_url = base_url.to_owned();
     // Generous for a loaded 2-core machine; the timeout test shortens its own.
-    config.signals.connect_timeout = Duration::from_secs(2);
-    config.signals.attempt_timeout = Duration::from_secs(3);
-    config.signals.total_timeout = Duration::from_secs(5);
-    config.signals.retry.max_attempts = 2;
-    config.signals.retry.initial_backoff = Duration::from_millis(1);
-    config.signals.retry.max_backoff = Duration::from_millis(5);
-    config
+    signals.client.connect_timeout = Duration::from_secs(2);
+    signals.client.attempt_timeout = Duration::from_secs(3);
+    signals.client.total_timeout = Duration::from_secs(5);
+    signals.client.retry.max_attempts = 2;
+    signals.client.retry.initial_backoff = Duration::from_millis(1);
+    signals.client.retry.max_backoff = Duration::from_millis(5);
+    Config { relay, signals }
 }
 
 /// The relay under test and its stub upstream.
@@ -55,7 +86,7 @@ impl Relay {
         Self::start_with(|_| {}).await
     }
 
-    pub(crate) async fn start_with(adjust: impl FnOnce(&mut RelayConfig)) -> Self {
+    pub(crate) async fn start_with(adjust: impl FnOnce(&mut Config)) -> Self {
         let upstream = MockServer::start().await;
         let uri = upstream.uri();
         Self::build(upstream, &uri, adjust)
@@ -63,14 +94,14 @@ impl Relay {
 
     /// A relay whose upstream is `base_url` rather than its wiremock server (which then
     /// receives nothing).
-    pub(crate) async fn start_at(base_url: &str, adjust: impl FnOnce(&mut RelayConfig)) -> Self {
+    pub(crate) async fn start_at(base_url: &str, adjust: impl FnOnce(&mut Config)) -> Self {
         Self::build(MockServer::start().await, base_url, adjust)
     }
 
-    fn build(upstream: MockServer, base_url: &str, adjust: impl FnOnce(&mut RelayConfig)) -> Self {
+    fn build(upstream: MockServer, base_url: &str, adjust: impl FnOnce(&mut Config)) -> Self {
         let mut config = test_config(base_url);
         adjust(&mut config);
-        let app = xdr_relay_core::router(config).expect("router");
+        let app = config.router();
         Self { upstream, app }
     }
 

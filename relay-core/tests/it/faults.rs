@@ -190,11 +190,11 @@ async fn respond(
 }
 
 /// The relay's budget in these tests: 300 ms per attempt, 2 s in all, 3 attempts.
-fn budget(config: &mut xdr_relay_core::RelayConfig) {
-    config.signals.attempt_timeout = Duration::from_millis(300);
-    config.signals.total_timeout = Duration::from_secs(2);
-    config.signals.retry.max_attempts = 3;
-    config.signals.retry.max_retry_after = Duration::from_secs(2);
+fn budget(config: &mut Config) {
+    config.signals.client.attempt_timeout = Duration::from_millis(300);
+    config.signals.client.total_timeout = Duration::from_secs(2);
+    config.signals.client.retry.max_attempts = 3;
+    config.signals.client.retry.max_retry_after = Duration::from_secs(2);
 }
 
 /// Asks `/observe/observables` about `ips` behind `faults`; the answer must come well within
@@ -360,8 +360,8 @@ async fn a_huge_body_is_not_read_past_the_client_bound() {
     // budget here is generous so that reading those 4 MiB on a loaded machine is not a timeout.)
     let stub = start(vec![("192.0.2.66", Fault::Huge)]).await;
     let relay = Relay::start_at(&stub.url, |c| {
-        c.signals.attempt_timeout = Duration::from_secs(20);
-        c.signals.total_timeout = Duration::from_secs(30);
+        c.signals.client.attempt_timeout = Duration::from_secs(20);
+        c.signals.client.total_timeout = Duration::from_secs(30);
     })
     .await;
     let (_, body) = tokio::time::timeout(

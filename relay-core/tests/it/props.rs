@@ -25,7 +25,7 @@ use crate::common::*;
 fn offline_relay() -> Router {
     static RELAY: OnceLock<Router> = OnceLock::new();
     RELAY
-        .get_or_init(|| xdr_relay_core::router(test_config("http://127.0.0.1:9/")).expect("router"))
+        .get_or_init(|| test_config("http://127.0.0.1:9/").router())
         .clone()
 }
 

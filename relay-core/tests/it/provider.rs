@@ -74,13 +74,17 @@ fn check_cues(observables: &[ParsedObservable]) -> Result<Vec<RelayError>, Relay
 #[async_trait]
 impl Provider for Fake {
     fn info(&self) -> ProviderInfo {
-        let mut info =
-            ProviderInfo::new("Fake Intel", [ObservableType::Ip, ObservableType::Domain]);
+        let mut info = ProviderInfo::new(
+            "Fake Intel",
+            "1.0.0",
+            [ObservableType::Ip, ObservableType::Domain],
+        );
         info.credentials = vec![
             CredentialField::required("token", CredentialKind::ApiKey, "the Fake Intel token"),
             CredentialField::optional("region", CredentialKind::Text, "its region"),
         ];
         info.responds = self.responds;
+        info.refers = true;
         info
     }
 
@@ -528,7 +532,7 @@ async fn the_openapi_document_describes_the_provider() {
     assert_eq!(trigger["required"][0], "action-id");
 
     // A provider without types or credentials.
-    let bare = xdr_relay_core::openapi_for(&ProviderInfo::new("Bare", []));
+    let bare = xdr_relay_core::openapi_for(&ProviderInfo::new("Bare", "1.0.0", []));
     assert_eq!(
         bare["components"]["securitySchemes"]["jwt"]["description"],
         "HS256, signed with the relay's SECRET_KEY."
@@ -541,7 +545,8 @@ async fn the_openapi_document_describes_the_provider() {
         "{description}"
     );
     // Fields of types relay-core does not parse are named as they are.
-    let ipv6 = xdr_relay_core::openapi_for(&ProviderInfo::new("V6", [ObservableType::Ipv6]));
+    let ipv6 =
+        xdr_relay_core::openapi_for(&ProviderInfo::new("V6", "1.0.0", [ObservableType::Ipv6]));
     assert_eq!(
         ipv6["paths"]["/deliberate/observables"]["post"]["summary"],
         "Verdicts for the supported observables (IPv6 addresses)."
@@ -554,7 +559,7 @@ struct Minimal(Vec<CredentialField>);
 #[async_trait]
 impl Provider for Minimal {
     fn info(&self) -> ProviderInfo {
-        let mut info = ProviderInfo::new("Minimal", []);
+        let mut info = ProviderInfo::new("Minimal", "1.0.0", []);
         info.credentials = self.0.clone();
         info
     }
@@ -635,22 +640,28 @@ async fn defaults_answer_for_a_minimal_provider() {
     assert_eq!((context.upstream_calls(), context.cache_hits()), (0, 0));
 }
 
-/// The README opens with "write a relay in N lines": N is the line count of its first example.
+/// The README walks a new relay from `cargo new` to shipping it: its provider (compiled with
+/// the doctests) is served by `main_for` and `run_for`, each `main` a few lines.
 #[test]
-fn the_readme_counts_the_lines_of_its_relay_truly() {
+fn the_readme_ships_its_relay_through_the_adapters() {
     let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
         .expect("relay-core/README.md");
-    let claimed: usize = readme
-        .split("relay in ")
-        .nth(1)
-        .and_then(|rest| rest.split(' ').next())
-        .and_then(|n| n.parse().ok())
-        .expect("the README says how many lines its relay takes");
-    let code = readme
-        .split("```rust,no_run\n")
+    let provider = readme
+        .split("```rust\n")
         .nth(1)
         .and_then(|rest| rest.split("```").next())
-        .expect("the README's relay");
-    assert_eq!(code.lines().count(), claimed, "{code}");
-    assert!(code.contains("impl Provider for") && code.contains("router_for("));
+        .expect("the README's provider");
+    assert!(provider.contains("impl Provider for") && provider.contains("App::new("));
+    let mains: Vec<&str> = readme
+        .split("```text\n")
+        .skip(1)
+        .filter_map(|rest| rest.split("```").next())
+        .filter(|block| block.contains("fn main()"))
+        .collect();
+    assert_eq!(mains.len(), 2, "{mains:?}");
+    assert!(mains[0].contains("xdr_relay_server::main_for(example_relay::app())"));
+    assert!(mains[1].contains("xdr_relay_lambda::run_for(example_relay::app())"));
+    for main in mains {
+        assert!(main.lines().count() <= 5, "{main}");
+    }
 }

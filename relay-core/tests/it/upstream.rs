@@ -146,7 +146,7 @@ async fn undecodable_answer_is_unknown() {
 #[tokio::test]
 async fn upstream_timeout_is_service_unavailable() {
     let relay = Relay::start_with(|c| {
-        c.signals.attempt_timeout = Duration::from_millis(200);
+        c.signals.client.attempt_timeout = Duration::from_millis(200);
     })
     .await;
     let slow = ResponseTemplate::new(200)
@@ -438,7 +438,7 @@ async fn concurrency_is_bounded() {
     ];
     // Answers are released two at a time, so two must be in flight for any to finish.
     let (url, stub) = start_stub(2, 2).await;
-    let relay = Relay::start_at(&url, |c| c.upstream_concurrency = 2).await;
+    let relay = Relay::start_at(&url, |c| c.signals.upstream_concurrency = 2).await;
     let (_, body) = relay.post("/observe/observables", &ips(&values)).await;
     assert!(body.get("errors").is_none(), "{body:#}");
     assert_eq!(docs(&body, "verdicts").len(), 6);

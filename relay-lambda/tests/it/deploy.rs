@@ -710,28 +710,28 @@ mod module_type {
     }
 
     #[test]
-    fn the_jwt_carries_the_fields_of_the_module_settings() {
+    fn the_jwt_carries_the_fields_the_provider_declares() {
         let module = module_type();
-        let settings: Json =
-            serde_json::from_str(&read("relay-server/module_settings.json")).unwrap();
-        assert_eq!(module["title"], settings["name"]);
+        let info = xdr_relay_core::signals_info();
+        assert_eq!(module["title"], info.name.as_ref());
         let properties = &module["properties"];
         assert_eq!(properties["auth-type"], "configuration-token");
         assert_eq!(properties["configuration-token-alg"], "HS256");
         assert!(properties["url"].as_str().unwrap().starts_with("https://"));
         // Threat Response signs each `custom_<field>` into the JWT as `<field>`, the payload
         // relay-core reads (`{"key": ...}`).
+        // The generated module type (`relay-server module-type`) agrees with this one.
         let spec = module["configuration_spec"].as_array().unwrap();
-        let fields = settings["jwt"].as_object().unwrap();
-        assert_eq!(spec.len(), fields.len());
-        for (field, label) in fields {
+        assert_eq!(spec.len(), info.credentials.len());
+        for field in &info.credentials {
+            let key = xdr_relay_core::configuration_key(&field.name);
             let entry = spec
                 .iter()
-                .find(|e| e["key"] == format!("custom_{field}").as_str())
-                .unwrap_or_else(|| panic!("no custom_{field}"));
-            assert_eq!(&entry["label"], label);
-            assert_eq!(entry["type"], "api_key");
-            assert_eq!(entry["required"], true);
+                .find(|e| e["key"] == key.as_str())
+                .unwrap_or_else(|| panic!("no {key}"));
+            assert_eq!(entry["label"], field.form_label());
+            assert_eq!(entry["type"], field.kind.spec_type());
+            assert_eq!(entry["required"], field.required);
         }
     }
 }

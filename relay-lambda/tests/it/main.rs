@@ -101,14 +101,15 @@ async fn call(
     (status, json)
 }
 
+/// The Auth0 Signals relay as `relay-lambda` serves it, configured from `env`.
 fn app(env: &[(&str, &str)]) -> axum::Router {
-    let config = xdr_relay_lambda::config_from_env(|name| {
+    let signals = xdr_relay_core::Auth0Signals::app();
+    xdr_relay_lambda::router_from_env(&signals, |name| {
         env.iter()
             .find(|(n, _)| *n == name)
             .map(|(_, v)| (*v).to_owned())
     })
-    .expect("config");
-    xdr_relay_lambda::app(config).expect("app")
+    .expect("app")
 }
 
 #[tokio::test]
@@ -243,21 +244,24 @@ fn configuration_from_the_environment() {
     };
     let defaults = config(&[]).expect("defaults");
     assert!(defaults.secret_key.is_none());
-    assert_eq!(
-        defaults.signals.base_url,
-        xdr_relay_core::DEFAULT_SIGNALS_API_URL
-    );
     assert_eq!(defaults.entities_limit, 100);
 
-    let set = config(&[
-        ("SECRET_KEY", SECRET),
-        ("SIGNALS_API_URL", "http://127.0.0.1:1/"),
-        ("CTR_ENTITIES_LIMIT", " 7 "),
-    ])
-    .expect("valid");
+    let set = config(&[("SECRET_KEY", SECRET), ("CTR_ENTITIES_LIMIT", " 7 ")]).expect("valid");
     assert!(set.secret_key.is_some());
-    assert_eq!(set.signals.base_url, "http://127.0.0.1:1/");
     assert_eq!(set.entities_limit, 7);
+
+    // The Signals provider's own setting is read by the provider, and checked at start.
+    let signals = xdr_relay_core::Auth0Signals::app();
+    let env =
+        |url: &'static str| move |name: &str| (name == "SIGNALS_API_URL").then(|| url.to_owned());
+    assert!(xdr_relay_lambda::router_from_env(&signals, env("http://127.0.0.1:1/")).is_ok());
+    let error = xdr_relay_lambda::router_from_env(&signals, env("signals.example")).unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("SIGNALS_API_URL must be an http:// or https:// URL"),
+        "{error}"
+    );
 
     for bad in ["0", "-1", "many", "1.5"] {
         let error = config(&[("CTR_ENTITIES_LIMIT", bad)]).expect_err(bad);

@@ -99,7 +99,7 @@ enum Sub {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         criterion: Vec<String>,
     },
-    /// Lookup cost of relay-core's blocklist example at 1, 1,000 and 1,000,000 entries, and
+    /// Lookup cost of the blocklist relay (relay-blocklist) at 1, 1,000 and 1,000,000 entries, and
     /// the load time and heap of 1,000,000; later arguments go to criterion.
     Blocklist {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -213,7 +213,7 @@ pub(crate) fn run(args: Args) -> Result<(), String> {
             procs::cargo(&cargo_args, Some(&tools.path))
         }
         Some(Sub::Blocklist { criterion }) => {
-            let mut cargo_args = vec!["bench", "-p", "xdr-relay-core", "--bench", "blocklist"];
+            let mut cargo_args = vec!["bench", "-p", "xdr-relay-blocklist", "--bench", "lookup"];
             if !criterion.is_empty() {
                 cargo_args.push("--");
                 cargo_args.extend(criterion.iter().map(String::as_str));

@@ -1,25 +1,17 @@
-//! The lookup cost of the blocklist example (`examples/blocklist_relay`) as its lists grow: one
-//! address against a list of 1, 1,000 and 1,000,000 entries (sorted, merged ranges and a binary
-//! search, so the cost should grow with the logarithm of the list), and the time to load a
-//! 1,000,000-line list. Prints the heap the 1,000,000-entry list takes.
+//! The lookup cost of the blocklist relay as its lists grow: one address against a list of 1,
+//! 1,000 and 1,000,000 entries (sorted, merged ranges and a binary search, so the cost should
+//! grow with the logarithm of the list), and the time to load a 1,000,000-line list. Prints the
+//! heap the 1,000,000-entry list takes.
 //!
-//! `cargo bench -p xdr-relay-core --bench blocklist`, or `cargo xtask bench blocklist`.
-//!
-//! Measured on the project's 2-core machine (another build running): 6.6 ns at 1 entry, 6.3 ns
-//! at 1,000, 18.5 ns at 1,000,000 (993,485 ranges, 7.8 MiB with the index: two cache misses
-//! instead of one cache line); loading 1,000,000 lines takes 211 ms. Without the index, the
-//! binary search alone took 84 ns at 1,000,000.
-#![allow(missing_docs, dead_code, clippy::unwrap_used, clippy::print_stdout)]
-
-#[path = "../examples/blocklist_relay/blocklist.rs"]
-mod blocklist;
+//! `cargo bench -p xdr-relay-blocklist --bench lookup`, or `cargo xtask bench blocklist`.
+#![allow(missing_docs, clippy::unwrap_used, clippy::print_stdout)]
 
 use std::fmt::Write as _;
 use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr};
 
-use blocklist::Blocklist;
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use xdr_relay_blocklist::blocklist::Blocklist;
 
 /// A deterministic stream of pseudo-random numbers (xorshift64*), so every run measures the
 /// same lists.

@@ -1,55 +1,21 @@
 //! The Auth0 Signals side of a request: concurrent IP lookups, deduplicated and cached
 //! blocklist metadata, and the mapping of Signals' errors to the relay's codes (through the
-//! helper every provider shares, [`RelayError::upstream`]).
+//! helper every provider shares, [`RelayError::upstream`]). What a request costs is counted
+//! on its [`Context`] where the cost happens.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
 
 use ctim_model::Verdict;
-use futures::StreamExt as _;
 use moka::future::Cache;
 use signals_client::{ApiKey, ErrorKind, IpReport, ListKind, ListMetadata, SignalsClient};
 
-use crate::config::RelayConfig;
+use super::mapping::{self, ObserveData, QueryTime};
+use super::{IpObservable, SignalsConfig};
 use crate::error::{ConfigError, RelayError, UpstreamFailure};
-use crate::mapping::{self, ObserveData, QueryTime};
-use crate::request::IpObservable;
-use crate::stats::Stats;
+use crate::provider::{Context, Outcome};
 use crate::telemetry;
-
-/// Counters shared by the concurrent lookups of one request.
-#[derive(Debug, Default)]
-struct Counters {
-    upstream_calls: AtomicU32,
-    cache_hits: AtomicU32,
-}
-
-impl Counters {
-    fn call(&self) {
-        self.upstream_calls.fetch_add(1, Ordering::Relaxed);
-    }
-
-    fn stats(&self, errors: usize) -> Stats {
-        Stats {
-            observables: 0,
-            upstream_calls: self.upstream_calls.load(Ordering::Relaxed),
-            cache_hits: self.cache_hits.load(Ordering::Relaxed),
-            errors: u32::try_from(errors).unwrap_or(u32::MAX),
-        }
-    }
-}
-
-/// Data gathered for a route, the errors met on the way, and what it cost.
-#[derive(Debug)]
-pub(crate) struct Gathered<T> {
-    /// What was gathered (possibly nothing).
-    pub(crate) data: T,
-    /// Every failure met, in the order met.
-    pub(crate) errors: Vec<RelayError>,
-    /// What the request cost upstream.
-    pub(crate) stats: Stats,
-}
+use crate::upstream::lookup_all;
 
 /// A cached blocklist: whose key fetched it, which kind, which id. Keying on the credential
 /// means one caller's cache never answers for another's key.
@@ -64,9 +30,9 @@ pub(crate) struct Enricher {
 }
 
 impl Enricher {
-    pub(crate) fn new(config: &RelayConfig) -> Result<Self, ConfigError> {
+    pub(crate) fn new(config: &SignalsConfig) -> Result<Self, ConfigError> {
         let client =
-            SignalsClient::new(config.signals.clone()).map_err(|e| ConfigError(e.to_string()))?;
+            SignalsClient::new(config.client.clone()).map_err(|e| ConfigError(e.to_string()))?;
         let metadata = Cache::builder()
             .max_capacity(config.metadata_cache_capacity)
             .time_to_live(config.metadata_cache_ttl)
@@ -79,51 +45,42 @@ impl Enricher {
     }
 
     /// `/health`: proves the caller's key works with one real upstream call.
-    pub(crate) async fn check_key(&self, key: &ApiKey) -> Gathered<()> {
-        let counters = Counters::default();
-        counters.call();
-        let errors = match self.client.check_key(key).await {
-            Ok(()) => Vec::new(),
-            Err(e) => vec![upstream_error(e)],
-        };
-        Gathered {
-            data: (),
-            stats: counters.stats(errors.len()),
-            errors,
-        }
+    pub(crate) async fn check_key(
+        &self,
+        context: &Context,
+        key: &ApiKey,
+    ) -> Result<(), RelayError> {
+        context.record_upstream_calls(1);
+        self.client.check_key(key).await.map_err(upstream_error)
     }
 
     /// `/deliberate/observables`: a verdict per IP, no metadata calls.
     pub(crate) async fn deliberate(
         &self,
+        context: &Context,
         key: &ApiKey,
         ips: &[IpObservable],
-    ) -> Gathered<Vec<Verdict>> {
-        let counters = Counters::default();
+    ) -> Outcome<Vec<Verdict>> {
         let now = QueryTime::now();
-        let (reports, errors) = self.reports(key, ips, &counters).await;
+        let (reports, errors) = self.reports(context, key, ips).await;
         let verdicts = reports
             .iter()
             .map(|(o, report)| mapping::verdict(o, report, &now))
             .collect();
-        Gathered {
-            stats: counters.stats(errors.len()),
-            data: verdicts,
-            errors,
-        }
+        Outcome::with_errors(verdicts, errors)
     }
 
-    /// `/observe/observables`: verdicts, judgements and, per blocklist (at most `limit` per
-    /// IP), a sighting, an indicator and their relationship.
+    /// `/observe/observables`: verdicts, judgements and, per blocklist (at most the request's
+    /// entity limit per IP), a sighting, an indicator and their relationship.
     pub(crate) async fn observe(
         &self,
+        context: &Context,
         key: &ApiKey,
         ips: &[IpObservable],
-        limit: usize,
-    ) -> Gathered<ObserveData> {
-        let counters = Counters::default();
+    ) -> Outcome<ObserveData> {
+        let limit = context.entities_limit();
         let now = QueryTime::now();
-        let (reports, mut errors) = self.reports(key, ips, &counters).await;
+        let (reports, mut errors) = self.reports(context, key, ips).await;
 
         // Every distinct list once, however many IPs are on it: the second round trip.
         let mut wanted = Vec::new();
@@ -135,24 +92,15 @@ impl Enricher {
                 }
             }
         }
-        // Streams run over indices: closures over borrowed items trip the compiler's
-        // higher-ranked lifetime inference in a `Send` handler.
-        let counters_ref = &counters;
-        let wanted_ref = &wanted;
-        let found: Vec<(usize, Result<Arc<ListMetadata>, RelayError>)> =
-            futures::stream::iter(0..wanted.len())
-                .map(|i| async move {
-                    let (kind, id) = wanted_ref[i];
-                    (i, self.list(key, kind, id, counters_ref).await)
-                })
-                .buffer_unordered(self.concurrency)
-                .collect()
-                .await;
+        let found = lookup_all(&wanted, self.concurrency, |&(kind, id)| {
+            self.list(context, key, kind, id)
+        })
+        .await;
         let mut lists: HashMap<(ListKind, &str), Arc<ListMetadata>> = HashMap::new();
-        for (i, result) in found {
+        for (wanted, result) in wanted.iter().zip(found) {
             match result {
                 Ok(metadata) => {
-                    lists.insert(wanted[i], metadata);
+                    lists.insert(*wanted, metadata);
                 }
                 Err(e) => errors.push(e),
             }
@@ -164,30 +112,22 @@ impl Enricher {
                 lists.get(&(kind, id)).map(Arc::clone)
             });
         }
-        Gathered {
-            stats: counters.stats(errors.len()),
-            data,
-            errors,
-        }
+        Outcome::with_errors(data, errors)
     }
 
     /// The reports of every IP, in request order, at most `concurrency` in flight. IPs with
     /// no data are left out; failures become errors and the other IPs still count.
     async fn reports<'a>(
         &self,
+        context: &Context,
         key: &ApiKey,
         ips: &'a [IpObservable],
-        counters: &Counters,
     ) -> (Vec<(&'a IpObservable, IpReport)>, Vec<RelayError>) {
-        let results: Vec<_> = futures::stream::iter(0..ips.len())
-            .map(|i| async move {
-                let o = &ips[i];
-                counters.call();
-                (o, self.client.ip_report(key, o.ip).await)
-            })
-            .buffered(self.concurrency)
-            .collect()
-            .await;
+        let results = lookup_all(ips, self.concurrency, |o| async move {
+            context.record_upstream_calls(1);
+            (o, self.client.ip_report(key, o.ip).await)
+        })
+        .await;
         let mut reports = Vec::with_capacity(results.len());
         let mut errors = Vec::new();
         for (o, result) in results {
@@ -204,21 +144,21 @@ impl Enricher {
     /// from upstream. Failures are not cached.
     async fn list(
         &self,
+        context: &Context,
         key: &ApiKey,
         kind: ListKind,
         id: &str,
-        counters: &Counters,
     ) -> Result<Arc<ListMetadata>, RelayError> {
         let cache_key = (key.clone(), kind, Arc::<str>::from(id));
         if let Some(hit) = self.metadata.get(&cache_key).await {
-            counters.cache_hits.fetch_add(1, Ordering::Relaxed);
+            context.record_cache_hits(1);
             metrics::counter!(telemetry::METADATA_CACHE_HITS).increment(1);
             return Ok(hit);
         }
         metrics::counter!(telemetry::METADATA_CACHE_MISSES).increment(1);
         self.metadata
             .try_get_with(cache_key, async {
-                counters.call();
+                context.record_upstream_calls(1);
                 self.client.list_metadata(key, kind, id).await.map(Arc::new)
             })
             .await

@@ -15,19 +15,22 @@ use crate::blocklist::{Blocklist, LoadError};
 
 /// The lists of some files, replaced as a whole when they are loaded again.
 #[derive(Debug)]
-pub(crate) struct Blocklists {
+pub struct Blocklists {
     files: Vec<PathBuf>,
     lists: RwLock<Arc<[Blocklist]>>,
 }
 
 /// What a load found, for the log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Loaded {
-    pub(crate) lists: usize,
-    pub(crate) entries: usize,
-    pub(crate) ranges: usize,
+pub struct Loaded {
+    /// Lists loaded.
+    pub lists: usize,
+    /// Lines holding an address or a network, over all lists.
+    pub entries: usize,
+    /// Ranges after merging adjacent and overlapping entries.
+    pub ranges: usize,
     /// The bytes the ranges take on the heap.
-    pub(crate) bytes: usize,
+    pub bytes: usize,
 }
 
 /// Every list of `files`, or the first error.
@@ -48,7 +51,11 @@ fn load_all(files: &[PathBuf]) -> Result<Arc<[Blocklist]>, LoadError> {
 
 impl Blocklists {
     /// The lists of `files`; fails on the first file that cannot be read or parsed.
-    pub(crate) fn load(files: Vec<PathBuf>) -> Result<Self, LoadError> {
+    ///
+    /// # Errors
+    ///
+    /// [`LoadError`] naming the file (and line) that failed.
+    pub fn load(files: Vec<PathBuf>) -> Result<Self, LoadError> {
         let lists = load_all(&files)?;
         Ok(Self {
             files,
@@ -59,7 +66,11 @@ impl Blocklists {
     /// Loads every file again and, only when all of them load, puts the new lists in use;
     /// otherwise the lists in use stay. Requests in flight finish with the lists they began
     /// with.
-    pub(crate) fn reload(&self) -> Result<Loaded, LoadError> {
+    ///
+    /// # Errors
+    ///
+    /// [`LoadError`] naming the file (and line) that failed; the lists in use stay.
+    pub fn reload(&self) -> Result<Loaded, LoadError> {
         let lists = load_all(&self.files)?;
         let loaded = summary(&lists);
         *self.lists.write().unwrap_or_else(PoisonError::into_inner) = lists;
@@ -67,12 +78,14 @@ impl Blocklists {
     }
 
     /// The lists in use now.
-    pub(crate) fn current(&self) -> Arc<[Blocklist]> {
+    #[must_use]
+    pub fn current(&self) -> Arc<[Blocklist]> {
         Arc::clone(&self.lists.read().unwrap_or_else(PoisonError::into_inner))
     }
 
     /// What is in use now, for the log.
-    pub(crate) fn loaded(&self) -> Loaded {
+    #[must_use]
+    pub fn loaded(&self) -> Loaded {
         summary(&self.current())
     }
 }
@@ -86,21 +99,46 @@ fn summary(lists: &[Blocklist]) -> Loaded {
     }
 }
 
+/// What the relay is: IP and IPv6 addresses looked up in local lists, no credentials.
+#[must_use]
+pub fn info() -> ProviderInfo {
+    ProviderInfo::new(
+        "Local blocklists",
+        env!("CARGO_PKG_VERSION"),
+        [ObservableType::Ip, ObservableType::Ipv6],
+    )
+    .description(
+        "Looks IP and IPv6 addresses up in local blocklist files (FireHOL netsets, Spamhaus \
+         DROP): a listed address is Malicious, with a sighting and an indicator per list.",
+    )
+}
+
 /// The relay's provider: local blocklists, no network.
 #[derive(Debug)]
-pub(crate) struct BlocklistProvider {
+pub struct BlocklistProvider {
     lists: Arc<Blocklists>,
 }
 
 impl BlocklistProvider {
-    pub(crate) fn new(lists: Arc<Blocklists>) -> Self {
+    /// The provider answering from `lists`.
+    #[must_use]
+    pub fn new(lists: Arc<Blocklists>) -> Self {
         Self { lists }
+    }
+
+    /// The lists it answers from.
+    #[must_use]
+    pub fn lists(&self) -> &Arc<Blocklists> {
+        &self.lists
     }
 }
 
 /// How long an answer holds: lists change when they are reloaded, so a day.
 fn valid_for_a_day(now: Timestamp) -> ValidTime {
-    ValidTime::between(now, now.saturating_add(time::Duration::days(1)))
+    ValidTime::between(
+        now,
+        now.saturating_add(xdr_relay_core::time::Duration::days(1)),
+    )
 }
 
 /// The lists that hold `ip`, in the order of the command line.
@@ -111,10 +149,7 @@ fn listing(lists: &[Blocklist], ip: IpAddr) -> impl Iterator<Item = &Blocklist> 
 #[xdr_relay_core::async_trait]
 impl Provider for BlocklistProvider {
     fn info(&self) -> ProviderInfo {
-        ProviderInfo::new(
-            "Local blocklists",
-            [ObservableType::Ip, ObservableType::Ipv6],
-        )
+        info()
     }
 
     /// A listed address is Malicious; an address on no list gets no verdict (nothing known).

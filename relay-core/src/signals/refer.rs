@@ -1,7 +1,7 @@
 //! Refer links of the Auth0 Signals provider: where an analyst can read more about an IP.
 
+use super::IpObservable;
 use crate::provider::ReferLink;
-use crate::request::IpObservable;
 
 /// The Auth0 Signals report page of an IP.
 pub(crate) fn report_url(ip: &std::net::IpAddr) -> String {

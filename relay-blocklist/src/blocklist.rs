@@ -6,8 +6,7 @@
 //! few ranges also gets an index by the addresses' first bits (about one bucket per range, at
 //! most 2^16, so at most 4 bytes a range and 256 KiB), so its binary search covers a bucket's
 //! few ranges instead of the whole list: the cost stays nearly flat from one entry to millions.
-//! No I/O besides reading the file; the benchmark `blocklist` of relay-core includes this file
-//! as it is.
+//! No I/O besides reading the file; `benches/lookup.rs` measures it.
 
 use std::net::IpAddr;
 use std::path::Path;
@@ -18,23 +17,33 @@ use ipnet::IpNet;
 /// number) rather than being skipped: a list that silently lost entries would let listed
 /// addresses through, and on a reload the lists already loaded stay in use.
 #[derive(Debug, thiserror::Error)]
-pub(crate) enum LoadError {
+pub enum LoadError {
     /// The file cannot be read (missing, unreadable, not UTF-8).
     #[error("{path}: cannot read the list: {source}")]
     Read {
+        /// The file.
         path: String,
+        /// Why it cannot be read.
         source: std::io::Error,
     },
     /// A line is neither an address, a network, a comment nor blank.
     #[error("{path}:{line}: not an IP address or CIDR network: {text:?}")]
     Syntax {
+        /// The file.
         path: String,
+        /// The line's number, from 1.
         line: usize,
+        /// The line, quoted in the message.
         text: String,
     },
     /// Two files would give two lists one name (the file name without its extension).
     #[error("{path}: another list is already named {name:?} (lists are named after their files)")]
-    DuplicateName { path: String, name: String },
+    DuplicateName {
+        /// The second file of that name.
+        path: String,
+        /// The name both files give their list.
+        name: String,
+    },
 }
 
 /// An address type whose ranges can be merged: its successor, if any.
@@ -141,7 +150,7 @@ impl Index {
 
 /// Sorted, merged address ranges: what a list is, for lookups.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub(crate) struct Ranges {
+pub struct Ranges {
     v4: Vec<(u32, u32)>,
     v4_index: Index,
     v6: Vec<(u128, u128)>,
@@ -151,7 +160,7 @@ impl Ranges {
     /// Whether `ip` is in the ranges. An IPv4-mapped IPv6 address (`::ffff:192.0.2.1`) is the
     /// IPv4 address it maps (RFC 4291, 2.5.5.2), and is in an IPv6 network that holds it as
     /// written (`::/0`); a plain IPv4 address is only in IPv4 networks.
-    pub(crate) fn contains(&self, ip: IpAddr) -> bool {
+    pub fn contains(&self, ip: IpAddr) -> bool {
         match ip {
             IpAddr::V4(v4) => self.contains_v4(u32::from(v4)),
             IpAddr::V6(v6) => {
@@ -180,12 +189,19 @@ impl Ranges {
     }
 
     /// How many ranges are left once entries are merged.
-    pub(crate) fn len(&self) -> usize {
+    #[must_use]
+    pub fn len(&self) -> usize {
         self.v4.len() + self.v6.len()
     }
 
+    /// Whether the list holds no address at all.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.v4.is_empty() && self.v6.is_empty()
+    }
+
     /// The bytes the ranges take on the heap.
-    pub(crate) fn heap_bytes(&self) -> usize {
+    pub fn heap_bytes(&self) -> usize {
         self.v4.capacity() * size_of::<(u32, u32)>()
             + self.v4_index.starts.capacity() * size_of::<u32>()
             + self.v6.capacity() * size_of::<(u128, u128)>()
@@ -234,15 +250,18 @@ const QUOTED: usize = 80;
 
 /// One blocklist: its name, how many entries its file has, and their ranges.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Blocklist {
-    pub(crate) name: String,
-    pub(crate) entries: usize,
-    pub(crate) ranges: Ranges,
+pub struct Blocklist {
+    /// The file's name without its extension, the list's name in answers.
+    pub name: String,
+    /// Lines holding an address or a network.
+    pub entries: usize,
+    /// The addresses listed, as sorted, merged ranges.
+    pub ranges: Ranges,
 }
 
 impl Blocklist {
     /// The list `name` in `text`; `origin` names the text in errors (its path).
-    pub(crate) fn parse(name: &str, origin: &str, text: &str) -> Result<Self, LoadError> {
+    pub fn parse(name: &str, origin: &str, text: &str) -> Result<Self, LoadError> {
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         let mut v4 = Vec::new();
         let mut v6 = Vec::new();
@@ -269,7 +288,7 @@ impl Blocklist {
 
     /// The list in the file at `path`, named after the file (`firehol_level1.netset` is
     /// `firehol_level1`).
-    pub(crate) fn load(path: &Path) -> Result<Self, LoadError> {
+    pub fn load(path: &Path) -> Result<Self, LoadError> {
         let origin = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|source| LoadError::Read {
             path: origin.clone(),
@@ -282,7 +301,7 @@ impl Blocklist {
     }
 
     /// Whether the list holds `ip`.
-    pub(crate) fn contains(&self, ip: IpAddr) -> bool {
+    pub fn contains(&self, ip: IpAddr) -> bool {
         self.ranges.contains(ip)
     }
 }

@@ -13,8 +13,8 @@ use ctim_model::{
 };
 use signals_client::{IpReport, ListKind, ListMetadata};
 
-use crate::refer::report_url;
-use crate::request::IpObservable;
+use super::IpObservable;
+use super::refer::report_url;
 
 /// `/observe/observables` data.
 pub(crate) type ObserveData = ObserveBundle;

@@ -1,0 +1,457 @@
+//! The blocklist relay through relay-core's router, as Threat Response calls it: the sample
+//! lists, observe's entities, hostile requests, reloading.
+
+// Helpers outside #[test] functions fail their test by panicking, as tests do.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::Request;
+use serde_json::{Value, json};
+use tower::ServiceExt as _;
+use xdr_relay_core::{SecretKey, encode_token};
+
+use std::sync::Arc;
+
+use xdr_relay_blocklist::{BlocklistProvider, Blocklists, Loaded, reload};
+use xdr_relay_core::RelayConfig;
+
+const SECRET: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+/// A folder of its own for one test's list files, removed when dropped.
+struct Lists(PathBuf);
+
+impl Lists {
+    fn new() -> Self {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("blocklist-relay-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        Self(dir)
+    }
+
+    fn write(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.0.join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+}
+
+impl Drop for Lists {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The sample lists shipped with the example.
+fn samples() -> Vec<PathBuf> {
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("data");
+    vec![
+        data.join("firehol_sample.netset"),
+        data.join("spamhaus_drop_sample.txt"),
+    ]
+}
+
+fn relay(files: Vec<PathBuf>) -> (Router, Arc<Blocklists>) {
+    let lists = Arc::new(Blocklists::load(files).unwrap());
+    let mut config = RelayConfig::default();
+    config.secret_key = SecretKey::new(SECRET);
+    let provider = Arc::new(BlocklistProvider::new(Arc::clone(&lists)));
+    (xdr_relay_core::router_for(config, provider).unwrap(), lists)
+}
+
+fn token(limit: Option<usize>) -> String {
+    // This relay reads no credential field: `key` is only what `encode_token` writes.
+    encode_token(&SecretKey::new(SECRET).unwrap(), "unused", limit).unwrap()
+}
+
+async fn post(app: &Router, path: &str, authorization: Option<&str>, body: String) -> Value {
+    let mut request = Request::post(path);
+    if let Some(value) = authorization {
+        request = request.header("authorization", value);
+    }
+    let response = app
+        .clone()
+        .oneshot(request.body(Body::from(body)).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "{path}");
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+async fn ask(app: &Router, path: &str, ips: &[&str]) -> Value {
+    let body = ips
+        .iter()
+        .map(|ip| json!({"type": "ip", "value": ip}))
+        .collect::<Vec<_>>();
+    post(
+        app,
+        path,
+        Some(&format!("Bearer {}", token(None))),
+        json!(body).to_string(),
+    )
+    .await
+}
+
+/// The observable values of the verdicts in `answer`.
+fn verdict_values(answer: &Value) -> Vec<&str> {
+    answer["data"]["verdicts"]["docs"]
+        .as_array()
+        .map(|docs| {
+            docs.iter()
+                .filter_map(|v| v["observable"]["value"].as_str())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn deliberate_finds_listed_addresses_in_the_sample_lists() {
+    let (app, _) = relay(samples());
+    let answer = ask(
+        &app,
+        "/deliberate/observables",
+        &[
+            "192.0.2.1",    // FireHOL 192.0.2.0/25
+            "192.0.2.200",  // Spamhaus 192.0.2.192/26
+            "192.0.2.150",  // on neither
+            "198.51.100.7", // a single address
+            "198.51.100.8",
+            "2001:db8:1::abcd",   // IPv6 network
+            "::ffff:203.0.113.9", // IPv4-mapped IPv6
+        ],
+    )
+    .await;
+    assert_eq!(
+        verdict_values(&answer),
+        [
+            "192.0.2.1",
+            "192.0.2.200",
+            "198.51.100.7",
+            "2001:db8:1::abcd",
+            "::ffff:203.0.113.9"
+        ]
+    );
+    for verdict in answer["data"]["verdicts"]["docs"].as_array().unwrap() {
+        assert_eq!(verdict["disposition"], 2);
+        assert_eq!(verdict["disposition_name"], "Malicious");
+    }
+    assert!(answer.get("errors").is_none(), "{answer}");
+}
+
+#[tokio::test]
+async fn observe_gives_a_sighting_an_indicator_and_their_relationship_per_list() {
+    let lists = Lists::new();
+    let a = lists.write("a.netset", "# list a\n192.0.2.0/24\n");
+    let b = lists.write("b.txt", "; list b\n192.0.2.7/32 ; SBL1\n");
+    let (app, _) = relay(vec![a, b]);
+    let answer = ask(
+        &app,
+        "/observe/observables",
+        &["192.0.2.7", "192.0.2.8", "198.51.100.1"],
+    )
+    .await;
+    let data = &answer["data"];
+    // 192.0.2.7 is on both lists, 192.0.2.8 on one: three sightings, two indicators.
+    assert_eq!(verdict_values(&answer), ["192.0.2.7", "192.0.2.8"]);
+    assert_eq!(data["judgements"]["count"], 3);
+    assert_eq!(data["sightings"]["count"], 3);
+    assert_eq!(data["relationships"]["count"], 3);
+    assert_eq!(data["indicators"]["count"], 2);
+    let titles: Vec<&str> = data["indicators"]["docs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(titles, ["a", "b"]);
+    // Each relationship links a sighting to the indicator of its list.
+    let sightings = data["sightings"]["docs"].as_array().unwrap();
+    let indicators = data["indicators"]["docs"].as_array().unwrap();
+    for relationship in data["relationships"]["docs"].as_array().unwrap() {
+        assert_eq!(relationship["relationship_type"], "member-of");
+        let sighting = sightings
+            .iter()
+            .find(|s| s["id"] == relationship["source_ref"])
+            .expect("the source is a sighting");
+        let indicator = indicators
+            .iter()
+            .find(|i| i["id"] == relationship["target_ref"])
+            .expect("the target is an indicator");
+        assert_eq!(sighting["source"], indicator["title"]);
+    }
+    // A verdict names its first judgement.
+    let judgement_ids: Vec<&Value> = data["judgements"]["docs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| &j["id"])
+        .collect();
+    for verdict in data["verdicts"]["docs"].as_array().unwrap() {
+        assert!(
+            judgement_ids.contains(&&verdict["judgement_id"]),
+            "{verdict}"
+        );
+    }
+    // Every entity is valid CTIM.
+    let bundle: xdr_relay_core::ctim_model::ObserveBundle =
+        serde_json::from_value(data.clone()).unwrap();
+    for sighting in bundle.sightings.as_slice() {
+        sighting.validate().unwrap();
+    }
+    for judgement in bundle.judgements.as_slice() {
+        judgement.validate().unwrap();
+    }
+    for indicator in bundle.indicators.as_slice() {
+        indicator.validate().unwrap();
+    }
+    for relationship in bundle.relationships.as_slice() {
+        relationship.validate().unwrap();
+    }
+    for verdict in bundle.verdicts.as_slice() {
+        verdict.validate().unwrap();
+    }
+
+    // The token's CTR_ENTITIES_LIMIT bounds the lists per address.
+    let body = json!([{"type": "ip", "value": "192.0.2.7"}]).to_string();
+    let limited = post(
+        &app,
+        "/observe/observables",
+        Some(&format!("Bearer {}", token(Some(1)))),
+        body,
+    )
+    .await;
+    assert_eq!(limited["data"]["sightings"]["count"], 1);
+    assert_eq!(limited["data"]["indicators"]["docs"][0]["title"], "a");
+}
+
+#[tokio::test]
+async fn refer_has_no_links_and_health_is_ok() {
+    let (app, _) = relay(samples());
+    assert_eq!(
+        ask(&app, "/refer/observables", &["192.0.2.1"]).await,
+        json!({"data": []})
+    );
+    let health = post(
+        &app,
+        "/health",
+        Some(&format!("Bearer {}", token(None))),
+        String::new(),
+    )
+    .await;
+    assert_eq!(health, json!({"data": {"status": "ok"}}));
+}
+
+#[tokio::test]
+async fn hostile_requests_get_the_relays_errors() {
+    let (app, _) = relay(samples());
+    let body = json!([{"type": "ip", "value": "192.0.2.1"}]).to_string();
+    let code = |answer: &Value| {
+        answer["errors"][0]["code"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+
+    // No token, a forged one, an unsigned one.
+    let answer = post(&app, "/deliberate/observables", None, body.clone()).await;
+    assert_eq!(code(&answer), "authorization error");
+    let forged = encode_token(&SecretKey::new("another secret").unwrap(), "k", None).unwrap();
+    let answer = post(
+        &app,
+        "/deliberate/observables",
+        Some(&format!("Bearer {forged}")),
+        body.clone(),
+    )
+    .await;
+    assert_eq!(
+        answer["errors"][0]["message"],
+        "Authorization failed: Failed to decode JWT with provided key"
+    );
+    let unsigned = "eyJhbGciOiJub25lIn0.eyJrZXkiOiJrIn0.";
+    let answer = post(
+        &app,
+        "/deliberate/observables",
+        Some(&format!("Bearer {unsigned}")),
+        body.clone(),
+    )
+    .await;
+    assert_eq!(code(&answer), "authorization error");
+    assert!(answer.get("data").is_none());
+
+    // An oversized body, malformed observables, too many of them.
+    let bearer = format!("Bearer {}", token(None));
+    let huge = format!(
+        "[{}]",
+        vec![r#"{"type":"ip","value":"192.0.2.1"}"#; 40_000].join(",")
+    );
+    assert!(huge.len() > 1 << 20);
+    let answer = post(&app, "/observe/observables", Some(&bearer), huge).await;
+    assert_eq!(code(&answer), "invalid argument");
+    for bad in [
+        "not json",
+        r#"{"type":"ip","value":"192.0.2.1"}"#,
+        r#"[{"type":"ip"}]"#,
+        r#"[{"type":"ip","value":""}]"#,
+        r#"[{"type":7,"value":"192.0.2.1"}]"#,
+    ] {
+        let answer = post(&app, "/observe/observables", Some(&bearer), bad.to_owned()).await;
+        assert_eq!(code(&answer), "invalid argument", "{bad}");
+    }
+    let many = json!(vec![json!({"type": "ip", "value": "192.0.2.1"}); 1001]).to_string();
+    let answer = post(&app, "/observe/observables", Some(&bearer), many).await;
+    assert_eq!(code(&answer), "invalid argument");
+
+    // Unsupported types and values that are not addresses are ignored, not errors.
+    let ignored = json!([
+        {"type": "domain", "value": "192.0.2.1"},
+        {"type": "ip", "value": "192.0.2.0/24"},
+        {"type": "ip", "value": " 192.0.2.1"},
+        {"type": "ip", "value": "192.0.2.256"},
+        {"type": "ipv6", "value": "192.0.2.1"},
+        {"type": "IP", "value": "192.0.2.1"},
+    ])
+    .to_string();
+    let answer = post(&app, "/observe/observables", Some(&bearer), ignored).await;
+    assert_eq!(answer, json!({"data": {}}));
+    // `ipv6` observables are looked up too.
+    let v6 = json!([{"type": "ipv6", "value": "2001:db8:1::1"}]).to_string();
+    let answer = post(&app, "/deliberate/observables", Some(&bearer), v6).await;
+    assert_eq!(verdict_values(&answer), ["2001:db8:1::1"]);
+}
+
+#[tokio::test]
+async fn whole_address_space_lists_and_exact_entries() {
+    let lists = Lists::new();
+    let everything = lists.write("everything.netset", "0.0.0.0/0\n::/0\n");
+    let exact = lists.write("exact.netset", "192.0.2.9/32\n2001:db8::9/128\n");
+    let (app, _) = relay(vec![everything, exact]);
+    let answer = ask(
+        &app,
+        "/observe/observables",
+        &["255.255.255.255", "::", "192.0.2.9", "2001:db8::9"],
+    )
+    .await;
+    let sources: Vec<&str> = answer["data"]["sightings"]["docs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["source"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        sources,
+        [
+            "everything",
+            "everything",
+            "everything",
+            "exact",
+            "everything",
+            "exact"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn reload_replaces_the_lists_only_when_every_file_loads() {
+    let lists = Lists::new();
+    let path = lists.write("l.netset", "192.0.2.1\n");
+    let (app, loaded) = relay(vec![path.clone()]);
+    assert_eq!(
+        verdict_values(&ask(&app, "/deliberate/observables", &["192.0.2.1", "192.0.2.2"]).await),
+        ["192.0.2.1"]
+    );
+
+    // A good edit: the new list answers from the next request on.
+    std::fs::write(&path, "# edited\n192.0.2.2\n").unwrap();
+    assert_eq!(
+        loaded.reload().unwrap(),
+        Loaded {
+            lists: 1,
+            entries: 1,
+            ranges: 1,
+            bytes: 8,
+        }
+    );
+    assert_eq!(
+        verdict_values(&ask(&app, "/deliberate/observables", &["192.0.2.1", "192.0.2.2"]).await),
+        ["192.0.2.2"]
+    );
+
+    // A bad line: an error naming the file and line, and the lists in use stay.
+    std::fs::write(&path, "192.0.2.3\n192.0.2.0/40\n").unwrap();
+    let error = loaded.reload().unwrap_err().to_string();
+    assert!(
+        error.ends_with(r#"l.netset:2: not an IP address or CIDR network: "192.0.2.0/40""#),
+        "{error}"
+    );
+    reload(&loaded); // logs and keeps the lists
+    assert_eq!(
+        verdict_values(&ask(&app, "/deliberate/observables", &["192.0.2.2", "192.0.2.3"]).await),
+        ["192.0.2.2"]
+    );
+
+    // A file that disappeared: the same.
+    std::fs::remove_file(&path).unwrap();
+    assert!(
+        loaded
+            .reload()
+            .unwrap_err()
+            .to_string()
+            .contains("cannot read the list")
+    );
+    assert_eq!(loaded.loaded().entries, 1);
+}
+
+/// A real SIGHUP to this process reloads the lists, through the task the server runs beside
+/// the relay (tokio's handler, once installed, stays for the life of the process, so the
+/// signal cannot end the test run).
+#[cfg(unix)]
+#[tokio::test]
+async fn sighup_reloads_the_lists() {
+    let lists = Lists::new();
+    let path = lists.write("hup.netset", "192.0.2.1\n");
+    let (_, loaded) = relay(vec![path.clone()]);
+    let provider = Arc::new(BlocklistProvider::new(Arc::clone(&loaded)));
+    let task = xdr_relay_blocklist::app().serve_task(provider).unwrap();
+    tokio::spawn(task);
+    // Let the task install its handler before the signal comes.
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    std::fs::write(&path, "192.0.2.1\n192.0.2.2\n").unwrap();
+    let sent = std::process::Command::new("kill")
+        .args(["-HUP", &std::process::id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    // Wait for the reload (at most 10 s: a bound on a hang, not a measure of speed).
+    for _ in 0..1000 {
+        if loaded.loaded().entries == 2 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("SIGHUP did not reload the lists");
+}
+
+#[test]
+fn loading_refuses_bad_files_and_twin_names() {
+    let lists = Lists::new();
+    let bad = lists.write("bad.netset", "192.0.2.1\nexample.com\n");
+    let error = Blocklists::load(vec![bad]).unwrap_err().to_string();
+    assert!(
+        error.ends_with(r#"bad.netset:2: not an IP address or CIDR network: "example.com""#),
+        "{error}"
+    );
+    let one = lists.write("twin.netset", "192.0.2.1\n");
+    let two = lists.write("twin.txt", "192.0.2.2\n");
+    let error = Blocklists::load(vec![one, two]).unwrap_err().to_string();
+    assert!(
+        error.contains(r#"another list is already named "twin""#),
+        "{error}"
+    );
+}

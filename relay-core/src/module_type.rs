@@ -1,0 +1,316 @@
+//! The Threat Response / XDR module type of a relay, derived from its [`ProviderInfo`]: what
+//! an administrator registers so that XDR can call the relay.
+//!
+//! One rule links a module type to the token the relay reads, and it lives here: each
+//! `configuration_spec` entry is keyed [`CONFIGURATION_PREFIX`] + the claim's name
+//! ([`configuration_key`]), and XDR signs the value an administrator enters as the claim
+//! without the prefix (`custom_key` arrives as `key`). The same goes for the `properties` key
+//! `custom_jwks_host`, which arrives as `jwks_host`. Imports [`crate::provider`] and
+//! [`crate::credentials`].
+
+use ctim_model::ObservableType;
+use serde_json::{Value, json};
+
+use crate::credentials::{CredentialKind, ENTITIES_LIMIT};
+use crate::provider::ProviderInfo;
+
+/// The prefix of every `configuration_spec` key whose value XDR signs into the token: the
+/// claim is the key without it.
+pub const CONFIGURATION_PREFIX: &str = "custom_";
+
+/// The `configuration_spec` key of the token claim `claim` (`key` → `custom_key`).
+///
+/// ```
+/// assert_eq!(xdr_relay_core::configuration_key("key"), "custom_key");
+/// ```
+#[must_use]
+pub fn configuration_key(claim: &str) -> String {
+    format!("{CONFIGURATION_PREFIX}{claim}")
+}
+
+/// How XDR authenticates to the relay, as the module type says: the configuration tokens it
+/// signs, with the relay's `AUTH_TYPE`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ModuleAuth<'a> {
+    /// HS256 configuration tokens signed with the relay's `SECRET_KEY`
+    /// (`AUTH_TYPE=secret-key`): the module type carries the key as
+    /// `configuration-token-key`. `None` writes the placeholder `<SECRET_KEY>` there, for the
+    /// administrator to replace when registering it.
+    SecretKey {
+        /// The `SECRET_KEY`, or `None` for the placeholder.
+        key: Option<&'a str>,
+    },
+    /// RS256 configuration tokens verified against the region's published keys
+    /// (`AUTH_TYPE=jwks`), with the key server XDR names in the token.
+    Jwks {
+        /// The region's key server, e.g. `visibility.amp.cisco.com` (US), written as
+        /// `custom_jwks_host`.
+        jwks_host: &'a str,
+    },
+}
+
+/// The placeholder written for the `SECRET_KEY` when the module type is printed without it.
+pub const SECRET_KEY_PLACEHOLDER: &str = "<SECRET_KEY>";
+
+/// The module type of the relay described by `info`, served at `url` (its `RELAY_URL`: the
+/// tokens' audience), with `auth`.
+///
+/// `configuration_spec` has one entry per [credential field](ProviderInfo::credentials)
+/// (key [`configuration_key`], type from its [`CredentialKind`], label, tooltip, required)
+/// and the optional `custom_CTR_ENTITIES_LIMIT` every relay reads; `capabilities` and
+/// `properties.supported-apis` list `health`, `deliberate` and `observe`, and `refer` and
+/// `respond` when the provider offers them.
+///
+/// ```
+/// use xdr_relay_core::ctim_model::ObservableType;
+/// use xdr_relay_core::{CredentialField, CredentialKind, ModuleAuth, ProviderInfo, module_type};
+///
+/// let info = ProviderInfo::new("Example Intel", "1.0.0", [ObservableType::Ip])
+///     .credential(CredentialField::required("key", CredentialKind::ApiKey, "the Example Intel API key").label("API Key"));
+/// let auth = ModuleAuth::Jwks { jwks_host: "visibility.amp.cisco.com" };
+/// let module = module_type(&info, "https://relay.example.com", auth);
+/// assert_eq!(module["configuration_spec"][0]["key"], "custom_key");
+/// assert_eq!(module["configuration_spec"][0]["type"], "api_key");
+/// assert_eq!(module["properties"]["custom_jwks_host"], "visibility.amp.cisco.com");
+/// assert_eq!(module["properties"]["supported-apis"][0], "health");
+/// ```
+#[must_use]
+pub fn module_type(info: &ProviderInfo, url: &str, auth: ModuleAuth<'_>) -> Value {
+    let name = &info.name;
+    let mut spec: Vec<Value> = info
+        .credentials
+        .iter()
+        .map(|field| {
+            json!({
+                "key": configuration_key(&field.name),
+                "type": field.kind.spec_type(),
+                "label": field.form_label(),
+                "tooltip": sentence(&field.description),
+                "required": field.required,
+            })
+        })
+        .collect();
+    spec.push(json!({
+        "key": configuration_key(ENTITIES_LIMIT),
+        "type": CredentialKind::PositiveInteger.spec_type(),
+        "label": "Entities Limit",
+        "tooltip": "The most judgements and sightings per observable (default: the relay's \
+                    CTR_ENTITIES_LIMIT, 100 unless set).",
+        "required": false,
+    }));
+
+    let types = type_list(&info.observable_types);
+    let mut capabilities = vec![
+        capability("health", format!("Checks the credentials with {name}.")),
+        capability("deliberate", format!("Verdicts on {types} from {name}.")),
+        capability(
+            "observe",
+            format!("Verdicts, judgements, sightings and indicators on {types} from {name}."),
+        ),
+    ];
+    let mut apis = vec!["health", "deliberate/observables", "observe/observables"];
+    if info.refers {
+        capabilities.push(capability("refer", format!("Links to {name} for {types}.")));
+        apis.push("refer/observables");
+    }
+    if info.responds {
+        capabilities.push(capability(
+            "respond",
+            format!("Response actions in {name} for {types}."),
+        ));
+        apis.extend(["respond/observables", "respond/trigger"]);
+    }
+
+    let mut properties = json!({
+        "url": url,
+        "supported-apis": apis,
+        "auth-type": "configuration-token",
+        "configuration-token-audience": url,
+    });
+    match auth {
+        ModuleAuth::SecretKey { key } => {
+            properties["configuration-token-alg"] = json!("HS256");
+            properties["configuration-token-key"] = json!(key.unwrap_or(SECRET_KEY_PLACEHOLDER));
+        }
+        ModuleAuth::Jwks { jwks_host } => {
+            properties["configuration-token-alg"] = json!("RS256");
+            properties[configuration_key("jwks_host")] = json!(jwks_host);
+        }
+    }
+
+    json!({
+        "title": name,
+        "default_name": name,
+        "short_description": format!("{name} relay for Cisco XDR, version {}.", info.version),
+        "description": info.description,
+        "external_references": [],
+        "configuration_spec": spec,
+        "capabilities": capabilities,
+        "properties": properties,
+    })
+}
+
+fn capability(id: &str, description: String) -> Value {
+    json!({ "id": id, "description": description })
+}
+
+/// `ip, ipv6 and domain observables`.
+fn type_list(types: &[ObservableType]) -> String {
+    let names: Vec<&str> = types.iter().map(ObservableType::as_str).collect();
+    match names.split_last() {
+        None => "no observables".to_owned(),
+        Some((last, [])) => format!("{last} observables"),
+        Some((last, rest)) => format!("{} and {last} observables", rest.join(", ")),
+    }
+}
+
+/// `the API key` → `The API key.`
+fn sentence(phrase: &str) -> String {
+    let mut chars = phrase.chars();
+    let Some(first) = chars.next() else {
+        return String::new();
+    };
+    let mut text: String = first.to_uppercase().chain(chars).collect();
+    if !text.ends_with('.') {
+        text.push('.');
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::credentials::CredentialField;
+
+    fn info() -> ProviderInfo {
+        ProviderInfo::new(
+            "AbuseIPDB",
+            "2.1.0",
+            [ObservableType::Ip, ObservableType::Ipv6],
+        )
+        .credential(
+            CredentialField::required("key", CredentialKind::ApiKey, "the AbuseIPDB API key")
+                .label("API Key"),
+        )
+        .refers()
+    }
+
+    /// The shape of Cisco's published module types (tr-05 relays: AbuseIPDB 2.0.7,
+    /// urlscan.io): keys, `configuration_spec` entries, capabilities, properties.
+    #[test]
+    fn a_configuration_token_module_type_has_ciscos_shape() {
+        let module = module_type(
+            &info(),
+            "https://relay.example.com",
+            ModuleAuth::Jwks {
+                jwks_host: "visibility.eu.amp.cisco.com",
+            },
+        );
+        let keys: Vec<&str> = module
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        for key in [
+            "title",
+            "default_name",
+            "short_description",
+            "description",
+            "external_references",
+            "configuration_spec",
+            "capabilities",
+            "properties",
+        ] {
+            assert!(keys.contains(&key), "{key}");
+        }
+        assert_eq!(
+            module["configuration_spec"],
+            json!([
+                {"key": "custom_key", "type": "api_key", "label": "API Key",
+                 "tooltip": "The AbuseIPDB API key.", "required": true},
+                {"key": "custom_CTR_ENTITIES_LIMIT", "type": "integer", "label": "Entities Limit",
+                 "tooltip": "The most judgements and sightings per observable (default: the relay's CTR_ENTITIES_LIMIT, 100 unless set).",
+                 "required": false},
+            ])
+        );
+        let ids: Vec<&str> = module["capabilities"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(ids, ["health", "deliberate", "observe", "refer"]);
+        assert_eq!(
+            module["properties"],
+            json!({
+                "url": "https://relay.example.com",
+                "supported-apis": ["health", "deliberate/observables", "observe/observables", "refer/observables"],
+                "auth-type": "configuration-token",
+                "configuration-token-alg": "RS256",
+                "configuration-token-audience": "https://relay.example.com",
+                "custom_jwks_host": "visibility.eu.amp.cisco.com",
+            })
+        );
+        assert_eq!(
+            module["capabilities"][1]["description"],
+            "Verdicts on ip and ipv6 observables from AbuseIPDB."
+        );
+    }
+
+    #[test]
+    fn a_secret_key_module_type_carries_the_key_or_a_placeholder() {
+        let url = "https://relay.example.com";
+        let placeholder = module_type(&info(), url, ModuleAuth::SecretKey { key: None });
+        assert_eq!(
+            placeholder["properties"]["configuration-token-alg"],
+            "HS256"
+        );
+        assert_eq!(
+            placeholder["properties"]["configuration-token-key"],
+            SECRET_KEY_PLACEHOLDER
+        );
+        assert!(placeholder["properties"].get("custom_jwks_host").is_none());
+        let key = module_type(
+            &info(),
+            url,
+            ModuleAuth::SecretKey {
+                key: Some("s3cr3t"),
+            },
+        );
+        assert_eq!(key["properties"]["configuration-token-key"], "s3cr3t");
+    }
+
+    #[test]
+    fn capabilities_follow_what_the_provider_offers() {
+        let plain = ProviderInfo::new("Plain", "1.0.0", [ObservableType::Domain]);
+        let module = module_type(&plain, "https://r", ModuleAuth::SecretKey { key: None });
+        assert_eq!(
+            module["properties"]["supported-apis"],
+            json!(["health", "deliberate/observables", "observe/observables"])
+        );
+        let responds = plain.responds();
+        let module = module_type(&responds, "https://r", ModuleAuth::SecretKey { key: None });
+        let apis = module["properties"]["supported-apis"].as_array().unwrap();
+        assert!(apis.contains(&json!("respond/trigger")));
+        assert_eq!(module["capabilities"][3]["id"], "respond");
+    }
+
+    #[test]
+    fn wording_helpers() {
+        assert_eq!(type_list(&[]), "no observables");
+        assert_eq!(type_list(&[ObservableType::Ip]), "ip observables");
+        assert_eq!(
+            type_list(&[
+                ObservableType::Ip,
+                ObservableType::Ipv6,
+                ObservableType::Domain
+            ]),
+            "ip, ipv6 and domain observables"
+        );
+        assert_eq!(sentence("the key"), "The key.");
+        assert_eq!(sentence("Done."), "Done.");
+        assert_eq!(sentence(""), "");
+    }
+}

@@ -1,0 +1,182 @@
+//! The self-hosted server of a Cisco Threat Response / XDR relay: the whole command of any
+//! relay built on [`xdr_relay_core`], in one call, [`main_for`].
+//!
+//! **What it is:** the command line of a relay ([`main_for`] of an [`App`]): `serve` (the
+//! default) reads settings from flags and the environment (the relay's, the provider's and
+//! the server's own, each listed in `--help`), sets up logging (text or JSON), metrics
+//! (Prometheus, on a listener of their own) and the panic hook, and serves the relay's router
+//! on tokio until SIGINT or SIGTERM, letting requests in flight finish; `jwt` makes the
+//! `SECRET_KEY` / JWT pair from exactly the provider's credential fields; `module-type` prints
+//! the module type to register in XDR; `healthcheck` asks a running relay's `/watchdog` (the
+//! container image's health check). The `relay-server` command is `main_for` of the Auth0
+//! Signals relay.
+//! **What it is not:** relay logic. Routes, tokens, limits, the envelope and every provider's
+//! rules live in `xdr-relay-core` and the provider's crate.
+//!
+//! A relay's whole `main`:
+//!
+//! ```no_run
+//! # use xdr_relay_core::{App, Auth0Signals};
+//! # fn my_relay() -> App<Auth0Signals> { Auth0Signals::app() }
+//! fn main() -> std::process::ExitCode {
+//!     xdr_relay_server::main_for(my_relay())
+//! }
+//! ```
+//!
+//! # Cargo features
+//!
+//! - `mimalloc` (on by default): the process allocates with mimalloc. A request's memory is
+//!   often freed by another thread than the one that allocated it; under concurrent load glibc
+//!   malloc's arena locks then cost more than the relay's own JSON work, which mimalloc's
+//!   per-thread heaps avoid (`cargo xtask bench` measures the difference). It is built without
+//!   transparent huge pages, which raise resident memory with many connections open. Turn the
+//!   feature off to use the system allocator or to declare your own `#[global_allocator]`.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+// A panicking request is answered 500 and the server goes on (relay-core's router catches the
+// unwind); with `panic = "abort"` one panic would end every request in flight.
+#[cfg(not(panic = "unwind"))]
+compile_error!(
+    "xdr-relay-server must be built with panic = \"unwind\" (the release profile's default)"
+);
+
+mod healthcheck;
+mod jwt;
+mod logging;
+mod metrics;
+mod module_type;
+mod secrets;
+mod serve;
+mod settings;
+
+use std::io::IsTerminal as _;
+use std::process::ExitCode;
+
+use xdr_relay_core::{App, Provider};
+
+pub use settings::{LISTEN, LOG_FORMAT, METRICS_LISTEN, SERVER_VARS};
+
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// Runs the command of the relay `app` with the process's arguments and environment, and
+/// returns its exit status: 0 on success (after a graceful shutdown), 1 when the server fails,
+/// 2 for a usage or setting error.
+///
+/// ```text
+/// my-relay [serve] [--listen ADDRESS] [--log-format text|json] [--metrics-listen ADDRESS]
+///                  [--secret-key-file FILE] [--auth-type MODE] ... [the provider's flags]
+/// my-relay jwt [--field NAME=VALUE]... [--file creds.json] [--secret-key-file FILE] [--json|--quiet]
+/// my-relay module-type --relay-url URL [--auth-type secret-key|jwks] [--jwks-host HOST]
+/// my-relay healthcheck [--listen ADDRESS]
+/// ```
+///
+/// The command's name in messages is the executable's file name.
+pub fn main_for<P: Provider>(app: App<P>) -> ExitCode {
+    let name = command_name();
+    let matches = command(&name, &app).get_matches();
+    match matches.subcommand() {
+        Some(("jwt", args)) => report(&name, "jwt", jwt::run(&name, &app, args)),
+        Some(("module-type", args)) => report(&name, "module-type", module_type::run(&app, args)),
+        Some(("healthcheck", args)) => healthcheck::exit(&name, args),
+        Some(("serve", args)) => serve(&name, app, args),
+        _ => serve(&name, app, &matches),
+    }
+}
+
+/// The executable's file name, e.g. `relay-server`.
+fn command_name() -> String {
+    std::env::args_os()
+        .next()
+        .and_then(|argv0| {
+            std::path::Path::new(&argv0)
+                .file_stem()
+                .map(|stem| stem.to_string_lossy().into_owned())
+        })
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "relay".to_owned())
+}
+
+/// Every setting `serve` reads: the server's, then the relay's and the provider's.
+fn serve_vars<P: Provider>(app: &App<P>) -> impl Iterator<Item = &xdr_relay_core::EnvVar> {
+    SERVER_VARS.iter().chain(app.env_vars())
+}
+
+/// The command line: `serve`'s flags at the top (serving is the default), and the
+/// subcommands.
+fn command<P: Provider>(name: &str, app: &App<P>) -> clap::Command {
+    let info = app.info();
+    let about = format!("The Threat Response / XDR relay for {}.", info.name);
+    let serve = settings::flags(
+        clap::Command::new("serve").about("Serve the relay over HTTP (the default)."),
+        serve_vars(app),
+    );
+    let top = clap::Command::new(name.to_owned())
+        .version(info.version.to_string())
+        .about(about)
+        .args_conflicts_with_subcommands(true)
+        .subcommand(serve)
+        .subcommand(jwt::command(app))
+        .subcommand(module_type::command())
+        .subcommand(healthcheck::command());
+    settings::flags(top, serve_vars(app))
+}
+
+/// Prints a subcommand's failure on stderr: exit status 2.
+fn report(name: &str, subcommand: &str, result: Result<(), String>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            #[allow(clippy::print_stderr)]
+            {
+                eprintln!("{name} {subcommand}: {message}");
+            }
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// `serve`: settings, logging, the panic hook, then the server.
+fn serve<P: Provider>(name: &str, app: App<P>, matches: &clap::ArgMatches) -> ExitCode {
+    let env = |name: &str| std::env::var(name).ok();
+    let args = match settings::ServeArgs::from_matches(name, matches, serve_vars(&app), env) {
+        Ok(args) => args,
+        Err(message) => return report_serve(name, &message),
+    };
+    let settings = args.settings(env);
+    let format = match settings::log_format(&settings, std::io::stderr().is_terminal()) {
+        Ok(format) => format,
+        Err(message) => return report_serve(name, &message),
+    };
+    logging::init(format);
+    xdr_relay_core::telemetry::log_panics();
+    match serve::run(name, &app, &settings) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            tracing::error!("{message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn report_serve(name: &str, message: &str) -> ExitCode {
+    #[allow(clippy::print_stderr)]
+    {
+        eprintln!("{name}: {message}");
+    }
+    ExitCode::from(2)
+}
+
+#[cfg(test)]
+mod tests {
+    use xdr_relay_core::Auth0Signals;
+
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        command("relay-server", &Auth0Signals::app()).debug_assert();
+    }
+}
