@@ -42,12 +42,13 @@ compile_error!(
 );
 
 mod healthcheck;
+mod http;
 mod jwt;
 mod logging;
 mod metrics;
 mod module_type;
 mod secrets;
-mod serve;
+mod server;
 mod settings;
 
 use std::io::IsTerminal as _;
@@ -55,7 +56,11 @@ use std::process::ExitCode;
 
 use xdr_relay_core::{App, Provider};
 
-pub use settings::{LISTEN, LOG_FORMAT, METRICS_LISTEN, SERVER_VARS};
+pub use http::{ACCEPT_ERRORS, CONNECTIONS_OPEN, CONNECTIONS_SATURATED, Limits, serve};
+pub use settings::{
+    BODY_READ_TIMEOUT, HEADER_READ_TIMEOUT, IDLE_TIMEOUT, LISTEN, LOG_FORMAT, MAX_CONNECTIONS,
+    METRICS_LISTEN, SERVER_VARS, SHUTDOWN_GRACE,
+};
 
 #[cfg(feature = "mimalloc")]
 #[global_allocator]
@@ -81,8 +86,8 @@ pub fn main_for<P: Provider>(app: App<P>) -> ExitCode {
         Some(("jwt", args)) => report(&name, "jwt", jwt::run(&name, &app, args)),
         Some(("module-type", args)) => report(&name, "module-type", module_type::run(&app, args)),
         Some(("healthcheck", args)) => healthcheck::exit(&name, args),
-        Some(("serve", args)) => serve(&name, app, args),
-        _ => serve(&name, app, &matches),
+        Some(("serve", args)) => serve_command(&name, app, args),
+        _ => serve_command(&name, app, &matches),
     }
 }
 
@@ -139,7 +144,7 @@ fn report(name: &str, subcommand: &str, result: Result<(), String>) -> ExitCode 
 }
 
 /// `serve`: settings, logging, the panic hook, then the server.
-fn serve<P: Provider>(name: &str, app: App<P>, matches: &clap::ArgMatches) -> ExitCode {
+fn serve_command<P: Provider>(name: &str, app: App<P>, matches: &clap::ArgMatches) -> ExitCode {
     let env = |name: &str| std::env::var(name).ok();
     let args = match settings::ServeArgs::from_matches(name, matches, serve_vars(&app), env) {
         Ok(args) => args,
@@ -152,7 +157,7 @@ fn serve<P: Provider>(name: &str, app: App<P>, matches: &clap::ArgMatches) -> Ex
     };
     logging::init(format);
     xdr_relay_core::telemetry::log_panics();
-    match serve::run(name, &app, &settings) {
+    match server::run(name, &app, &settings) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             tracing::error!("{message}");

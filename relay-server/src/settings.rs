@@ -11,10 +11,12 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Arg, ArgAction, ArgMatches};
 use xdr_relay_core::{EnvError, EnvVar, RelayConfig, Settings};
 
+use crate::http::Limits;
 use crate::secrets;
 
 /// The address to listen on.
@@ -44,9 +46,91 @@ pub const METRICS_LISTEN: EnvVar = EnvVar::new(
      Default off.",
 );
 
+/// Seconds to receive a request's headers.
+pub const HEADER_READ_TIMEOUT: EnvVar = EnvVar::new(
+    "RELAY_HEADER_READ_TIMEOUT",
+    "header-read-timeout",
+    "SECONDS",
+    "Seconds a client has to send a request's complete headers, from its connection (or from \
+     the first byte of a later request); more bytes do not extend it. Default 60.",
+);
+
+/// Seconds between two reads of a request body.
+pub const BODY_READ_TIMEOUT: EnvVar = EnvVar::new(
+    "RELAY_BODY_READ_TIMEOUT",
+    "body-read-timeout",
+    "SECONDS",
+    "Longest wait, in seconds, for the next piece of a request body; the request is then \
+     answered as unreadable. Default 60.",
+);
+
+/// Seconds an idle keep-alive connection stays open.
+pub const IDLE_TIMEOUT: EnvVar = EnvVar::new(
+    "RELAY_IDLE_TIMEOUT",
+    "idle-timeout",
+    "SECONDS",
+    "Seconds a connection with no request in flight and no byte moving stays open (keep-alive); \
+     a request in flight is never cut. Default 75.",
+);
+
+/// Most client connections open at once.
+pub const MAX_CONNECTIONS: EnvVar = EnvVar::new(
+    "RELAY_MAX_CONNECTIONS",
+    "max-connections",
+    "N",
+    "Most client connections open at once; the next wait in the listen backlog (lowered at \
+     start to fit the open-file limit). Default 10000.",
+);
+
+/// Seconds requests in flight get after SIGTERM.
+pub const SHUTDOWN_GRACE: EnvVar = EnvVar::new(
+    "RELAY_SHUTDOWN_GRACE",
+    "shutdown-grace",
+    "SECONDS",
+    "Seconds requests in flight may take after SIGINT or SIGTERM before their connections are \
+     dropped. Default 30.",
+);
+
 /// The settings only the server has (the relay's are [`RelayConfig::ENV_VARS`], a
 /// provider's its [`App`](xdr_relay_core::App)'s).
-pub const SERVER_VARS: &[EnvVar] = &[LISTEN, LOG_FORMAT, METRICS_LISTEN];
+pub const SERVER_VARS: &[EnvVar] = &[
+    LISTEN,
+    LOG_FORMAT,
+    METRICS_LISTEN,
+    HEADER_READ_TIMEOUT,
+    BODY_READ_TIMEOUT,
+    IDLE_TIMEOUT,
+    MAX_CONNECTIONS,
+    SHUTDOWN_GRACE,
+];
+
+/// The connection limits: each setting when given, else [`Limits::default`]'s. A timeout is
+/// at least a second: 0 would close every connection at once.
+pub(crate) fn limits(settings: &Settings<'_>) -> Result<Limits, EnvError> {
+    let mut limits = Limits::default();
+    let seconds = |var: &EnvVar| -> Result<Option<Duration>, EnvError> {
+        match settings.seconds(var)? {
+            Some(d) if d.is_zero() => Err(EnvError::invalid(var, "at least 1 second", "0")),
+            other => Ok(other),
+        }
+    };
+    if let Some(timeout) = seconds(&HEADER_READ_TIMEOUT)? {
+        limits.header_read_timeout = timeout;
+    }
+    if let Some(timeout) = seconds(&BODY_READ_TIMEOUT)? {
+        limits.body_read_timeout = timeout;
+    }
+    if let Some(timeout) = seconds(&IDLE_TIMEOUT)? {
+        limits.idle_timeout = timeout;
+    }
+    if let Some(grace) = settings.seconds(&SHUTDOWN_GRACE)? {
+        limits.shutdown_grace = grace;
+    }
+    if let Some(most) = settings.count(&MAX_CONNECTIONS)? {
+        limits.max_connections = most;
+    }
+    Ok(limits)
+}
 
 /// Adds a flag for each of `vars` to `command`: `--FLAG VALUE`, its help naming the variable
 /// (`[env: NAME]`), repeatable when the setting takes several values, and for a secret also
@@ -327,6 +411,34 @@ mod tests {
         assert_eq!(config.entities_limit, 9);
         // An empty flag is given, and means unset: the variable does not show through.
         assert!(!config.openapi);
+    }
+
+    #[test]
+    fn connection_limits_from_flags_and_variables() {
+        let none = ServeArgs::default();
+        assert_eq!(limits(&none.settings(|_| None)).unwrap(), Limits::default());
+        let env = lookup(&[
+            ("RELAY_HEADER_READ_TIMEOUT", "5"),
+            ("RELAY_BODY_READ_TIMEOUT", " 6 "),
+            ("RELAY_IDLE_TIMEOUT", "7"),
+            ("RELAY_MAX_CONNECTIONS", "8"),
+            ("RELAY_SHUTDOWN_GRACE", "0"),
+        ]);
+        let given = args(&["--idle-timeout", "9"]);
+        let set = limits(&given.settings(env)).unwrap();
+        assert_eq!(set.header_read_timeout, Duration::from_secs(5));
+        assert_eq!(set.body_read_timeout, Duration::from_secs(6));
+        assert_eq!(set.idle_timeout, Duration::from_secs(9));
+        assert_eq!(set.max_connections, 8);
+        assert_eq!(set.shutdown_grace, Duration::ZERO);
+        for (name, value) in [
+            ("RELAY_IDLE_TIMEOUT", "0"),
+            ("RELAY_HEADER_READ_TIMEOUT", "soon"),
+            ("RELAY_MAX_CONNECTIONS", "0"),
+        ] {
+            let error = limits(&none.settings(move |n| (n == name).then(|| value.to_owned())));
+            assert_eq!(error.unwrap_err().name(), name);
+        }
     }
 
     #[test]

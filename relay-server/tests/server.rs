@@ -705,6 +705,12 @@ async fn metrics_count_known_traffic_exactly_on_their_own_listener() {
     for (name, value) in expected {
         assert_eq!(found.get(name), Some(&value), "{name} in:\n{text}");
     }
+    // The client keeps its connections to the relay alive: at least one is open.
+    let open = found
+        .get("relay_connections_open")
+        .copied()
+        .unwrap_or_default();
+    assert!(open >= 1.0, "relay_connections_open in:\n{text}");
     assert!(
         !found
             .keys()
@@ -753,7 +759,99 @@ print(len(families), sum(len(f.samples) for f in families))
     );
     let counts = String::from_utf8_lossy(&out.stdout);
     let families: usize = counts.split_whitespace().next().unwrap().parse().unwrap();
-    // Those of the traffic above: every relay family but the JWKS one, and the client's
-    // requests (no retries).
-    assert_eq!(families, 8, "{counts}");
+    // Those of the traffic above: every relay family but the JWKS one, the client's requests
+    // (no retries), and the server's open connections.
+    assert_eq!(families, 9, "{counts}");
+}
+
+/// A client that writes a whole oversized request before reading (Python's urllib, requests)
+/// gets the relay's "invalid argument" answer every time, on keep-alive and `Connection:
+/// close` alike: the server drains the rest of the body before it closes (lingering close)
+/// rather than resetting the connection under the answer.
+#[tokio::test]
+async fn an_oversized_body_gets_its_answer_when_written_before_reading() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let upstream = upstream(Duration::ZERO).await;
+    let server = Server::start(&upstream.uri());
+    let address = server.url.trim_start_matches("http://").to_owned();
+    let body = vec![b' '; 5 << 20];
+    for close in [false, true] {
+        for attempt in 0..20 {
+            let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+            let connection = if close { "Connection: close\r\n" } else { "" };
+            let head = format!(
+                "POST /observe/observables HTTP/1.1\r\nHost: relay\r\nContent-Type: \
+                 application/json\r\nContent-Length: {}\r\n{connection}\r\n",
+                body.len()
+            );
+            let written = async {
+                stream.write_all(head.as_bytes()).await?;
+                stream.write_all(&body).await
+            };
+            tokio::time::timeout(Duration::from_secs(30), written)
+                .await
+                .unwrap()
+                .unwrap_or_else(|e| panic!("try {attempt} (close {close}): write failed: {e}"));
+            let mut answer = Vec::new();
+            let mut chunk = [0u8; 4096];
+            loop {
+                let read = tokio::time::timeout(Duration::from_secs(30), stream.read(&mut chunk));
+                match read.await.unwrap() {
+                    Ok(0) => break,
+                    Ok(n) => answer.extend_from_slice(&chunk[..n]),
+                    Err(e) => panic!("try {attempt} (close {close}): read failed: {e}"),
+                }
+                if answer.windows(4).any(|w| w == b"\r\n\r\n") && answer.ends_with(b"}") {
+                    break;
+                }
+            }
+            let text = String::from_utf8_lossy(&answer);
+            assert!(text.starts_with("HTTP/1.1 200"), "try {attempt}: {text}");
+            assert!(
+                text.contains(r#""code":"invalid argument""#),
+                "try {attempt}: {text}"
+            );
+            assert!(
+                text.contains("Request body too large"),
+                "try {attempt}: {text}"
+            );
+        }
+    }
+}
+
+/// The connection timeouts are settings: a client that connects and says nothing is closed
+/// after `--header-read-timeout`, one that stops after a request after `--idle-timeout`, while
+/// a request in flight (here, an upstream slower than both) is answered.
+#[tokio::test]
+async fn silent_and_idle_clients_are_closed_and_a_slow_request_is_not() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let upstream = upstream(Duration::from_millis(2500)).await;
+    let mut command = Command::new(BIN);
+    command
+        .args(["--header-read-timeout", "1", "--idle-timeout", "1"])
+        .env("SECRET_KEY", SECRET)
+        .env("SIGNALS_API_URL", upstream.uri());
+    let server = Server::spawn(command);
+    let address = server.url.trim_start_matches("http://").to_owned();
+    let closed_within = |mut stream: tokio::net::TcpStream| async move {
+        let started = std::time::Instant::now();
+        let mut rest = Vec::new();
+        // A bound on a hang, not a measure of speed.
+        tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut rest))
+            .await
+            .expect("the connection was never closed")
+            .ok();
+        started.elapsed()
+    };
+    let silent = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let mut idle = tokio::net::TcpStream::connect(&address).await.unwrap();
+    idle.write_all(b"GET /version HTTP/1.1\r\nHost: relay\r\n\r\n")
+        .await
+        .unwrap();
+    let (url, token) = (format!("{}/deliberate/observables", server.url), token());
+    let slow = post(&url, &token, json!([{"type": "ip", "value": "1.1.1.1"}]));
+    let (silent, idle, slow) = tokio::join!(closed_within(silent), closed_within(idle), slow);
+    assert!(silent >= Duration::from_millis(900), "{silent:?}");
+    assert!(idle >= Duration::from_millis(900), "{idle:?}");
+    assert_eq!(slow["data"]["verdicts"]["count"], 1, "{slow}");
 }

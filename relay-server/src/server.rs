@@ -1,12 +1,13 @@
 //! `serve`: the relay's configuration and provider from the settings, the metrics listener,
-//! the router on tokio, and a graceful shutdown on SIGINT or SIGTERM.
+//! the router on tokio behind the hardened connection loop ([`crate::http`]), and a graceful
+//! shutdown on SIGINT or SIGTERM.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use xdr_relay_core::{App, Provider, Settings};
 
-use crate::{metrics, settings};
+use crate::{http, metrics, settings};
 
 /// Serves the relay `app` (the command `name`) with `settings` until a shutdown signal.
 pub(crate) fn run<P: Provider>(
@@ -22,6 +23,7 @@ pub(crate) fn run<P: Provider>(
         "secret-key"
     };
     let metrics_listen = settings::metrics_listen(settings, listen)?;
+    let limits = settings::limits(settings).map_err(|e| e.to_string())?;
     let info = app.info();
     // Before the router, so that what it records at start is kept.
     let metrics = metrics_listen.map(|_| metrics::install(info)).transpose()?;
@@ -57,8 +59,7 @@ pub(crate) fn run<P: Provider>(
         if let Some(task) = app.serve_task(provider) {
             tokio::spawn(task);
         }
-        axum::serve(listener, router)
-            .with_graceful_shutdown(shutdown_signal())
+        http::serve(listener, router, limits, shutdown_signal())
             .await
             .map_err(|e| format!("server error: {e}"))?;
         tracing::info!("{name} stopped");
