@@ -49,6 +49,7 @@ fn relay() -> Router {
 /// Requests run to completion on one thread, as a request does once its upstream calls are done.
 fn runtime() -> Runtime {
     tokio::runtime::Builder::new_current_thread()
+        .enable_time()
         .build()
         .unwrap()
 }

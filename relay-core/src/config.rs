@@ -3,6 +3,8 @@
 //! [`RelayConfig::from_settings`] is the one mapping from the relay's variables
 //! ([`RelayConfig::ENV_VARS`]) to a config; the adapters only say where values come from.
 
+use std::time::Duration;
+
 use crate::auth::SecretKey;
 use crate::jwks::JwksConfig;
 use crate::settings::{EnvError, EnvVar, Settings};
@@ -39,6 +41,11 @@ pub struct RelayConfig {
     /// Serve the OpenAPI document at `GET /openapi.json`. Default off: a production relay
     /// need not describe itself to the internet.
     pub openapi: bool,
+    /// Every request is answered within this long of its arrival: upstream calls not done by
+    /// then give up ([`Context::deadline`](crate::Context::deadline)), and the answer carries
+    /// the data that is ready and an error for the rest. Default 25 s, below the 30 s a
+    /// caller such as Threat Response waits for a module.
+    pub request_timeout: Duration,
 }
 
 impl RelayConfig {
@@ -50,6 +57,7 @@ impl RelayConfig {
         EnvVar::JWKS_ALLOWED_HOSTS,
         EnvVar::JWKS_ALLOW_HTTP,
         EnvVar::CTR_ENTITIES_LIMIT,
+        EnvVar::RELAY_REQUEST_TIMEOUT,
         EnvVar::RELAY_OPENAPI,
     ];
 
@@ -128,6 +136,10 @@ impl RelayConfig {
         config.openapi = settings
             .boolean(&EnvVar::RELAY_OPENAPI)?
             .unwrap_or(config.openapi);
+        if let Some(seconds) = settings.count(&EnvVar::RELAY_REQUEST_TIMEOUT)? {
+            config.request_timeout =
+                Duration::from_secs(u64::try_from(seconds).unwrap_or(u64::MAX));
+        }
 
         if jwks_mode {
             let audience = relay_url.ok_or(EnvError::Missing {
@@ -193,6 +205,7 @@ impl Default for RelayConfig {
             max_body_bytes: 1024 * 1024,
             max_observables: 1000,
             openapi: false,
+            request_timeout: Duration::from_secs(25),
         }
     }
 }
@@ -224,6 +237,7 @@ mod tests {
         Hosts(&'static [&'static str]),
         AllowHttp,
         Limit(usize),
+        Timeout(u64),
         OpenApi,
     }
 
@@ -271,7 +285,7 @@ mod tests {
         }
     }
 
-    use Field::{AllowHttp, Hosts, Jwks, Limit, OpenApi, Secret};
+    use Field::{AllowHttp, Hosts, Jwks, Limit, OpenApi, Secret, Timeout};
 
     const ROWS: &[Row] = &[
         // SECRET_KEY: unset or empty starts only the Lambda; any other value is used as is.
@@ -355,6 +369,19 @@ mod tests {
         err(&[S, ("CTR_ENTITIES_LIMIT", "-1")], "CTR_ENTITIES_LIMIT"),
         err(&[S, ("CTR_ENTITIES_LIMIT", "many")], "CTR_ENTITIES_LIMIT"),
         err(&[S, ("CTR_ENTITIES_LIMIT", "1.5")], "CTR_ENTITIES_LIMIT"),
+        // RELAY_REQUEST_TIMEOUT: whole seconds, at least one.
+        ok(
+            &[S, ("RELAY_REQUEST_TIMEOUT", " 9 ")],
+            &[Secret, Timeout(9)],
+        ),
+        err(
+            &[S, ("RELAY_REQUEST_TIMEOUT", "0")],
+            "RELAY_REQUEST_TIMEOUT",
+        ),
+        err(
+            &[S, ("RELAY_REQUEST_TIMEOUT", "1.5")],
+            "RELAY_REQUEST_TIMEOUT",
+        ),
         // RELAY_OPENAPI: a boolean.
         ok(&[S, ("RELAY_OPENAPI", "true")], &[Secret, OpenApi]),
         ok(&[S, ("RELAY_OPENAPI", " TRUE ")], &[Secret, OpenApi]),
@@ -373,6 +400,7 @@ mod tests {
         secret_key: bool,
         jwks: Option<(String, Vec<String>, bool)>,
         limit: usize,
+        timeout: std::time::Duration,
         openapi: bool,
     }
 
@@ -384,6 +412,7 @@ mod tests {
                 .as_ref()
                 .map(|j| (j.audience.clone(), j.allowed_hosts.clone(), j.allow_http)),
             limit: config.entities_limit,
+            timeout: config.request_timeout,
             openapi: config.openapi,
         }
     }
@@ -402,6 +431,7 @@ mod tests {
                 }
                 AllowHttp => want.jwks.as_mut().unwrap().2 = true,
                 Limit(n) => want.limit = n,
+                Timeout(s) => want.timeout = std::time::Duration::from_secs(s),
                 OpenApi => want.openapi = true,
             }
         }

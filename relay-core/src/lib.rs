@@ -99,7 +99,10 @@ pub use signals::{
     Auth0Signals, DEFAULT_SIGNALS_API_URL, SIGNALS_API_URL, SignalsConfig, openapi, router,
     signals_info,
 };
-pub use upstream::{Upstream, UpstreamError, lookup_all};
+pub use upstream::{
+    UPSTREAM_BREAKER_COOL_DOWN, UPSTREAM_BREAKER_FAILURES, UPSTREAM_MAX_IN_FLIGHT, Upstream,
+    UpstreamError, UpstreamLimits, lookup_all,
+};
 
 /// The code of README.md, compiled (and run, unless marked `no_run`) with the doctests.
 #[cfg(doctest)]

@@ -15,6 +15,7 @@ use async_trait::async_trait;
 use ctim_model::{ObservableType, ObserveBundle, Verdict};
 use serde::Serialize;
 use serde_json::{Map, Value};
+use tokio::time::Instant;
 
 use crate::credentials::{CredentialField, Credentials};
 use crate::error::RelayError;
@@ -247,21 +248,39 @@ impl ProviderInfo {
 pub struct Context {
     credentials: Credentials,
     entities_limit: usize,
+    deadline: Option<Instant>,
     upstream_calls: AtomicU32,
     cache_hits: AtomicU32,
 }
 
 impl Context {
-    /// A request with these credentials and entity limit: relay-core makes one per request;
-    /// providers make them in their tests.
+    /// A request with these credentials and entity limit, and no deadline: relay-core makes
+    /// one per request (with the relay's deadline); providers make them in their tests.
     #[must_use]
     pub fn new(credentials: Credentials, entities_limit: usize) -> Self {
         Self {
             credentials,
             entities_limit,
+            deadline: None,
             upstream_calls: AtomicU32::new(0),
             cache_hits: AtomicU32::new(0),
         }
+    }
+
+    /// The same request, to be answered by `deadline`.
+    #[must_use]
+    pub fn with_deadline(mut self, deadline: Instant) -> Self {
+        self.deadline = Some(deadline);
+        self
+    }
+
+    /// When the request must be answered: [`Upstream::call`](crate::Upstream::call) gives up
+    /// waiting for a call slot or an answer then, so the data that is ready is answered with
+    /// an error for the rest (the relay's
+    /// [`request_timeout`](crate::RelayConfig::request_timeout) from the request's arrival).
+    #[must_use]
+    pub fn deadline(&self) -> Option<Instant> {
+        self.deadline
     }
 
     /// The caller's credentials: the fields of [`ProviderInfo::credentials`], checked.

@@ -6,9 +6,10 @@
 //! becomes its envelope through `IntoResponse`.
 
 use std::fmt;
+use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -22,6 +23,7 @@ use ctim_model::ObserveBundle;
 use futures::FutureExt as _;
 use serde::Serialize;
 use serde_json::json;
+use tokio::time::Instant;
 use tracing::{Instrument as _, field};
 
 use crate::auth::Verifier;
@@ -55,12 +57,39 @@ impl fmt::Debug for Relay {
 
 impl Relay {
     /// The context of a request whose token carried `credentials`.
-    fn context(&self, credentials: Credentials) -> Context {
+    /// The context of a request that arrived at `arrived` and whose token carried
+    /// `credentials`: to be answered within the relay's request timeout.
+    fn context(&self, credentials: Credentials, arrived: Instant) -> Context {
         let limit = credentials
             .entities_limit()
             .unwrap_or(self.config.entities_limit);
-        Context::new(credentials, limit)
+        Context::new(credentials, limit).with_deadline(arrived + self.config.request_timeout)
     }
+}
+
+/// How long after the request's deadline a provider still gets before the route answers its
+/// timeout: calls through [`crate::Upstream`] give up at the deadline itself, so a provider
+/// that makes them answers its partial data within this margin.
+const DEADLINE_GRACE: Duration = Duration::from_secs(1);
+
+/// The provider's answer `future`, or the error that it did not come in time: a provider that
+/// ignores the request's deadline is cut off a second after it.
+async fn by_deadline<T>(
+    context: &Context,
+    future: impl Future<Output = Result<T, RelayError>>,
+) -> Result<T, RelayError> {
+    let Some(deadline) = context.deadline() else {
+        return future.await;
+    };
+    tokio::time::timeout_at(deadline + DEADLINE_GRACE, future)
+        .await
+        .unwrap_or_else(|_| {
+            Err(RelayError::ServiceUnavailable(
+                "The relay could not answer in time: its source did not answer before the \
+                 request's deadline."
+                    .to_owned(),
+            ))
+        })
 }
 
 /// The paths the relay serves, each also with a trailing slash. [`observe_request`] labels
@@ -80,6 +109,10 @@ const ROUTES: &[&str] = &[
 /// Builds the router of a relay backed by `provider`: every route of the Threat Response relay
 /// API, with relay-core's token checks (both modes), body limits, envelope, entity limits,
 /// request ids, logs and metrics around the provider's answers.
+///
+/// It runs on tokio with timers enabled (`enable_all` or `enable_time`, as `axum::serve`,
+/// `lambda_http` and the adapters' runtimes have): every request has a deadline
+/// ([`RelayConfig::request_timeout`]).
 ///
 /// Fails when the configuration cannot work (a JWKS mode without an audience or with an
 /// unusable allow-list) or the provider's [credential fields](ProviderInfo::credentials) are
@@ -150,12 +183,13 @@ async fn authorised_observables(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<(Context, Vec<ParsedObservable>, usize), RelayError> {
+    let arrived = Instant::now();
     let bytes = read_body(body, relay.config.max_body_bytes).await?;
     let observables = request::parse(&bytes, relay.config.max_observables)?;
     let credentials = relay.verifier.verify(headers).await?;
     let requested = observables.len();
     let supported = request::supported(observables, &relay.info.observable_types);
-    Ok((relay.context(credentials), supported, requested))
+    Ok((relay.context(credentials, arrived), supported, requested))
 }
 
 async fn read_body(body: Body, limit: usize) -> Result<Bytes, RelayError> {
@@ -171,9 +205,10 @@ async fn read_body(body: Body, limit: usize) -> Result<Bytes, RelayError> {
 type Answer = Result<Response, RelayError>;
 
 async fn health(State(relay): State<Arc<Relay>>, headers: HeaderMap) -> Answer {
+    let arrived = Instant::now();
     let credentials = relay.verifier.verify(&headers).await?;
-    let context = relay.context(credentials);
-    let outcome = match relay.provider.health(&context).await {
+    let context = relay.context(credentials, arrived);
+    let outcome = match by_deadline(&context, relay.provider.health(&context)).await {
         Ok(()) => Ok(Outcome::new(json!({"status": "ok"}))),
         Err(error) => Err(error),
     };
@@ -182,7 +217,7 @@ async fn health(State(relay): State<Arc<Relay>>, headers: HeaderMap) -> Answer {
 
 async fn deliberate(State(relay): State<Arc<Relay>>, headers: HeaderMap, body: Body) -> Answer {
     let (context, observables, requested) = authorised_observables(&relay, &headers, body).await?;
-    let outcome = relay.provider.deliberate(&context, &observables).await;
+    let outcome = by_deadline(&context, relay.provider.deliberate(&context, &observables)).await;
     let outcome = outcome.map(|o| {
         let mut bundle = ObserveBundle::default();
         bundle.verdicts = o.data.into();
@@ -198,7 +233,7 @@ async fn deliberate(State(relay): State<Arc<Relay>>, headers: HeaderMap, body: B
 
 async fn observe(State(relay): State<Arc<Relay>>, headers: HeaderMap, body: Body) -> Answer {
     let (context, observables, requested) = authorised_observables(&relay, &headers, body).await?;
-    let outcome = relay.provider.observe(&context, &observables).await;
+    let outcome = by_deadline(&context, relay.provider.observe(&context, &observables)).await;
     Ok(answer(
         &context,
         outcome,
@@ -213,7 +248,7 @@ async fn refer(State(relay): State<Arc<Relay>>, headers: HeaderMap, body: Body) 
     if !relay.info.refers {
         return Ok(Envelope::partial(Some(json!([])), &[]).into_response());
     }
-    let outcome = relay.provider.refer(&context, &observables).await;
+    let outcome = by_deadline(&context, relay.provider.refer(&context, &observables)).await;
     Ok(answer(&context, outcome, requested, Vec::is_empty))
 }
 
@@ -227,10 +262,11 @@ async fn respond_observables(
     if !relay.info.responds {
         return Ok(Envelope::partial(Some(json!([])), &[]).into_response());
     }
-    let outcome = relay
-        .provider
-        .respond_observables(&context, &observables)
-        .await;
+    let outcome = by_deadline(
+        &context,
+        relay.provider.respond_observables(&context, &observables),
+    )
+    .await;
     Ok(answer(&context, outcome, requested, Vec::is_empty))
 }
 
@@ -244,12 +280,11 @@ async fn respond_trigger(
         relay.verifier.verify(&headers).await?;
         return Ok(Envelope::partial(Some(json!({"status": "failure"})), &[]).into_response());
     }
+    let arrived = Instant::now();
     let bytes = read_body(body, relay.config.max_body_bytes).await?;
     let trigger = request::parse_trigger(&bytes)?;
-    let context = relay.context(relay.verifier.verify(&headers).await?);
-    let outcome = relay
-        .provider
-        .respond_trigger(&context, &trigger)
+    let context = relay.context(relay.verifier.verify(&headers).await?, arrived);
+    let outcome = by_deadline(&context, relay.provider.respond_trigger(&context, &trigger))
         .await
         .map(|status| Outcome::new(json!({ "status": status })));
     Ok(answer(&context, outcome, 0, |_| false))

@@ -132,6 +132,14 @@ impl EnvVar {
         "Most sightings per observable, a positive integer (a token's own \
          CTR_ENTITIES_LIMIT wins). Default 100.",
     );
+    /// Seconds to answer a request in.
+    pub const RELAY_REQUEST_TIMEOUT: EnvVar = EnvVar::new(
+        "RELAY_REQUEST_TIMEOUT",
+        "request-timeout",
+        "SECONDS",
+        "Seconds within which every request is answered, with the data that is ready and an \
+         error for the rest; keep it below Threat Response's module timeout. Default 25.",
+    );
     /// Serve the OpenAPI document.
     pub const RELAY_OPENAPI: EnvVar = EnvVar::new(
         "RELAY_OPENAPI",

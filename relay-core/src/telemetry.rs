@@ -18,7 +18,9 @@
 //! | `relay_metadata_cache_hits_total` | counter | |
 //! | `relay_metadata_cache_misses_total` | counter | |
 //! | `relay_jwks_fetches_total` | counter | `outcome` (`ok`, `transport`, `status`, `too_large`, `invalid`) |
-//! | `relay_upstream_requests_total` | counter | `upstream` (the provider's name for it), `outcome` (`ok`, or an [`UpstreamFailure`](crate::UpstreamFailure)'s [`as_str`](crate::UpstreamFailure::as_str)) |
+//! | `relay_upstream_requests_total` | counter | `upstream` (the provider's name for it), `outcome` (`ok`, an [`UpstreamFailure`](crate::UpstreamFailure)'s [`as_str`](crate::UpstreamFailure::as_str), `circuit_open`, `deadline`) |
+//! | `relay_upstream_in_flight` | gauge | `upstream` |
+//! | `relay_upstream_circuit_open` | gauge (0 or 1) | `upstream` |
 //! | `relay_build_info` | gauge, always 1 | `version` (the relay's, [`ProviderInfo::version`](crate::ProviderInfo::version)) |
 //! | `signals_client_requests_total` | counter | `endpoint`, `outcome` (the Auth0 Signals provider's own) |
 //! | `signals_client_retries_total` | counter | `endpoint` (the Auth0 Signals provider's own) |
@@ -62,6 +64,10 @@ pub const JWKS_FETCHES: &str = "relay_jwks_fetches_total";
 /// Counter: a provider's calls to its upstream services ([`Upstream`](crate::Upstream)), by
 /// `upstream` and `outcome`.
 pub const UPSTREAM_REQUESTS: &str = "relay_upstream_requests_total";
+/// Gauge: calls to an upstream in flight now, by `upstream`.
+pub const UPSTREAM_IN_FLIGHT: &str = "relay_upstream_in_flight";
+/// Gauge: 1 while an upstream's circuit is open (calls fail at once), else 0, by `upstream`.
+pub const UPSTREAM_CIRCUIT_OPEN: &str = "relay_upstream_circuit_open";
 /// Gauge: 1, with the relay's `version` as a label.
 pub const BUILD_INFO: &str = "relay_build_info";
 
@@ -105,6 +111,11 @@ pub fn describe_metrics(info: &ProviderInfo) {
     describe_counter!(
         UPSTREAM_REQUESTS,
         "Calls to the provider's upstream services, by upstream and outcome."
+    );
+    describe_gauge!(UPSTREAM_IN_FLIGHT, "Calls to an upstream in flight now.");
+    describe_gauge!(
+        UPSTREAM_CIRCUIT_OPEN,
+        "1 while an upstream's circuit is open and its calls fail at once."
     );
     describe_gauge!(BUILD_INFO, "Always 1; the relay's version is a label.");
     #[cfg(feature = "signals")]

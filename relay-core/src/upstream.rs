@@ -1,25 +1,135 @@
 //! What every provider that calls an upstream service needs: one [`Upstream`] per service
 //! (each call counted in the request's log line and in `relay_upstream_requests_total` by
-//! outcome), transport failures classified ([`UpstreamError::from_reqwest`]), and lookups of
-//! many observables at once with a bound on those in flight ([`lookup_all`]).
+//! outcome, a cap on calls in flight, a circuit breaker, the request's deadline), transport
+//! failures classified ([`UpstreamError::from_reqwest`]), and lookups of many observables at
+//! once with a bound on those in flight ([`lookup_all`]).
 //!
-//! Imports [`crate::provider`], [`crate::error`] and [`crate::telemetry`].
+//! Imports [`crate::provider`], [`crate::error`], [`crate::settings`] and
+//! [`crate::telemetry`].
 
 use std::borrow::Cow;
 use std::error::Error as StdError;
 use std::future::Future;
 use std::io;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
 use futures::StreamExt as _;
 use futures::stream::FuturesOrdered;
+use tokio::sync::Semaphore;
 
 use crate::error::{RelayError, UpstreamFailure};
 use crate::provider::Context;
+use crate::settings::{EnvError, EnvVar, Settings};
 use crate::telemetry;
 
-/// One upstream service a provider calls, named for its metrics (`upstream` label of
-/// `relay_upstream_requests_total`): build one per service when the provider is built, and
-/// make every call through [`call`](Self::call).
+/// The protection of one upstream: how many calls may be in flight at once, and the circuit
+/// breaker's threshold and cool-down. Every networked provider declares
+/// [`ENV_VARS`](Self::ENV_VARS) among its settings and reads them with
+/// [`from_settings`](Self::from_settings).
+///
+/// ```
+/// use xdr_relay_core::{Settings, UpstreamLimits};
+/// let settings = Settings::new(|name| (name == "RELAY_UPSTREAM_MAX_IN_FLIGHT").then(|| "8".to_owned()));
+/// let limits = UpstreamLimits::from_settings(&settings)?;
+/// assert_eq!(limits.max_in_flight, 8);
+/// assert_eq!(limits.breaker_failures, 5);
+/// # Ok::<(), xdr_relay_core::EnvError>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct UpstreamLimits {
+    /// Most calls in flight at once, over every request of the process. The next wait for a
+    /// slot, at most until their request's deadline. Default 64: a typical investigation's
+    /// lookups (up to 50 observables) in one round trip, and never a herd against an upstream
+    /// that is struggling or a quota that is counted.
+    pub max_in_flight: usize,
+    /// Consecutive failures (timeouts, refused connections, 5xx) that open the circuit: calls
+    /// then fail at once with `service unavailable` for [`breaker_cool_down`](Self::breaker_cool_down),
+    /// then one probe decides whether it closes. 0 turns the breaker off. Default 5.
+    pub breaker_failures: u32,
+    /// How long an open circuit fails calls before a probe. Default 30 s.
+    pub breaker_cool_down: Duration,
+}
+
+impl Default for UpstreamLimits {
+    fn default() -> Self {
+        Self {
+            max_in_flight: 64,
+            breaker_failures: 5,
+            breaker_cool_down: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Most upstream calls in flight.
+pub const UPSTREAM_MAX_IN_FLIGHT: EnvVar = EnvVar::new(
+    "RELAY_UPSTREAM_MAX_IN_FLIGHT",
+    "upstream-max-in-flight",
+    "N",
+    "Most calls to the upstream in flight at once, over all requests; the next wait for a slot \
+     until their request's deadline. Default 64.",
+);
+
+/// Failures that open the circuit.
+pub const UPSTREAM_BREAKER_FAILURES: EnvVar = EnvVar::new(
+    "RELAY_UPSTREAM_BREAKER_FAILURES",
+    "upstream-breaker-failures",
+    "N",
+    "Consecutive upstream failures (timeouts, refused connections, 5xx) after which calls fail \
+     at once for the cool-down; 0 turns the circuit breaker off. Default 5.",
+);
+
+/// How long an open circuit stays open.
+pub const UPSTREAM_BREAKER_COOL_DOWN: EnvVar = EnvVar::new(
+    "RELAY_UPSTREAM_BREAKER_COOL_DOWN",
+    "upstream-breaker-cool-down",
+    "SECONDS",
+    "Seconds an open circuit fails calls at once before one probe decides whether it closes. \
+     Default 30.",
+);
+
+impl UpstreamLimits {
+    /// The variables [`from_settings`](Self::from_settings) reads.
+    pub const ENV_VARS: &'static [EnvVar] = &[
+        UPSTREAM_MAX_IN_FLIGHT,
+        UPSTREAM_BREAKER_FAILURES,
+        UPSTREAM_BREAKER_COOL_DOWN,
+    ];
+
+    /// The limits the variables of [`ENV_VARS`](Self::ENV_VARS) describe, the rest defaults.
+    ///
+    /// # Errors
+    ///
+    /// [`EnvError`] naming the variable that is not a positive integer (the cap), a whole
+    /// number (the failures) or whole seconds (the cool-down).
+    pub fn from_settings(settings: &Settings<'_>) -> Result<Self, EnvError> {
+        let mut limits = Self::default();
+        if let Some(most) = settings.count(&UPSTREAM_MAX_IN_FLIGHT)? {
+            limits.max_in_flight = most;
+        }
+        if let Some(failures) = settings.value(&UPSTREAM_BREAKER_FAILURES) {
+            limits.breaker_failures = failures.parse().map_err(|_| {
+                EnvError::invalid(&UPSTREAM_BREAKER_FAILURES, "a whole number", &failures)
+            })?;
+        }
+        if let Some(cool_down) = settings.seconds(&UPSTREAM_BREAKER_COOL_DOWN)? {
+            limits.breaker_cool_down = cool_down;
+        }
+        Ok(limits)
+    }
+}
+
+/// One upstream service a provider calls, named for its metrics (`upstream` label): build one
+/// per service when the provider is built, and make every call through [`call`](Self::call).
+///
+/// Each call is counted in the request's log line and in `relay_upstream_requests_total` by
+/// outcome, waits for one of [`UpstreamLimits::max_in_flight`] slots, and gives up at the
+/// request's [deadline](Context::deadline); after [`UpstreamLimits::breaker_failures`]
+/// consecutive failures of the upstream itself (timeouts, unreachable, 5xx: not a refused key
+/// or a rate limit) the circuit opens, and calls fail at once with `service unavailable` until
+/// one probe after the cool-down succeeds. Each change of the circuit is one log line and the
+/// gauge `relay_upstream_circuit_open`.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
@@ -37,12 +147,45 @@ use crate::telemetry;
 #[derive(Debug)]
 pub struct Upstream {
     name: Cow<'static, str>,
+    limits: UpstreamLimits,
+    slots: Semaphore,
+    circuit: Mutex<Circuit>,
+}
+
+/// The circuit breaker's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Circuit {
+    /// Calls pass; the failures in a row so far.
+    Closed { failures: u32 },
+    /// Calls fail at once until then.
+    Open { until: std::time::Instant },
+    /// One call, the probe, is deciding.
+    Probing,
+}
+
+/// What the circuit says of a call about to be made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Admission {
+    Pass,
+    Probe,
+    Refuse,
 }
 
 impl Upstream {
-    /// The upstream called `name` in metrics (a short, fixed name such as `abuseipdb`).
+    /// The upstream called `name` in metrics (a short, fixed name such as `abuseipdb`), with
+    /// the default [`UpstreamLimits`].
     pub fn new(name: impl Into<Cow<'static, str>>) -> Self {
-        Self { name: name.into() }
+        Self::with_limits(name, UpstreamLimits::default())
+    }
+
+    /// The upstream called `name`, with `limits`.
+    pub fn with_limits(name: impl Into<Cow<'static, str>>, limits: UpstreamLimits) -> Self {
+        Self {
+            name: name.into(),
+            slots: Semaphore::new(limits.max_in_flight.clamp(1, Semaphore::MAX_PERMITS)),
+            limits,
+            circuit: Mutex::new(Circuit::Closed { failures: 0 }),
+        }
     }
 
     /// Its name.
@@ -51,30 +194,178 @@ impl Upstream {
         &self.name
     }
 
-    /// Makes one call (retries inside `call` count as one): counts it on the request's
-    /// `context` and in the metric by outcome, and turns its failure into the relay's error.
+    /// Makes one call (retries inside `call` count as one): refused at once while the circuit
+    /// is open, else in one of the call slots, given up at the request's deadline; counted on
+    /// the request's `context` and in the metric by outcome; its failure turned into the
+    /// relay's error.
     ///
     /// # Errors
     ///
-    /// The [`RelayError`] of the call's [`UpstreamError`].
+    /// The [`RelayError`] of the call's [`UpstreamError`], or `service unavailable` when the
+    /// circuit is open or the deadline passes first.
     pub async fn call<T>(
         &self,
         context: &Context,
         call: impl Future<Output = Result<T, UpstreamError>>,
     ) -> Result<T, RelayError> {
+        let probe = match self.admit() {
+            Admission::Pass => None,
+            Admission::Probe => Some(Probe(self)),
+            Admission::Refuse => {
+                self.count("circuit_open");
+                return Err(RelayError::ServiceUnavailable(format!(
+                    "{} is failing: its calls are paused for up to {} s after {} failures in a \
+                     row",
+                    self.name,
+                    self.limits.breaker_cool_down.as_secs(),
+                    self.limits.breaker_failures
+                )));
+            }
+        };
+        let deadline = context.deadline();
+        let slot = match deadline {
+            Some(deadline) => tokio::time::timeout_at(deadline, self.slots.acquire()).await,
+            None => Ok(self.slots.acquire().await),
+        };
+        // A slot freed by a call that reached the deadline goes to a waiter whose deadline has
+        // passed too: it does not start.
+        let late = deadline.is_some_and(|deadline| tokio::time::Instant::now() >= deadline);
+        let (Ok(Ok(_slot)), false) = (slot, late) else {
+            self.count("deadline");
+            return Err(RelayError::ServiceUnavailable(format!(
+                "{} is busy: no call could start before the request's deadline",
+                self.name
+            )));
+        };
         context.record_upstream_calls(1);
-        let result = call.await;
-        let outcome = match &result {
+        let _in_flight = InFlight::start(self);
+        let result = match deadline {
+            Some(deadline) => tokio::time::timeout_at(deadline, call)
+                .await
+                .unwrap_or_else(|_| {
+                    Err(UpstreamError::new(
+                        UpstreamFailure::Timeout,
+                        format!("{} did not answer before the request's deadline", self.name),
+                    ))
+                }),
+            None => call.await,
+        };
+        let failed = result
+            .as_ref()
+            .err()
+            .is_some_and(|error| error.trips_the_circuit());
+        self.settle(probe, failed);
+        self.count(match &result {
             Ok(_) => "ok",
             Err(error) => error.failure.as_str(),
-        };
+        });
+        result.map_err(|error| error.error)
+    }
+
+    fn count(&self, outcome: &'static str) {
         metrics::counter!(
             telemetry::UPSTREAM_REQUESTS,
             "upstream" => self.name.clone(),
             "outcome" => outcome
         )
         .increment(1);
-        result.map_err(|error| error.error)
+    }
+
+    fn circuit(&self) -> MutexGuard<'_, Circuit> {
+        self.circuit.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn admit(&self) -> Admission {
+        if self.limits.breaker_failures == 0 {
+            return Admission::Pass;
+        }
+        let mut circuit = self.circuit();
+        match *circuit {
+            Circuit::Closed { .. } => Admission::Pass,
+            Circuit::Open { until } if std::time::Instant::now() >= until => {
+                *circuit = Circuit::Probing;
+                Admission::Probe
+            }
+            Circuit::Open { .. } | Circuit::Probing => Admission::Refuse,
+        }
+    }
+
+    /// Records a call's end: `probe` when it was the circuit's probe, `failed` when the
+    /// upstream itself failed it.
+    fn settle(&self, probe: Option<Probe<'_>>, failed: bool) {
+        if self.limits.breaker_failures == 0 {
+            return;
+        }
+        if let Some(probe) = probe {
+            std::mem::forget(probe);
+            if failed {
+                self.open("the probe failed: the circuit opens again");
+            } else {
+                *self.circuit() = Circuit::Closed { failures: 0 };
+                metrics::gauge!(telemetry::UPSTREAM_CIRCUIT_OPEN, "upstream" => self.name.clone())
+                    .set(0.0);
+                tracing::info!(upstream = %self.name, "the probe succeeded: the circuit closes");
+            }
+            return;
+        }
+        let mut circuit = self.circuit();
+        // Calls that began before the circuit opened do not decide anything afterwards.
+        let Circuit::Closed { failures } = *circuit else {
+            return;
+        };
+        if !failed {
+            *circuit = Circuit::Closed { failures: 0 };
+        } else if failures + 1 >= self.limits.breaker_failures {
+            drop(circuit);
+            self.open("consecutive failures: the circuit opens");
+        } else {
+            *circuit = Circuit::Closed {
+                failures: failures + 1,
+            };
+        }
+    }
+
+    fn open(&self, why: &'static str) {
+        let cool_down = self.limits.breaker_cool_down;
+        *self.circuit() = Circuit::Open {
+            until: std::time::Instant::now() + cool_down,
+        };
+        metrics::gauge!(telemetry::UPSTREAM_CIRCUIT_OPEN, "upstream" => self.name.clone()).set(1.0);
+        tracing::warn!(
+            upstream = %self.name,
+            failures = self.limits.breaker_failures,
+            cool_down_s = cool_down.as_secs(),
+            "{why}"
+        );
+    }
+}
+
+/// The circuit's probe in progress: if its call is dropped before it ends (the client went
+/// away), the circuit is open again with no wait, so the next call probes.
+struct Probe<'a>(&'a Upstream);
+
+impl Drop for Probe<'_> {
+    fn drop(&mut self) {
+        *self.0.circuit() = Circuit::Open {
+            until: std::time::Instant::now(),
+        };
+    }
+}
+
+/// Keeps `relay_upstream_in_flight` right however a call ends.
+struct InFlight(Cow<'static, str>);
+
+impl InFlight {
+    fn start(upstream: &Upstream) -> Self {
+        let name = upstream.name.clone();
+        metrics::gauge!(telemetry::UPSTREAM_IN_FLIGHT, "upstream" => name.clone()).increment(1.0);
+        Self(name)
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        metrics::gauge!(telemetry::UPSTREAM_IN_FLIGHT, "upstream" => self.0.clone()).decrement(1.0);
     }
 }
 
@@ -131,6 +422,16 @@ impl UpstreamError {
     #[must_use]
     pub fn failure(&self) -> UpstreamFailure {
         self.failure
+    }
+
+    /// Whether it is the upstream's own failure, which the circuit breaker counts: down,
+    /// unreachable, or no answer in time. A refused key, a rate limit or a bad answer says the
+    /// upstream is up.
+    fn trips_the_circuit(&self) -> bool {
+        matches!(
+            self.failure,
+            UpstreamFailure::Unavailable | UpstreamFailure::Timeout
+        )
     }
 
     /// The error the relay answers for it.
@@ -294,6 +595,7 @@ where
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::time::Duration;
 
@@ -345,6 +647,192 @@ mod tests {
         });
         assert_eq!(custom.await, Err(own));
         assert_eq!(context.upstream_calls(), 3);
+    }
+
+    fn limits(failures: u32, cool_down_ms: u64) -> UpstreamLimits {
+        UpstreamLimits {
+            max_in_flight: 2,
+            breaker_failures: failures,
+            breaker_cool_down: Duration::from_millis(cool_down_ms),
+        }
+    }
+
+    async fn failing(kind: UpstreamFailure) -> Result<(), UpstreamError> {
+        Err(UpstreamError::new(kind, "down"))
+    }
+
+    async fn ok() -> Result<(), UpstreamError> {
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn the_circuit_opens_after_failures_in_a_row_and_a_probe_closes_it() {
+        let upstream = Upstream::with_limits("test", limits(3, 200));
+        let context = Context::new(Credentials::default(), 1);
+        // Two failures, a success: the count starts again.
+        for _ in 0..2 {
+            assert!(
+                upstream
+                    .call(&context, failing(UpstreamFailure::Timeout))
+                    .await
+                    .is_err()
+            );
+        }
+        assert!(upstream.call(&context, ok()).await.is_ok());
+        // Failures that say the upstream is up (a refused key, a rate limit) do not count.
+        for kind in [
+            UpstreamFailure::Unauthorized,
+            UpstreamFailure::RateLimited,
+            UpstreamFailure::Other,
+        ] {
+            for _ in 0..3 {
+                assert!(upstream.call(&context, failing(kind)).await.is_err());
+            }
+        }
+        assert!(upstream.call(&context, ok()).await.is_ok());
+        // Three in a row: open. A call is then refused without being made.
+        for _ in 0..3 {
+            let _ = upstream
+                .call(&context, failing(UpstreamFailure::Unavailable))
+                .await;
+        }
+        let calls = context.upstream_calls();
+        let made = std::sync::atomic::AtomicBool::new(false);
+        let refused = upstream
+            .call(&context, async {
+                made.store(true, Ordering::SeqCst);
+                Ok(())
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(refused.code(), "service unavailable");
+        assert!(refused.to_string().contains("paused"), "{refused}");
+        assert!(!made.load(Ordering::SeqCst));
+        assert_eq!(context.upstream_calls(), calls);
+        // After the cool-down one probe goes; it fails: open again.
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        assert!(
+            upstream
+                .call(&context, failing(UpstreamFailure::Timeout))
+                .await
+                .is_err()
+        );
+        assert_eq!(context.upstream_calls(), calls + 1);
+        assert!(upstream.call(&context, ok()).await.is_err());
+        // The next probe succeeds: closed, calls pass.
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        assert!(upstream.call(&context, ok()).await.is_ok());
+        assert!(upstream.call(&context, ok()).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_probe_whose_caller_went_away_lets_the_next_call_probe() {
+        let upstream = Upstream::with_limits("test", limits(1, 50));
+        let context = Context::new(Credentials::default(), 1);
+        let _ = upstream
+            .call(&context, failing(UpstreamFailure::Timeout))
+            .await;
+        tokio::time::sleep(Duration::from_millis(80)).await;
+        // The probe hangs and is dropped.
+        let hung = upstream.call(
+            &context,
+            std::future::pending::<Result<(), UpstreamError>>(),
+        );
+        assert!(
+            tokio::time::timeout(Duration::from_millis(50), hung)
+                .await
+                .is_err()
+        );
+        assert!(upstream.call(&context, ok()).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_breaker_of_zero_failures_never_opens() {
+        let upstream = Upstream::with_limits("test", limits(0, 10_000));
+        let context = Context::new(Credentials::default(), 1);
+        for _ in 0..20 {
+            let _ = upstream
+                .call(&context, failing(UpstreamFailure::Unavailable))
+                .await;
+        }
+        assert!(upstream.call(&context, ok()).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn calls_wait_for_a_slot_and_give_up_at_the_deadline() {
+        let upstream = Arc::new(Upstream::with_limits("test", limits(0, 0)));
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(200);
+        let context = Arc::new(Context::new(Credentials::default(), 1).with_deadline(deadline));
+        let in_flight = Arc::new(AtomicUsize::new(0));
+        let most = Arc::new(AtomicUsize::new(0));
+        let mut calls = Vec::new();
+        for _ in 0..6 {
+            let (upstream, context) = (Arc::clone(&upstream), Arc::clone(&context));
+            let (in_flight, most) = (Arc::clone(&in_flight), Arc::clone(&most));
+            calls.push(tokio::spawn(async move {
+                upstream
+                    .call(&context, async {
+                        let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+                        most.fetch_max(now, Ordering::SeqCst);
+                        std::future::pending::<()>().await;
+                        Ok::<(), UpstreamError>(())
+                    })
+                    .await
+            }));
+        }
+        let mut messages = Vec::new();
+        for call in calls {
+            let error = call.await.unwrap().unwrap_err();
+            assert_eq!(error.code(), "service unavailable");
+            messages.push(error.to_string());
+        }
+        // Two slots: two calls ran (and timed out), four never started.
+        assert_eq!(most.load(Ordering::SeqCst), 2);
+        assert_eq!(context.upstream_calls(), 2);
+        assert_eq!(
+            messages.iter().filter(|m| m.contains("busy")).count(),
+            4,
+            "{messages:?}"
+        );
+        assert_eq!(
+            messages.iter().filter(|m| m.contains("deadline")).count(),
+            6,
+            "{messages:?}"
+        );
+    }
+
+    #[test]
+    fn limits_from_settings() {
+        let none = Settings::new(|_| None);
+        assert_eq!(
+            UpstreamLimits::from_settings(&none).unwrap(),
+            UpstreamLimits::default()
+        );
+        let set = Settings::new(|name| {
+            Some(
+                match name {
+                    "RELAY_UPSTREAM_MAX_IN_FLIGHT" => "3",
+                    "RELAY_UPSTREAM_BREAKER_FAILURES" => "0",
+                    "RELAY_UPSTREAM_BREAKER_COOL_DOWN" => "9",
+                    _ => return None,
+                }
+                .to_owned(),
+            )
+        });
+        let limits = UpstreamLimits::from_settings(&set).unwrap();
+        assert_eq!((limits.max_in_flight, limits.breaker_failures), (3, 0));
+        assert_eq!(limits.breaker_cool_down, Duration::from_secs(9));
+        for (name, value) in [
+            ("RELAY_UPSTREAM_MAX_IN_FLIGHT", "0"),
+            ("RELAY_UPSTREAM_BREAKER_FAILURES", "-1"),
+            ("RELAY_UPSTREAM_BREAKER_COOL_DOWN", "soon"),
+        ] {
+            let bad = Settings::new(move |n| (n == name).then(|| value.to_owned()));
+            assert_eq!(
+                UpstreamLimits::from_settings(&bad).unwrap_err().name(),
+                name
+            );
+        }
     }
 
     #[tokio::test]

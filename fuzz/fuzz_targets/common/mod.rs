@@ -45,6 +45,7 @@ pub fn post(path: &str, authorization: Option<&[u8]>, body: &[u8]) -> serde_json
     }
     let request = request.body(Body::from(body.to_vec())).expect("request");
     let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
         .build()
         .expect("runtime");
     runtime.block_on(async {

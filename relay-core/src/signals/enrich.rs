@@ -15,7 +15,7 @@ use super::{IpObservable, SignalsConfig};
 use crate::error::{ConfigError, RelayError, UpstreamFailure};
 use crate::provider::{Context, Outcome};
 use crate::telemetry;
-use crate::upstream::lookup_all;
+use crate::upstream::{Upstream, UpstreamError, lookup_all};
 
 /// A cached blocklist: whose key fetched it, which kind, which id. Keying on the credential
 /// means one caller's cache never answers for another's key.
@@ -25,6 +25,9 @@ type MetadataKey = (ApiKey, ListKind, Arc<str>);
 #[derive(Debug)]
 pub(crate) struct Enricher {
     client: SignalsClient,
+    /// Every call to Signals goes through it: the cap on calls in flight, the circuit breaker,
+    /// the request's deadline, the metric by outcome.
+    upstream: Upstream,
     metadata: Cache<MetadataKey, Arc<ListMetadata>>,
     concurrency: usize,
 }
@@ -39,6 +42,7 @@ impl Enricher {
             .build();
         Ok(Self {
             client,
+            upstream: Upstream::with_limits("auth0-signals", config.upstream),
             metadata,
             concurrency: config.upstream_concurrency.max(1),
         })
@@ -50,8 +54,8 @@ impl Enricher {
         context: &Context,
         key: &ApiKey,
     ) -> Result<(), RelayError> {
-        context.record_upstream_calls(1);
-        self.client.check_key(key).await.map_err(upstream_error)
+        let check = async { self.client.check_key(key).await.map_err(upstream_error) };
+        self.upstream.call(context, check).await
     }
 
     /// `/deliberate/observables`: a verdict per IP, no metadata calls.
@@ -124,8 +128,13 @@ impl Enricher {
         ips: &'a [IpObservable],
     ) -> (Vec<(&'a IpObservable, IpReport)>, Vec<RelayError>) {
         let results = lookup_all(ips, self.concurrency, |o| async move {
-            context.record_upstream_calls(1);
-            (o, self.client.ip_report(key, o.ip).await)
+            let report = async {
+                self.client
+                    .ip_report(key, o.ip)
+                    .await
+                    .map_err(upstream_error)
+            };
+            (o, self.upstream.call(context, report).await)
         })
         .await;
         let mut reports = Vec::with_capacity(results.len());
@@ -134,7 +143,7 @@ impl Enricher {
             match result {
                 Ok(Some(report)) => reports.push((o, report)),
                 Ok(None) => {}
-                Err(e) => errors.push(upstream_error(e)),
+                Err(e) => errors.push(e),
             }
         }
         (reports, errors)
@@ -158,27 +167,26 @@ impl Enricher {
         metrics::counter!(telemetry::METADATA_CACHE_MISSES).increment(1);
         self.metadata
             .try_get_with(cache_key, async {
-                context.record_upstream_calls(1);
-                self.client.list_metadata(key, kind, id).await.map(Arc::new)
+                let fetch = async {
+                    let metadata = self.client.list_metadata(key, kind, id).await;
+                    metadata.map(Arc::new).map_err(upstream_error)
+                };
+                self.upstream.call(context, fetch).await
             })
             .await
-            .map_err(|e: Arc<signals_client::Error>| upstream_error_ref(&e))
+            .map_err(|e: Arc<RelayError>| RelayError::clone(&e))
     }
-}
-
-fn upstream_error(e: signals_client::Error) -> RelayError {
-    upstream_error_ref(&e)
 }
 
 /// Maps a Signals failure to the relay's code, through the mapping every provider shares.
 /// Messages are the client's, which never hold the key; a 401 carries Signals' own text.
-fn upstream_error_ref(e: &signals_client::Error) -> RelayError {
+fn upstream_error(e: signals_client::Error) -> UpstreamError {
     use signals_client::Error;
-    match e {
+    match &e {
         Error::Unauthorized { message } => {
-            RelayError::upstream(UpstreamFailure::Unauthorized, message.clone())
+            UpstreamError::new(UpstreamFailure::Unauthorized, message.clone())
         }
-        Error::Tls { message } => RelayError::upstream(UpstreamFailure::Tls, message.clone()),
+        Error::Tls { message } => UpstreamError::new(UpstreamFailure::Tls, message.clone()),
         _ => {
             let failure = match e.kind() {
                 ErrorKind::Authorization => UpstreamFailure::Unauthorized,
@@ -187,7 +195,7 @@ fn upstream_error_ref(e: &signals_client::Error) -> RelayError {
                 ErrorKind::ServiceUnavailable => UpstreamFailure::Unavailable,
                 _ => UpstreamFailure::Other,
             };
-            RelayError::upstream(failure, e.to_string())
+            UpstreamError::new(failure, e.to_string())
         }
     }
 }
@@ -201,7 +209,7 @@ mod tests {
     use super::*;
 
     fn check(error: Error, code: &str, message: &str) {
-        let mapped = upstream_error(error);
+        let mapped = upstream_error(error).error().clone();
         assert_eq!(
             (mapped.code(), mapped.to_string().as_str()),
             (code, message)

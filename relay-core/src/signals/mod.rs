@@ -27,6 +27,7 @@ use crate::error::{AuthFailure, ConfigError, RelayError};
 use crate::provider::{Context, Outcome, Provider, ProviderInfo, ReferLink};
 use crate::request::{Observable, ParsedObservable};
 use crate::settings::{EnvVar, Settings};
+use crate::upstream::UpstreamLimits;
 
 use enrich::Enricher;
 
@@ -82,6 +83,10 @@ pub struct SignalsConfig {
     pub metadata_cache_capacity: u64,
     /// How long a blocklist's metadata is reused. Default one hour.
     pub metadata_cache_ttl: Duration,
+    /// The cap on calls to Signals in flight and the circuit breaker
+    /// (`RELAY_UPSTREAM_MAX_IN_FLIGHT`, `RELAY_UPSTREAM_BREAKER_FAILURES`,
+    /// `RELAY_UPSTREAM_BREAKER_COOL_DOWN`).
+    pub upstream: UpstreamLimits,
 }
 
 impl Default for SignalsConfig {
@@ -91,16 +96,22 @@ impl Default for SignalsConfig {
             upstream_concurrency: 50,
             metadata_cache_capacity: 10_000,
             metadata_cache_ttl: Duration::from_secs(3600),
+            upstream: UpstreamLimits::default(),
         }
     }
 }
 
 impl SignalsConfig {
     /// The variables [`from_settings`](Self::from_settings) reads.
-    pub const ENV_VARS: &'static [EnvVar] = &[SIGNALS_API_URL];
+    pub const ENV_VARS: &'static [EnvVar] = &[
+        SIGNALS_API_URL,
+        crate::upstream::UPSTREAM_MAX_IN_FLIGHT,
+        crate::upstream::UPSTREAM_BREAKER_FAILURES,
+        crate::upstream::UPSTREAM_BREAKER_COOL_DOWN,
+    ];
 
     /// The configuration described by `SIGNALS_API_URL` (an `http(s)://` URL; default the
-    /// public API's), the rest defaults.
+    /// public API's) and the [`UpstreamLimits`] variables, the rest defaults.
     ///
     /// # Errors
     ///
@@ -110,6 +121,7 @@ impl SignalsConfig {
         if let Some(url) = settings.url(&SIGNALS_API_URL)? {
             config.client.base_url = url;
         }
+        config.upstream = UpstreamLimits::from_settings(settings)?;
         Ok(config)
     }
 }

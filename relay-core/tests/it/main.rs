@@ -16,6 +16,7 @@ mod openapi;
 mod oracle;
 mod original;
 mod props;
+mod protection;
 mod provider;
 mod routes;
 mod secrets;

@@ -37,6 +37,7 @@ fn post(path: &str, authorization: Option<HeaderValue>, body: Vec<u8>) -> Value 
     }
     let request = request.body(Body::from(body)).expect("request");
     let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
         .build()
         .expect("runtime");
     runtime.block_on(async {
