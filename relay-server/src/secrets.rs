@@ -3,6 +3,7 @@
 //! value still works but is warned about, as database clients do: other local users can read
 //! a process's command line (`ps`, `/proc`), and shells keep it in their history.
 
+use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
 
 use clap::{Arg, ArgMatches};
@@ -52,9 +53,12 @@ pub(crate) fn secret_key_args(command: clap::Command, help: &str) -> clap::Comma
             Arg::new("secret-key")
                 .long("secret-key")
                 .value_name("KEY")
+                .num_args(0..=1)
+                .default_missing_value("")
                 .help(format!(
-                    "{help} (prefer --secret-key-file: a value here is visible to other local \
-                     users)."
+                    "{help}; without a value it is asked for, hidden, on the terminal (a value \
+                     here is visible to other local users: prefer the prompt or \
+                     --secret-key-file)."
                 )),
         )
         .arg(
@@ -67,18 +71,41 @@ pub(crate) fn secret_key_args(command: clap::Command, help: &str) -> clap::Comma
         )
 }
 
-/// The `SECRET_KEY` given to a command with [`secret_key_args`], if any.
+/// The `SECRET_KEY` given to a command with [`secret_key_args`], if any: from its file, asked
+/// for on the terminal (`--secret-key` without a value), or a flag's value (warned about).
 pub(crate) fn secret_key(command: &str, args: &ArgMatches) -> Result<Option<String>, String> {
     if let Some(path) = args.get_one::<PathBuf>("secret-key-file") {
         return read_file(path, "a SECRET_KEY").map(Some);
     }
     match args.get_one::<String>("secret-key") {
-        Some(key) if key.is_empty() => Err("--secret-key must not be empty".into()),
+        Some(key) if key.is_empty() => prompt_secret_key().map(Some),
         Some(key) => {
             warn_on_command_line(command, "secret-key", "SECRET_KEY");
             Ok(Some(key.clone()))
         }
         None => Ok(None),
+    }
+}
+
+/// Asks for the `SECRET_KEY` without echo; only on a terminal.
+fn prompt_secret_key() -> Result<String, String> {
+    if !std::io::stdin().is_terminal() {
+        return Err(
+            "--secret-key without a value asks for it on a terminal, and stdin is not one: use \
+             --secret-key-file FILE"
+                .into(),
+        );
+    }
+    loop {
+        let key = rpassword::prompt_password("SECRET_KEY: ")
+            .map_err(|e| format!("cannot read the SECRET_KEY: {e}"))?;
+        if !key.is_empty() {
+            return Ok(key);
+        }
+        #[allow(clippy::print_stderr)]
+        {
+            eprintln!("The SECRET_KEY must not be empty; try again.");
+        }
     }
 }
 

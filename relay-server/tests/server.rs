@@ -855,3 +855,57 @@ async fn silent_and_idle_clients_are_closed_and_a_slow_request_is_not() {
     assert!(idle >= Duration::from_millis(900), "{idle:?}");
     assert_eq!(slow["data"]["verdicts"]["count"], 1, "{slow}");
 }
+
+/// A secret on the command line still works but is warned about; the file forms and the
+/// prompt keep it off the command line, and without a terminal the prompt is an error, not a
+/// hang.
+#[tokio::test]
+async fn secrets_come_from_files_and_a_secret_flag_is_warned_about() {
+    let out = jwt_cli(&["--key", API_KEY, "--secret-key", SECRET, "--quiet"]);
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("warning: --secret-key puts a secret on the command line"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(SECRET), "{stderr}");
+
+    let out = jwt_cli(&["--key", API_KEY, "--secret-key", "--quiet"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("use --secret-key-file FILE"), "{stderr}");
+
+    // The server reads its SECRET_KEY from a file, named by a flag or by SECRET_KEY_FILE.
+    let dir = std::env::temp_dir().join(format!("relay-server-secret-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("secret");
+    std::fs::write(&file, format!("{SECRET}\n")).unwrap();
+    let upstream = upstream(Duration::ZERO).await;
+    for by_flag in [true, false] {
+        let mut command = Command::new(BIN);
+        command
+            .env_remove("SECRET_KEY")
+            .env("SIGNALS_API_URL", upstream.uri());
+        if by_flag {
+            command.arg("--secret-key-file").arg(&file);
+        } else {
+            command.env("SECRET_KEY_FILE", &file);
+        }
+        let server = Server::spawn(command);
+        let url = format!("{}/deliberate/observables", server.url);
+        let answer = post(&url, &token(), json!([{"type": "ip", "value": "1.1.1.1"}])).await;
+        assert_eq!(
+            answer["data"]["verdicts"]["count"], 1,
+            "by flag {by_flag}: {answer}"
+        );
+        assert!(
+            !server
+                .log
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|l| l.contains(SECRET))
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
