@@ -52,8 +52,7 @@ const MAX_JWKS_BYTES: usize = 256 * 1024;
 /// assert_eq!(jwks.allowed_hosts.len(), xdr_relay_core::DEFAULT_JWKS_HOSTS.len());
 /// assert!(!jwks.allow_http);
 /// let mut config = xdr_relay_core::RelayConfig::default();
-/// config.jwks = Some(jwks);
-/// assert!(xdr_relay_core::router(config).is_ok());
+/// config.jwks = Some(jwks); // what `AUTH_TYPE=jwks` and `RELAY_URL` set
 /// ```
 #[derive(Debug, Clone)]
 #[non_exhaustive]

@@ -1,43 +1,65 @@
-//! The Cisco Threat Response / XDR relay for Auth0 Signals, and the SDK for relays of any source.
+//! The SDK for Cisco XDR / Threat Response relay modules, and the relay for Auth0 Signals.
 //!
-//! **What it is:** everything a Threat Response relay module needs besides its source of
-//! intelligence, as one [`axum::Router`]: JWT verification (HS256 with a shared secret, or Cisco
+//! **What it is:** everything a relay module needs besides its source of intelligence, as one
+//! [`axum::Router`] ([`router_for`]): JWT verification (HS256 with a shared secret, or Cisco
 //! XDR's RS256 configuration tokens against the region's published keys: [`JwksConfig`]), the
 //! caller's credentials checked and typed ([`Credentials`]), request parsing, limits and
-//! observable filtering, the error envelope with partial data, the entity limit, `/version`,
-//! `/watchdog`, the `/respond/*` defaults and the OpenAPI document. The source is a
-//! [`Provider`]: [`router_for`] serves any provider, and [`router`] the first one,
-//! [`Auth0Signals`] (the mapping from Auth0 Signals reports to CTIM, and refer links).
-//! Every request gets an id (`X-Request-Id`), a tracing span, a log line and metrics, and a
-//! handler that panics answers HTTP 500 alone: [`telemetry`].
+//! observable filtering, the error envelope with partial data, the entity limit, a deadline
+//! per request, `/version`, `/watchdog`, the `/respond/*` defaults and the OpenAPI document.
+//! The source is a [`Provider`], described for the adapters by an [`App`] (its
+//! [`ProviderInfo`], its [settings](EnvVar), how it is built); a networked provider calls its
+//! upstream through an [`Upstream`] (a cap on calls in flight, a circuit breaker, metrics) and
+//! looks many observables up at once with [`lookup_all`]. [`module_type`] derives the XDR
+//! module type and [`encode_claims`] signs tokens. Every request gets an id (`X-Request-Id`), a
+//! tracing span, a log line and metrics, and a handler that panics answers HTTP 500 alone:
+//! [`telemetry`]. With the `signals` feature (on by default), the first provider:
+//! `Auth0Signals` (the mapping from Auth0 Signals reports to CTIM, and refer links).
 //! **What it is not:** it never reads environment variables, never binds a socket and never
-//! installs a metrics recorder, a subscriber or a panic hook; the adapters (`relay-server`,
-//! `relay-lambda`, or a relay's own `main`) build the config, install those and serve the
-//! router. The [`Provider`] docs show a minimal provider; `examples/blocklist_relay` in the
-//! repository is a complete one.
+//! installs a metrics recorder, a subscriber or a panic hook: `xdr-relay-server`'s `main_for`
+//! and `xdr-relay-lambda`'s `run_for` read the settings, install those and serve the router.
+//! The [`Provider`] docs show a minimal provider; `relay-blocklist` in the repository is a
+//! complete relay, and the README walks a new one from `cargo new` to shipping it.
 //!
 //! ```
-//! # #[tokio::main(flavor = "current_thread")] async fn main() {
-//! use xdr_relay_core::{RelayConfig, SecretKey};
+//! # use xdr_relay_core::ctim_model::{ObservableType, ObserveBundle, Verdict};
+//! # use xdr_relay_core::{Context, Outcome, ParsedObservable, Provider, RelayError};
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # struct Nothing;
+//! # #[xdr_relay_core::async_trait]
+//! # impl Provider for Nothing {
+//! #     fn info(&self) -> ProviderInfo { info() }
+//! #     async fn deliberate(&self, _: &Context, _: &[ParsedObservable]) -> Result<Outcome<Vec<Verdict>>, RelayError> { Ok(Outcome::new(Vec::new())) }
+//! #     async fn observe(&self, _: &Context, _: &[ParsedObservable]) -> Result<Outcome<ObserveBundle>, RelayError> { Ok(Outcome::new(ObserveBundle::default())) }
+//! # }
+//! use std::sync::Arc;
 //! use tower::ServiceExt as _;
+//! use xdr_relay_core::{App, ProviderInfo, RelayConfig, Settings};
 //!
-//! let mut config = RelayConfig::default();
-//! config.secret_key = SecretKey::new("a 64-character secret in real deployments");
-//! let app = xdr_relay_core::router(config).unwrap();
+//! fn info() -> ProviderInfo {
+//!     ProviderInfo::new("Nothing", "1.0.0", [ObservableType::Ip])
+//! }
+//! let app = App::new(info(), |_settings| Ok(Nothing));
+//!
+//! // What the adapters do with the process environment (here, a table).
+//! let env = Settings::new(|name| (name == "SECRET_KEY").then(|| "a 64-character secret".to_owned()));
+//! let config = RelayConfig::from_settings(&env)?;
+//! let router = xdr_relay_core::router_for(config, Arc::new(app.build(&env)?))?;
 //!
 //! // `/watchdog` needs no token and makes no upstream call.
 //! let request = axum::http::Request::get("/watchdog")
 //!     .header("Health-Check", "ping")
-//!     .body(axum::body::Body::empty())
-//!     .unwrap();
-//! let response = app.oneshot(request).await.unwrap();
-//! let body = axum::body::to_bytes(response.into_body(), 1024).await.unwrap();
+//!     .body(axum::body::Body::empty())?;
+//! let response = router.oneshot(request).await?;
+//! let body = axum::body::to_bytes(response.into_body(), 1024).await?;
 //! assert_eq!(&body[..], br#"{"data":"ping"}"#);
-//! # }
+//! # Ok(()) }
 //! ```
 //!
 //! # Cargo features
 //!
+//! - `signals` (on by default): the Auth0 Signals provider (`Auth0Signals`,
+//!   `SignalsConfig`, `router`, `openapi`) on `signals-client`. Without it the crate is the SDK
+//!   alone and links no Signals client.
 //! - `bench` (off by default): the module `xdr_relay_core::bench`, entry points for the crate's
 //!   own benchmarks and fuzz targets. **Unstable:** not part of the API, may change or disappear in any release.
 #![forbid(unsafe_code)]
@@ -104,8 +126,9 @@ pub use upstream::{
     UpstreamError, UpstreamLimits, lookup_all,
 };
 
-/// The code of README.md, compiled (and run, unless marked `no_run`) with the doctests.
-#[cfg(doctest)]
+/// The code of README.md, compiled (and run, unless marked `no_run`) with the doctests (its
+/// last examples serve the Auth0 Signals relay).
+#[cfg(all(doctest, feature = "signals"))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 

@@ -12,7 +12,7 @@ use std::time::Duration;
 /// One setting a relay reads from its environment (and, on a server, from a flag): its
 /// variable, its flag, what it holds and whether it is a secret.
 ///
-/// The relay's own settings are [`RelayConfig::ENV_VARS`]; a provider declares its own with
+/// The relay's own settings are [`RelayConfig::ENV_VARS`](crate::RelayConfig::ENV_VARS); a provider declares its own with
 /// its [`App`](crate::App). Every adapter lists them in its `--help` and reads them through
 /// one [`Settings`] lookup, so a setting is declared once, here, and parsed once, by whoever
 /// owns it.
@@ -150,7 +150,7 @@ impl EnvVar {
 }
 
 /// The values of a relay's settings, read through one lookup, and the one way they are
-/// parsed: by [`RelayConfig::from_settings`] for the relay's own and by a provider's
+/// parsed: by [`RelayConfig::from_settings`](crate::RelayConfig::from_settings) for the relay's own and by a provider's
 /// [`App`](crate::App) for its own, so every value is trimmed, checked and reported alike.
 ///
 /// The adapter decides where values come from (the process environment, flags over it, a

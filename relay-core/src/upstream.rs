@@ -388,7 +388,7 @@ impl UpstreamError {
     }
 
     /// A failure of `kind`, answered with the provider's own `error` (a code relay-core does
-    /// not map, such as [`RelayError::Other`]).
+    /// not map, such as [`RelayError::custom`]).
     #[must_use]
     pub fn with_error(kind: UpstreamFailure, error: RelayError) -> Self {
         Self {

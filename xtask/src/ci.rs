@@ -13,11 +13,13 @@ struct StepResult {
 }
 
 /// The cargo features users choose from: every combination builds (cargo-hack; resolver 3 keeps
-/// dev-dependencies' features out of a plain `check`, so none hides a missing feature), and the
-/// socless-events tests pass on each backend alone and on none (the default set runs in the
-/// test step).
+/// dev-dependencies' features out of a plain `check`, so none hides a missing feature),
+/// relay-core's tests pass without its Auth0 Signals half, and the socless-events tests pass on
+/// each backend alone and on none (the default set runs in the test step).
 const FEATURES: &[&str] = &[
-    "hack check --feature-powerset -p socless-events -p xdr-relay-server",
+    "hack check --feature-powerset -p socless-events -p xdr-relay-core -p xdr-relay-server -p xdr-relay-lambda",
+    // The SDK alone (no Auth0 Signals half): its unit, integration and doc tests.
+    "test -p xdr-relay-core --no-default-features",
     "test -p socless-events --no-default-features",
     "test -p socless-events --no-default-features --features local",
     "test -p socless-events --no-default-features --features aws",

@@ -1,5 +1,6 @@
-//! The relay end to end: `xdr_relay_core::router` through `tower::ServiceExt::oneshot` against a
-//! wiremock upstream on 127.0.0.1.
+//! The Auth0 Signals relay end to end (the `signals` feature): `router_for` with the Signals
+//! provider through `tower::ServiceExt::oneshot` against a wiremock upstream on 127.0.0.1. What
+//! every provider gets is tested in `tests/sdk.rs`, with and without the feature.
 
 // Test helpers live outside #[test] functions, where clippy's allow-*-in-tests does not reach:
 // a failed expect is how a helper fails its test.
@@ -17,7 +18,6 @@ mod oracle;
 mod original;
 mod props;
 mod protection;
-mod provider;
 mod routes;
 mod secrets;
 mod upstream;

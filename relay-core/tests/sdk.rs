@@ -2,6 +2,9 @@
 //! observables of its types, the entity limit) and what it makes of its answers (partial data
 //! beside errors, one error for a failed call, response actions, the OpenAPI document).
 
+// Helpers outside #[test] functions fail their test by panicking, as tests do.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
@@ -13,11 +16,24 @@ use tower::ServiceExt as _;
 use xdr_relay_core::ctim_model::{Disposition, ObservableType, ObserveBundle, ValidTime, Verdict};
 use xdr_relay_core::{
     Context, CredentialField, CredentialKind, Credentials, Outcome, ParsedObservable, Provider,
-    ProviderInfo, ReferLink, RelayConfig, RelayError, ResponseAction, Trigger, TriggerStatus,
-    UpstreamFailure, async_trait,
+    ProviderInfo, ReferLink, RelayConfig, RelayError, ResponseAction, SecretKey, Trigger,
+    TriggerStatus, UpstreamFailure, async_trait,
 };
 
-use crate::common::{SECRET, observables, secret};
+const SECRET: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+fn secret() -> SecretKey {
+    SecretKey::new(SECRET).expect("non-empty secret")
+}
+
+/// A request body of `(type, value)` observables.
+fn observables(pairs: &[(&str, &str)]) -> String {
+    let items: Vec<Value> = pairs
+        .iter()
+        .map(|(t, v)| json!({"type": t, "value": v}))
+        .collect();
+    Value::Array(items).to_string()
+}
 
 /// What the fake provider was handed, per call: the route, the observables as
 /// `type:value`, its credentials and the entity limit.
