@@ -691,6 +691,12 @@ async fn metrics_count_known_traffic_exactly_on_their_own_listener() {
             r#"signals_client_requests_total{endpoint="/metadata/{kind}/lists/{id}",outcome="ok"}"#,
             1.0,
         ),
+        // Every call to Signals through the provider's Upstream: four reports, one list.
+        (
+            r#"relay_upstream_requests_total{upstream="auth0-signals",outcome="ok"}"#,
+            5.0,
+        ),
+        (r#"relay_upstream_in_flight{upstream="auth0-signals"}"#, 0.0),
         ("relay_metadata_cache_misses_total", 1.0),
         ("relay_metadata_cache_hits_total", 1.0),
         ("relay_requests_in_flight", 0.0),
@@ -759,9 +765,10 @@ print(len(families), sum(len(f.samples) for f in families))
     );
     let counts = String::from_utf8_lossy(&out.stdout);
     let families: usize = counts.split_whitespace().next().unwrap().parse().unwrap();
-    // Those of the traffic above: every relay family but the JWKS one, the client's requests
-    // (no retries), and the server's open connections.
-    assert_eq!(families, 9, "{counts}");
+    // Those of the traffic above: every relay family but the JWKS one and the circuit's (it
+    // never opened), the client's requests (no retries), the provider's upstream calls and
+    // those in flight, and the server's open connections.
+    assert_eq!(families, 11, "{counts}");
 }
 
 /// A client that writes a whole oversized request before reading (Python's urllib, requests)

@@ -132,9 +132,10 @@ fn build_and_check(
     arm64: bool,
     release: Release,
 ) -> Result<Vec<Packaged>, String> {
-    let (triple, machine) = match arm64 {
-        false => ("x86_64-unknown-linux-gnu", elf::EM_X86_64),
-        true => ("aarch64-unknown-linux-gnu", elf::EM_AARCH64),
+    // The CPU every Lambda host of the architecture has: what cargo-lambda's release flags name.
+    let (triple, machine, cpu) = match arm64 {
+        false => ("x86_64-unknown-linux-gnu", elf::EM_X86_64, "haswell"),
+        true => ("aarch64-unknown-linux-gnu", elf::EM_AARCH64, "neoverse-n1"),
     };
     // cargo-lambda and zig come from PyPI: run cargo with the tools' environment on PATH.
     let path = crate::tools::ensure(&[crate::tools::Tool::CARGO_LAMBDA])?.path;
@@ -154,12 +155,18 @@ fn build_and_check(
     {
         println!("\n== lambda: cargo lambda build {name} ({triple}) ==");
         let lambda_dir = lambda_dir.to_string_lossy();
-        // `--release`, not `--profile release`: only then does cargo-lambda add its release
-        // flags (`-C target-cpu=haswell` on x86_64, which every Lambda CPU has).
+        // cargo-lambda's release flags add `panic = "abort"` to the profile, which would end the
+        // function's process on a panic instead of the one request (relay-core catches the
+        // unwind and answers 500; relay-server refuses to build without it): they are turned
+        // off, and their one other flag, the Lambda hosts' CPU, given here.
+        let rustflags = format!(r#"build.rustflags=["-C", "target-cpu={cpu}"]"#);
         let args = [
             "lambda",
             "build",
             "--release",
+            "--disable-optimizations",
+            "--config",
+            &rustflags,
             "--output-format",
             "zip",
             "--lambda-dir",

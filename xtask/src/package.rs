@@ -13,13 +13,16 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// Every crate meant for crates.io packs and builds from its package alone (`xtask` is
-/// `publish = false`). `--allow-dirty`: what is checked is the content, not the git state.
-const PACKAGE: [&str; 7] = [
+/// Every crate meant for crates.io packs and builds from its package alone (`xtask` and the
+/// blocklist relay are `publish = false`). `--allow-dirty`: what is checked is the content,
+/// not the git state.
+const PACKAGE: [&str; 9] = [
     "package",
     "--workspace",
     "--exclude",
     "xtask",
+    "--exclude",
+    "xdr-relay-blocklist",
     "--allow-dirty",
     "--no-verify",
     "--quiet",
