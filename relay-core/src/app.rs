@@ -238,6 +238,27 @@ mod tests {
     }
 
     #[test]
+    fn what_an_adapter_reads_of_an_app() {
+        const MINE: EnvVar = EnvVar::new("MINE", "mine", "X", "help");
+        let app = app()
+            .settings([MINE])
+            .catalog_module("us", "an-id")
+            .catalog_module("eu", "another-id");
+        assert_eq!(app.info().name, "Nothing");
+        assert_eq!(app.provider_settings(), [MINE]);
+        let names: Vec<&str> = app.env_vars().map(|v| v.name).collect();
+        assert_eq!(names.len(), RelayConfig::ENV_VARS.len() + 1);
+        assert_eq!(names.last(), Some(&"MINE"));
+        assert_eq!(app.catalog().len(), 2);
+        assert_eq!(app.catalog()[1].1, "another-id");
+        let debug = format!("{app:?}");
+        assert!(
+            debug.contains("Nothing") && debug.contains("MINE"),
+            "{debug}"
+        );
+    }
+
+    #[test]
     fn a_provider_setting_may_not_repeat_a_relay_setting() {
         let none = Settings::new(|_| None);
         assert!(app().build(&none).is_ok());

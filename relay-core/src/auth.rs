@@ -299,6 +299,45 @@ fn decode_claims(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn encode_claims_refuses_what_the_relay_would_refuse_and_quotes_no_value() {
+        let fields = [
+            CredentialField::required("key", CredentialKind::ApiKey, "the API key"),
+            CredentialField::optional("strict", CredentialKind::Boolean, "a switch"),
+        ];
+        let secret = SecretKey::new("0123456789abcdef").unwrap();
+        let sign = |claims: Value| {
+            encode_claims(&secret, &fields, claims.as_object().unwrap()).map_err(|e| e.to_string())
+        };
+        let token = sign(json!({"key": "hunter2", "strict": true, "CTR_ENTITIES_LIMIT": 3}));
+        let token = token.unwrap();
+        let claims = decode_claims(&token, &secret, &validation()).unwrap();
+        let credentials = token::credentials(&claims, &fields).unwrap();
+        assert_eq!(credentials.str("key"), Some("hunter2"));
+        assert_eq!(credentials.boolean("strict"), Some(true));
+        assert_eq!(credentials.entities_limit(), Some(3));
+        for (claims, says) in [
+            (json!({"strict": true}), "key (the API key) is required"),
+            (
+                json!({"key": "hunter2", "strict": "yes"}),
+                "strict must be true or false",
+            ),
+            (json!({"key": ""}), "key must be a non-empty string"),
+            (
+                json!({"key": "hunter2", "CTR_ENTITIES_LIMIT": 0}),
+                "CTR_ENTITIES_LIMIT must be a positive integer",
+            ),
+            (
+                json!({"key": "hunter2", "other": 1}),
+                r#"no field "other" (its fields: key, strict, and CTR_ENTITIES_LIMIT)"#,
+            ),
+        ] {
+            let error = sign(claims.clone()).unwrap_err();
+            assert!(error.contains(says), "{claims}: {error}");
+            assert!(!error.contains("hunter2"), "{error}");
+        }
+    }
     use axum::http::HeaderValue;
     use base64::Engine as _;
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;

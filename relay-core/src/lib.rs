@@ -107,7 +107,8 @@ pub use credentials::{CredentialField, CredentialKind, Credentials};
 pub use error::{AuthFailure, ConfigError, RelayError, UpstreamFailure};
 pub use jwks::{DEFAULT_JWKS_HOSTS, JwksConfig};
 pub use module_type::{
-    CONFIGURATION_PREFIX, ModuleAuth, SECRET_KEY_PLACEHOLDER, configuration_key, module_type,
+    CONFIGURATION_PREFIX, Capability, ConfigurationField, ModuleAuth, ModuleProperties, ModuleType,
+    SECRET_KEY_PLACEHOLDER, configuration_key, module_type,
 };
 pub use openapi::openapi_for;
 pub use provider::{

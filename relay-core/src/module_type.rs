@@ -9,7 +9,8 @@
 //! [`crate::credentials`].
 
 use ctim_model::ObservableType;
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 
 use crate::credentials::{CredentialKind, ENTITIES_LIMIT};
 use crate::provider::ProviderInfo;
@@ -53,6 +54,87 @@ pub enum ModuleAuth<'a> {
 /// The placeholder written for the `SECRET_KEY` when the module type is printed without it.
 pub const SECRET_KEY_PLACEHOLDER: &str = "<SECRET_KEY>";
 
+/// A Threat Response / XDR module type: what [`module_type`] derives from a relay's
+/// [`ProviderInfo`]. It serialises with Cisco's field names, in the order of Cisco's Module
+/// Maker (`title`, `default_name`, ..., `properties`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct ModuleType {
+    /// The module type's title: the provider's name.
+    pub title: String,
+    /// The name a new module gets: the provider's name.
+    pub default_name: String,
+    /// One line: the name and the relay's version.
+    pub short_description: String,
+    /// The provider's [description](ProviderInfo::description).
+    pub description: String,
+    /// Links shown beside the module type (none).
+    pub external_references: Vec<Value>,
+    /// The fields an administrator fills in; XDR signs each into the token without the
+    /// [`CONFIGURATION_PREFIX`].
+    pub configuration_spec: Vec<ConfigurationField>,
+    /// What the relay answers.
+    pub capabilities: Vec<Capability>,
+    /// Where the relay is and how XDR authenticates to it.
+    pub properties: ModuleProperties,
+}
+
+/// One `configuration_spec` entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct ConfigurationField {
+    /// `custom_` + the claim's name.
+    pub key: String,
+    /// `api_key`, `string`, `integer` or `boolean` ([`CredentialKind::spec_type`]).
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// The form's label.
+    pub label: String,
+    /// One sentence.
+    pub tooltip: String,
+    /// Whether the module cannot be saved without it.
+    pub required: bool,
+}
+
+/// One `capabilities` entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct Capability {
+    /// `health`, `deliberate`, `observe`, `refer`, `respond` or `tiles`.
+    pub id: &'static str,
+    /// One sentence.
+    pub description: String,
+}
+
+/// The `properties` of a module type.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct ModuleProperties {
+    /// The relay's public URL.
+    pub url: String,
+    /// The relay API's routes XDR may call.
+    #[serde(rename = "supported-apis")]
+    pub supported_apis: Vec<&'static str>,
+    /// `configuration-token`.
+    #[serde(rename = "auth-type")]
+    pub auth_type: &'static str,
+    /// `HS256` (secret-key mode) or `RS256` (jwks mode).
+    #[serde(rename = "configuration-token-alg")]
+    pub token_alg: &'static str,
+    /// The tokens' audience: the relay's public URL, which the relay checks in jwks mode.
+    #[serde(rename = "configuration-token-audience")]
+    pub audience: String,
+    /// Secret-key mode: the `SECRET_KEY` XDR signs with (or [`SECRET_KEY_PLACEHOLDER`]).
+    #[serde(
+        rename = "configuration-token-key",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub token_key: Option<String>,
+    /// Jwks mode: the region's key server, which XDR names in the token as `jwks_host`.
+    #[serde(rename = "custom_jwks_host", skip_serializing_if = "Option::is_none")]
+    pub jwks_host: Option<String>,
+}
+
 /// The module type of the relay described by `info`, served at `url` (its `RELAY_URL`: the
 /// tokens' audience), with `auth`.
 ///
@@ -69,36 +151,36 @@ pub const SECRET_KEY_PLACEHOLDER: &str = "<SECRET_KEY>";
 /// let info = ProviderInfo::new("Example Intel", "1.0.0", [ObservableType::Ip])
 ///     .credential(CredentialField::required("key", CredentialKind::ApiKey, "the Example Intel API key").label("API Key"));
 /// let auth = ModuleAuth::Jwks { jwks_host: "visibility.amp.cisco.com" };
-/// let module = module_type(&info, "https://relay.example.com", auth);
+/// let module = serde_json::to_value(module_type(&info, "https://relay.example.com", auth))?;
 /// assert_eq!(module["configuration_spec"][0]["key"], "custom_key");
 /// assert_eq!(module["configuration_spec"][0]["type"], "api_key");
 /// assert_eq!(module["properties"]["custom_jwks_host"], "visibility.amp.cisco.com");
 /// assert_eq!(module["properties"]["supported-apis"][0], "health");
+/// # Ok::<(), serde_json::Error>(())
 /// ```
 #[must_use]
-pub fn module_type(info: &ProviderInfo, url: &str, auth: ModuleAuth<'_>) -> Value {
+pub fn module_type(info: &ProviderInfo, url: &str, auth: ModuleAuth<'_>) -> ModuleType {
     let name = &info.name;
-    let mut spec: Vec<Value> = info
+    let mut spec: Vec<ConfigurationField> = info
         .credentials
         .iter()
-        .map(|field| {
-            json!({
-                "key": configuration_key(&field.name),
-                "type": field.kind.spec_type(),
-                "label": field.form_label(),
-                "tooltip": sentence(&field.description),
-                "required": field.required,
-            })
+        .map(|field| ConfigurationField {
+            key: configuration_key(&field.name),
+            kind: field.kind.spec_type(),
+            label: field.form_label().to_owned(),
+            tooltip: sentence(&field.description),
+            required: field.required,
         })
         .collect();
-    spec.push(json!({
-        "key": configuration_key(ENTITIES_LIMIT),
-        "type": CredentialKind::PositiveInteger.spec_type(),
-        "label": "Entities Limit",
-        "tooltip": "The most judgements and sightings per observable (default: the relay's \
-                    CTR_ENTITIES_LIMIT, 100 unless set).",
-        "required": false,
-    }));
+    spec.push(ConfigurationField {
+        key: configuration_key(ENTITIES_LIMIT),
+        kind: CredentialKind::PositiveInteger.spec_type(),
+        label: "Entities Limit".to_owned(),
+        tooltip: "The most judgements and sightings per observable (default: the relay's \
+                  CTR_ENTITIES_LIMIT, 100 unless set)."
+            .to_owned(),
+        required: false,
+    });
 
     let types = type_list(&info.observable_types);
     let mut capabilities = vec![
@@ -122,37 +204,36 @@ pub fn module_type(info: &ProviderInfo, url: &str, auth: ModuleAuth<'_>) -> Valu
         apis.extend(["respond/observables", "respond/trigger"]);
     }
 
-    let mut properties = json!({
-        "url": url,
-        "supported-apis": apis,
-        "auth-type": "configuration-token",
-        "configuration-token-audience": url,
-    });
-    match auth {
-        ModuleAuth::SecretKey { key } => {
-            properties["configuration-token-alg"] = json!("HS256");
-            properties["configuration-token-key"] = json!(key.unwrap_or(SECRET_KEY_PLACEHOLDER));
-        }
-        ModuleAuth::Jwks { jwks_host } => {
-            properties["configuration-token-alg"] = json!("RS256");
-            properties[configuration_key("jwks_host")] = json!(jwks_host);
-        }
+    let (token_alg, token_key, jwks_host) = match auth {
+        ModuleAuth::SecretKey { key } => (
+            "HS256",
+            Some(key.unwrap_or(SECRET_KEY_PLACEHOLDER).to_owned()),
+            None,
+        ),
+        ModuleAuth::Jwks { jwks_host } => ("RS256", None, Some(jwks_host.to_owned())),
+    };
+    ModuleType {
+        title: name.to_string(),
+        default_name: name.to_string(),
+        short_description: format!("{name} relay for Cisco XDR, version {}.", info.version),
+        description: info.description.to_string(),
+        external_references: Vec::new(),
+        configuration_spec: spec,
+        capabilities,
+        properties: ModuleProperties {
+            url: url.to_owned(),
+            supported_apis: apis,
+            auth_type: "configuration-token",
+            token_alg,
+            audience: url.to_owned(),
+            token_key,
+            jwks_host,
+        },
     }
-
-    json!({
-        "title": name,
-        "default_name": name,
-        "short_description": format!("{name} relay for Cisco XDR, version {}.", info.version),
-        "description": info.description,
-        "external_references": [],
-        "configuration_spec": spec,
-        "capabilities": capabilities,
-        "properties": properties,
-    })
 }
 
-fn capability(id: &str, description: String) -> Value {
-    json!({ "id": id, "description": description })
+fn capability(id: &'static str, description: String) -> Capability {
+    Capability { id, description }
 }
 
 /// `ip, ipv6 and domain observables`.
@@ -180,8 +261,34 @@ fn sentence(phrase: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
     use crate::credentials::CredentialField;
+
+    fn json(module: ModuleType) -> Value {
+        serde_json::to_value(module).unwrap()
+    }
+
+    #[test]
+    fn the_keys_come_in_module_makers_order() {
+        let module = module_type(&info(), "https://r", ModuleAuth::SecretKey { key: None });
+        let text = serde_json::to_string(&module).unwrap();
+        let at = |key: &str| text.find(&format!("\"{key}\"")).unwrap();
+        let order = [
+            "title",
+            "default_name",
+            "short_description",
+            "description",
+            "external_references",
+            "configuration_spec",
+            "capabilities",
+            "properties",
+        ];
+        for pair in order.windows(2) {
+            assert!(at(pair[0]) < at(pair[1]), "{pair:?} in {text}");
+        }
+    }
 
     fn info() -> ProviderInfo {
         ProviderInfo::new(
@@ -200,13 +307,13 @@ mod tests {
     /// urlscan.io): keys, `configuration_spec` entries, capabilities, properties.
     #[test]
     fn a_configuration_token_module_type_has_ciscos_shape() {
-        let module = module_type(
+        let module = json(module_type(
             &info(),
             "https://relay.example.com",
             ModuleAuth::Jwks {
                 jwks_host: "visibility.eu.amp.cisco.com",
             },
-        );
+        ));
         let keys: Vec<&str> = module
             .as_object()
             .unwrap()
@@ -262,7 +369,11 @@ mod tests {
     #[test]
     fn a_secret_key_module_type_carries_the_key_or_a_placeholder() {
         let url = "https://relay.example.com";
-        let placeholder = module_type(&info(), url, ModuleAuth::SecretKey { key: None });
+        let placeholder = json(module_type(
+            &info(),
+            url,
+            ModuleAuth::SecretKey { key: None },
+        ));
         assert_eq!(
             placeholder["properties"]["configuration-token-alg"],
             "HS256"
@@ -279,19 +390,27 @@ mod tests {
                 key: Some("s3cr3t"),
             },
         );
-        assert_eq!(key["properties"]["configuration-token-key"], "s3cr3t");
+        assert_eq!(key.properties.token_key.as_deref(), Some("s3cr3t"));
     }
 
     #[test]
     fn capabilities_follow_what_the_provider_offers() {
         let plain = ProviderInfo::new("Plain", "1.0.0", [ObservableType::Domain]);
-        let module = module_type(&plain, "https://r", ModuleAuth::SecretKey { key: None });
+        let module = json(module_type(
+            &plain,
+            "https://r",
+            ModuleAuth::SecretKey { key: None },
+        ));
         assert_eq!(
             module["properties"]["supported-apis"],
             json!(["health", "deliberate/observables", "observe/observables"])
         );
         let responds = plain.responds();
-        let module = module_type(&responds, "https://r", ModuleAuth::SecretKey { key: None });
+        let module = json(module_type(
+            &responds,
+            "https://r",
+            ModuleAuth::SecretKey { key: None },
+        ));
         let apis = module["properties"]["supported-apis"].as_array().unwrap();
         assert!(apis.contains(&json!("respond/trigger")));
         assert_eq!(module["capabilities"][3]["id"], "respond");

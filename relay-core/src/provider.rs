@@ -185,6 +185,10 @@ pub struct ProviderInfo {
     /// One paragraph on what the relay does, for its module type. Default: "Looks up
     /// `types` in `name`."
     pub description: Cow<'static, str>,
+    /// Whether an observable's type matches in any case (`IP` is `ip`), as in Cisco's relays
+    /// that lowercase it. Default `false`: only the type as CTIM writes it. Either way the
+    /// provider is given the type as CTIM writes it.
+    pub types_in_any_case: bool,
 }
 
 impl ProviderInfo {
@@ -210,7 +214,15 @@ impl ProviderInfo {
             refers: false,
             responds: false,
             description: description.into(),
+            types_in_any_case: false,
         }
+    }
+
+    /// It takes observable types in any case (`IP`, `Ipv6`).
+    #[must_use]
+    pub fn types_in_any_case(mut self) -> Self {
+        self.types_in_any_case = true;
+        self
     }
 
     /// Adds a credential field the provider reads from the token.

@@ -184,12 +184,16 @@ fn observable(item: Value) -> Result<Observable, Value> {
 pub(crate) fn supported(
     observables: Vec<Observable>,
     types: &[ObservableType],
+    any_case: bool,
 ) -> Vec<ParsedObservable> {
     let mut seen = HashSet::with_capacity(observables.len());
+    let matches = |t: &ObservableType, kind: &str| {
+        t.as_str() == kind || (any_case && t.as_str().eq_ignore_ascii_case(kind))
+    };
     observables
         .into_iter()
         .filter_map(|o| {
-            let kind = types.iter().find(|t| t.as_str() == o.kind)?;
+            let kind = types.iter().find(|t| matches(t, &o.kind))?;
             ParsedObservable::new(kind.clone(), o.value)
         })
         .filter(|o| seen.insert((o.kind().as_str().to_owned(), o.value().to_owned())))
@@ -364,10 +368,38 @@ mod tests {
                 value: v.to_string(),
             })
             .collect();
-        supported(observables, &[ObservableType::Ip])
+        supported(observables, &[ObservableType::Ip], false)
             .into_iter()
             .filter_map(|o| o.ip().map(|ip| ip.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn types_match_exactly_unless_the_provider_takes_any_case() {
+        let observables = || {
+            vec![
+                Observable {
+                    kind: "IP".into(),
+                    value: "192.0.2.1".into(),
+                },
+                Observable {
+                    kind: "ip".into(),
+                    value: "192.0.2.1".into(),
+                },
+                Observable {
+                    kind: "Ipv6".into(),
+                    value: "2001:db8::1".into(),
+                },
+            ]
+        };
+        let types = [ObservableType::Ip, ObservableType::Ipv6];
+        let exact = supported(observables(), &types, false);
+        assert_eq!(exact.len(), 1);
+        let any = supported(observables(), &types, true);
+        // `IP` and `ip` are one observable, given with CTIM's type.
+        let kinds: Vec<&str> = any.iter().map(|o| o.kind().as_str()).collect();
+        assert_eq!(kinds, ["ip", "ipv6"]);
+        assert_eq!(any[0].observable().kind.as_str(), "ip");
     }
 
     #[test]

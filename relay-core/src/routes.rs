@@ -188,7 +188,11 @@ async fn authorised_observables(
     let observables = request::parse(&bytes, relay.config.max_observables)?;
     let credentials = relay.verifier.verify(headers).await?;
     let requested = observables.len();
-    let supported = request::supported(observables, &relay.info.observable_types);
+    let supported = request::supported(
+        observables,
+        &relay.info.observable_types,
+        relay.info.types_in_any_case,
+    );
     Ok((relay.context(credentials, arrived), supported, requested))
 }
 

@@ -349,3 +349,81 @@ impl EnvError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const URL: EnvVar = EnvVar::new("T_URL", "t-url", "URL", "A URL.");
+    const FLAG: EnvVar = EnvVar::new("T_FLAG", "t-flag", "BOOL", "A switch.");
+    const COUNT: EnvVar = EnvVar::new("T_COUNT", "t-count", "N", "A count.");
+    const LIST: EnvVar = EnvVar::new("T_LIST", "t-list", "ITEMS", "A list.").multiple();
+    const SECRET: EnvVar = EnvVar::new("T_SECRET", "t-secret", "KEY", "A secret.").secret();
+
+    fn with(name: &'static str, value: &'static str) -> Settings<'static> {
+        Settings::new(move |n| (n == name).then(|| value.to_owned()))
+    }
+
+    #[test]
+    fn values_are_trimmed_and_empty_means_unset_but_secrets_are_kept_as_given() {
+        assert_eq!(with("T_URL", "  x ").value(&URL).as_deref(), Some("x"));
+        assert_eq!(with("T_URL", "   ").value(&URL), None);
+        assert_eq!(
+            with("T_SECRET", " s3 cr3t ").value(&SECRET).as_deref(),
+            Some(" s3 cr3t ")
+        );
+        let missing = with("OTHER", "x").required(&URL, "the relay needs it");
+        assert_eq!(
+            missing.unwrap_err().to_string(),
+            "T_URL is not set: the relay needs it"
+        );
+        assert_eq!(with("T_URL", "x").required(&URL, "r").unwrap(), "x");
+        assert_eq!(
+            format!("{:?}", with("T_SECRET", "s3")),
+            "Settings(<lookup>)"
+        );
+    }
+
+    #[test]
+    fn typed_values_and_their_errors() {
+        assert_eq!(
+            with("T_URL", "HTTPS://a.example/")
+                .url(&URL)
+                .unwrap()
+                .as_deref(),
+            Some("HTTPS://a.example/")
+        );
+        assert_eq!(with("X", "").url(&URL).unwrap(), None);
+        let error = with("T_URL", "a.example").url(&URL).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            r#"T_URL must be an http:// or https:// URL, got "a.example""#
+        );
+        for (text, value) in [("TRUE", true), ("1", true), ("false", false), ("0", false)] {
+            assert_eq!(
+                with("T_FLAG", text).boolean(&FLAG).unwrap(),
+                Some(value),
+                "{text}"
+            );
+        }
+        assert!(with("T_FLAG", "yes").boolean(&FLAG).is_err());
+        assert_eq!(with("T_COUNT", "3").count(&COUNT).unwrap(), Some(3));
+        for bad in ["0", "-2", "x"] {
+            assert_eq!(
+                with("T_COUNT", bad).count(&COUNT).unwrap_err().name(),
+                "T_COUNT"
+            );
+        }
+        assert_eq!(with("X", "").count(&COUNT).unwrap(), None);
+        assert_eq!(
+            with("T_COUNT", "0").seconds(&COUNT).unwrap(),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(with("T_LIST", " a, ,b ,").list(&LIST), ["a", "b"]);
+        assert!(with("X", "").list(&LIST).is_empty());
+        // A secret's error never quotes it.
+        let error = EnvError::invalid(&SECRET, "something", "hunter2");
+        assert!(!error.to_string().contains("hunter2"), "{error}");
+        assert!(!format!("{error:?}").contains("hunter2"));
+    }
+}

@@ -252,6 +252,13 @@ mod tests {
     }
 
     #[test]
+    fn describing_the_metrics_without_a_recorder_does_nothing_and_fails_nothing() {
+        let info = crate::ProviderInfo::new("Test", "1.2.3", []);
+        describe_metrics(&info);
+        describe_metrics(&info);
+    }
+
+    #[test]
     fn status_classes() {
         assert_eq!(status_class(StatusCode::OK), "2xx");
         assert_eq!(status_class(StatusCode::NOT_FOUND), "4xx");

@@ -835,6 +835,87 @@ mod tests {
         }
     }
 
+    /// A server on 127.0.0.1 that answers every connection with `bytes` and closes it.
+    async fn answering(bytes: &'static [u8]) -> std::net::SocketAddr {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let mut request = [0u8; 1024];
+                let _ = socket.read(&mut request).await;
+                let _ = socket.write_all(bytes).await;
+                let _ = socket.shutdown().await;
+            }
+        });
+        address
+    }
+
+    #[tokio::test]
+    async fn tls_status_and_body_failures_are_classified() {
+        let client = reqwest::Client::new();
+        // HTTPS to a server that speaks plain HTTP: the handshake fails.
+        let plain = answering(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}").await;
+        let error = client
+            .get(format!("https://{plain}/check?key=hunter2"))
+            .send()
+            .await
+            .unwrap_err();
+        let upstream = UpstreamError::from_reqwest("Example", &error);
+        assert_eq!(upstream.failure(), UpstreamFailure::Tls);
+        let message = upstream.error().to_string();
+        assert!(
+            message.starts_with("Unable to verify SSL certificate"),
+            "{message}"
+        );
+        assert!(!message.contains("hunter2"), "{message}");
+
+        // A status turned into an error: its failure, by the status.
+        let unavailable = answering(b"HTTP/1.1 503 Busy\r\ncontent-length: 0\r\n\r\n").await;
+        let error = client
+            .get(format!("http://{unavailable}/"))
+            .send()
+            .await
+            .unwrap()
+            .error_for_status()
+            .unwrap_err();
+        let upstream = UpstreamError::from_reqwest("Example", &error);
+        assert_eq!(upstream.failure(), UpstreamFailure::Unavailable);
+
+        // An answer that is not what was expected: `other`, saying so.
+        let garbage = answering(b"HTTP/1.1 200 OK\r\ncontent-length: 3\r\n\r\nnot").await;
+        let error = client
+            .get(format!("http://{garbage}/"))
+            .send()
+            .await
+            .unwrap()
+            .json::<serde_json::Value>()
+            .await
+            .unwrap_err();
+        let upstream = UpstreamError::from_reqwest("Example", &error);
+        assert_eq!(upstream.failure(), UpstreamFailure::Other);
+        assert_eq!(upstream.error().code(), "unknown");
+        let message = upstream.error().to_string();
+        assert!(message.contains("could not be read"), "{message}");
+
+        // A connection closed before the answer: unreachable, not unknown.
+        let closing = answering(b"").await;
+        let error = client
+            .get(format!("http://{closing}/"))
+            .send()
+            .await
+            .unwrap_err();
+        let upstream = UpstreamError::from_reqwest("Example", &error);
+        assert_eq!(
+            upstream.failure(),
+            UpstreamFailure::Unavailable,
+            "{error:?}"
+        );
+        // The relay's error for it.
+        let relay: RelayError = upstream.into();
+        assert_eq!(relay.code(), "service unavailable");
+    }
+
     #[tokio::test]
     async fn transport_failures_are_classified_without_the_url() {
         // Nothing listens on this port: connection refused.

@@ -187,11 +187,7 @@ pub(crate) fn run<P: Provider>(name: &str, app: &App<P>, args: &ArgMatches) -> R
         }
         text.trim_end().to_owned()
     };
-    #[allow(clippy::print_stdout)] // printing the pair is this command's job
-    {
-        println!("{out}");
-    }
-    Ok(())
+    crate::print_out(&out)
 }
 
 /// The claims from `--key` and `--field`, or `--file`, or a prompt per field on a terminal.

@@ -129,6 +129,19 @@ fn command<P: Provider>(name: &str, app: &App<P>) -> clap::Command {
     settings::flags(top, serve_vars(app))
 }
 
+/// Writes a command's output (a token, a module type) on stdout. A reader that went away (`|
+/// head`) is not an error of the command's; any other write failure is.
+fn print_out(text: &str) -> Result<(), String> {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    match writeln!(out, "{text}").and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(format!("cannot write on stdout: {e}"))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Prints a subcommand's failure on stderr: exit status 2.
 fn report(name: &str, subcommand: &str, result: Result<(), String>) -> ExitCode {
     match result {

@@ -110,9 +110,5 @@ pub(crate) fn run<P: Provider>(app: &App<P>, args: &ArgMatches) -> Result<(), St
     let module = xdr_relay_core::module_type(app.info(), &url, auth);
     let text = serde_json::to_string_pretty(&module)
         .map_err(|e| format!("cannot write the module type: {e}"))?;
-    #[allow(clippy::print_stdout)] // printing the module type is this command's job
-    {
-        println!("{text}");
-    }
-    Ok(())
+    crate::print_out(&text)
 }
