@@ -198,9 +198,8 @@ impl Provider for AbuseIpdb {
         for (observable, answer) in observables.iter().zip(answers) {
             match answer {
                 Ok(Some(data)) => {
-                    outcome
-                        .data
-                        .extend(mapping::verdict(observable.observable(), &data, now))
+                    let verdict = mapping::verdict(observable.observable(), &data, now);
+                    outcome.data.extend(verdict);
                 }
                 Ok(None) => {}
                 Err(error) => outcome.errors.push(error),
