@@ -248,7 +248,7 @@ fn status_error(status: StatusCode, headers: &HeaderMap, body: &[u8], key: &str)
             let mut message = detail.unwrap_or_else(|| {
                 format!("{NAME}'s rate limit for this API key is reached (HTTP 429).")
             });
-            if let Some(after) = retry_after(headers) {
+            if let Some(after) = retry_after(headers, key) {
                 message.push_str(&format!(" Retry after {after}."));
             }
             UpstreamError::new(failure, message)
@@ -296,17 +296,22 @@ fn detail(body: &[u8], key: &str) -> Option<String> {
     Some(crate::mapping::bounded(&detail, MAX_DETAIL_CHARS).into_owned())
 }
 
-/// The `Retry-After` header: `N seconds` for a number, else the date as sent (bounded).
-fn retry_after(headers: &HeaderMap) -> Option<String> {
+/// The `Retry-After` header: `N seconds` for a number, else an HTTP date as sent; anything
+/// else (or anything holding `key`) is left out.
+fn retry_after(headers: &HeaderMap, key: &str) -> Option<String> {
     let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
-    if value.is_empty() {
-        return None;
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(match seconds {
+            1 => "1 second".to_owned(),
+            _ => format!("{seconds} seconds"),
+        });
     }
-    Some(match value.parse::<u64>() {
-        Ok(1) => "1 second".to_owned(),
-        Ok(seconds) => format!("{seconds} seconds"),
-        Err(_) => crate::mapping::bounded(value, 64).into_owned(),
-    })
+    // An HTTP date, e.g. `Wed, 21 Oct 2015 07:28:00 GMT`.
+    let date_like = (20..=40).contains(&value.len())
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, ' ' | ',' | ':' | '-'));
+    (date_like && (key.is_empty() || !value.contains(key))).then(|| value.to_owned())
 }
 
 #[cfg(test)]
@@ -392,6 +397,23 @@ mod tests {
             errors(&"y".repeat(5000)),
         );
         assert!(long.to_string().chars().count() < 700, "{long}");
+        for (header, expected) in [
+            ("1", " Retry after 1 second."),
+            (
+                "Wed, 21 Oct 2015 07:28:00 GMT",
+                " Retry after Wed, 21 Oct 2015 07:28:00 GMT.",
+            ),
+            ("s3cr3t-key", ""),
+            ("Wed, 21 Oct 2015 s3cr3t-key GMT", ""),
+            ("<script>alert(1)</script>", ""),
+        ] {
+            let limited = error(429, &[("retry-after", header)], errors("Slow down."));
+            assert_eq!(
+                limited.to_string(),
+                format!("Slow down.{expected}"),
+                "{header}"
+            );
+        }
         for body in [
             "",
             "not json",

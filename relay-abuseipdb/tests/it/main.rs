@@ -4,7 +4,13 @@
 // Helpers outside #[test] functions fail their test by panicking, as tests do.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod auth;
+mod cache;
 mod categories;
+mod concurrency;
 mod errors;
+mod hostile;
 mod mapping;
+mod process;
+mod secrets;
 mod support;

@@ -3,7 +3,9 @@
 
 pub(crate) mod standin;
 
+use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::Router;
@@ -75,7 +77,14 @@ impl Relay {
     pub(crate) async fn start_with(
         adjust: impl FnOnce(&mut RelayConfig, &mut AbuseIpdbConfig),
     ) -> Self {
-        let standin = StandIn::start().await;
+        Self::start_on(StandIn::start().await, adjust)
+    }
+
+    /// A relay in front of `standin`, with `adjust` applied.
+    pub(crate) fn start_on(
+        standin: StandIn,
+        adjust: impl FnOnce(&mut RelayConfig, &mut AbuseIpdbConfig),
+    ) -> Self {
         let mut relay = RelayConfig::default();
         relay.secret_key = Some(secret());
         let mut provider = config(&standin);
@@ -114,6 +123,11 @@ impl Relay {
     /// `/deliberate/observables` with the test token.
     pub(crate) async fn deliberate(&self, body: &str) -> Value {
         self.ok("/deliberate/observables", &token(), body).await
+    }
+
+    /// `POST path` with the test token and `body`: the answer, which must be HTTP 200.
+    pub(crate) async fn observe_at(&self, path: &str, body: &str) -> Value {
+        self.ok(path, &token(), body).await
     }
 
     /// `POST path` with `token`: the answer, which must be HTTP 200.
@@ -193,6 +207,11 @@ impl Logs {
     pub(crate) fn text(&self) -> String {
         String::from_utf8_lossy(&self.capture.0.lock().unwrap()).into_owned()
     }
+
+    /// The buffer, for another sink (the `log` facade's) to write to.
+    pub(crate) fn sink(&self) -> Capture {
+        self.capture.clone()
+    }
 }
 
 /// A shared buffer the subscriber writes to.
@@ -207,5 +226,82 @@ impl std::io::Write for Capture {
 
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
+    }
+}
+
+/// A `metrics` recorder that keeps counters, for a test to install on its thread
+/// (`metrics::set_default_local_recorder`).
+#[derive(Clone, Default)]
+pub(crate) struct Counters(Arc<std::sync::Mutex<HashMap<String, Arc<AtomicU64>>>>);
+
+struct CounterHandle(Arc<AtomicU64>);
+
+impl metrics::CounterFn for CounterHandle {
+    fn increment(&self, value: u64) {
+        self.0.fetch_add(value, Ordering::SeqCst);
+    }
+
+    fn absolute(&self, value: u64) {
+        self.0.fetch_max(value, Ordering::SeqCst);
+    }
+}
+
+impl Counters {
+    /// The counter `name` (with its labels as `name{label=value,...}`), 0 when never counted.
+    pub(crate) fn get(&self, name: &str) -> u64 {
+        self.0
+            .lock()
+            .unwrap()
+            .get(name)
+            .map_or(0, |c| c.load(Ordering::SeqCst))
+    }
+}
+
+impl metrics::Recorder for Counters {
+    fn describe_counter(
+        &self,
+        _: metrics::KeyName,
+        _: Option<metrics::Unit>,
+        _: metrics::SharedString,
+    ) {
+    }
+    fn describe_gauge(
+        &self,
+        _: metrics::KeyName,
+        _: Option<metrics::Unit>,
+        _: metrics::SharedString,
+    ) {
+    }
+    fn describe_histogram(
+        &self,
+        _: metrics::KeyName,
+        _: Option<metrics::Unit>,
+        _: metrics::SharedString,
+    ) {
+    }
+
+    fn register_counter(&self, key: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Counter {
+        let mut name = key.name().to_owned();
+        let labels: Vec<String> = key
+            .labels()
+            .map(|l| format!("{}={}", l.key(), l.value()))
+            .collect();
+        if !labels.is_empty() {
+            name = format!("{name}{{{}}}", labels.join(","));
+        }
+        let counter = Arc::clone(self.0.lock().unwrap().entry(name).or_default());
+        metrics::Counter::from_arc(Arc::new(CounterHandle(counter)))
+    }
+
+    fn register_gauge(&self, _: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Gauge {
+        metrics::Gauge::noop()
+    }
+
+    fn register_histogram(
+        &self,
+        _: &metrics::Key,
+        _: &metrics::Metadata<'_>,
+    ) -> metrics::Histogram {
+        metrics::Histogram::noop()
     }
 }
