@@ -78,6 +78,13 @@ pub(crate) fn bounded(text: &str, max: usize) -> Cow<'_, str> {
     }
 }
 
+/// The current time to the millisecond (as CTIA writes times; nanoseconds say nothing here).
+pub(crate) fn now() -> Timestamp {
+    let now = xdr_relay_core::time::OffsetDateTime::now_utc();
+    let millis = now.nanosecond() / 1_000_000 * 1_000_000;
+    Timestamp::from(now.replace_nanosecond(millis).unwrap_or(now))
+}
+
 /// The disposition of a confidence score: Suspicious up to 85 (0 included), Malicious above.
 pub(crate) fn disposition(score: f64) -> Disposition {
     if score > SUSPICIOUS_UP_TO {
@@ -303,6 +310,12 @@ mod tests {
                 format!("transient:indicator-{uuid}")
             );
         }
+    }
+
+    #[test]
+    fn now_is_to_the_millisecond() {
+        let text = now().to_string();
+        assert_eq!(text.len(), "2024-01-01T00:00:00.000Z".len(), "{text}");
     }
 
     #[test]

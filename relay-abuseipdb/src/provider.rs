@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use moka::Expiry;
 use moka::future::Cache;
 use sha2::{Digest as _, Sha256};
-use xdr_relay_core::ctim_model::{ObservableType, ObserveBundle, Timestamp, Verdict};
+use xdr_relay_core::ctim_model::{ObservableType, ObserveBundle, Verdict};
 use xdr_relay_core::{
     Context, Outcome, ParsedObservable, Provider, ProviderInfo, ReferLink, RelayError, lookup_all,
 };
@@ -193,7 +193,7 @@ impl Provider for AbuseIpdb {
         observables: &[ParsedObservable],
     ) -> Result<Outcome<Vec<Verdict>>, RelayError> {
         let answers = self.lookup_all(context, observables).await?;
-        let now = Timestamp::now();
+        let now = mapping::now();
         let mut outcome = Outcome::new(Vec::new());
         for (observable, answer) in observables.iter().zip(answers) {
             match answer {
@@ -223,7 +223,7 @@ impl Provider for AbuseIpdb {
         let categories = self.categories.get(&self.client, context);
         let (answers, categories) = futures::join!(lookups, categories);
         let answers = answers?;
-        let mut mapper = Mapper::new(&self.links, &categories, Timestamp::now());
+        let mut mapper = Mapper::new(&self.links, &categories, mapping::now());
         let mut bundle = ObserveBundle::default();
         let mut errors = Vec::new();
         for (observable, answer) in observables.iter().zip(answers) {

@@ -4,8 +4,8 @@
 //! ([`Scenario`]) and for the page ([`Page`]), a delay for every call, and read back what it was
 //! asked. No network beyond 127.0.0.1.
 //!
-//! Shared by the integration tests (`tests/it/support/mod.rs`) and the bench
-//! (`benches/lookups.rs`, through `#[path]`).
+//! Shared by the integration tests (`tests/it/support/mod.rs`), the bench
+//! (`benches/lookups.rs`) and the `standin` example (`examples/standin.rs`), through `#[path]`.
 
 // Each user of this file uses part of it; a stand-in fails loudly.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -123,6 +123,11 @@ impl StandIn {
     /// reports until a scenario says otherwise, the categories page is [`categories_page`] of
     /// the built-in categories, every key but the refused ones is accepted.
     pub(crate) async fn start() -> Self {
+        Self::start_on(0).await
+    }
+
+    /// The same on 127.0.0.1:`port` (0: an ephemeral port).
+    pub(crate) async fn start_on(port: u16) -> Self {
         let shared = Arc::new(Shared::default());
         *shared.page.lock().unwrap() = Some(Page::Html(categories_page(&published())));
         *shared.jwks.lock().unwrap() = json!({"keys": []});
@@ -137,7 +142,9 @@ impl StandIn {
                 )
             })
             .with_state(Arc::clone(&shared));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .unwrap_or_else(|e| panic!("cannot listen on 127.0.0.1:{port}: {e}"));
         let address = listener.local_addr().unwrap();
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
