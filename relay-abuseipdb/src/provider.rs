@@ -94,7 +94,7 @@ impl AbuseIpdb {
 
     /// What AbuseIPDB says of each of `observables`, in order, at most `concurrency` asked at
     /// once; the first rate limit met stops the lookups not yet started (each answers it).
-    async fn lookup_all(
+    async fn check_all(
         &self,
         context: &Context,
         observables: &[ParsedObservable],
@@ -192,7 +192,7 @@ impl Provider for AbuseIpdb {
         context: &Context,
         observables: &[ParsedObservable],
     ) -> Result<Outcome<Vec<Verdict>>, RelayError> {
-        let answers = self.lookup_all(context, observables).await?;
+        let answers = self.check_all(context, observables).await?;
         let now = mapping::now();
         let mut outcome = Outcome::new(Vec::new());
         for (observable, answer) in observables.iter().zip(answers) {
@@ -219,7 +219,7 @@ impl Provider for AbuseIpdb {
         if observables.is_empty() {
             return Ok(Outcome::new(ObserveBundle::default()));
         }
-        let lookups = self.lookup_all(context, observables);
+        let lookups = self.check_all(context, observables);
         let categories = self.categories.get(&self.client, context);
         let (answers, categories) = futures::join!(lookups, categories);
         let answers = answers?;
@@ -397,6 +397,51 @@ mod tests {
             !debug.contains("s3cr3t") && debug.contains("192.0.2.1"),
             "{debug}"
         );
+    }
+
+    #[tokio::test]
+    async fn the_lookup_cache_keeps_to_its_memory_bound() {
+        let config = AbuseIpdbConfig {
+            cache_mib: 1,
+            ..AbuseIpdbConfig::default()
+        };
+        let provider = AbuseIpdb::new(&config).unwrap();
+        let cache = provider.lookups.as_ref().unwrap();
+        let at = xdr_relay_core::ctim_model::Timestamp::now();
+        let report = crate::answer::Report {
+            reported_at: at,
+            comment: Some("x".repeat(1000)),
+            categories: vec![18],
+        };
+        // About 300 KiB each: four fit in 1 MiB, not ten.
+        let big = Arc::new(CheckData {
+            score: Some(100.0),
+            domain: None,
+            reports: vec![report; 280],
+        });
+        assert!(
+            (250..350).contains(&big.weight_kib()),
+            "{}",
+            big.weight_kib()
+        );
+        for n in 0..10_u8 {
+            let key = LookupKey {
+                key: KeyDigest::of("k"),
+                ip: IpAddr::from([192, 0, 2, n]),
+            };
+            cache.insert(key, Some(Arc::clone(&big))).await;
+        }
+        cache.run_pending_tasks().await;
+        assert!(cache.weighted_size() <= 1024, "{}", cache.weighted_size());
+        assert!(cache.entry_count() <= 4, "{}", cache.entry_count());
+        // An address AbuseIPDB cannot process weighs 1 KiB.
+        let none = LookupKey {
+            key: KeyDigest::of("k"),
+            ip: IpAddr::from([192, 0, 2, 99]),
+        };
+        cache.insert(none, None).await;
+        cache.run_pending_tasks().await;
+        assert!(cache.contains_key(&none));
     }
 
     #[test]
