@@ -282,6 +282,22 @@ impl<'a> Settings<'a> {
             .map_err(|_| EnvError::invalid(var, "a whole number of seconds", &value))
     }
 
+    /// A whole number of seconds, at least one: a timeout, where 0 would fail everything.
+    ///
+    /// # Errors
+    ///
+    /// [`EnvError::Invalid`] for 0 or anything but whole seconds.
+    pub fn positive_seconds(&self, var: &EnvVar) -> Result<Option<Duration>, EnvError> {
+        match self.seconds(var)? {
+            Some(d) if d.is_zero() => Err(EnvError::invalid(
+                var,
+                "a positive whole number of seconds",
+                "0",
+            )),
+            other => Ok(other),
+        }
+    }
+
     /// The comma-separated values of `var`, each trimmed (unless a secret), empty ones
     /// dropped: what a [`multiple`](EnvVar::multiple) setting holds.
     #[must_use]
@@ -418,6 +434,15 @@ mod tests {
         assert_eq!(
             with("T_COUNT", "0").seconds(&COUNT).unwrap(),
             Some(Duration::ZERO)
+        );
+        let zero = with("T_COUNT", "0").positive_seconds(&COUNT).unwrap_err();
+        assert_eq!(
+            zero.to_string(),
+            r#"T_COUNT must be a positive whole number of seconds, got "0""#
+        );
+        assert_eq!(
+            with("T_COUNT", "7").positive_seconds(&COUNT).unwrap(),
+            Some(Duration::from_secs(7))
         );
         assert_eq!(with("T_LIST", " a, ,b ,").list(&LIST), ["a", "b"]);
         assert!(with("X", "").list(&LIST).is_empty());

@@ -11,7 +11,6 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::time::Duration;
 
 use clap::{Arg, ArgAction, ArgMatches};
 use xdr_relay_core::{EnvError, EnvVar, RelayConfig, Settings};
@@ -108,19 +107,13 @@ pub const SERVER_VARS: &[EnvVar] = &[
 /// at least a second: 0 would close every connection at once.
 pub(crate) fn limits(settings: &Settings<'_>) -> Result<Limits, EnvError> {
     let mut limits = Limits::default();
-    let seconds = |var: &EnvVar| -> Result<Option<Duration>, EnvError> {
-        match settings.seconds(var)? {
-            Some(d) if d.is_zero() => Err(EnvError::invalid(var, "at least 1 second", "0")),
-            other => Ok(other),
-        }
-    };
-    if let Some(timeout) = seconds(&HEADER_READ_TIMEOUT)? {
+    if let Some(timeout) = settings.positive_seconds(&HEADER_READ_TIMEOUT)? {
         limits.header_read_timeout = timeout;
     }
-    if let Some(timeout) = seconds(&BODY_READ_TIMEOUT)? {
+    if let Some(timeout) = settings.positive_seconds(&BODY_READ_TIMEOUT)? {
         limits.body_read_timeout = timeout;
     }
-    if let Some(timeout) = seconds(&IDLE_TIMEOUT)? {
+    if let Some(timeout) = settings.positive_seconds(&IDLE_TIMEOUT)? {
         limits.idle_timeout = timeout;
     }
     if let Some(grace) = settings.seconds(&SHUTDOWN_GRACE)? {
@@ -315,6 +308,7 @@ pub(crate) fn explain(name: &str, error: &EnvError) -> String {
 #[cfg(test)]
 mod tests {
     use std::net::SocketAddr;
+    use std::time::Duration;
 
     use super::*;
 

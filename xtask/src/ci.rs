@@ -109,12 +109,12 @@ fn with_tools(path: &OsStr, totals: &mut TestTotals) -> Vec<StepResult> {
         ),
         in_process(
             "lambda",
-            "release zips for provided.al2023, glibc <= 2.34",
+            "release zips for provided.al2023 (the relays' and the Socless endpoint's), glibc <= 2.34",
             crate::lambda::ci_check,
         ),
         in_process(
             "image",
-            "the relay-server image (buildah), run: /version, /watchdog, /health",
+            "the relay-server and abuseipdb-relay images (buildah), run: /version, /watchdog, /health",
             crate::image::ci_check,
         ),
         in_process("cfn-lint", "cfn-lint deploy/relay/template.yaml", || {

@@ -222,16 +222,85 @@ pub(crate) fn ci_check() -> Result<String, String> {
             "buildah does not work here ({e}): `apt-get install buildah` (.ci/run installs it)"
         ));
     }
-    // Its own tag: CI's unoptimised build never takes the name of the image users ship.
-    let relay = Relay {
-        package: DEFAULT_PACKAGE,
-        bin: DEFAULT_BIN,
-    };
-    let tag = format!("{}-ci", default_tag(relay.package));
-    let built = build(engine, &tag, relay, Release::Ci)?;
     let bin = crate::target_dir()?.join(TARGET).join("release");
-    let checked = crate::until_interrupted(run_image(&tag, &bin))?;
-    Ok(format!("{built}; {checked}"))
+    let mut found = Vec::new();
+    for (relay, upstream) in [
+        (
+            Relay {
+                package: DEFAULT_PACKAGE,
+                bin: DEFAULT_BIN,
+            },
+            Upstream::SignalsStub,
+        ),
+        (
+            Relay {
+                package: "xdr-relay-abuseipdb",
+                bin: "abuseipdb-relay",
+            },
+            Upstream::AbuseIpdbStandIn,
+        ),
+    ] {
+        // Its own tag: CI's unoptimised build never takes the name of the image users ship.
+        let tag = format!("{}-ci", default_tag(relay.package));
+        let built = build(engine, &tag, relay, Release::Ci)?;
+        let checked = crate::until_interrupted(run_image(&tag, &bin, relay, upstream))?;
+        found.push(format!("{built}; {checked}"));
+    }
+    Ok(found.join("\n"))
+}
+
+/// What the image's relay is run against in CI: a local stand-in of its upstream.
+#[derive(Debug, Clone, Copy)]
+enum Upstream {
+    /// xtask's Auth0 Signals stand-in, in process.
+    SignalsStub,
+    /// The AbuseIPDB relay's stand-in (its `standin` example), a process.
+    AbuseIpdbStandIn,
+}
+
+/// A running stand-in: where it is, the variables that point the relay at it, and what keeps
+/// it running.
+struct StandIn {
+    env: Vec<String>,
+    key: &'static str,
+    _process: Option<crate::procs::Server>,
+}
+
+impl Upstream {
+    async fn start(self) -> Result<StandIn, String> {
+        match self {
+            Upstream::SignalsStub => {
+                let stub = crate::stub::StubConfig::default();
+                let address =
+                    crate::stub::start(std::net::SocketAddr::from(([127, 0, 0, 1], 0)), stub)
+                        .await?;
+                Ok(StandIn {
+                    env: vec![format!("SIGNALS_API_URL=http://{address}/")],
+                    key: crate::stub::DEMO_API_KEY,
+                    _process: None,
+                })
+            }
+            Upstream::AbuseIpdbStandIn => {
+                let examples = crate::procs::build(
+                    false,
+                    &["-p", "xdr-relay-abuseipdb", "--example", "standin"],
+                )?
+                .join("examples");
+                let mut command = std::process::Command::new(examples.join("standin"));
+                command.args(["--port", "0"]);
+                let server = crate::procs::Server::spawn(&mut command, false)?;
+                let address = server.address.clone();
+                Ok(StandIn {
+                    env: vec![
+                        format!("ABUSEIPDB_API_URL=http://{address}/api/v2/"),
+                        format!("ABUSEIPDB_WEB_URL=http://{address}/"),
+                    ],
+                    key: "a-ci-abuseipdb-key",
+                    _process: Some(server),
+                })
+            }
+        }
+    }
 }
 
 fn default_tag(package: &str) -> String {
@@ -296,14 +365,18 @@ fn build(engine: Engine, tag: &str, relay: Relay<'_>, release: Release) -> Resul
 }
 
 /// Runs the image's entrypoint, as its user and with its environment, in a buildah working
-/// container (chroot isolation shares the host's network) against the Signals stand-in, on a
-/// free port of 127.0.0.1; asks `/version`, `/watchdog` (directly and through the image's
-/// `HEALTHCHECK` command) and `/health`. `bin` holds a `relay-server` for the JWT.
-async fn run_image(tag: &str, bin: &Path) -> Result<String, String> {
-    let stub = crate::stub::StubConfig::default();
-    let upstream =
-        crate::stub::start(std::net::SocketAddr::from(([127, 0, 0, 1], 0)), stub).await?;
-    let (secret, jwt) = crate::procs::jwt(bin, crate::stub::DEMO_API_KEY, None)?;
+/// container (chroot isolation shares the host's network) against a stand-in of its upstream,
+/// on a free port of 127.0.0.1; asks `/version`, `/watchdog` (directly and through the image's
+/// `HEALTHCHECK` command) and `/health` (one upstream call with the token's key). `bin` holds
+/// the relay's static binary, whose `jwt` makes the token.
+async fn run_image(
+    tag: &str,
+    bin: &Path,
+    relay: Relay<'_>,
+    upstream: Upstream,
+) -> Result<String, String> {
+    let stand_in = upstream.start().await?;
+    let (secret, jwt) = crate::procs::jwt_of(&bin.join(relay.bin), stand_in.key, None)?;
     let container = WorkingContainer::from(tag)?;
     let config = container.config()?;
     let user = config["User"].as_str().unwrap_or_default();
@@ -323,12 +396,12 @@ async fn run_image(tag: &str, bin: &Path) -> Result<String, String> {
         }
     };
     println!("\n== image: buildah run {tag}: {} ==", entrypoint.join(" "));
-    let env = [
+    let mut env = vec![
         format!("SECRET_KEY={secret}"),
-        format!("SIGNALS_API_URL=http://{upstream}/"),
         "RELAY_LISTEN=127.0.0.1:0".to_owned(),
         "RUST_LOG=info".to_owned(),
     ];
+    env.extend(stand_in.env.iter().cloned());
     let mut relay = Stopped(crate::procs::Server::spawn(
         &mut container.run(&env, &entrypoint),
         true,

@@ -51,13 +51,20 @@ const SHIPPED: [Function<'static>; 2] = [
     },
 ];
 
-/// What CI builds besides: a relay on the SDK other than Auth0 Signals, through the same path
-/// any new relay takes.
-const CI_EXTRA: [Function<'static>; 1] = [Function {
-    name: "blocklist-relay-lambda",
-    package: "xdr-relay-blocklist",
-    kind: "--bin",
-}];
+/// What CI builds besides: the relays on the SDK other than Auth0 Signals, through the same
+/// path any new relay takes.
+const CI_EXTRA: [Function<'static>; 2] = [
+    Function {
+        name: "blocklist-relay-lambda",
+        package: "xdr-relay-blocklist",
+        kind: "--bin",
+    },
+    Function {
+        name: "abuseipdb-relay-lambda",
+        package: "xdr-relay-abuseipdb",
+        kind: "--bin",
+    },
+];
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct Args {

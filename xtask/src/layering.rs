@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 /// The workspace members, exactly.
 const MEMBERS: &[&str] = &[
     "ctim-model",
+    "xdr-relay-abuseipdb",
     "xdr-relay-blocklist",
     "xdr-relay-core",
     "xdr-relay-lambda",
@@ -17,6 +18,9 @@ const MEMBERS: &[&str] = &[
 /// Every allowed edge between members (normal, dev and build dependencies alike).
 /// `xtask` may use any crate; no crate may use `xtask`.
 const ALLOWED: &[(&str, &str)] = &[
+    ("xdr-relay-abuseipdb", "xdr-relay-core"),
+    ("xdr-relay-abuseipdb", "xdr-relay-server"),
+    ("xdr-relay-abuseipdb", "xdr-relay-lambda"),
     ("xdr-relay-blocklist", "xdr-relay-core"),
     ("xdr-relay-blocklist", "xdr-relay-server"),
     ("xdr-relay-blocklist", "xdr-relay-lambda"),

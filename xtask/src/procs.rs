@@ -130,16 +130,39 @@ pub(crate) fn output(command: &mut Command) -> Result<String, String> {
 /// A SECRET_KEY (`secret`, or a fresh one) and a JWT carrying `key`, made by `relay-server jwt`
 /// (the operator's own tool, so every task exercises it): `(secret, jwt)`.
 pub(crate) fn jwt(bin: &Path, key: &str, secret: Option<&str>) -> Result<(String, String), String> {
-    let mut command = Command::new(bin.join("relay-server"));
+    jwt_of(&bin.join("relay-server"), key, secret)
+}
+
+/// [`jwt`] with the `jwt` command of the relay `program` (any relay of `main_for`). A given
+/// secret goes through a file, never the command line.
+pub(crate) fn jwt_of(
+    program: &Path,
+    key: &str,
+    secret: Option<&str>,
+) -> Result<(String, String), String> {
+    let name = program.display().to_string();
+    let mut command = Command::new(program);
     command.args(["jwt", "--json", "--key", key]);
-    if let Some(secret) = secret {
-        command.args(["--secret-key", secret]);
+    let file = secret
+        .map(|secret| {
+            let file = std::env::temp_dir().join(format!("xtask-secret-{}", std::process::id()));
+            std::fs::write(&file, secret)
+                .map(|()| file)
+                .map_err(|e| format!("cannot write a secret file: {e}"))
+        })
+        .transpose()?;
+    if let Some(file) = &file {
+        command.arg("--secret-key-file").arg(file);
     }
-    let pair: serde_json::Value = serde_json::from_str(&output(&mut command)?)
-        .map_err(|e| format!("relay-server jwt printed no JSON: {e}"))?;
+    let printed = output(&mut command);
+    if let Some(file) = &file {
+        let _ = std::fs::remove_file(file);
+    }
+    let pair: serde_json::Value =
+        serde_json::from_str(&printed?).map_err(|e| format!("{name} jwt printed no JSON: {e}"))?;
     match (pair["secret_key"].as_str(), pair["jwt"].as_str()) {
         (Some(secret), Some(jwt)) => Ok((secret.to_owned(), jwt.to_owned())),
-        _ => Err("relay-server jwt printed no secret_key/jwt".into()),
+        _ => Err(format!("{name} jwt printed no secret_key/jwt")),
     }
 }
 

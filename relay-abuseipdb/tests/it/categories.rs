@@ -1,0 +1,135 @@
+//! The categories page: read once per TTL for every request (concurrent cold requests wait for
+//! one read), and the built-in categories with a warning, never an error, when it cannot be
+//! read.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::support::*;
+
+const IP: &str = "198.51.100.20";
+
+/// A relay whose stand-in reports [`IP`] in categories 5 (not on the stand-in's page), 18 and
+/// 22 (on it, with the page's own titles) and 77 (on no page).
+async fn relay_with(adjust: impl FnOnce(&mut xdr_relay_abuseipdb::AbuseIpdbConfig)) -> Relay {
+    let relay = Relay::start_with(|_, c| adjust(c)).await;
+    let reports = vec![report(
+        "2024-02-02T02:02:02+00:00",
+        json!("scan"),
+        json!([5, 18, 22, 77]),
+    )];
+    relay.standin.data(IP, data(100, None, reports));
+    relay
+}
+
+fn titles(answer: &Value) -> Vec<String> {
+    docs(answer, "indicators")
+        .iter()
+        .map(|i| i["title"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn page_titles(title_18: &str) -> String {
+    categories_page(&[
+        (18, title_18.to_owned(), "from the page".to_owned()),
+        (22, "SSH".to_owned(), String::new()),
+    ])
+}
+
+#[tokio::test]
+async fn concurrent_cold_requests_read_the_page_once_and_later_ones_not_at_all() {
+    let relay = relay_with(|_| {}).await;
+    relay.standin.page(Page::Slow(
+        Duration::from_millis(300),
+        page_titles("Brute-Force (page)"),
+    ));
+    let body = ips(&[IP]);
+    let answers = futures::future::join_all((0..8).map(|_| relay.observe(&body))).await;
+    for answer in &answers {
+        assert!(answer.get("errors").is_none(), "{answer}");
+        assert_eq!(
+            titles(answer),
+            [
+                "FTP Brute-Force",
+                "Brute-Force (page)",
+                "SSH",
+                "Category 77"
+            ]
+        );
+    }
+    assert_eq!(relay.standin.page_reads(), 1);
+    relay.observe(&body).await;
+    relay.observe(&ips(&["198.51.100.21"])).await;
+    assert_eq!(relay.standin.page_reads(), 1);
+    // The page's text wins, the built-in table fills its gaps.
+    let answer = relay.observe(&body).await;
+    let indicators = docs(&answer, "indicators");
+    assert_eq!(indicators[1]["description"], "from the page");
+    assert_eq!(
+        indicators[2]["description"], "SSH",
+        "an empty cell: the title"
+    );
+}
+
+#[tokio::test]
+async fn a_failing_page_is_the_built_in_table_and_a_warning_not_an_error() {
+    for page in [
+        Page::Status(500),
+        Page::Status(404),
+        Page::Html("<html><body><h1>We moved the categories</h1></body></html>".into()),
+        Page::Html(r#"{"categories": [{"id": 18}]}"#.into()),
+        Page::Html("<table>".repeat(5_000)),
+    ] {
+        let logs = Logs::capture();
+        let relay = relay_with(|_| {}).await;
+        relay.standin.page(page.clone());
+        let answer = relay.observe(&ips(&[IP])).await;
+        assert!(answer.get("errors").is_none(), "{page:?}: {answer}");
+        assert_eq!(
+            titles(&answer),
+            ["FTP Brute-Force", "Brute-Force", "SSH", "Category 77"],
+            "{page:?}"
+        );
+        let text = logs.text();
+        assert!(
+            text.lines()
+                .any(|l| l.contains("WARN") && l.contains("the built-in categories are used")),
+            "{page:?}: {text}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_hung_page_costs_one_timeout_then_waits_for_its_retry() {
+    let relay = relay_with(|c| c.timeout = Duration::from_millis(500)).await;
+    relay.standin.page(Page::Hang);
+    let started = Instant::now();
+    let answer = relay.observe(&ips(&[IP])).await;
+    let took = started.elapsed();
+    assert!(answer.get("errors").is_none(), "{answer}");
+    assert_eq!(titles(&answer)[1], "Brute-Force");
+    assert!(took < Duration::from_secs(3), "{took:?}");
+    // The fallback is kept until the retry (5 minutes at most): no second wait.
+    let started = Instant::now();
+    relay.observe(&ips(&[IP])).await;
+    assert!(started.elapsed() < Duration::from_millis(400));
+    assert_eq!(relay.standin.page_reads(), 1);
+}
+
+#[tokio::test]
+async fn the_page_is_read_again_after_its_ttl_and_after_a_failure() {
+    let relay = relay_with(|c| c.categories_ttl = Duration::from_secs(1)).await;
+    relay.standin.page(Page::Status(503));
+    assert_eq!(titles(&relay.observe(&ips(&[IP])).await)[1], "Brute-Force");
+    relay.standin.page(Page::Html(page_titles("first page")));
+    // Within the retry time (here the TTL, 1 s): still the built-in table.
+    assert_eq!(titles(&relay.observe(&ips(&[IP])).await)[1], "Brute-Force");
+    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    assert_eq!(titles(&relay.observe(&ips(&[IP])).await)[1], "first page");
+    relay.standin.page(Page::Html(page_titles("second page")));
+    assert_eq!(titles(&relay.observe(&ips(&[IP])).await)[1], "first page");
+    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    assert_eq!(titles(&relay.observe(&ips(&[IP])).await)[1], "second page");
+    assert_eq!(relay.standin.page_reads(), 3);
+}

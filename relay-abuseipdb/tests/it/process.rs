@@ -1,0 +1,332 @@
+//! The `abuseipdb-relay` command as an operator runs it: `serve` against the stand-in with JSON
+//! logs and metrics, a token from `jwt --field key=…` that it accepts, `healthcheck`,
+//! `module-type` in both modes, `--help`, and a bad setting. Everything on 127.0.0.1.
+
+use std::io::{BufRead as _, BufReader};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::support::*;
+
+const BIN: &str = env!("CARGO_BIN_EXE_abuseipdb-relay");
+
+/// The command with the relay's secret in its environment (never on its command line), and
+/// no AbuseIPDB setting inherited from the machine.
+fn command() -> Command {
+    let mut command = Command::new(BIN);
+    command.env("SECRET_KEY", SECRET).env_remove("RUST_LOG");
+    for var in xdr_relay_abuseipdb::SETTINGS {
+        command.env_remove(var.name);
+    }
+    command
+}
+
+fn run(args: &[&str]) -> Output {
+    command().args(args).stdin(Stdio::null()).output().unwrap()
+}
+
+/// A running relay, killed on drop, with every line it logged.
+struct Served {
+    child: Child,
+    url: String,
+    address: String,
+    metrics: String,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Served {
+    fn start(standin: &StandIn) -> Self {
+        let mut child = command()
+            .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
+            .args(["--metrics-listen", "127.0.0.1:0"])
+            .args(["--abuseipdb-api-url", &standin.api_url()])
+            .env("ABUSEIPDB_WEB_URL", standin.web_url())
+            .args(["--abuseipdb-timeout", "5"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let mut address_of = |message: &str| loop {
+            let line = lines
+                .next()
+                .expect("the relay exited before listening")
+                .unwrap();
+            log.lock().unwrap().push(line.clone());
+            let object: Value = serde_json::from_str(&line)
+                .unwrap_or_else(|e| panic!("not a JSON log line ({e}): {line}"));
+            if object["message"] == message {
+                break object["address"].as_str().unwrap().to_owned();
+            }
+        };
+        let address = address_of("abuseipdb-relay listening");
+        let metrics = address_of("metrics at GET /metrics");
+        let sink = Arc::clone(&log);
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                sink.lock().unwrap().push(line);
+            }
+        });
+        Self {
+            child,
+            url: format!("http://{address}"),
+            address,
+            metrics: format!("http://{metrics}/metrics"),
+            log,
+        }
+    }
+
+    fn log(&self) -> Vec<String> {
+        self.log.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `abuseipdb-relay jwt --quiet --field …`, the secret read from a file.
+fn jwt(fields: &[&str]) -> String {
+    let secret_file =
+        std::env::temp_dir().join(format!("abuseipdb-relay-secret-{}", std::process::id()));
+    std::fs::write(&secret_file, format!("{SECRET}\n")).unwrap();
+    let path = secret_file.to_str().unwrap().to_owned();
+    let mut args = vec!["jwt", "--quiet", "--secret-key-file", &path];
+    for field in fields {
+        args.extend(["--field", field]);
+    }
+    let out = run(&args);
+    let _ = std::fs::remove_file(&secret_file);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+// The stand-in serves on the runtime's workers while this thread waits for the process.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serves_against_abuseipdb_with_its_own_tokens() {
+    let standin = StandIn::start().await;
+    standin.data(
+        "192.0.2.1",
+        data(
+            100,
+            Some("example.net"),
+            vec![report(
+                "2024-04-04T04:04:04+00:00",
+                json!("ssh"),
+                json!([18, 22]),
+            )],
+        ),
+    );
+    let served = Served::start(&standin);
+    let client = reqwest::Client::new();
+    let key_field = format!("key={API_KEY}");
+    let token = jwt(&[&key_field, "CTR_ENTITIES_LIMIT=1"]);
+
+    let post = |route: &str, body: Value| {
+        client
+            .post(format!("{}{route}", served.url))
+            .bearer_auth(&token)
+            .header("X-Request-Id", "abuseipdb-process-1")
+            .json(&body)
+            .send()
+    };
+    let body =
+        json!([{"type": "ip", "value": "192.0.2.1"}, {"type": "domain", "value": "x.example"}]);
+    let answer: Value = post("/observe/observables", body.clone())
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(answer.get("errors").is_none(), "{answer}");
+    assert_eq!(
+        answer["data"]["verdicts"]["docs"][0]["disposition_name"],
+        "Malicious"
+    );
+    assert_eq!(answer["data"]["sightings"]["count"], 1);
+    assert_eq!(answer["data"]["indicators"]["count"], 2);
+    assert_eq!(standin.checks()[0].key.as_deref(), Some(API_KEY));
+
+    let health: Value = post("/health", json!({}))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(health, json!({"data": {"status": "ok"}}));
+    let refer: Value = post("/refer/observables", body)
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        refer["data"][0]["url"],
+        format!("{}check/192.0.2.1", standin.web_url())
+    );
+    let version: Value = client
+        .get(format!("{}/version", served.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(version["version"], env!("CARGO_PKG_VERSION"));
+
+    let health = run(&["healthcheck", "--listen", &served.address]);
+    assert!(
+        health.status.success(),
+        "{}",
+        String::from_utf8_lossy(&health.stderr)
+    );
+
+    // The lookup cache's metrics, described and counted, beside relay-core's.
+    let metrics = client
+        .get(&served.metrics)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for expected in [
+        "# HELP abuseipdb_lookup_cache_misses_total",
+        "abuseipdb_lookup_cache_misses_total 1",
+        r#"abuseipdb_categories_reads_total{outcome="page"} 1"#,
+        r#"relay_upstream_requests_total{upstream="abuseipdb",outcome="ok"} 2"#,
+    ] {
+        assert!(metrics.contains(expected), "{expected}: {metrics}");
+    }
+
+    // Every line JSON, the request's line with its id, no line with the key or the secret.
+    let mut request_line = None;
+    for _ in 0..100 {
+        request_line = served
+            .log()
+            .into_iter()
+            .find(|l| l.contains("abuseipdb-process-1") && l.contains("relay::request"));
+        if request_line.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let line: Value = serde_json::from_str(&request_line.expect("a request log line")).unwrap();
+    assert_eq!(line["span"]["request_id"], "abuseipdb-process-1", "{line}");
+    for line in served.log() {
+        assert!(serde_json::from_str::<Value>(&line).is_ok(), "{line}");
+        assert!(!line.contains(API_KEY) && !line.contains(SECRET), "{line}");
+    }
+}
+
+#[test]
+fn jwt_signs_the_key_and_refuses_other_fields() {
+    let token = jwt(&["key=abc123"]);
+    assert_eq!(token.split('.').count(), 3);
+    let out = run(&["jwt", "--quiet", "--field", "api_key=abc"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains(r#"no field "api_key""#));
+}
+
+#[test]
+fn module_type_is_ciscos_shape_with_refer_in_both_modes() {
+    let out = run(&[
+        "module-type",
+        "--relay-url",
+        "https://abuseipdb-relay.example.com",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let module: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(module["title"], "AbuseIPDB");
+    let spec: Vec<&str> = module["configuration_spec"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(spec, ["custom_key", "custom_CTR_ENTITIES_LIMIT"]);
+    let capabilities: Vec<&str> = module["capabilities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(capabilities, ["health", "deliberate", "observe", "refer"]);
+    assert_eq!(module["properties"]["configuration-token-alg"], "HS256");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains(SECRET));
+
+    let out = run(&[
+        "module-type",
+        "--relay-url",
+        "https://abuseipdb-relay.example.com",
+        "--auth-type",
+        "jwks",
+        "--jwks-host",
+        "visibility.eu.amp.cisco.com",
+    ]);
+    let module: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(module["properties"]["configuration-token-alg"], "RS256");
+    assert_eq!(
+        module["properties"]["custom_jwks_host"],
+        "visibility.eu.amp.cisco.com"
+    );
+    assert_eq!(
+        module["properties"]["supported-apis"],
+        json!([
+            "health",
+            "deliberate/observables",
+            "observe/observables",
+            "refer/observables"
+        ])
+    );
+}
+
+#[test]
+fn help_lists_the_settings_and_a_bad_one_stops_the_relay_naming_it() {
+    let out = run(&["--help"]);
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    for var in xdr_relay_abuseipdb::SETTINGS {
+        assert!(
+            help.contains(&format!("[env: {}]", var.name)),
+            "{}: {help}",
+            var.name
+        );
+        assert!(
+            help.contains(&format!("--{}", var.flag)),
+            "{}: {help}",
+            var.flag
+        );
+    }
+    assert!(!help.contains("SIGNALS_API_URL"), "{help}");
+
+    for (var, value) in [
+        ("ABUSEIPDB_API_URL", "api.abuseipdb.com"),
+        ("ABUSEIPDB_CACHE_TTL", "an hour"),
+        ("ABUSEIPDB_TIMEOUT", "0"),
+    ] {
+        let out = command()
+            .args(["--listen", "127.0.0.1:0", "--log-format", "text"])
+            .env(var, value)
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(var), "{var}: {stderr}");
+    }
+}

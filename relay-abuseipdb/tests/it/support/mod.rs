@@ -1,0 +1,307 @@
+//! The harness: the relay's router (relay-core's `router_for` with the AbuseIPDB provider) in
+//! front of the stand-in, tokens, requests.
+
+pub(crate) mod standin;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::Request;
+use serde_json::{Map, Value, json};
+use tower::ServiceExt as _;
+use xdr_relay_abuseipdb::{AbuseIpdb, AbuseIpdbConfig, info};
+use xdr_relay_core::{RelayConfig, SecretKey};
+
+pub(crate) use standin::{Page, Scenario, StandIn, categories_page, data, report};
+
+pub(crate) const SECRET: &str = "an-abuseipdb-relay-test-secret-0123456789abcdef0123456789abcdef";
+/// An API key in AbuseIPDB's shape (80 hex digits), distinctive enough to search logs for.
+pub(crate) const API_KEY: &str =
+    "5ec7e7a1b0d1e5ca1ab1ebadc0ffee5ec7e7a1b0d1e5ca1ab1ebadc0ffee5ec7e7a1b0d1e5ca1ab1e0";
+
+pub(crate) fn secret() -> SecretKey {
+    SecretKey::new(SECRET).expect("a non-empty secret")
+}
+
+/// An HS256 token with `key` and, when given, `CTR_ENTITIES_LIMIT`, signed as the relay's `jwt`
+/// command signs it (exactly the provider's fields).
+pub(crate) fn token_with(key: &str, limit: Option<u64>) -> String {
+    let mut claims = Map::new();
+    claims.insert("key".into(), json!(key));
+    if let Some(limit) = limit {
+        claims.insert("CTR_ENTITIES_LIMIT".into(), json!(limit));
+    }
+    xdr_relay_core::encode_claims(&secret(), &info().credentials, &claims).expect("a token")
+}
+
+pub(crate) fn token() -> String {
+    token_with(API_KEY, None)
+}
+
+/// `[{"type": "ip", "value": …}, …]`.
+pub(crate) fn ips(values: &[&str]) -> String {
+    let observables: Vec<Value> = values
+        .iter()
+        .map(|v| json!({"type": "ip", "value": v}))
+        .collect();
+    json!(observables).to_string()
+}
+
+/// The provider's configuration for a test against `standin`: its URLs, a 2 s timeout
+/// (generous on a loaded 2-core machine; timeout tests shorten it).
+pub(crate) fn config(standin: &StandIn) -> AbuseIpdbConfig {
+    let mut config = AbuseIpdbConfig::default();
+    config.api_url = standin.api_url();
+    config.web_url = standin.web_url();
+    config.timeout = Duration::from_secs(2);
+    config
+}
+
+/// The relay under test and its stand-in.
+pub(crate) struct Relay {
+    pub(crate) standin: StandIn,
+    pub(crate) router: Router,
+}
+
+impl Relay {
+    /// A relay (HS256 with [`SECRET`]) in front of a new stand-in.
+    pub(crate) async fn start() -> Self {
+        Self::start_with(|_, _| {}).await
+    }
+
+    /// The same, with `adjust` applied to the relay's and the provider's configuration.
+    pub(crate) async fn start_with(
+        adjust: impl FnOnce(&mut RelayConfig, &mut AbuseIpdbConfig),
+    ) -> Self {
+        Self::start_on(StandIn::start().await, adjust)
+    }
+
+    /// A relay in front of `standin`, with `adjust` applied.
+    pub(crate) fn start_on(
+        standin: StandIn,
+        adjust: impl FnOnce(&mut RelayConfig, &mut AbuseIpdbConfig),
+    ) -> Self {
+        let mut relay = RelayConfig::default();
+        relay.secret_key = Some(secret());
+        let mut provider = config(&standin);
+        adjust(&mut relay, &mut provider);
+        let provider = AbuseIpdb::new(&provider).expect("the provider");
+        let router = xdr_relay_core::router_for(relay, Arc::new(provider)).expect("the router");
+        Self { standin, router }
+    }
+
+    /// `POST path` with `token` (when given) and `body`: the HTTP status and the JSON answer.
+    pub(crate) async fn post(&self, path: &str, token: Option<&str>, body: &str) -> (u16, Value) {
+        let mut request = Request::post(path).header("content-type", "application/json");
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        let response = self
+            .router
+            .clone()
+            .oneshot(request.body(Body::from(body.to_owned())).unwrap())
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let bytes = axum::body::to_bytes(response.into_body(), 64 << 20)
+            .await
+            .unwrap();
+        let value = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&bytes)));
+        (status, value)
+    }
+
+    /// `/observe/observables` with the test token: the answer, which must be HTTP 200.
+    pub(crate) async fn observe(&self, body: &str) -> Value {
+        self.ok("/observe/observables", &token(), body).await
+    }
+
+    /// `/deliberate/observables` with the test token.
+    pub(crate) async fn deliberate(&self, body: &str) -> Value {
+        self.ok("/deliberate/observables", &token(), body).await
+    }
+
+    /// `POST path` with the test token and `body`: the answer, which must be HTTP 200.
+    pub(crate) async fn observe_at(&self, path: &str, body: &str) -> Value {
+        self.ok(path, &token(), body).await
+    }
+
+    /// `POST path` with `token`: the answer, which must be HTTP 200.
+    pub(crate) async fn ok(&self, path: &str, token: &str, body: &str) -> Value {
+        let (status, answer) = self.post(path, Some(token), body).await;
+        assert_eq!(status, 200, "{path}: {answer}");
+        answer
+    }
+}
+
+/// The `errors` of an answer as (code, message) pairs.
+pub(crate) fn errors(answer: &Value) -> Vec<(String, String)> {
+    answer["errors"]
+        .as_array()
+        .map(|errors| {
+            errors
+                .iter()
+                .map(|e| {
+                    assert_eq!(e["type"], "fatal", "{e}");
+                    (
+                        e["code"].as_str().unwrap().to_owned(),
+                        e["message"].as_str().unwrap().to_owned(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The `docs` of `kind` (`verdicts`, `sightings`...) in an answer's data; none when absent.
+pub(crate) fn docs<'a>(answer: &'a Value, kind: &str) -> Vec<&'a Value> {
+    answer["data"][kind]["docs"]
+        .as_array()
+        .map(|docs| docs.iter().collect())
+        .unwrap_or_default()
+}
+
+/// The observable values of an answer's verdicts.
+pub(crate) fn verdict_values(answer: &Value) -> Vec<String> {
+    docs(answer, "verdicts")
+        .iter()
+        .map(|v| v["observable"]["value"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Everything a tracing subscriber at TRACE writes on this thread, while alive (tokio's test
+/// runtime is single-threaded: the router, the client and the stand-in all log here).
+pub(crate) struct Logs {
+    capture: Capture,
+    _guard: tracing::subscriber::DefaultGuard,
+    // tracing caches each callsite's interest, and while one subscriber exists it asks only
+    // the calling thread's: a test on another thread (with none) reaching a callsite first
+    // would turn it off here too. A second dispatch alive as long as ours makes it ask every
+    // live subscriber.
+    _second: tracing::Dispatch,
+}
+
+impl Logs {
+    pub(crate) fn capture() -> Self {
+        let capture = Capture::default();
+        let writer = capture.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        let second = tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default());
+        let guard = tracing::subscriber::set_default(subscriber);
+        tracing::callsite::rebuild_interest_cache();
+        Self {
+            capture,
+            _guard: guard,
+            _second: second,
+        }
+    }
+
+    pub(crate) fn text(&self) -> String {
+        String::from_utf8_lossy(&self.capture.0.lock().unwrap()).into_owned()
+    }
+
+    /// The buffer, for another sink (the `log` facade's) to write to.
+    pub(crate) fn sink(&self) -> Capture {
+        self.capture.clone()
+    }
+}
+
+/// A shared buffer the subscriber writes to.
+#[derive(Clone, Default)]
+pub(crate) struct Capture(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A `metrics` recorder that keeps counters, for a test to install on its thread
+/// (`metrics::set_default_local_recorder`).
+#[derive(Clone, Default)]
+pub(crate) struct Counters(Arc<std::sync::Mutex<HashMap<String, Arc<AtomicU64>>>>);
+
+struct CounterHandle(Arc<AtomicU64>);
+
+impl metrics::CounterFn for CounterHandle {
+    fn increment(&self, value: u64) {
+        self.0.fetch_add(value, Ordering::SeqCst);
+    }
+
+    fn absolute(&self, value: u64) {
+        self.0.fetch_max(value, Ordering::SeqCst);
+    }
+}
+
+impl Counters {
+    /// The counter `name` (with its labels as `name{label=value,...}`), 0 when never counted.
+    pub(crate) fn get(&self, name: &str) -> u64 {
+        self.0
+            .lock()
+            .unwrap()
+            .get(name)
+            .map_or(0, |c| c.load(Ordering::SeqCst))
+    }
+}
+
+impl metrics::Recorder for Counters {
+    fn describe_counter(
+        &self,
+        _: metrics::KeyName,
+        _: Option<metrics::Unit>,
+        _: metrics::SharedString,
+    ) {
+    }
+    fn describe_gauge(
+        &self,
+        _: metrics::KeyName,
+        _: Option<metrics::Unit>,
+        _: metrics::SharedString,
+    ) {
+    }
+    fn describe_histogram(
+        &self,
+        _: metrics::KeyName,
+        _: Option<metrics::Unit>,
+        _: metrics::SharedString,
+    ) {
+    }
+
+    fn register_counter(&self, key: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Counter {
+        let mut name = key.name().to_owned();
+        let labels: Vec<String> = key
+            .labels()
+            .map(|l| format!("{}={}", l.key(), l.value()))
+            .collect();
+        if !labels.is_empty() {
+            name = format!("{name}{{{}}}", labels.join(","));
+        }
+        let counter = Arc::clone(self.0.lock().unwrap().entry(name).or_default());
+        metrics::Counter::from_arc(Arc::new(CounterHandle(counter)))
+    }
+
+    fn register_gauge(&self, _: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Gauge {
+        metrics::Gauge::noop()
+    }
+
+    fn register_histogram(
+        &self,
+        _: &metrics::Key,
+        _: &metrics::Metadata<'_>,
+    ) -> metrics::Histogram {
+        metrics::Histogram::noop()
+    }
+}

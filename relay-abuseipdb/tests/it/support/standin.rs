@@ -1,0 +1,450 @@
+//! A local AbuseIPDB stand-in: axum on 127.0.0.1 (an ephemeral port), serving `GET
+//! /api/v2/check`, the categories page `GET /categories` and, for configuration tokens, a key
+//! server's `GET /.well-known/jwks`. Tests and the bench set what it answers per address
+//! ([`Scenario`]) and for the page ([`Page`]), a delay for every call, and read back what it was
+//! asked. No network beyond 127.0.0.1.
+//!
+//! Shared by the integration tests (`tests/it/support/mod.rs`), the bench
+//! (`benches/lookups.rs`) and the `standin` example (`examples/standin.rs`), through `#[path]`.
+
+// Each user of this file uses part of it; a stand-in fails loudly.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde_json::{Value, json};
+
+/// AbuseIPDB's words for a key it does not know.
+pub(crate) const UNAUTHORIZED_DETAIL: &str = "Authentication failed. You are either missing your API key or it is incorrect. Note: The APIv2 key differs from the APIv1 key.";
+/// AbuseIPDB's words for a spent daily quota.
+pub(crate) const RATE_LIMIT_DETAIL: &str = "Daily rate limit of 1000 requests exceeded for this endpoint. See headers for additional details.";
+
+/// What the stand-in answers a check of one address.
+#[derive(Debug, Clone)]
+pub(crate) enum Scenario {
+    /// 200 with `{"data": …}` (the address is added as `ipAddress` when missing).
+    Data(Value),
+    /// `status` with an AbuseIPDB error body (`{"errors": [{"detail", "status"}]}`), and a
+    /// `Retry-After` header when given.
+    Error {
+        status: u16,
+        detail: Option<String>,
+        retry_after: Option<String>,
+    },
+    /// `status` with this body, as `content_type`.
+    Raw {
+        status: u16,
+        content_type: &'static str,
+        body: String,
+    },
+    /// The scenario, after a wait.
+    Slow(Duration, Box<Scenario>),
+    /// Accepts and never answers.
+    Hang,
+}
+
+impl Scenario {
+    /// An AbuseIPDB error of `status` with `detail`.
+    pub(crate) fn error(status: u16, detail: &str) -> Self {
+        Self::Error {
+            status,
+            detail: Some(detail.to_owned()),
+            retry_after: None,
+        }
+    }
+}
+
+/// What the stand-in answers for the categories page.
+#[derive(Debug, Clone)]
+pub(crate) enum Page {
+    /// 200 with this HTML.
+    Html(String),
+    /// This status, no page.
+    Status(u16),
+    /// The page, after a wait.
+    Slow(Duration, String),
+    /// Accepts and never answers.
+    Hang,
+}
+
+/// One check the stand-in received.
+#[derive(Debug, Clone)]
+pub(crate) struct Seen {
+    /// `ipAddress`.
+    pub(crate) ip: String,
+    /// Every query parameter.
+    pub(crate) query: HashMap<String, String>,
+    /// The `Key` header.
+    pub(crate) key: Option<String>,
+    /// The `Accept` header.
+    pub(crate) accept: Option<String>,
+    /// The `User-Agent` header.
+    pub(crate) user_agent: Option<String>,
+}
+
+#[derive(Default)]
+struct Shared {
+    scenarios: Mutex<HashMap<String, Scenario>>,
+    refused_keys: Mutex<HashSet<String>>,
+    page: Mutex<Option<Page>>,
+    delay: Mutex<Duration>,
+    checks: Mutex<Vec<Seen>>,
+    page_reads: AtomicUsize,
+    in_flight: AtomicUsize,
+    most_in_flight: AtomicUsize,
+    jwks: Mutex<Value>,
+}
+
+/// The stand-in, serving until dropped.
+pub(crate) struct StandIn {
+    /// Where it listens.
+    pub(crate) address: SocketAddr,
+    shared: Arc<Shared>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for StandIn {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl StandIn {
+    /// Starts a stand-in on 127.0.0.1 (on the calling runtime): every address scores 0 with no
+    /// reports until a scenario says otherwise, the categories page is [`categories_page`] of
+    /// the built-in categories, every key but the refused ones is accepted.
+    pub(crate) async fn start() -> Self {
+        Self::start_on(0).await
+    }
+
+    /// The same on 127.0.0.1:`port` (0: an ephemeral port).
+    pub(crate) async fn start_on(port: u16) -> Self {
+        let shared = Arc::new(Shared::default());
+        *shared.page.lock().unwrap() = Some(Page::Html(categories_page(&published())));
+        *shared.jwks.lock().unwrap() = json!({"keys": []});
+        let app = Router::new()
+            .route("/api/v2/check", get(check))
+            .route("/categories", get(page))
+            .route("/.well-known/jwks", get(jwks))
+            .fallback(|| async {
+                (
+                    StatusCode::NOT_FOUND,
+                    axum::Json(json!({"errors": [{"detail": "Not found.", "status": 404}]})),
+                )
+            })
+            .with_state(Arc::clone(&shared));
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .unwrap_or_else(|e| panic!("cannot listen on 127.0.0.1:{port}: {e}"));
+        let address = listener.local_addr().unwrap();
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Self {
+            address,
+            shared,
+            task,
+        }
+    }
+
+    /// `http://127.0.0.1:PORT/api/v2/`: the relay's `ABUSEIPDB_API_URL`.
+    pub(crate) fn api_url(&self) -> String {
+        format!("http://{}/api/v2/", self.address)
+    }
+
+    /// `http://127.0.0.1:PORT/`: the relay's `ABUSEIPDB_WEB_URL`.
+    pub(crate) fn web_url(&self) -> String {
+        format!("http://{}/", self.address)
+    }
+
+    /// `127.0.0.1:PORT`, what a configuration token names as its `jwks_host`.
+    pub(crate) fn host(&self) -> String {
+        self.address.to_string()
+    }
+
+    /// Answers checks of `ip` with `scenario`.
+    pub(crate) fn set(&self, ip: &str, scenario: Scenario) {
+        self.shared
+            .scenarios
+            .lock()
+            .unwrap()
+            .insert(ip.to_owned(), scenario);
+    }
+
+    /// Answers checks of `ip` with `data` (the object under `"data"`).
+    pub(crate) fn data(&self, ip: &str, data: Value) {
+        self.set(ip, Scenario::Data(data));
+    }
+
+    /// Refuses `key` with AbuseIPDB's 401.
+    pub(crate) fn refuse_key(&self, key: &str) {
+        self.shared
+            .refused_keys
+            .lock()
+            .unwrap()
+            .insert(key.to_owned());
+    }
+
+    /// Answers the categories page with `page`.
+    pub(crate) fn page(&self, page: Page) {
+        *self.shared.page.lock().unwrap() = Some(page);
+    }
+
+    /// Waits `delay` before every answer (checks and the page).
+    pub(crate) fn delay(&self, delay: Duration) {
+        *self.shared.delay.lock().unwrap() = delay;
+    }
+
+    /// Publishes `keys` (JWKs) at `/.well-known/jwks`.
+    pub(crate) fn publish_keys(&self, keys: Vec<Value>) {
+        *self.shared.jwks.lock().unwrap() = json!({ "keys": keys });
+    }
+
+    /// Every check received, in order.
+    pub(crate) fn checks(&self) -> Vec<Seen> {
+        self.shared.checks.lock().unwrap().clone()
+    }
+
+    /// How many checks of `ip` were received.
+    pub(crate) fn checks_of(&self, ip: &str) -> usize {
+        self.checks().iter().filter(|c| c.ip == ip).count()
+    }
+
+    /// How many times the categories page was asked for.
+    pub(crate) fn page_reads(&self) -> usize {
+        self.shared.page_reads.load(Ordering::SeqCst)
+    }
+
+    /// The most checks in flight at once so far.
+    pub(crate) fn most_in_flight(&self) -> usize {
+        self.shared.most_in_flight.load(Ordering::SeqCst)
+    }
+
+    /// Forgets the checks received and the most in flight.
+    pub(crate) fn reset_counts(&self) {
+        self.shared.checks.lock().unwrap().clear();
+        self.shared.page_reads.store(0, Ordering::SeqCst);
+        self.shared.most_in_flight.store(0, Ordering::SeqCst);
+    }
+}
+
+/// Counts a check in flight until dropped (also when the client gives up and the answer is
+/// dropped unfinished).
+struct InFlight(Arc<Shared>);
+
+impl InFlight {
+    fn start(shared: &Arc<Shared>) -> Self {
+        let now = shared.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        shared.most_in_flight.fetch_max(now, Ordering::SeqCst);
+        Self(Arc::clone(shared))
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+fn header(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+async fn check(
+    State(shared): State<Arc<Shared>>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    let _in_flight = InFlight::start(&shared);
+    let ip = query.get("ipAddress").cloned().unwrap_or_default();
+    let key = header(&headers, "key");
+    shared.checks.lock().unwrap().push(Seen {
+        ip: ip.clone(),
+        query: query.clone(),
+        key: key.clone(),
+        accept: header(&headers, "accept"),
+        user_agent: header(&headers, "user-agent"),
+    });
+    let delay = *shared.delay.lock().unwrap();
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    let refused = key
+        .as_ref()
+        .is_none_or(|k| shared.refused_keys.lock().unwrap().contains(k));
+    if refused {
+        return answer(Scenario::error(401, UNAUTHORIZED_DETAIL), &ip).await;
+    }
+    let scenario = shared.scenarios.lock().unwrap().get(&ip).cloned();
+    let scenario = scenario.unwrap_or_else(|| Scenario::Data(json!({"abuseConfidenceScore": 0})));
+    answer(scenario, &ip).await
+}
+
+/// The answer of `scenario` for `ip`.
+async fn answer(mut scenario: Scenario, ip: &str) -> Response {
+    loop {
+        match scenario {
+            Scenario::Slow(wait, then) => {
+                tokio::time::sleep(wait).await;
+                scenario = *then;
+            }
+            Scenario::Hang => std::future::pending::<()>().await,
+            Scenario::Data(mut data) => {
+                if let Some(object) = data.as_object_mut() {
+                    object
+                        .entry("ipAddress")
+                        .or_insert_with(|| Value::String(ip.to_owned()));
+                }
+                return axum::Json(json!({ "data": data })).into_response();
+            }
+            Scenario::Error {
+                status,
+                detail,
+                retry_after,
+            } => {
+                let status = StatusCode::from_u16(status).unwrap();
+                let body = match detail {
+                    Some(detail) => {
+                        json!({"errors": [{"detail": detail, "status": status.as_u16()}]})
+                    }
+                    None => json!({}),
+                };
+                let mut response = (status, axum::Json(body)).into_response();
+                if let Some(after) = retry_after {
+                    response
+                        .headers_mut()
+                        .insert(header::RETRY_AFTER, after.parse().unwrap());
+                }
+                return response;
+            }
+            Scenario::Raw {
+                status,
+                content_type,
+                body,
+            } => {
+                let status = StatusCode::from_u16(status).unwrap();
+                return (status, [(header::CONTENT_TYPE, content_type)], body).into_response();
+            }
+        }
+    }
+}
+
+async fn page(State(shared): State<Arc<Shared>>) -> Response {
+    shared.page_reads.fetch_add(1, Ordering::SeqCst);
+    let delay = *shared.delay.lock().unwrap();
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    let page = shared.page.lock().unwrap().clone();
+    let html = |html: String| ([(header::CONTENT_TYPE, "text/html; charset=UTF-8")], html);
+    match page {
+        Some(Page::Html(text)) => html(text).into_response(),
+        Some(Page::Slow(wait, text)) => {
+            tokio::time::sleep(wait).await;
+            html(text).into_response()
+        }
+        Some(Page::Status(status)) => StatusCode::from_u16(status).unwrap().into_response(),
+        Some(Page::Hang) => std::future::pending().await,
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+async fn jwks(State(shared): State<Arc<Shared>>) -> Response {
+    axum::Json(shared.jwks.lock().unwrap().clone()).into_response()
+}
+
+/// AbuseIPDB's published categories, as its page lists them: (id, title, description).
+pub(crate) fn published() -> Vec<(u64, String, String)> {
+    let rows: [(u64, &str, &str); 6] = [
+        (
+            14,
+            "Port Scan",
+            "Scanning for open ports and vulnerable services.",
+        ),
+        (15, "Hacking", ""),
+        (
+            18,
+            "Brute-Force",
+            "Credential brute-force attacks on webpage logins and services like SSH, FTP, SIP, SMTP, RDP, etc. This category is seperate from DDoS attacks.",
+        ),
+        (
+            20,
+            "Exploited Host",
+            "Host is likely infected with malware and being used for other attacks or to host malicious content. The host owner may not be aware of the compromise. This category is often used in combination with other attack categories.",
+        ),
+        (
+            21,
+            "Web App Attack",
+            "Attempts to probe for or exploit installed web applications such as a CMS like WordPress/Drupal, e-commerce solutions, forum software, phpMyAdmin and various other software plugins/solutions.",
+        ),
+        (
+            22,
+            "SSH",
+            "Secure Shell (SSH) abuse. Use this category in combination with more specific categories.",
+        ),
+    ];
+    rows.iter()
+        .map(|&(id, title, description)| (id, title.to_owned(), description.to_owned()))
+        .collect()
+}
+
+/// A categories page in the shape of AbuseIPDB's: navigation first, then a table whose header
+/// row is `<th>` and whose rows are id, title, description.
+pub(crate) fn categories_page(rows: &[(u64, String, String)]) -> String {
+    let mut html = String::from(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><title>Report Categories - AbuseIPDB</title></head>\n<body>\n\
+         <nav><ul><li><a href=\"/\">Home</a></li><li><a href=\"/categories\">Categories</a></li></ul></nav>\n\
+         <div class=\"container\"><h1>Report Categories</h1>\n\
+         <table class=\"table table-striped\">\n<thead><tr><th>ID</th><th>Title</th><th>Description</th></tr></thead>\n<tbody>\n",
+    );
+    for (id, title, description) in rows {
+        html.push_str(&format!(
+            "<tr>\n  <td>{id}</td>\n  <td>{title}</td>\n  <td>{description}</td>\n</tr>\n"
+        ));
+    }
+    html.push_str("</tbody></table></div></body></html>\n");
+    html
+}
+
+/// A report of AbuseIPDB's `reports` list.
+pub(crate) fn report(reported_at: &str, comment: Value, categories: Value) -> Value {
+    json!({
+        "reportedAt": reported_at,
+        "comment": comment,
+        "categories": categories,
+        "reporterId": 38609,
+        "reporterCountryCode": "US",
+        "reporterCountryName": "United States of America",
+    })
+}
+
+/// The `data` of a verbose check: `score`, `domain`, `reports`.
+pub(crate) fn data(score: i64, domain: Option<&str>, reports: Vec<Value>) -> Value {
+    json!({
+        "isPublic": true,
+        "ipVersion": 4,
+        "isWhitelisted": false,
+        "abuseConfidenceScore": score,
+        "countryCode": "CN",
+        "usageType": null,
+        "isp": "ChinaNet Jiangsu Province Network",
+        "domain": domain,
+        "countryName": "China",
+        "totalReports": reports.len(),
+        "numDistinctUsers": reports.len(),
+        "lastReportedAt": reports.first().map(|r| r["reportedAt"].clone()),
+        "reports": reports,
+    })
+}
