@@ -3,8 +3,7 @@
 //!
 //! `xdr_relay_server::main_for` and `xdr_relay_lambda::run_for` take an `App` and do the
 //! rest (settings from the environment and flags, logging, metrics, the token and module type
-//! commands, serving). Imports [`crate::provider`], [`crate::config`], [`crate::settings`] and
-//! [`crate::error`].
+//! commands, serving).
 
 use std::borrow::Cow;
 use std::fmt;

@@ -1,8 +1,6 @@
 //! The caller's credentials: the token payload fields a provider declares it reads (as a Threat
 //! Response module type's `configuration_spec` does), checked by relay-core when the token
 //! verifies, and handed to the provider typed. Their `Debug` names fields, never values.
-//!
-//! Near the bottom of the module order: it imports only [`crate::error`].
 
 use std::borrow::Cow;
 use std::fmt;

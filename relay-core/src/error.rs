@@ -1,7 +1,6 @@
 //! The relay's errors and the envelope every answer travels in: every failure a caller can
-//! see, with its Threat Response code, and the configuration error of [`crate::router`].
-//!
-//! Near the bottom of the module order: it imports only [`crate::settings`] and [`crate::stats`].
+//! see, with its Threat Response code, and the configuration error of
+//! [`router_for`](crate::router_for).
 
 use axum::Json;
 use axum::http::StatusCode;
@@ -10,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use crate::settings::EnvError;
-use crate::stats::Stats;
+use crate::stats::ErrorAnswer;
 
 /// The configuration cannot work (for example an upstream's base URL does not parse, a
 /// setting is invalid, or a provider declares a credential field twice).
@@ -352,8 +351,8 @@ impl IntoResponse for RelayError {
             errors: vec![self.entry()],
         };
         let mut response = (status, Json(body)).into_response();
-        // Counted in the request log line; a handler that knows more replaces these stats.
-        response.extensions_mut().insert(Stats::one_error());
+        // Counted as one error in the request's log line, unless a handler recorded more.
+        response.extensions_mut().insert(ErrorAnswer);
         response
     }
 }

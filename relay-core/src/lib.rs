@@ -65,14 +65,16 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-// The modules import each other top-down only (`use crate::` lines form no cycle); the shared
-// half never imports `signals`, which imports the shared half. ARCHITECTURE.md draws the graph.
+// Invariants of the module graph (ARCHITECTURE.md draws it): the `use crate::` lines form no
+// cycle; the shared half never imports `signals`, which imports the shared half; `settings`
+// and `stats` import nothing from the crate.
 mod app;
 mod auth;
 mod config;
 mod credentials;
 mod error;
 mod jwks;
+mod layers;
 mod module_type;
 mod openapi;
 mod provider;

@@ -5,8 +5,7 @@
 //! `configuration_spec` entry is keyed [`CONFIGURATION_PREFIX`] + the claim's name
 //! ([`configuration_key`]), and XDR signs the value an administrator enters as the claim
 //! without the prefix (`custom_key` arrives as `key`). The same goes for the `properties` key
-//! `custom_jwks_host`, which arrives as `jwks_host`. Imports [`crate::provider`] and
-//! [`crate::credentials`].
+//! `custom_jwks_host`, which arrives as `jwks_host`.
 
 use ctim_model::ObservableType;
 use serde::Serialize;

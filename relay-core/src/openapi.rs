@@ -5,7 +5,7 @@
 //! Served at `GET /openapi.json` only when [`RelayConfig::openapi`](crate::RelayConfig::openapi)
 //! is on. The Auth0 Signals relay's is checked in at the repository root as `openapi.json` (a
 //! test fails when the two drift, another when the router and the document disagree about a
-//! route). Imports only [`crate::provider`].
+//! route).
 
 use ctim_model::ObservableType;
 use serde_json::{Map, Value, json};

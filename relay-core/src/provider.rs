@@ -5,11 +5,10 @@
 //! Everything else a relay needs (tokens, body limits, parsing and filtering observables, the
 //! envelope and its error codes, entity limits, request ids, logs and metrics, the OpenAPI
 //! document, `/version`, `/watchdog`, the `/respond/*` defaults, the router) is relay-core's and
-//! the same for every provider. Imports [`crate::credentials`], [`crate::request`] and
-//! [`crate::error`].
+//! the same for every provider.
 
 use std::borrow::Cow;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use ctim_model::{ObservableType, ObserveBundle, Verdict};
@@ -20,6 +19,7 @@ use tokio::time::Instant;
 use crate::credentials::{CredentialField, Credentials};
 use crate::error::RelayError;
 use crate::request::{ParsedObservable, Trigger};
+use crate::stats::RequestStats;
 
 /// A source of threat intelligence behind the relay's routes: implement it, and
 /// [`router_for`](crate::router_for) serves it as a complete Threat Response relay.
@@ -254,15 +254,15 @@ impl ProviderInfo {
     }
 }
 
-/// One request, as a [`Provider`] sees it: the caller's credentials, the entity limit, and the
-/// counters of the request's log line.
+/// One request, as a [`Provider`] sees it: the caller's credentials, the entity limit, its
+/// deadline, and where its costs are counted for the request's log line.
 #[derive(Debug)]
 pub struct Context {
     credentials: Credentials,
     entities_limit: usize,
     deadline: Option<Instant>,
-    upstream_calls: AtomicU32,
-    cache_hits: AtomicU32,
+    /// What the request costs, shared with the request's log line.
+    stats: Arc<RequestStats>,
 }
 
 impl Context {
@@ -270,12 +270,20 @@ impl Context {
     /// one per request (with the relay's deadline); providers make them in their tests.
     #[must_use]
     pub fn new(credentials: Credentials, entities_limit: usize) -> Self {
+        Self::counted(credentials, entities_limit, Arc::default())
+    }
+
+    /// A request whose costs go to `stats` (the request's, which its log line reads).
+    pub(crate) fn counted(
+        credentials: Credentials,
+        entities_limit: usize,
+        stats: Arc<RequestStats>,
+    ) -> Self {
         Self {
             credentials,
             entities_limit,
             deadline: None,
-            upstream_calls: AtomicU32::new(0),
-            cache_hits: AtomicU32::new(0),
+            stats,
         }
     }
 
@@ -309,26 +317,33 @@ impl Context {
         self.entities_limit
     }
 
-    /// Counts `calls` calls to the upstream (retries not counted), for the request's log line.
+    /// Counts `calls` calls to the upstream (retries not counted), for the request's log line
+    /// ([`Upstream::call`](crate::Upstream::call) counts its own).
     pub fn record_upstream_calls(&self, calls: u32) {
-        self.upstream_calls.fetch_add(calls, Ordering::Relaxed);
+        self.stats.add_upstream_calls(calls);
     }
 
     /// Counts `hits` answers taken from the provider's cache, for the request's log line.
     pub fn record_cache_hits(&self, hits: u32) {
-        self.cache_hits.fetch_add(hits, Ordering::Relaxed);
+        self.stats.add_cache_hits(hits);
     }
 
     /// Upstream calls recorded so far.
     #[must_use]
     pub fn upstream_calls(&self) -> u32 {
-        self.upstream_calls.load(Ordering::Relaxed)
+        self.stats.upstream_calls()
     }
 
     /// Cache hits recorded so far.
     #[must_use]
     pub fn cache_hits(&self) -> u32 {
-        self.cache_hits.load(Ordering::Relaxed)
+        self.stats.cache_hits()
+    }
+
+    /// Records the answer for the request's log line: `observables` in its body, `errors` in
+    /// its envelope.
+    pub(crate) fn answered(&self, observables: usize, errors: usize) {
+        self.stats.answered(observables, errors);
     }
 }
 

@@ -1,40 +1,35 @@
 //! The HTTP routes: one `axum::Router` for a [`Provider`], served unchanged by every adapter.
 //!
-//! The top of the shared half's module order: a handler reads the body ([`crate::request`]),
-//! checks the token ([`crate::auth`]), asks the provider ([`crate::provider`]) and answers in
-//! the envelope ([`crate::error`]). Handlers return `Result<Response, RelayError>`; an error
+//! A handler reads the body ([`crate::request`]), checks the token ([`crate::auth`]), asks the
+//! provider ([`crate::provider`]) by the request's deadline and answers in the envelope
+//! ([`crate::error`]); every request passes the layers of [`crate::layers`]. Handlers return `Result<Response, RelayError>`; an error
 //! becomes its envelope through `IntoResponse`.
 
 use std::fmt;
 use std::future::Future;
-use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{Extension, State};
+use axum::http::HeaderMap;
 use axum::http::header::CONTENT_TYPE;
-use axum::http::{HeaderMap, Method, StatusCode};
-use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get, post};
 use ctim_model::ObserveBundle;
-use futures::FutureExt as _;
 use serde::Serialize;
 use serde_json::json;
-use tokio::time::Instant;
-use tracing::{Instrument as _, field};
 
 use crate::auth::Verifier;
 use crate::config::RelayConfig;
 use crate::credentials::{self, Credentials};
 use crate::error::{ConfigError, Envelope, RelayError};
+use crate::layers;
 use crate::openapi;
 use crate::provider::{Context, Outcome, Provider, ProviderInfo};
 use crate::request::{self, ParsedObservable};
-use crate::stats::Stats;
-use crate::telemetry::{self, InFlight};
+use crate::stats::RequestStats;
 
 /// What every handler shares: the configuration, the provider and the token verifier.
 pub(crate) struct Relay {
@@ -56,14 +51,14 @@ impl fmt::Debug for Relay {
 }
 
 impl Relay {
-    /// The context of a request whose token carried `credentials`.
-    /// The context of a request that arrived at `arrived` and whose token carried
-    /// `credentials`: to be answered within the relay's request timeout.
-    fn context(&self, credentials: Credentials, arrived: Instant) -> Context {
+    /// The context of the request `stats` counts, whose token carried `credentials`: to be
+    /// answered within the relay's request timeout of its arrival.
+    fn context(&self, credentials: Credentials, stats: Arc<RequestStats>) -> Context {
         let limit = credentials
             .entities_limit()
             .unwrap_or(self.config.entities_limit);
-        Context::new(credentials, limit).with_deadline(arrived + self.config.request_timeout)
+        let deadline = stats.arrived + self.config.request_timeout;
+        Context::counted(credentials, limit, stats).with_deadline(deadline)
     }
 }
 
@@ -91,20 +86,6 @@ async fn by_deadline<T>(
             ))
         })
 }
-
-/// The paths the relay serves, each also with a trailing slash. [`observe_request`] labels
-/// metrics with them (`/openapi.json` only exists when configured).
-const ROUTES: &[&str] = &[
-    "/health",
-    "/deliberate/observables",
-    "/observe/observables",
-    "/refer/observables",
-    "/respond/observables",
-    "/respond/trigger",
-    "/version",
-    "/watchdog",
-    "/openapi.json",
-];
 
 /// Builds the router of a relay backed by `provider`: every route of the Threat Response relay
 /// API, with relay-core's token checks (both modes), body limits, envelope, entity limits,
@@ -154,14 +135,12 @@ pub fn router_for(config: RelayConfig, provider: Arc<dyn Provider>) -> Result<Ro
     }
     let mut router = Router::new();
     for (path, method_router) in routes {
-        debug_assert!(ROUTES.contains(&path), "{path} is missing from ROUTES");
         router = with_trailing_slash(router, path, method_router);
     }
-    Ok(router
+    let router = router
         .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
-        .layer(middleware::from_fn(observe_request))
-        .with_state(relay))
+        .method_not_allowed_fallback(method_not_allowed);
+    Ok(layers::around(router).with_state(relay))
 }
 
 /// Serves `path` and `path/` alike: Threat Response and people both send either.
@@ -180,10 +159,10 @@ fn with_trailing_slash(
 /// context, the observables of the provider's types, and how many observables were sent.
 async fn authorised_observables(
     relay: &Relay,
+    stats: Arc<RequestStats>,
     headers: &HeaderMap,
     body: Body,
 ) -> Result<(Context, Vec<ParsedObservable>, usize), RelayError> {
-    let arrived = Instant::now();
     let bytes = read_body(body, relay.config.max_body_bytes).await?;
     let observables = request::parse(&bytes, relay.config.max_observables)?;
     let credentials = relay.verifier.verify(headers).await?;
@@ -193,7 +172,7 @@ async fn authorised_observables(
         &relay.info.observable_types,
         relay.info.types_in_any_case,
     );
-    Ok((relay.context(credentials, arrived), supported, requested))
+    Ok((relay.context(credentials, stats), supported, requested))
 }
 
 async fn read_body(body: Body, limit: usize) -> Result<Bytes, RelayError> {
@@ -208,10 +187,12 @@ async fn read_body(body: Body, limit: usize) -> Result<Bytes, RelayError> {
 /// A handler's answer: a response, or the error whose envelope is the response.
 type Answer = Result<Response, RelayError>;
 
-async fn health(State(relay): State<Arc<Relay>>, headers: HeaderMap) -> Answer {
-    let arrived = Instant::now();
+/// The request's [`RequestStats`], which the relay's layers put in its extensions.
+type Stats = Extension<Arc<RequestStats>>;
+
+async fn health(State(relay): State<Arc<Relay>>, stats: Stats, headers: HeaderMap) -> Answer {
     let credentials = relay.verifier.verify(&headers).await?;
-    let context = relay.context(credentials, arrived);
+    let context = relay.context(credentials, stats.0);
     let outcome = match by_deadline(&context, relay.provider.health(&context)).await {
         Ok(()) => Ok(Outcome::new(json!({"status": "ok"}))),
         Err(error) => Err(error),
@@ -219,8 +200,14 @@ async fn health(State(relay): State<Arc<Relay>>, headers: HeaderMap) -> Answer {
     Ok(answer(&context, outcome, 0, |_| false))
 }
 
-async fn deliberate(State(relay): State<Arc<Relay>>, headers: HeaderMap, body: Body) -> Answer {
-    let (context, observables, requested) = authorised_observables(&relay, &headers, body).await?;
+async fn deliberate(
+    State(relay): State<Arc<Relay>>,
+    stats: Stats,
+    headers: HeaderMap,
+    body: Body,
+) -> Answer {
+    let (context, observables, requested) =
+        authorised_observables(&relay, stats.0, &headers, body).await?;
     let outcome = by_deadline(&context, relay.provider.deliberate(&context, &observables)).await;
     let outcome = outcome.map(|o| {
         let mut bundle = ObserveBundle::default();
@@ -235,8 +222,14 @@ async fn deliberate(State(relay): State<Arc<Relay>>, headers: HeaderMap, body: B
     ))
 }
 
-async fn observe(State(relay): State<Arc<Relay>>, headers: HeaderMap, body: Body) -> Answer {
-    let (context, observables, requested) = authorised_observables(&relay, &headers, body).await?;
+async fn observe(
+    State(relay): State<Arc<Relay>>,
+    stats: Stats,
+    headers: HeaderMap,
+    body: Body,
+) -> Answer {
+    let (context, observables, requested) =
+        authorised_observables(&relay, stats.0, &headers, body).await?;
     let outcome = by_deadline(&context, relay.provider.observe(&context, &observables)).await;
     Ok(answer(
         &context,
@@ -247,8 +240,14 @@ async fn observe(State(relay): State<Arc<Relay>>, headers: HeaderMap, body: Body
 }
 
 /// `[]` unless the provider offers links.
-async fn refer(State(relay): State<Arc<Relay>>, headers: HeaderMap, body: Body) -> Answer {
-    let (context, observables, requested) = authorised_observables(&relay, &headers, body).await?;
+async fn refer(
+    State(relay): State<Arc<Relay>>,
+    stats: Stats,
+    headers: HeaderMap,
+    body: Body,
+) -> Answer {
+    let (context, observables, requested) =
+        authorised_observables(&relay, stats.0, &headers, body).await?;
     if !relay.info.refers {
         return Ok(Envelope::partial(Some(json!([])), &[]).into_response());
     }
@@ -259,10 +258,12 @@ async fn refer(State(relay): State<Arc<Relay>>, headers: HeaderMap, body: Body) 
 /// `[]` unless the provider offers response actions.
 async fn respond_observables(
     State(relay): State<Arc<Relay>>,
+    stats: Stats,
     headers: HeaderMap,
     body: Body,
 ) -> Answer {
-    let (context, observables, requested) = authorised_observables(&relay, &headers, body).await?;
+    let (context, observables, requested) =
+        authorised_observables(&relay, stats.0, &headers, body).await?;
     if !relay.info.responds {
         return Ok(Envelope::partial(Some(json!([])), &[]).into_response());
     }
@@ -277,6 +278,7 @@ async fn respond_observables(
 /// A provider without response actions fails every trigger, without reading the body.
 async fn respond_trigger(
     State(relay): State<Arc<Relay>>,
+    stats: Stats,
     headers: HeaderMap,
     body: Body,
 ) -> Answer {
@@ -284,10 +286,9 @@ async fn respond_trigger(
         relay.verifier.verify(&headers).await?;
         return Ok(Envelope::partial(Some(json!({"status": "failure"})), &[]).into_response());
     }
-    let arrived = Instant::now();
     let bytes = read_body(body, relay.config.max_body_bytes).await?;
     let trigger = request::parse_trigger(&bytes)?;
-    let context = relay.context(relay.verifier.verify(&headers).await?, arrived);
+    let context = relay.context(relay.verifier.verify(&headers).await?, stats.0);
     let outcome = by_deadline(&context, relay.provider.respond_trigger(&context, &trigger))
         .await
         .map(|status| Outcome::new(json!({ "status": status })));
@@ -326,8 +327,8 @@ async fn method_not_allowed() -> RelayError {
     RelayError::MethodNotAllowed
 }
 
-/// The envelope of what the provider answered, carrying what the request cost for its log
-/// line. Data is answered when there is some, or when nothing went wrong (then `{}` or `[]`
+/// The envelope of what the provider answered, its observables and errors recorded for the
+/// request's log line. Data is answered when there is some, or when nothing went wrong (then `{}` or `[]`
 /// says "nothing known"); errors with nothing gathered answer `errors` alone, and a failed
 /// call its one error.
 fn answer<T: Serialize>(
@@ -343,101 +344,8 @@ fn answer<T: Serialize>(
         }
         Err(error) => (None, vec![error]),
     };
-    let stats = Stats {
-        observables: requested,
-        upstream_calls: context.upstream_calls(),
-        cache_hits: context.cache_hits(),
-        errors: u32::try_from(errors.len()).unwrap_or(u32::MAX),
-    };
-    with_stats(Envelope::partial(data, &errors).into_response(), stats)
-}
-
-/// The response, with `stats` (rather than what the envelope assumed) for the log line.
-fn with_stats(mut response: Response, stats: Stats) -> Response {
-    response.extensions_mut().insert(stats);
-    response
-}
-
-/// The request's id, span, metrics and log line, and the answer when its handler panics.
-///
-/// Every line logged while the request is answered (upstream retries included) is inside the
-/// span `request{request_id=…}`; the id is returned as `X-Request-Id`. One `relay::request`
-/// line per request gives route, status, duration and what it cost upstream: never a header,
-/// a body or a secret.
-async fn observe_request(request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let _in_flight = InFlight::start();
-    let id = telemetry::request_id(request.headers());
-    let route = route_label(request.extensions().get::<MatchedPath>());
-    let method: Method = request.method().clone();
-    let path = request.uri().path().to_owned();
-    let span = tracing::info_span!("request", request_id = field::Empty);
-    if let Ok(id) = id.to_str() {
-        span.record("request_id", id);
-    }
-    // A panic unwinds to here (the hook `telemetry::log_panics` has logged it, in this span)
-    // and this request alone is answered 500; the connection and the process go on.
-    let mut response = AssertUnwindSafe(next.run(request))
-        .catch_unwind()
-        .instrument(span.clone())
-        .await
-        .unwrap_or_else(|_| telemetry::panic_response());
-    let elapsed = started.elapsed();
-    let status: StatusCode = response.status();
-    let stats = response
-        .extensions()
-        .get::<Stats>()
-        .copied()
-        .unwrap_or_default();
-    span.in_scope(|| {
-        tracing::info!(
-            target: "relay::request",
-            %method,
-            path = %truncate(&path, 64),
-            status = status.as_u16(),
-            // Milliseconds to two decimals: readable, and enough for a request log.
-            duration_ms = (elapsed.as_secs_f64() * 100_000.0).round() / 100.0,
-            observables = stats.observables,
-            upstream_calls = stats.upstream_calls,
-            cache_hits = stats.cache_hits,
-            errors = stats.errors,
-            "request"
-        );
-    });
-    let class = telemetry::status_class(status);
-    metrics::counter!(telemetry::REQUESTS, "route" => route, "status" => class).increment(1);
-    metrics::histogram!(telemetry::REQUEST_DURATION, "route" => route).record(elapsed);
-    if route.ends_with("/observables") {
-        #[allow(clippy::cast_precision_loss)] // a count below the body limit
-        let observables = stats.observables as f64;
-        metrics::histogram!(telemetry::OBSERVABLES, "route" => route).record(observables);
-    }
-    response
-        .headers_mut()
-        .insert(telemetry::REQUEST_ID_HEADER, id);
-    response
-}
-
-/// The `route` label: the matched route without its trailing slash, from a fixed list.
-fn route_label(matched: Option<&MatchedPath>) -> &'static str {
-    let Some(matched) = matched else {
-        return "unmatched";
-    };
-    let path = matched.as_str();
-    let path = path.strip_suffix('/').unwrap_or(path);
-    ROUTES
-        .iter()
-        .copied()
-        .find(|route| *route == path)
-        .unwrap_or("unmatched")
-}
-
-/// A path is caller input: log a bounded prefix of it.
-fn truncate(s: &str, max: usize) -> &str {
-    match s.char_indices().nth(max) {
-        Some((i, _)) => &s[..i],
-        None => s,
-    }
+    context.answered(requested, errors.len());
+    Envelope::partial(data, &errors).into_response()
 }
 
 #[cfg(test)]
@@ -547,10 +455,7 @@ mod tests {
     }
 
     #[test]
-    fn every_route_has_its_metrics_label() {
-        for path in ROUTES {
-            assert!(path.starts_with('/') && !path.ends_with('/'), "{path}");
-        }
+    fn the_openapi_route_is_served_when_configured() {
         let config = RelayConfig {
             openapi: true,
             ..RelayConfig::default()

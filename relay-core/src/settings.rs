@@ -3,8 +3,6 @@
 //! variable. The relay's own are [`RelayConfig::ENV_VARS`](crate::RelayConfig::ENV_VARS),
 //! parsed by [`RelayConfig::from_settings`](crate::RelayConfig::from_settings); a provider's
 //! are declared and parsed by its [`App`](crate::App).
-//!
-//! A leaf: it imports nothing from the crate.
 
 use std::fmt;
 use std::time::Duration;

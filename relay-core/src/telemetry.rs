@@ -37,7 +37,7 @@ use axum::response::{IntoResponse, Response};
 
 use crate::error::RelayError;
 use crate::provider::ProviderInfo;
-use crate::stats::Stats;
+use crate::stats::ErrorAnswer;
 
 /// The header that carries a request's id, both ways: taken from the caller when it is
 /// usable ([`MAX_REQUEST_ID_LEN`] printable ASCII characters at most), otherwise made, and
@@ -186,7 +186,7 @@ pub(crate) fn panic_response() -> Response {
     );
     let mut response = error.into_response();
     *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
-    response.extensions_mut().insert(Stats::one_error());
+    response.extensions_mut().insert(ErrorAnswer);
     response
 }
 

@@ -1,8 +1,7 @@
 //! What both token modes share: reading a token's parts, mapping jsonwebtoken's failures to the
 //! caller's reasons, the credentials in a verified payload, and the memory of verified tokens.
 //!
-//! [`crate::auth`] (HS256) and [`crate::jwks`] (RS256) both build on it; it imports only
-//! [`crate::credentials`] and [`crate::error`].
+//! [`crate::auth`] (HS256) and [`crate::jwks`] (RS256) both build on it.
 
 use std::borrow::Borrow;
 use std::fmt;

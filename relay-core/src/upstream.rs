@@ -3,9 +3,6 @@
 //! outcome, a cap on calls in flight, a circuit breaker, the request's deadline), transport
 //! failures classified ([`UpstreamError::from_reqwest`]), and lookups of many observables at
 //! once with a bound on those in flight ([`lookup_all`]).
-//!
-//! Imports [`crate::provider`], [`crate::error`], [`crate::settings`] and
-//! [`crate::telemetry`].
 
 use std::borrow::Cow;
 use std::error::Error as StdError;

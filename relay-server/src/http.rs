@@ -106,10 +106,10 @@ pub struct Limits {
 
 impl Default for Limits {
     /// nginx's timeouts (`client_header_timeout`, `client_body_timeout`,
-    /// `keepalive_timeout`); 10,000 connections, about 120 MB when all are idle keep-alive
-    /// (12 KiB each, mostly hyper's buffers; 2.5 KiB while silent), lowered to the open-file
-    /// limit if needed; a lingering close that drains a 5 MiB upload rejected at 1 MiB; and
-    /// the 30 s a container runtime typically waits between SIGTERM and SIGKILL.
+    /// `keepalive_timeout`); 10,000 connections (an idle keep-alive one holds hyper's two
+    /// 8 KiB buffers, a silent one none), lowered to the open-file limit if needed; a lingering
+    /// close that drains a 5 MiB upload rejected at 1 MiB; and the 30 s a container runtime
+    /// typically waits between SIGTERM and SIGKILL.
     fn default() -> Self {
         Self {
             header_read_timeout: Duration::from_secs(60),

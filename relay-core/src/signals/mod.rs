@@ -3,8 +3,6 @@
 //! ([`enrich`]), maps the reports to CTIM ([`mapping`]) and links to Signals' report pages
 //! ([`refer`]). Its settings ([`SignalsConfig`]) are its own: the shared half of the crate
 //! never reads them.
-//!
-//! The shared half never imports this module; this module imports the shared half.
 
 mod enrich;
 pub(crate) mod mapping;
