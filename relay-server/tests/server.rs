@@ -157,7 +157,19 @@ impl Server {
 }
 
 impl Drop for Server {
+    /// SIGTERM first, so the server stops as in production (and an instrumented build writes
+    /// its coverage); SIGKILL if it has not stopped within 5 s.
     fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let pid = self.child.id().to_string();
+            let _ = Command::new("kill").args(["-TERM", &pid]).status();
+            for _ in 0..100 {
+                if matches!(self.child.try_wait(), Ok(Some(_))) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
