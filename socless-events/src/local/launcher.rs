@@ -118,6 +118,32 @@ impl LocalLauncher {
             .collect()
     }
 
+    /// The input of execution `name` of `state_machine_arn`, if it was recorded.
+    ///
+    /// For inspecting what was started: `create_events` never reads an execution back, hence
+    /// not part of [`PlaybookLauncher`].
+    pub async fn execution_input(
+        &self,
+        state_machine_arn: &str,
+        name: &str,
+    ) -> Result<Option<Value>, Error> {
+        let key = (state_machine_arn.to_owned(), name.to_owned());
+        let text: Option<String> = self
+            .db
+            .call(move |conn| {
+                conn.prepare_cached("SELECT input FROM socless_executions WHERE state_machine_arn = ?1 AND name = ?2")?.query_row(
+                    params![key.0, key.1],
+                    |row| row.get(0),
+                )
+                .optional()
+            })
+            .await?;
+        text.map(|text| {
+            serde_json::from_str(&text).map_err(|e| json_error("corrupt execution input", e))
+        })
+        .transpose()
+    }
+
     fn is_deployed(&self, state_machine_arn: &str) -> bool {
         let Some(deployed) = &self.deployed else {
             return true;
@@ -203,27 +229,5 @@ impl PlaybookLauncher for LocalLauncher {
             Some(webhook) => self.post(webhook, input).await,
             None => Ok(()),
         }
-    }
-
-    async fn execution_input(
-        &self,
-        state_machine_arn: &str,
-        name: &str,
-    ) -> Result<Option<Value>, Error> {
-        let key = (state_machine_arn.to_owned(), name.to_owned());
-        let text: Option<String> = self
-            .db
-            .call(move |conn| {
-                conn.prepare_cached("SELECT input FROM socless_executions WHERE state_machine_arn = ?1 AND name = ?2")?.query_row(
-                    params![key.0, key.1],
-                    |row| row.get(0),
-                )
-                .optional()
-            })
-            .await?;
-        text.map(|text| {
-            serde_json::from_str(&text).map_err(|e| json_error("corrupt execution input", e))
-        })
-        .transpose()
     }
 }

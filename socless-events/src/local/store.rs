@@ -34,6 +34,53 @@ impl LocalStore {
             db: Db::open(path.as_ref())?,
         })
     }
+
+    /// The results table item with key `execution_id`, as JSON.
+    ///
+    /// For inspecting what [`create_events`](crate::EventCreator::create_events) wrote, which
+    /// never reads a results item back: hence not part of [`EventStore`].
+    pub async fn results(&self, execution_id: &str) -> Result<Option<JsonObject>, Error> {
+        let id = execution_id.to_owned();
+        let text = self
+            .db
+            .call(move |conn| {
+                conn.prepare_cached(
+                    "SELECT item FROM socless_execution_results WHERE execution_id = ?1",
+                )?
+                .query_row([id], |row| row.get(0))
+                .optional()
+            })
+            .await?;
+        parse_object(text)
+    }
+
+    /// Sets `status_` of the event `investigation_id`, as Socless' `SetInvestigationStatus`
+    /// does when a playbook closes an investigation (the next event of its dedup hash then
+    /// starts a new one). Fails with [`StorageErrorKind::NotFound`] if there is no such event.
+    ///
+    /// `create_events` never changes a status: hence not part of [`EventStore`].
+    pub async fn set_investigation_status(
+        &self,
+        investigation_id: &str,
+        status: Status,
+    ) -> Result<(), Error> {
+        let id = investigation_id.to_owned();
+        let updated = self
+            .db
+            .call(move |conn| {
+                conn.prepare_cached("UPDATE socless_events SET item = json_set(item, '$.status_', ?2) WHERE id = ?1")?.execute(
+                    params![id, status.as_str()],
+                )
+            })
+            .await?;
+        if updated == 0 {
+            return Err(storage(
+                StorageErrorKind::NotFound,
+                format!("no event with id {investigation_id}"),
+            ));
+        }
+        Ok(())
+    }
 }
 
 impl EventStore for LocalStore {
@@ -138,44 +185,6 @@ impl EventStore for LocalStore {
             return Err(storage(
                 StorageErrorKind::NotFound,
                 format!("no results item with execution_id {execution_id}"),
-            ));
-        }
-        Ok(())
-    }
-
-    async fn results(&self, execution_id: &str) -> Result<Option<JsonObject>, Error> {
-        let id = execution_id.to_owned();
-        let text = self
-            .db
-            .call(move |conn| {
-                conn.prepare_cached(
-                    "SELECT item FROM socless_execution_results WHERE execution_id = ?1",
-                )?
-                .query_row([id], |row| row.get(0))
-                .optional()
-            })
-            .await?;
-        parse_object(text)
-    }
-
-    async fn set_investigation_status(
-        &self,
-        investigation_id: &str,
-        status: Status,
-    ) -> Result<(), Error> {
-        let id = investigation_id.to_owned();
-        let updated = self
-            .db
-            .call(move |conn| {
-                conn.prepare_cached("UPDATE socless_events SET item = json_set(item, '$.status_', ?2) WHERE id = ?1")?.execute(
-                    params![id, status.as_str()],
-                )
-            })
-            .await?;
-        if updated == 0 {
-            return Err(storage(
-                StorageErrorKind::NotFound,
-                format!("no event with id {investigation_id}"),
             ));
         }
         Ok(())
