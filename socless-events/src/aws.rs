@@ -228,15 +228,26 @@ impl EventStore for AwsStore {
             Err(e) => Err(dynamo_error("UpdateItem", table, e)),
         }
     }
+}
 
-    async fn results(&self, execution_id: &str) -> Result<Option<JsonObject>, Error> {
+impl AwsStore {
+    /// The results table item with key `execution_id`, as JSON (a strongly consistent read).
+    ///
+    /// For inspecting what [`create_events`](crate::EventCreator::create_events) wrote, which
+    /// never reads a results item back: hence not part of [`EventStore`].
+    pub async fn results(&self, execution_id: &str) -> Result<Option<JsonObject>, Error> {
         let item = self
             .get_item(&self.tables.results, "execution_id", execution_id)
             .await?;
         item.map(|item| object_from_item(&item)).transpose()
     }
 
-    async fn set_investigation_status(
+    /// Sets `status_` of the event `investigation_id`, as Socless' `SetInvestigationStatus`
+    /// does when a playbook closes an investigation (the next event of its dedup hash then
+    /// starts a new one). Fails with [`StorageErrorKind::NotFound`] if there is no such event.
+    ///
+    /// `create_events` never changes a status: hence not part of [`EventStore`].
+    pub async fn set_investigation_status(
         &self,
         investigation_id: &str,
         status: Status,
@@ -424,8 +435,15 @@ impl PlaybookLauncher for AwsLauncher {
         };
         Err(launch_error.with_source(error).into())
     }
+}
 
-    async fn execution_input(
+impl AwsLauncher {
+    /// The input of execution `name` of `state_machine_arn` (`DescribeExecution`), if it
+    /// exists.
+    ///
+    /// For inspecting what was started: `create_events` never reads an execution back, hence
+    /// not part of [`PlaybookLauncher`].
+    pub async fn execution_input(
         &self,
         state_machine_arn: &str,
         name: &str,

@@ -2,12 +2,10 @@
 
 use std::future::Future;
 
-use serde_json::Value;
-
 use crate::error::Error;
 #[cfg(any(feature = "aws", feature = "local"))]
 use crate::error::{LaunchError, LaunchErrorKind};
-use crate::model::{EventItem, JsonObject, ResultsItem, Status};
+use crate::model::{EventItem, JsonObject, ResultsItem};
 
 /// Environment variable naming the events table.
 pub const EVENTS_TABLE_ENV: &str = "SOCLESS_EVENTS_TABLE";
@@ -63,6 +61,10 @@ impl TableNames {
 /// `local`), or your own. Errors are [`Error::Storage`], whose [`StorageError::kind`] tells
 /// throttling from a missing table.
 ///
+/// It holds only what [`EventCreator::create_events`](crate::EventCreator::create_events)
+/// calls. Reading items back for inspection, or closing an investigation, is each backend's
+/// own business (`results` and `set_investigation_status` on [`AwsStore`] and [`LocalStore`]).
+///
 /// [`StorageError::kind`]: crate::StorageError::kind
 ///
 #[cfg_attr(feature = "aws", doc = "[`AwsStore`]: crate::AwsStore")]
@@ -103,26 +105,16 @@ pub trait EventStore: Send + Sync {
         execution_id: &str,
         error: &str,
     ) -> impl Future<Output = Result<(), Error>> + Send;
-
-    /// The results table item with key `execution_id`, as JSON.
-    fn results(
-        &self,
-        execution_id: &str,
-    ) -> impl Future<Output = Result<Option<JsonObject>, Error>> + Send;
-
-    /// Sets `status_` of the event `investigation_id` (what Socless' `SetInvestigationStatus`
-    /// does when a playbook closes an investigation). Fails if there is no such event.
-    fn set_investigation_status(
-        &self,
-        investigation_id: &str,
-        status: Status,
-    ) -> impl Future<Output = Result<(), Error>> + Send;
 }
 
 /// Starts playbook executions.
 ///
 /// Implementations: [`AwsLauncher`] (Step Functions, feature `aws`) and [`LocalLauncher`]
 /// (feature `local`), or your own.
+///
+/// It holds only what [`EventCreator::create_events`](crate::EventCreator::create_events)
+/// calls: a launcher starts executions and need not read them back (`execution_input` on
+/// [`AwsLauncher`] and [`LocalLauncher`] does, for inspection).
 ///
 #[cfg_attr(feature = "aws", doc = "[`AwsLauncher`]: crate::AwsLauncher")]
 #[cfg_attr(not(feature = "aws"), doc = "[`AwsLauncher`]: crate#features")]
@@ -138,13 +130,6 @@ pub trait PlaybookLauncher: Send + Sync {
         name: &str,
         input: &str,
     ) -> impl Future<Output = Result<(), Error>> + Send;
-
-    /// The input of execution `name` of `state_machine_arn`, if it exists.
-    fn execution_input(
-        &self,
-        state_machine_arn: &str,
-        name: &str,
-    ) -> impl Future<Output = Result<Option<Value>, Error>> + Send;
 }
 
 /// The error for a failed `StartExecution` call, with the message the AWS SDKs give, shared by

@@ -410,6 +410,13 @@ mod tests {
         results: Mutex<HashMap<String, JsonObject>>,
     }
 
+    impl MemoryStore {
+        /// The results item of `execution_id`, as the tests read it back.
+        async fn results(&self, execution_id: &str) -> Result<Option<JsonObject>, Error> {
+            Ok(self.results.lock().unwrap().get(execution_id).cloned())
+        }
+    }
+
     fn object<T: serde::Serialize>(record: &T) -> JsonObject {
         match serde_json::to_value(record).unwrap() {
             Value::Object(map) => map,
@@ -461,15 +468,6 @@ mod tests {
             item.insert("start_error".into(), json!(error));
             Ok(())
         }
-        async fn results(&self, execution_id: &str) -> Result<Option<JsonObject>, Error> {
-            Ok(self.results.lock().unwrap().get(execution_id).cloned())
-        }
-        async fn set_investigation_status(&self, id: &str, status: Status) -> Result<(), Error> {
-            let mut events = self.events.lock().unwrap();
-            let item = events.get_mut(id).unwrap();
-            item.insert("status_".into(), json!(status.as_str()));
-            Ok(())
-        }
     }
 
     /// Records the exact text of every input it is asked to start.
@@ -482,9 +480,6 @@ mod tests {
         async fn start_execution(&self, _: &str, _: &str, input: &str) -> Result<(), Error> {
             self.inputs.lock().unwrap().push(input.to_owned());
             Ok(())
-        }
-        async fn execution_input(&self, _: &str, _: &str) -> Result<Option<Value>, Error> {
-            Ok(None)
         }
     }
 

@@ -9,10 +9,9 @@ use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use socless_events::{
-    CreateEventsOutput, EventCreator, EventStore, PlaybookLauncher, Status, dedup_hash,
-};
+use socless_events::{CreateEventsOutput, EventCreator, Status, dedup_hash};
 
+use crate::inspect::{InspectLauncher, InspectStore};
 use crate::wrappers::check_records;
 
 /// Events of the keyed batch.
@@ -102,7 +101,7 @@ fn expected_keyed_shape() -> Shape {
 
 /// What the output says holds: one entry per detail in input order, ids unique, every
 /// playbook started, every record in the tables.
-async fn check_output<S: EventStore, L: PlaybookLauncher>(
+async fn check_output<S: InspectStore, L: InspectLauncher>(
     creator: &EventCreator<S, L>,
     input: &Value,
     output: &CreateEventsOutput,
@@ -129,7 +128,7 @@ fn hash_of(tag: &str, user_index: usize) -> String {
 
 /// One run of both batches at `concurrency`, with fresh hashes (its own tag); how long the
 /// keyed batch took.
-async fn run<S: EventStore, L: PlaybookLauncher>(
+async fn run<S: InspectStore, L: InspectLauncher>(
     creator: &EventCreator<S, L>,
 ) -> (Shape, Duration) {
     let concurrency = creator.concurrency();
@@ -202,8 +201,8 @@ pub(crate) async fn concurrent_batch_matches_sequential<S, L>(
     creator: impl Fn(usize) -> EventCreator<S, L>,
 ) -> (Duration, Duration)
 where
-    S: EventStore,
-    L: PlaybookLauncher,
+    S: InspectStore,
+    L: InspectLauncher,
 {
     let users: HashSet<_> = (0..DETAILS).map(user_of).collect();
     assert_eq!(users.len(), HASHES, "the batch uses every hash");

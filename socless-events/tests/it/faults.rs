@@ -5,6 +5,7 @@ use serde_json::{Value, json};
 use socless_events::{Error, EventCreator, EventStore, dedup_hash};
 
 use crate::fixture::Fixture;
+use crate::inspect::InspectStore;
 use crate::wrappers::{DownStore, FailAfter, THROTTLED_START, ThrottleNth, check_records};
 
 /// Three events with distinct dedup values, unique to `tag`.

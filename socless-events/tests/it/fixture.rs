@@ -9,12 +9,13 @@ use std::sync::Arc;
 
 #[cfg(feature = "aws")]
 use socless_events::{AwsLauncher, AwsStore, TableNames};
-use socless_events::{EventCreator, EventStore, PlaybookLauncher, StateMachineArns};
+use socless_events::{EventCreator, StateMachineArns};
 #[cfg(feature = "local")]
 use socless_events::{LocalLauncher, LocalStore};
 
 #[cfg(feature = "aws")]
 use crate::aws_standin::AwsStandIn;
+use crate::inspect::{InspectLauncher, InspectStore};
 #[cfg(feature = "aws")]
 use crate::local_aws::{self, MotoServer};
 #[cfg(feature = "aws")]
@@ -30,8 +31,8 @@ pub(crate) const ACCOUNT: &str = "123456789012";
 pub(crate) const PLAYBOOKS: [&str; 2] = ["ParamsToStateMachineTester", "InvestigateLogin"];
 
 pub(crate) trait Fixture: Send + Sync {
-    type Store: EventStore + Clone + 'static;
-    type Launcher: PlaybookLauncher + Clone + 'static;
+    type Store: InspectStore + Clone + 'static;
+    type Launcher: InspectLauncher + Clone + 'static;
 
     /// A new store handle (its own client or connection).
     fn store(&self) -> Self::Store;

@@ -26,6 +26,8 @@ mod fixture;
 #[cfg(any(feature = "aws", feature = "local"))]
 mod hostile;
 #[cfg(any(feature = "aws", feature = "local"))]
+mod inspect;
+#[cfg(any(feature = "aws", feature = "local"))]
 mod load;
 // Shared with the benches, which use a subset of it.
 #[cfg(feature = "aws")]

@@ -14,6 +14,7 @@ pub(crate) use crate::faults::{
 };
 use crate::fixture::{ACCOUNT, Fixture};
 pub(crate) use crate::hostile::hostile_input_writes_nothing;
+use crate::inspect::{InspectLauncher, InspectStore};
 pub(crate) use crate::load::concurrent_batches_lose_nothing;
 use crate::wrappers::{FailOnDetail, check_records};
 
@@ -383,7 +384,9 @@ impl<L: PlaybookLauncher> PlaybookLauncher for FailSecond<L> {
         }
         self.inner.start_execution(arn, name, input).await
     }
+}
 
+impl<L: InspectLauncher> InspectLauncher for FailSecond<L> {
     async fn execution_input(&self, arn: &str, name: &str) -> Result<Option<Value>, Error> {
         self.inner.execution_input(arn, name).await
     }

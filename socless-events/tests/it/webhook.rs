@@ -1,7 +1,7 @@
 //! The local launcher's optional webhook, against a listener on 127.0.0.1.
 
 use serde_json::{Value, json};
-use socless_events::{Error, EventCreator, LocalLauncher, PlaybookLauncher};
+use socless_events::{Error, EventCreator, LocalLauncher};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;

@@ -6,8 +6,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use serde_json::Value;
 use socless_events::{
     CreateEventsOutput, Error, EventItem, EventStore, JsonObject, LaunchError, LaunchErrorKind,
-    PlaybookLauncher, ResultsItem, Status, StorageError, StorageErrorKind,
+    PlaybookLauncher, ResultsItem, StorageError, StorageErrorKind,
 };
+
+use crate::inspect::{InspectLauncher, InspectStore};
 
 /// The text the SDKs give when Step Functions throttles `StartExecution`.
 pub(crate) const THROTTLED_START: &str = "An error occurred (ThrottlingException) when calling the StartExecution operation: Rate exceeded";
@@ -37,12 +39,6 @@ impl EventStore for DownStore {
         Err(down())
     }
     async fn record_start_failure(&self, _: &str, _: &str) -> Result<(), Error> {
-        Err(down())
-    }
-    async fn results(&self, _: &str) -> Result<Option<JsonObject>, Error> {
-        Err(down())
-    }
-    async fn set_investigation_status(&self, _: &str, _: Status) -> Result<(), Error> {
         Err(down())
     }
 }
@@ -120,18 +116,6 @@ impl<S: EventStore, F: EventStore> EventStore for FailAfter<S, F> {
         }
         self.healthy.record_start_failure(id, error).await
     }
-    async fn results(&self, id: &str) -> Result<Option<JsonObject>, Error> {
-        if self.failed() {
-            return self.failing.results(id).await;
-        }
-        self.healthy.results(id).await
-    }
-    async fn set_investigation_status(&self, id: &str, status: Status) -> Result<(), Error> {
-        if !self.write() {
-            return self.failing.set_investigation_status(id, status).await;
-        }
-        self.healthy.set_investigation_status(id, status).await
-    }
 }
 
 /// A store that is down for the event whose details carry `"fail": true` (its events item is
@@ -174,12 +158,6 @@ impl<S: EventStore> EventStore for FailOnDetail<S> {
     async fn record_start_failure(&self, id: &str, error: &str) -> Result<(), Error> {
         self.0.record_start_failure(id, error).await
     }
-    async fn results(&self, id: &str) -> Result<Option<JsonObject>, Error> {
-        self.0.results(id).await
-    }
-    async fn set_investigation_status(&self, id: &str, status: Status) -> Result<(), Error> {
-        self.0.set_investigation_status(id, status).await
-    }
 }
 
 /// A launcher whose `nth` start (from 1) fails as a throttled `StartExecution` would, after
@@ -208,7 +186,9 @@ impl<L: PlaybookLauncher> PlaybookLauncher for ThrottleNth<L> {
         }
         self.inner.start_execution(arn, name, input).await
     }
+}
 
+impl<L: InspectLauncher> InspectLauncher for ThrottleNth<L> {
     async fn execution_input(&self, arn: &str, name: &str) -> Result<Option<Value>, Error> {
         self.inner.execution_input(arn, name).await
     }
@@ -219,7 +199,7 @@ impl<L: PlaybookLauncher> PlaybookLauncher for ThrottleNth<L> {
 /// `start_error`) and its execution; a failed start has its results item with `start_error`
 /// equal to the report's error (or, when even that write failed, the report says "not
 /// recorded"), and no execution; "playbook not started" has neither.
-pub(crate) async fn check_records<S: EventStore, L: PlaybookLauncher>(
+pub(crate) async fn check_records<S: InspectStore, L: InspectLauncher>(
     store: &S,
     launcher: &L,
     output: &CreateEventsOutput,

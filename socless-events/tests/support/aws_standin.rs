@@ -3,12 +3,12 @@
 //!
 //! Why it exists: moto is the reference for how AWS behaves, and every behaviour test runs on
 //! it, but it is slow in a way AWS is not. It answers one request at a time (its transactions
-//! are not thread-safe; see `local_aws.rs`) in 2–4 ms of Python each, and its
+//! are not thread-safe; see `local_aws.rs`) in milliseconds of Python each, and its
 //! `TransactWriteItems` deep-copies the tables it writes, so a transaction costs more as the
-//! tables grow (measured: 15 ms at 200 events items, 53 ms at 850). A 500-detail batch behind
-//! the latency proxy then measures moto, not a client whose calls cross a network. Behind
-//! the same proxy this stand-in leaves only the injected latency, so the figures are those
-//! of network-bound calls, as on AWS; and the concurrency tests run at a scale moto cannot.
+//! tables grow (the bench's moto figures show it). A 500-detail batch behind the latency proxy
+//! then measures moto, not a client whose calls cross a network. Behind the same proxy this
+//! stand-in leaves only the injected latency, so the figures are those of network-bound calls,
+//! as on AWS; and the concurrency tests run at a scale moto cannot.
 //!
 //! What it implements (the JSON protocol, `X-Amz-Target` names the operation), with AWS's
 //! error codes and, where the tests compare them, AWS's messages:

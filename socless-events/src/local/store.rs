@@ -1,0 +1,219 @@
+//! [`LocalStore`]: the tables `socless_events`, `socless_dedup` and `socless_execution_results`.
+
+use std::path::Path;
+
+use rusqlite::{OptionalExtension, params};
+
+use super::worker::Db;
+use super::{json_error, storage};
+use crate::backend::EventStore;
+use crate::error::{Error, StorageErrorKind};
+use crate::model::{EventItem, JsonObject, ResultsItem, Status};
+
+fn to_json<T: serde::Serialize>(value: &T) -> Result<String, Error> {
+    serde_json::to_string(value).map_err(|e| json_error("cannot encode item", e))
+}
+
+fn parse_object(text: Option<String>) -> Result<Option<JsonObject>, Error> {
+    text.map(|text| serde_json::from_str(&text).map_err(|e| json_error("corrupt item", e)))
+        .transpose()
+}
+
+/// The embedded [`EventStore`]: the tables `socless_events`, `socless_dedup` and
+/// `socless_execution_results` in one SQLite file.
+#[derive(Debug, Clone)]
+pub struct LocalStore {
+    // Seen by the worker's tests, which check that handles on one file share it.
+    pub(super) db: Db,
+}
+
+impl LocalStore {
+    /// Opens (creating if needed) the SQLite file at `path`.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, Error> {
+        Ok(Self {
+            db: Db::open(path.as_ref())?,
+        })
+    }
+
+    /// The results table item with key `execution_id`, as JSON.
+    ///
+    /// For inspecting what [`create_events`](crate::EventCreator::create_events) wrote, which
+    /// never reads a results item back: hence not part of [`EventStore`].
+    pub async fn results(&self, execution_id: &str) -> Result<Option<JsonObject>, Error> {
+        let id = execution_id.to_owned();
+        let text = self
+            .db
+            .call(move |conn| {
+                conn.prepare_cached(
+                    "SELECT item FROM socless_execution_results WHERE execution_id = ?1",
+                )?
+                .query_row([id], |row| row.get(0))
+                .optional()
+            })
+            .await?;
+        parse_object(text)
+    }
+
+    /// Sets `status_` of the event `investigation_id`, as Socless' `SetInvestigationStatus`
+    /// does when a playbook closes an investigation (the next event of its dedup hash then
+    /// starts a new one). Fails with [`StorageErrorKind::NotFound`] if there is no such event.
+    ///
+    /// `create_events` never changes a status: hence not part of [`EventStore`].
+    pub async fn set_investigation_status(
+        &self,
+        investigation_id: &str,
+        status: Status,
+    ) -> Result<(), Error> {
+        let id = investigation_id.to_owned();
+        let updated = self
+            .db
+            .call(move |conn| {
+                conn.prepare_cached("UPDATE socless_events SET item = json_set(item, '$.status_', ?2) WHERE id = ?1")?.execute(
+                    params![id, status.as_str()],
+                )
+            })
+            .await?;
+        if updated == 0 {
+            return Err(storage(
+                StorageErrorKind::NotFound,
+                format!("no event with id {investigation_id}"),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl EventStore for LocalStore {
+    async fn dedup_mapping(&self, dedup_hash: &str) -> Result<Option<String>, Error> {
+        let hash = dedup_hash.to_owned();
+        self.db
+            .call(move |conn| {
+                conn.prepare_cached(
+                    "SELECT current_investigation_id FROM socless_dedup WHERE dedup_hash = ?1",
+                )?
+                .query_row([hash], |row| row.get(0))
+                .optional()
+            })
+            .await
+    }
+
+    async fn event(&self, id: &str) -> Result<Option<JsonObject>, Error> {
+        let id = id.to_owned();
+        let text = self
+            .db
+            .call(move |conn| {
+                conn.prepare_cached("SELECT item FROM socless_events WHERE id = ?1")?
+                    .query_row([id], |row| row.get(0))
+                    .optional()
+            })
+            .await?;
+        parse_object(text)
+    }
+
+    async fn put_original(
+        &self,
+        event: &EventItem,
+        dedup_hash: &str,
+        expected: Option<&str>,
+    ) -> Result<bool, Error> {
+        let (id, investigation_id, item) = (
+            event.id.clone(),
+            event.investigation_id.clone(),
+            to_json(event)?,
+        );
+        let (hash, expected) = (dedup_hash.to_owned(), expected.map(str::to_owned));
+        self.db
+            // One call: atomic, and the worker's transaction holds the write lock from its
+            // start, so no other process claims the hash between the read and the writes.
+            .call(move |conn| {
+                let current: Option<String> = conn
+                    .prepare_cached(
+                        "SELECT current_investigation_id FROM socless_dedup WHERE dedup_hash = ?1",
+                    )?
+                    .query_row([&hash], |row| row.get(0))
+                    .optional()?;
+                if current != expected {
+                    return Ok(false);
+                }
+                conn.prepare_cached("INSERT INTO socless_events (id, item) VALUES (?1, ?2)")?
+                    .execute(params![id, item])?;
+                conn.prepare_cached(
+                    "INSERT OR REPLACE INTO socless_dedup (dedup_hash, current_investigation_id) VALUES (?1, ?2)",
+                )?
+                .execute(params![hash, investigation_id])?;
+                Ok(true)
+            })
+            .await
+    }
+
+    async fn put_event(&self, event: &EventItem) -> Result<(), Error> {
+        let (id, item) = (event.id.clone(), to_json(event)?);
+        self.db
+            .call(move |conn| {
+                conn.prepare_cached(
+                    "INSERT OR REPLACE INTO socless_events (id, item) VALUES (?1, ?2)",
+                )?
+                .execute(params![id, item])
+            })
+            .await
+            .map(drop)
+    }
+
+    async fn put_results(&self, item: &ResultsItem) -> Result<(), Error> {
+        let (id, item) = (item.execution_id.clone(), to_json(item)?);
+        self.db
+            .call(move |conn| {
+                conn.prepare_cached("INSERT OR REPLACE INTO socless_execution_results (execution_id, item) VALUES (?1, ?2)")?.execute(
+                    params![id, item],
+                )
+            })
+            .await
+            .map(drop)
+    }
+
+    async fn record_start_failure(&self, execution_id: &str, error: &str) -> Result<(), Error> {
+        let (id, error) = (execution_id.to_owned(), error.to_owned());
+        let updated = self
+            .db
+            .call(move |conn| {
+                conn.prepare_cached("UPDATE socless_execution_results SET item = json_set(item, '$.start_error', ?2) WHERE execution_id = ?1")?.execute(
+                    params![id, error],
+                )
+            })
+            .await?;
+        if updated == 0 {
+            return Err(storage(
+                StorageErrorKind::NotFound,
+                format!("no results item with execution_id {execution_id}"),
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_dropped_table_is_a_missing_table() {
+        let path = std::env::temp_dir().join(format!(
+            "socless-missing-table-{}.sqlite",
+            uuid::Uuid::new_v4()
+        ));
+        let store = LocalStore::open(&path).unwrap();
+        store
+            .db
+            .call(|conn| conn.execute_batch("DROP TABLE socless_dedup"))
+            .await
+            .unwrap();
+        let error = store.dedup_mapping("abc").await.unwrap_err();
+        std::fs::remove_file(&path).ok();
+        assert_eq!(error.storage_kind(), Some(StorageErrorKind::MissingTable));
+        assert!(std::error::Error::source(&error).is_some());
+        assert_eq!(
+            error.to_string(),
+            "storage error: SQLite: no such table: socless_dedup"
+        );
+    }
+}
