@@ -4,8 +4,9 @@
 //! **What it is:** a [`Provider`](xdr_relay_core::Provider) over FireHOL netsets and Spamhaus
 //! DROP lists (one IPv4 or IPv6 address or CIDR network per line, `#` and `;` comments), with
 //! no network besides its listener: a listed address is Malicious, with a judgement, a
-//! sighting and an indicator per list that holds it. Its [`app`] declares the one setting it
-//! reads (`BLOCKLIST_FILES`, `--list`) and reloads the lists on SIGHUP. The commands
+//! sighting and an indicator per list that holds it. It has a dashboard ([`dashboard`]: the
+//! lists and their matches per hour or day, counted in memory). Its [`app`] declares the one
+//! setting it reads (`BLOCKLIST_FILES`, `--list`) and reloads the lists on SIGHUP. The commands
 //! `blocklist-relay` (`xdr_relay_server::main_for`: serve, jwt, module-type, healthcheck) and
 //! `blocklist-relay-lambda` (`xdr_relay_lambda::run_for`) ship it, each in a few lines.
 //! **What it is not:** a threat-intelligence feed: the lists are yours, and it links no Auth0
@@ -29,6 +30,7 @@
 #![warn(missing_docs)]
 
 pub mod blocklist;
+pub mod dashboard;
 mod provider;
 
 use std::path::PathBuf;

@@ -1,5 +1,5 @@
 //! The blocklists as a relay-core [`Provider`]: the lists loaded from files (and loaded again
-//! on demand), and the CTIM a listed address gets.
+//! on demand), the CTIM a listed address gets, and the dashboard's tiles.
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -9,15 +9,24 @@ use xdr_relay_core::ctim_model::{
     Confidence, Disposition, Id, Indicator, Judgement, ObservableType, ObserveBundle, ObservedTime,
     Relationship, RelationshipType, Severity, Sighting, Timestamp, ValidTime, Verdict,
 };
+use xdr_relay_core::tiles::{Period, Tile, TileData};
 use xdr_relay_core::{Context, Outcome, ParsedObservable, Provider, ProviderInfo, RelayError};
 
 use crate::blocklist::{Blocklist, LoadError};
+use crate::dashboard::{self, Matches};
 
 /// The lists of some files, replaced as a whole when they are loaded again.
 #[derive(Debug)]
 pub struct Blocklists {
     files: Vec<PathBuf>,
-    lists: RwLock<Arc<[Blocklist]>>,
+    state: RwLock<State>,
+}
+
+/// The lists in use, and when they were loaded.
+#[derive(Debug)]
+struct State {
+    lists: Arc<[Blocklist]>,
+    loaded_at: Timestamp,
 }
 
 /// What a load found, for the log.
@@ -59,7 +68,10 @@ impl Blocklists {
         let lists = load_all(&files)?;
         Ok(Self {
             files,
-            lists: RwLock::new(lists),
+            state: RwLock::new(State {
+                lists,
+                loaded_at: Timestamp::now(),
+            }),
         })
     }
 
@@ -73,14 +85,43 @@ impl Blocklists {
     pub fn reload(&self) -> Result<Loaded, LoadError> {
         let lists = load_all(&self.files)?;
         let loaded = summary(&lists);
-        *self.lists.write().unwrap_or_else(PoisonError::into_inner) = lists;
+        self.put(lists);
         Ok(loaded)
+    }
+
+    /// Puts `lists` in use, loaded now.
+    fn put(&self, lists: Arc<[Blocklist]>) {
+        *self.state.write().unwrap_or_else(PoisonError::into_inner) = State {
+            lists,
+            loaded_at: Timestamp::now(),
+        };
     }
 
     /// The lists in use now.
     #[must_use]
     pub fn current(&self) -> Arc<[Blocklist]> {
-        Arc::clone(&self.lists.read().unwrap_or_else(PoisonError::into_inner))
+        Arc::clone(
+            &self
+                .state
+                .read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .lists,
+        )
+    }
+
+    /// When the lists in use were loaded (at start, or by the last reload).
+    #[must_use]
+    pub fn loaded_at(&self) -> Timestamp {
+        self.state
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .loaded_at
+    }
+
+    /// The files, in the order of the lists.
+    #[must_use]
+    pub fn files(&self) -> &[PathBuf] {
+        &self.files
     }
 
     /// What is in use now, for the log.
@@ -99,7 +140,8 @@ fn summary(lists: &[Blocklist]) -> Loaded {
     }
 }
 
-/// What the relay is: IP and IPv6 addresses looked up in local lists, no credentials.
+/// What the relay is: IP and IPv6 addresses looked up in local lists, no credentials; and a
+/// dashboard ([`dashboard::tiles`]).
 #[must_use]
 pub fn info() -> ProviderInfo {
     ProviderInfo::new(
@@ -109,21 +151,25 @@ pub fn info() -> ProviderInfo {
     )
     .description(
         "Looks IP and IPv6 addresses up in local blocklist files (FireHOL netsets, Spamhaus \
-         DROP): a listed address is Malicious, with a sighting and an indicator per list.",
+         DROP): a listed address is Malicious, with a sighting and an indicator per list. Its \
+         dashboard shows the lists and their matches.",
     )
+    .tiles(dashboard::tiles())
 }
 
 /// The relay's provider: local blocklists, no network.
 #[derive(Debug)]
 pub struct BlocklistProvider {
     lists: Arc<Blocklists>,
+    matches: Matches,
 }
 
 impl BlocklistProvider {
     /// The provider answering from `lists`.
     #[must_use]
     pub fn new(lists: Arc<Blocklists>) -> Self {
-        Self { lists }
+        let matches = Matches::new(lists.files().len());
+        Self { lists, matches }
     }
 
     /// The lists it answers from.
@@ -131,6 +177,35 @@ impl BlocklistProvider {
     pub fn lists(&self) -> &Arc<Blocklists> {
         &self.lists
     }
+
+    /// The data of the tile `tile_id` for the `period` that ends at `now`.
+    ///
+    /// # Errors
+    ///
+    /// `invalid argument` for a tile the relay does not have.
+    pub fn tile_data_at(
+        &self,
+        tile_id: &str,
+        period: Period,
+        now: Timestamp,
+    ) -> Result<TileData, RelayError> {
+        let lists = self.lists.current();
+        dashboard::tile_data(
+            tile_id,
+            period,
+            now,
+            &lists,
+            self.lists.loaded_at(),
+            &self.matches,
+        )
+    }
+}
+
+/// Now, to the millisecond (as CTIM writes times, and Cisco's relays their tiles').
+fn now_to_the_millisecond() -> Timestamp {
+    let now = xdr_relay_core::time::OffsetDateTime::now_utc();
+    let millis = now.nanosecond() / 1_000_000 * 1_000_000;
+    Timestamp::from(now.replace_nanosecond(millis).unwrap_or(now))
 }
 
 /// How long an answer holds: lists change when they are reloaded, so a day.
@@ -141,9 +216,12 @@ fn valid_for_a_day(now: Timestamp) -> ValidTime {
     )
 }
 
-/// The lists that hold `ip`, in the order of the command line.
-fn listing(lists: &[Blocklist], ip: IpAddr) -> impl Iterator<Item = &Blocklist> {
-    lists.iter().filter(move |list| list.contains(ip))
+/// The lists that hold `ip`, with their index, in the order of the command line.
+fn listing(lists: &[Blocklist], ip: IpAddr) -> impl Iterator<Item = (usize, &Blocklist)> {
+    lists
+        .iter()
+        .enumerate()
+        .filter(move |(_, list)| list.contains(ip))
 }
 
 #[xdr_relay_core::async_trait]
@@ -153,27 +231,37 @@ impl Provider for BlocklistProvider {
     }
 
     /// A listed address is Malicious; an address on no list gets no verdict (nothing known).
+    /// Each list that holds an address counts a match, for the dashboard.
     async fn deliberate(
         &self,
         _: &Context,
         observables: &[ParsedObservable],
     ) -> Result<Outcome<Vec<Verdict>>, RelayError> {
         let lists = self.lists.current();
-        let valid = valid_for_a_day(Timestamp::now());
+        let now = Timestamp::now();
+        let valid = valid_for_a_day(now);
+        let mut found = vec![0_u64; lists.len()];
         let verdicts = observables
             .iter()
             .filter(|o| {
-                o.ip()
-                    .is_some_and(|ip| listing(&lists, ip).next().is_some())
+                let Some(ip) = o.ip() else { return false };
+                let mut listed = false;
+                for (index, _) in listing(&lists, ip) {
+                    found[index] += 1;
+                    listed = true;
+                }
+                listed
             })
             .map(|o| Verdict::new(Disposition::Malicious, o.observable().clone(), valid))
             .collect();
+        self.matches.record(now, &found);
         Ok(Outcome::new(verdicts))
     }
 
     /// For each list that holds an address (at most the entity limit of them): a judgement,
     /// a sighting, the list's indicator (once per answer) and the sighting's `member-of`
-    /// relationship to it; and the address's verdict, which names its first judgement.
+    /// relationship to it; and the address's verdict, which names its first judgement. Each
+    /// list that holds an address counts a match, beyond the limit too.
     async fn observe(
         &self,
         context: &Context,
@@ -184,10 +272,15 @@ impl Provider for BlocklistProvider {
         let valid = valid_for_a_day(now);
         let mut bundle = ObserveBundle::default();
         let mut indicators: Vec<&str> = Vec::new();
+        let mut found = vec![0_u64; lists.len()];
         for o in observables {
             let Some(ip) = o.ip() else { continue };
             let mut verdict: Option<Verdict> = None;
-            for list in listing(&lists, ip).take(context.entities_limit()) {
+            for (n, (index, list)) in listing(&lists, ip).enumerate() {
+                found[index] += 1;
+                if n >= context.entities_limit() {
+                    continue;
+                }
                 let observable = o.observable().clone();
                 let mut judgement = Judgement::new(
                     Id::transient("judgement"),
@@ -239,6 +332,17 @@ impl Provider for BlocklistProvider {
                 bundle.verdicts.push(verdict);
             }
         }
+        self.matches.record(now, &found);
         Ok(Outcome::new(bundle))
+    }
+
+    /// The dashboard's tiles ([`dashboard::tiles`]).
+    async fn tile_data(
+        &self,
+        _: &Context,
+        tile: &Tile,
+        period: Period,
+    ) -> Result<TileData, RelayError> {
+        self.tile_data_at(&tile.id, period, now_to_the_millisecond())
     }
 }

@@ -232,7 +232,18 @@ fn module_type_is_json_with_the_relays_capabilities_in_both_modes() {
         .iter()
         .map(|c| c["id"].as_str().unwrap())
         .collect();
-    assert_eq!(ids, ["health", "deliberate", "observe"]);
+    assert_eq!(ids, ["health", "deliberate", "observe", "tiles"]);
+    assert_eq!(
+        module["properties"]["supported-apis"],
+        json!([
+            "health",
+            "deliberate/observables",
+            "observe/observables",
+            "tiles",
+            "tiles/tile",
+            "tiles/tile-data"
+        ])
+    );
     assert!(!String::from_utf8_lossy(&out.stdout).contains(SECRET));
 
     let out = run(&[

@@ -455,3 +455,189 @@ fn loading_refuses_bad_files_and_twin_names() {
         "{error}"
     );
 }
+
+// The dashboard and the response action.
+
+fn bearer() -> String {
+    format!("Bearer {}", token(None))
+}
+
+async fn post_json(app: &Router, path: &str, body: &Value) -> Value {
+    post(app, path, Some(&bearer()), body.to_string()).await
+}
+
+/// The period an answer covers, in whole hours.
+fn hours_covered(data: &Value) -> i64 {
+    let at = |key: &str| {
+        xdr_relay_core::ctim_model::Timestamp::parse(data["observed_time"][key].as_str().unwrap())
+            .unwrap()
+            .to_offset_date_time()
+    };
+    let covered = at("end_time") - at("start_time");
+    // The current hour counts from its start: up to an hour more than whole hours.
+    covered.whole_hours()
+}
+
+#[tokio::test]
+async fn the_dashboard_lists_its_tiles_and_counts_the_matches() {
+    let (app, _) = relay(samples());
+    let summary = json!({
+        "id": "blocklist_summary", "type": "metric_group", "title": "Local blocklists",
+        "tags": ["Local blocklists", "Summary"],
+        "description": "The blocklists loaded, their matches in the period (lookups that found an address on a list), the minutes since the lists were loaded, and each list's entries and ranges (after merging).",
+        "short_description": "The blocklists and their matches.",
+        "periods": ["last_24_hours", "last_7_days", "last_30_days", "last_60_days", "last_90_days"],
+        "default_period": "last_24_hours"
+    });
+    let tiles = post(&app, "/tiles", Some(&bearer()), String::new()).await;
+    assert_eq!(tiles["data"][0], summary);
+    assert_eq!(tiles["data"][1]["id"], "blocklist_matches");
+    assert_eq!(tiles["data"][1]["type"], "vertical_bar_chart");
+    assert_eq!(tiles["data"][1]["default_period"], "last_7_days");
+    let tile = post_json(
+        &app,
+        "/tiles/tile",
+        &json!({"tile_id": "blocklist_summary"}),
+    )
+    .await;
+    assert_eq!(tile, json!({"data": summary}));
+
+    // Nothing looked up yet.
+    let request = json!({"tile_id": "blocklist_summary", "period": "last_24_hours"});
+    let answer = post_json(&app, "/tiles/tile-data", &request).await;
+    let data = &answer["data"];
+    assert_eq!(data["cache_scope"], "none");
+    assert_eq!(data["valid_time"], data["observed_time"]);
+    assert_eq!(hours_covered(data), 23);
+    // Times to the millisecond, as CTIM and Cisco's relays write them.
+    let end = data["observed_time"]["end_time"].as_str().unwrap();
+    assert_eq!(end.len(), "2024-05-01T12:00:00.000Z".len(), "{end}");
+    let metrics = data["data"].as_array().unwrap();
+    assert!(metrics[2]["value"].as_u64().unwrap() <= 1, "{answer}");
+    let mut expected = vec![
+        json!({"icon": "bulleted-list", "label": "Lists loaded", "value": 2, "value_unit": "integer"}),
+        json!({"icon": "warning", "label": "Matches", "value": 0, "value_unit": "integer"}),
+        metrics[2].clone(),
+    ];
+    for (list, entries, ranges) in [("firehol_sample", 4, 4), ("spamhaus_drop_sample", 3, 3)] {
+        expected.push(json!({"icon": "block", "label": format!("{list}: entries"), "value": entries, "value_unit": "integer"}));
+        expected.push(json!({"icon": "block", "label": format!("{list}: ranges"), "value": ranges, "value_unit": "integer"}));
+    }
+    assert_eq!(metrics, &expected);
+
+    // Lookups: 192.0.2.1 and 198.51.100.7 are on firehol_sample, 192.0.2.200 on spamhaus;
+    // deliberate and observe each count. The entity limit does not hide a match.
+    let ips = ["192.0.2.1", "198.51.100.7", "192.0.2.200", "192.0.2.150"];
+    ask(&app, "/deliberate/observables", &ips).await;
+    ask(&app, "/observe/observables", &ips).await;
+    let answer = post_json(&app, "/tiles/tile-data", &request).await;
+    assert_eq!(answer["data"]["data"][1]["value"], 6, "{answer}");
+
+    for (period, bars, hours) in [
+        ("last_24_hours", 24, 23),
+        ("last_7_days", 7, 7 * 24 - 1),
+        ("last_90_days", 90, 90 * 24 - 1),
+    ] {
+        let request = json!({"tile_id": "blocklist_matches", "period": period});
+        let answer = post_json(&app, "/tiles/tile-data", &request).await;
+        let data = &answer["data"];
+        assert_eq!(hours_covered(data), hours, "{period}");
+        assert_eq!(data["key_type"], "timestamp");
+        assert_eq!(
+            data["keys"],
+            json!([{"key": "firehol_sample", "label": "firehol_sample"},
+                   {"key": "spamhaus_drop_sample", "label": "spamhaus_drop_sample"}])
+        );
+        let data = data["data"].as_array().unwrap();
+        assert_eq!(data.len(), bars, "{period}");
+        // Every bar starts an hour (or a day) after the one before it.
+        let step = if bars == 24 { 3_600_000 } else { 86_400_000 };
+        for pair in data.windows(2) {
+            assert_eq!(
+                pair[1]["key"].as_i64().unwrap() - pair[0]["key"].as_i64().unwrap(),
+                step
+            );
+        }
+        let per_list = |list: &str| -> u64 {
+            data.iter()
+                .flat_map(|bar| bar["values"].as_array().unwrap())
+                .filter(|v| v["key"] == list)
+                .map(|v| v["value"].as_u64().unwrap())
+                .sum()
+        };
+        assert_eq!(per_list("firehol_sample"), 4, "{period}");
+        assert_eq!(per_list("spamhaus_drop_sample"), 2, "{period}");
+        let last = data.last().unwrap();
+        if last["value"] != 0 {
+            assert_eq!(last["values"][0]["tooltip"], "firehol_sample: 4");
+        }
+    }
+}
+
+#[tokio::test]
+async fn hostile_tile_requests_get_the_relays_errors() {
+    let (app, _) = relay(samples());
+    let code = |answer: &Value| {
+        answer["errors"][0]["code"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    for (path, body, message) in [
+        ("/tiles/tile", json!({"tile_id": "nope"}), "Invalid tile id"),
+        (
+            "/tiles/tile-data",
+            json!({"tile_id": "nope", "period": "last_7_days"}),
+            "Invalid tile id",
+        ),
+        (
+            "/tiles/tile-data",
+            json!({"tile_id": "blocklist_matches", "period": "last_hour"}),
+            r#"Invalid JSON payload received. {"period":["Must be one of: last_24_hours, last_7_days, last_30_days, last_60_days, last_90_days."]}"#,
+        ),
+        (
+            "/tiles/tile-data",
+            json!({"tile_id": "blocklist_matches", "period": "last_week"}),
+            r#"Invalid JSON payload received. {"period":["Must be one of: last_hour, last_24_hours, last_7_days, last_30_days, last_60_days, last_90_days."]}"#,
+        ),
+        (
+            "/tiles/tile-data",
+            json!({"tile_id": 1, "period": ["last_7_days"]}),
+            r#"Invalid JSON payload received. {"period":["Not a valid string."],"tile_id":["Not a valid string."]}"#,
+        ),
+        (
+            "/tiles/tile",
+            json!([{"tile_id": "blocklist_summary"}]),
+            r#"Invalid JSON payload received. {"_schema":["Invalid input type: expected an object."]}"#,
+        ),
+    ] {
+        let answer = post_json(&app, path, &body).await;
+        assert_eq!(
+            answer,
+            json!({"errors": [{"type": "fatal", "code": "invalid argument", "message": message}]}),
+            "{path} {body}"
+        );
+    }
+    // Too large (the default limit, 1 MiB), not JSON, no token, a forged token.
+    let huge = format!(
+        r#"{{"tile_id": "{}", "period": "last_7_days"}}"#,
+        "x".repeat(1 << 20)
+    );
+    for path in ["/tiles", "/tiles/tile", "/tiles/tile-data"] {
+        let answer = post(&app, path, Some(&bearer()), huge.clone()).await;
+        assert_eq!(code(&answer), "invalid argument", "{path}");
+    }
+    for path in ["/tiles/tile", "/tiles/tile-data"] {
+        let answer = post(&app, path, Some(&bearer()), "{\"tile_id\"".to_owned()).await;
+        assert_eq!(code(&answer), "invalid argument", "{path}");
+    }
+    let good = json!({"tile_id": "blocklist_summary", "period": "last_7_days"}).to_string();
+    let forged = encode_token(&SecretKey::new("another secret").unwrap(), "k", None).unwrap();
+    for path in ["/tiles", "/tiles/tile", "/tiles/tile-data"] {
+        let answer = post(&app, path, None, good.clone()).await;
+        assert_eq!(code(&answer), "authorization error", "{path}");
+        let answer = post(&app, path, Some(&format!("Bearer {forged}")), good.clone()).await;
+        assert_eq!(code(&answer), "authorization error", "{path}");
+        assert!(answer.get("data").is_none());
+    }
+}
