@@ -1,25 +1,33 @@
 //! The blocklists as a relay-core [`Provider`]: the lists loaded from files (and loaded again
-//! on demand), the CTIM a listed address gets, and the dashboard's tiles.
+//! on demand, or after an address was added to the writable list), the CTIM a listed address
+//! gets, the dashboard's tiles and the response action.
 
 use std::net::IpAddr;
-use std::path::PathBuf;
-use std::sync::{Arc, PoisonError, RwLock};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use xdr_relay_core::ctim_model::{
     Confidence, Disposition, Id, Indicator, Judgement, ObservableType, ObserveBundle, ObservedTime,
     Relationship, RelationshipType, Severity, Sighting, Timestamp, ValidTime, Verdict,
 };
 use xdr_relay_core::tiles::{Period, Tile, TileData};
-use xdr_relay_core::{Context, Outcome, ParsedObservable, Provider, ProviderInfo, RelayError};
+use xdr_relay_core::{
+    Context, Outcome, ParsedObservable, Provider, ProviderInfo, RelayError, ResponseAction,
+    Trigger, TriggerStatus,
+};
 
 use crate::blocklist::{Blocklist, LoadError};
 use crate::dashboard::{self, Matches};
+use crate::writable::{self, AddError, Added};
 
 /// The lists of some files, replaced as a whole when they are loaded again.
 #[derive(Debug)]
 pub struct Blocklists {
     files: Vec<PathBuf>,
     state: RwLock<State>,
+    /// Held by whoever loads or writes lists, so that a reload and an addition never undo
+    /// each other.
+    writing: Mutex<()>,
 }
 
 /// The lists in use, and when they were loaded.
@@ -72,6 +80,7 @@ impl Blocklists {
                 lists,
                 loaded_at: Timestamp::now(),
             }),
+            writing: Mutex::new(()),
         })
     }
 
@@ -83,6 +92,7 @@ impl Blocklists {
     ///
     /// [`LoadError`] naming the file (and line) that failed; the lists in use stay.
     pub fn reload(&self) -> Result<Loaded, LoadError> {
+        let _writing = self.writing.lock().unwrap_or_else(PoisonError::into_inner);
         let lists = load_all(&self.files)?;
         let loaded = summary(&lists);
         self.put(lists);
@@ -109,7 +119,8 @@ impl Blocklists {
         )
     }
 
-    /// When the lists in use were loaded (at start, or by the last reload).
+    /// When the lists in use were loaded (at start, by the last reload, or when an address
+    /// was last added).
     #[must_use]
     pub fn loaded_at(&self) -> Timestamp {
         self.state
@@ -122,6 +133,33 @@ impl Blocklists {
     #[must_use]
     pub fn files(&self) -> &[PathBuf] {
         &self.files
+    }
+
+    /// Adds `ip` to the list file `path` (one of [`files`](Self::files)), and puts the list
+    /// as the file now has it in use: the next lookup sees it. The file is replaced
+    /// atomically (a temporary file in its folder, written, synced, renamed over it), so a
+    /// reader never sees half of it; the line carries a comment with the time. An address the
+    /// file already holds is not added again. The other lists stay as they are.
+    ///
+    /// # Errors
+    ///
+    /// [`AddError`]: `path` is not one of the files, it cannot be read or written, or it does
+    /// not parse (then it is left as it was).
+    pub fn add(&self, path: &Path, ip: IpAddr, now: Timestamp) -> Result<Added, AddError> {
+        let _writing = self.writing.lock().unwrap_or_else(PoisonError::into_inner);
+        let index = self
+            .files
+            .iter()
+            .position(|f| f == path)
+            .ok_or_else(|| AddError::NotAList(path.display().to_string()))?;
+        let (list, added) = writable::append(path, ip, now)?;
+        // The other lists are copied as they are: an addition is an analyst's rare action.
+        let mut lists: Vec<Blocklist> = self.current().to_vec();
+        if let Some(slot) = lists.get_mut(index) {
+            *slot = list;
+        }
+        self.put(lists.into());
+        Ok(added)
     }
 
     /// What is in use now, for the log.
@@ -140,8 +178,9 @@ fn summary(lists: &[Blocklist]) -> Loaded {
     }
 }
 
-/// What the relay is: IP and IPv6 addresses looked up in local lists, no credentials; and a
-/// dashboard ([`dashboard::tiles`]).
+/// What the relay is: IP and IPv6 addresses looked up in local lists, no credentials; a
+/// dashboard ([`dashboard::tiles`]); and a response action, offered only when a writable list
+/// is set ([`BlocklistProvider::writable`]).
 #[must_use]
 pub fn info() -> ProviderInfo {
     ProviderInfo::new(
@@ -152,30 +191,62 @@ pub fn info() -> ProviderInfo {
     .description(
         "Looks IP and IPv6 addresses up in local blocklist files (FireHOL netsets, Spamhaus \
          DROP): a listed address is Malicious, with a sighting and an indicator per list. Its \
-         dashboard shows the lists and their matches.",
+         dashboard shows the lists and their matches; when a writable list is set, an \
+         analyst can add an address to it.",
     )
+    .responds()
     .tiles(dashboard::tiles())
 }
+
+/// The id of the one response action: add the address to the writable list.
+pub const ADD_ACTION: &str = "blocklist-add";
 
 /// The relay's provider: local blocklists, no network.
 #[derive(Debug)]
 pub struct BlocklistProvider {
     lists: Arc<Blocklists>,
     matches: Matches,
+    /// The file `/respond/trigger` may add addresses to, if any.
+    writable: Option<PathBuf>,
 }
 
 impl BlocklistProvider {
-    /// The provider answering from `lists`.
+    /// The provider answering from `lists`, offering no response action.
     #[must_use]
     pub fn new(lists: Arc<Blocklists>) -> Self {
         let matches = Matches::new(lists.files().len());
-        Self { lists, matches }
+        Self {
+            lists,
+            matches,
+            writable: None,
+        }
+    }
+
+    /// The same provider, offering to add addresses to the list file `path`, which must be
+    /// one of the lists' files (compared as given).
+    ///
+    /// # Errors
+    ///
+    /// [`AddError::NotAList`] when `path` is not one of them.
+    pub fn writable(mut self, path: PathBuf) -> Result<Self, AddError> {
+        if !self.lists.files().contains(&path) {
+            return Err(AddError::NotAList(path.display().to_string()));
+        }
+        self.writable = Some(path);
+        Ok(self)
     }
 
     /// The lists it answers from.
     #[must_use]
     pub fn lists(&self) -> &Arc<Blocklists> {
         &self.lists
+    }
+
+    /// The writable list's index among the lists, and its file, if there is one.
+    fn writable_list(&self) -> Option<(usize, &Path)> {
+        let path = self.writable.as_deref()?;
+        let index = self.lists.files().iter().position(|f| f == path)?;
+        Some((index, path))
     }
 
     /// The data of the tile `tile_id` for the `period` that ends at `now`.
@@ -334,6 +405,87 @@ impl Provider for BlocklistProvider {
         }
         self.matches.record(now, &found);
         Ok(Outcome::new(bundle))
+    }
+
+    /// With a writable list: "Add to <list>" for each address it does not hold yet. Without
+    /// one, none.
+    async fn respond_observables(
+        &self,
+        _: &Context,
+        observables: &[ParsedObservable],
+    ) -> Result<Outcome<Vec<ResponseAction>>, RelayError> {
+        let Some((index, _)) = self.writable_list() else {
+            return Ok(Outcome::new(Vec::new()));
+        };
+        let lists = self.lists.current();
+        let Some(list) = lists.get(index) else {
+            return Ok(Outcome::new(Vec::new()));
+        };
+        let actions = observables
+            .iter()
+            .filter(|o| o.ip().is_some_and(|ip| !list.contains(ip)))
+            .map(|o| {
+                let mut action = ResponseAction::new(
+                    ADD_ACTION,
+                    format!("Add to {}", list.name),
+                    format!("Add {} to the local blocklist {}", o.value(), list.name),
+                    o,
+                );
+                action.categories = vec!["Local blocklists".into(), "Add to blocklist".into()];
+                action
+            })
+            .collect();
+        Ok(Outcome::new(actions))
+    }
+
+    /// Adds the address to the writable list (the action of
+    /// [`respond_observables`](Provider::respond_observables)): `success` once the file has it
+    /// and the next lookup sees it (also when it already had it); `failure` without a writable
+    /// list, for another action, or for an observable that is not an `ip` or `ipv6` address;
+    /// an `unknown` error when the file cannot be written (the log says why).
+    async fn respond_trigger(
+        &self,
+        _: &Context,
+        trigger: &Trigger,
+    ) -> Result<TriggerStatus, RelayError> {
+        let Some((_, path)) = self.writable_list() else {
+            return Ok(TriggerStatus::Failure);
+        };
+        let observable = &trigger.observable;
+        let ip = match observable.kind {
+            ObservableType::Ip | ObservableType::Ipv6 => {
+                ParsedObservable::new(observable.kind.clone(), observable.value.clone())
+                    .and_then(|o| o.ip())
+            }
+            _ => None,
+        };
+        let (Some(ip), ADD_ACTION) = (ip, trigger.action_id.as_str()) else {
+            return Ok(TriggerStatus::Failure);
+        };
+        let lists = Arc::clone(&self.lists);
+        let path = path.to_owned();
+        let now = now_to_the_millisecond();
+        let added = tokio::task::spawn_blocking(move || lists.add(&path, ip, now))
+            .await
+            .map_err(|_| AddError::Interrupted);
+        match added.and_then(|added| added) {
+            Ok(added) => {
+                tracing::info!(
+                    address = %ip,
+                    list = %added.list,
+                    new = added.new,
+                    "address added to the writable blocklist"
+                );
+                Ok(TriggerStatus::Success)
+            }
+            Err(error) => {
+                tracing::error!(address = %ip, %error, "address not added to the writable blocklist");
+                Err(RelayError::Unknown(
+                    "The address could not be added to the blocklist; the relay's log says why."
+                        .to_owned(),
+                ))
+            }
+        }
     }
 
     /// The dashboard's tiles ([`dashboard::tiles`]).

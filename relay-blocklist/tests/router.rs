@@ -458,6 +458,20 @@ fn loading_refuses_bad_files_and_twin_names() {
 
 // The dashboard and the response action.
 
+/// The relay on `files`, writable `writable` when given, and its lists.
+fn writable_relay(files: Vec<PathBuf>, writable: Option<PathBuf>) -> (Router, Arc<Blocklists>) {
+    let lists = Arc::new(Blocklists::load(files).unwrap());
+    let mut config = RelayConfig::default();
+    config.secret_key = SecretKey::new(SECRET);
+    config.max_body_bytes = 64 * 1024;
+    let mut provider = BlocklistProvider::new(Arc::clone(&lists));
+    if let Some(path) = writable {
+        provider = provider.writable(path).unwrap();
+    }
+    let router = xdr_relay_core::router_for(config, Arc::new(provider)).unwrap();
+    (router, lists)
+}
+
 fn bearer() -> String {
     format!("Bearer {}", token(None))
 }
@@ -640,4 +654,231 @@ async fn hostile_tile_requests_get_the_relays_errors() {
         assert_eq!(code(&answer), "authorization error", "{path}");
         assert!(answer.get("data").is_none());
     }
+}
+
+#[tokio::test]
+async fn without_a_writable_list_no_action_is_offered() {
+    let (app, lists) = relay(samples());
+    let body = json!([{"type": "ip", "value": "198.51.100.99"}]);
+    assert_eq!(
+        post_json(&app, "/respond/observables", &body).await,
+        json!({"data": []})
+    );
+    let trigger = json!({"action-id": "blocklist-add", "observable_type": "ip",
+                         "observable_value": "198.51.100.99"});
+    assert_eq!(
+        post_json(&app, "/respond/trigger", &trigger).await,
+        json!({"data": {"status": "failure"}})
+    );
+    assert_eq!(lists.loaded().entries, 7);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_analyst_adds_an_address_to_the_writable_list() {
+    let folder = Lists::new();
+    let mine = folder.write("mine.netset", "# added by analysts\n192.0.2.128/28\n");
+    let mut files = samples();
+    files.push(mine.clone());
+    let (app, lists) = writable_relay(files, Some(mine.clone()));
+
+    // Offered for the addresses the list does not hold yet, whatever other lists hold.
+    let body = json!([
+        {"type": "ip", "value": "198.51.100.99"},
+        {"type": "ip", "value": "192.0.2.130"},
+        {"type": "ipv6", "value": "2001:db8:1::1"},
+        {"type": "domain", "value": "example.com"},
+        {"type": "ip", "value": "not an address"},
+    ]);
+    let offered = post_json(&app, "/respond/observables", &body).await;
+    assert_eq!(
+        offered["data"][0],
+        json!({
+            "id": "blocklist-add",
+            "title": "Add to mine",
+            "description": "Add 198.51.100.99 to the local blocklist mine",
+            "categories": ["Local blocklists", "Add to blocklist"],
+            "query-params": {"observable_type": "ip", "observable_value": "198.51.100.99"}
+        })
+    );
+    assert_eq!(offered["data"].as_array().unwrap().len(), 2, "{offered}");
+    assert_eq!(
+        offered["data"][1]["query-params"]["observable_value"],
+        "2001:db8:1::1"
+    );
+
+    // Not listed before; added; the next lookup finds it.
+    assert!(
+        verdict_values(&ask(&app, "/deliberate/observables", &["198.51.100.99"]).await).is_empty()
+    );
+    let trigger = offered["data"][0]["query-params"]
+        .as_object()
+        .unwrap()
+        .clone()
+        .into_iter()
+        .chain([("action-id".to_owned(), json!("blocklist-add"))])
+        .collect::<serde_json::Map<_, _>>();
+    let trigger = Value::Object(trigger);
+    assert_eq!(
+        post_json(&app, "/respond/trigger", &trigger).await,
+        json!({"data": {"status": "success"}})
+    );
+    assert_eq!(
+        verdict_values(&ask(&app, "/deliberate/observables", &["198.51.100.99"]).await),
+        ["198.51.100.99"]
+    );
+    let observed = ask(&app, "/observe/observables", &["198.51.100.99"]).await;
+    assert_eq!(observed["data"]["sightings"]["docs"][0]["source"], "mine");
+    let text = std::fs::read_to_string(&mine).unwrap();
+    assert!(
+        text.starts_with(
+            "# added by analysts\n192.0.2.128/28\n198.51.100.99 # added through Cisco XDR, "
+        ),
+        "{text}"
+    );
+    // No longer offered; a second trigger succeeds without writing it again.
+    let again = post_json(
+        &app,
+        "/respond/observables",
+        &json!([{"type": "ip", "value": "198.51.100.99"}]),
+    )
+    .await;
+    assert_eq!(again, json!({"data": []}));
+    assert_eq!(
+        post_json(&app, "/respond/trigger", &trigger).await,
+        json!({"data": {"status": "success"}})
+    );
+    assert_eq!(std::fs::read_to_string(&mine).unwrap(), text);
+    // A reload keeps it (it is in the file), and the other lists are as they were.
+    assert_eq!(lists.reload().unwrap().entries, 9);
+
+    // Concurrent additions are each written once.
+    let adds = (1..=20).map(|n| {
+        let app = app.clone();
+        async move {
+            let trigger = json!({"action-id": "blocklist-add", "observable_type": "ip",
+                                 "observable_value": format!("198.51.100.{n}")});
+            post_json(&app, "/respond/trigger", &trigger).await
+        }
+    });
+    for answer in spawn_all(adds).await {
+        assert_eq!(answer, json!({"data": {"status": "success"}}));
+    }
+    let text = std::fs::read_to_string(&mine).unwrap();
+    for n in 1..=20 {
+        assert_eq!(
+            text.matches(&format!("198.51.100.{n} #")).count(),
+            1,
+            "{text}"
+        );
+    }
+    assert_eq!(lists.loaded().entries, 29);
+    let names: Vec<String> = std::fs::read_dir(&folder.0)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["mine.netset"], "no temporary file is left");
+
+    // What it refuses: another action, another type, a value that is not an address.
+    for (action, kind, value) in [
+        ("blocklist-remove", "ip", "198.51.100.98"),
+        ("blocklist-add", "domain", "example.com"),
+        ("blocklist-add", "ip", "198.51.100.0/24"),
+        ("blocklist-add", "ipv6", "198.51.100.98"),
+        ("blocklist-add", "IP", "198.51.100.98"),
+        ("blocklist-add", "ip", "../../etc/passwd"),
+        ("blocklist-add", "ip", "198.51.100.98\n0.0.0.0/0"),
+    ] {
+        let trigger =
+            json!({"action-id": action, "observable_type": kind, "observable_value": value});
+        assert_eq!(
+            post_json(&app, "/respond/trigger", &trigger).await,
+            json!({"data": {"status": "failure"}}),
+            "{action} {kind} {value:?}"
+        );
+    }
+    // Bad bodies and missing tokens never reach the file.
+    let answer = post(
+        &app,
+        "/respond/trigger",
+        Some(&bearer()),
+        r#"{"action-id": "blocklist-add"}"#.to_owned(),
+    )
+    .await;
+    assert_eq!(answer["errors"][0]["code"], "invalid argument");
+    let good = json!({"action-id": "blocklist-add", "observable_type": "ip", "observable_value": "198.51.100.98"});
+    let answer = post(&app, "/respond/trigger", None, good.to_string()).await;
+    assert_eq!(answer["errors"][0]["code"], "authorization error");
+    assert_eq!(std::fs::read_to_string(&mine).unwrap(), text);
+}
+
+#[tokio::test]
+async fn a_list_that_cannot_be_written_is_an_error_and_stays_in_use() {
+    let folder = Lists::new();
+    let mine = folder.write("mine.netset", "192.0.2.1\n");
+    let (app, lists) = writable_relay(vec![mine.clone()], Some(mine.clone()));
+    // Someone breaks the file: the addition is refused, the file and the lists stay.
+    std::fs::write(&mine, "192.0.2.1\nnot an address\n").unwrap();
+    let trigger = json!({"action-id": "blocklist-add", "observable_type": "ip", "observable_value": "198.51.100.1"});
+    let answer = post_json(&app, "/respond/trigger", &trigger).await;
+    assert_eq!(
+        answer,
+        json!({"errors": [{"type": "fatal", "code": "unknown",
+            "message": "The address could not be added to the blocklist; the relay's log says why."}]})
+    );
+    assert_eq!(
+        std::fs::read_to_string(&mine).unwrap(),
+        "192.0.2.1\nnot an address\n"
+    );
+    assert_eq!(lists.loaded().entries, 1);
+    assert_eq!(
+        verdict_values(&ask(&app, "/deliberate/observables", &["192.0.2.1"]).await),
+        ["192.0.2.1"]
+    );
+}
+
+#[test]
+fn the_writable_list_is_a_setting_off_by_default() {
+    let folder = Lists::new();
+    let mine = folder
+        .write("mine.netset", "192.0.2.1\n")
+        .to_string_lossy()
+        .into_owned();
+    let other = folder.0.join("other.netset").to_string_lossy().into_owned();
+    let build = |writable: Option<&str>| {
+        let files = mine.clone();
+        let writable = writable.map(str::to_owned);
+        let settings = xdr_relay_core::Settings::new(move |name| match name {
+            "BLOCKLIST_FILES" => Some(files.clone()),
+            "BLOCKLIST_WRITABLE_LIST" => writable.clone(),
+            _ => None,
+        });
+        xdr_relay_blocklist::app().build(&settings)
+    };
+    assert!(build(None).is_ok());
+    assert!(build(Some(&mine)).is_ok());
+    let error = build(Some(&other)).unwrap_err().to_string();
+    assert!(
+        error.contains("BLOCKLIST_WRITABLE_LIST") && error.contains("not one of the relay's lists"),
+        "{error}"
+    );
+    let names: Vec<&str> = xdr_relay_blocklist::app()
+        .provider_settings()
+        .iter()
+        .map(|v| v.name)
+        .collect();
+    assert_eq!(names, ["BLOCKLIST_FILES", "BLOCKLIST_WRITABLE_LIST"]);
+}
+
+/// Runs the futures as tasks of their own, at once; their answers in order.
+async fn spawn_all<F>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output>
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let handles: Vec<_> = futures.into_iter().map(tokio::spawn).collect();
+    let mut answers = Vec::with_capacity(handles.len());
+    for handle in handles {
+        answers.push(handle.await.unwrap());
+    }
+    answers
 }
