@@ -6,7 +6,7 @@
 //!   bar an hour for `last_24_hours`, one bar a day for the longer periods.
 //!
 //! A match is a lookup (deliberate or observe) that found an address on a list: an address on
-//! two lists is a match of each. [`Matches`] keeps them by the hour, for 90 days, in a ring of
+//! two lists is a match of each. `Matches` keeps them by the hour, for 90 days, in a ring of
 //! fixed size: its memory does not grow with traffic (90 × 24 hours × 8 bytes per list, and
 //! the hour of each slot). It is the process's own: it starts empty, and each instance of the
 //! relay (each Lambda execution environment) counts what it answered.

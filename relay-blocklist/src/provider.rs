@@ -407,7 +407,7 @@ impl Provider for BlocklistProvider {
         Ok(Outcome::new(bundle))
     }
 
-    /// With a writable list: "Add to <list>" for each address it does not hold yet. Without
+    /// With a writable list: `Add to <list>` for each address it does not hold yet. Without
     /// one, none.
     async fn respond_observables(
         &self,
