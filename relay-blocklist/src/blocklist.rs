@@ -245,6 +245,15 @@ fn parse_line(line: &str) -> Result<Option<Entry>, ()> {
     }))
 }
 
+/// A list's name: its file's name without the extension (`firehol_level1.netset` is
+/// `firehol_level1`), or the whole path when it has no file name.
+pub(crate) fn name_of(path: &Path) -> String {
+    path.file_stem().map_or_else(
+        || path.display().to_string(),
+        |s| s.to_string_lossy().into_owned(),
+    )
+}
+
 /// The longest piece of a bad line quoted in an error.
 const QUOTED: usize = 80;
 
@@ -294,10 +303,7 @@ impl Blocklist {
             path: origin.clone(),
             source,
         })?;
-        let name = path
-            .file_stem()
-            .map_or_else(|| origin.clone(), |s| s.to_string_lossy().into_owned());
-        Self::parse(&name, &origin, &text)
+        Self::parse(&name_of(path), &origin, &text)
     }
 
     /// Whether the list holds `ip`.

@@ -4,8 +4,12 @@
 //! **What it is:** a [`Provider`](xdr_relay_core::Provider) over FireHOL netsets and Spamhaus
 //! DROP lists (one IPv4 or IPv6 address or CIDR network per line, `#` and `;` comments), with
 //! no network besides its listener: a listed address is Malicious, with a judgement, a
-//! sighting and an indicator per list that holds it. Its [`app`] declares the one setting it
-//! reads (`BLOCKLIST_FILES`, `--list`) and reloads the lists on SIGHUP. The commands
+//! sighting and an indicator per list that holds it. It has a dashboard ([`dashboard`]: the
+//! lists and their matches per hour or day, counted in memory) and, when
+//! `BLOCKLIST_WRITABLE_LIST` names one of its lists, a response action that adds an address
+//! to that list's file ([`writable`]: atomically; the next lookup sees it). Its [`app`] declares
+//! its settings (`BLOCKLIST_FILES`, `--list`; `BLOCKLIST_WRITABLE_LIST`, `--writable-list`,
+//! off by default) and reloads the lists on SIGHUP. The commands
 //! `blocklist-relay` (`xdr_relay_server::main_for`: serve, jwt, module-type, healthcheck) and
 //! `blocklist-relay-lambda` (`xdr_relay_lambda::run_for`) ship it, each in a few lines.
 //! **What it is not:** a threat-intelligence feed: the lists are yours, and it links no Auth0
@@ -29,14 +33,16 @@
 #![warn(missing_docs)]
 
 pub mod blocklist;
+pub mod dashboard;
 mod provider;
+pub mod writable;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use xdr_relay_core::{App, ConfigError, EnvVar};
 
-pub use provider::{BlocklistProvider, Blocklists, Loaded, info};
+pub use provider::{ADD_ACTION, BlocklistProvider, Blocklists, Loaded, info};
 
 /// The blocklist files: repeat `--list`, or separate them with commas in the variable.
 pub const BLOCKLIST_FILES: EnvVar = EnvVar::new(
@@ -49,8 +55,20 @@ pub const BLOCKLIST_FILES: EnvVar = EnvVar::new(
 )
 .multiple();
 
-/// The relay as the adapters ship it: its info, its setting `BLOCKLIST_FILES`, the lists
-/// loaded when it is built (a bad line stops the relay, naming its file and line), and, on the
+/// The list `/respond/trigger` may add addresses to: off unless set.
+pub const BLOCKLIST_WRITABLE_LIST: EnvVar = EnvVar::new(
+    "BLOCKLIST_WRITABLE_LIST",
+    "writable-list",
+    "FILE",
+    "One of the --list files, written exactly as there, that an analyst may add addresses to \
+     from Cisco XDR (the response action \"Add to <list>\"): each is appended to the file, \
+     which is replaced atomically, and the next lookup sees it. Default: none (no response \
+     action is offered).",
+);
+
+/// The relay as the adapters ship it: its info, its settings `BLOCKLIST_FILES` and
+/// `BLOCKLIST_WRITABLE_LIST`, the lists loaded when it is built (a bad line stops the relay,
+/// naming its file and line; so does a writable list that is not one of them), and, on the
 /// self-hosted server, a reload on every SIGHUP (a bad line then leaves the lists in use, and
 /// is logged).
 #[must_use]
@@ -68,9 +86,18 @@ pub fn app() -> App<BlocklistProvider> {
         }
         let lists = Blocklists::load(files).map_err(|e| ConfigError::new(e.to_string()))?;
         log_loaded("blocklists loaded", lists.loaded());
-        Ok(BlocklistProvider::new(Arc::new(lists)))
+        let provider = BlocklistProvider::new(Arc::new(lists));
+        match settings.value(&BLOCKLIST_WRITABLE_LIST) {
+            None => Ok(provider),
+            Some(path) => {
+                tracing::info!(list = %path, "analysts may add addresses to this list");
+                provider
+                    .writable(PathBuf::from(path))
+                    .map_err(|e| ConfigError::new(format!("BLOCKLIST_WRITABLE_LIST: {e}")))
+            }
+        }
     })
-    .settings([BLOCKLIST_FILES])
+    .settings([BLOCKLIST_FILES, BLOCKLIST_WRITABLE_LIST])
     .on_serve(|provider: Arc<BlocklistProvider>| reload_on_sighup(Arc::clone(provider.lists())))
 }
 

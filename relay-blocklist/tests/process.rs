@@ -232,7 +232,20 @@ fn module_type_is_json_with_the_relays_capabilities_in_both_modes() {
         .iter()
         .map(|c| c["id"].as_str().unwrap())
         .collect();
-    assert_eq!(ids, ["health", "deliberate", "observe"]);
+    assert_eq!(ids, ["health", "deliberate", "observe", "respond", "tiles"]);
+    assert_eq!(
+        module["properties"]["supported-apis"],
+        json!([
+            "health",
+            "deliberate/observables",
+            "observe/observables",
+            "respond/observables",
+            "respond/trigger",
+            "tiles",
+            "tiles/tile",
+            "tiles/tile-data"
+        ])
+    );
     assert!(!String::from_utf8_lossy(&out.stdout).contains(SECRET));
 
     let out = run(&[
@@ -285,6 +298,8 @@ fn help_lists_the_relays_and_the_providers_settings() {
     for needle in [
         "--list <FILE>",
         "[env: BLOCKLIST_FILES]",
+        "--writable-list <FILE>",
+        "[env: BLOCKLIST_WRITABLE_LIST]",
         "[env: SECRET_KEY]",
         "--secret-key-file <FILE>",
         "[env: RELAY_LISTEN]",

@@ -5,7 +5,9 @@
 //! XDR's RS256 configuration tokens against the region's published keys: [`JwksConfig`]), the
 //! caller's credentials checked and typed ([`Credentials`]), request parsing, limits and
 //! observable filtering, the error envelope with partial data, the entity limit, a deadline
-//! per request, `/version`, `/watchdog`, the `/respond/*` defaults and the OpenAPI document.
+//! per request, `/version`, `/watchdog`, the `/respond/*` and `/tiles*` defaults and the
+//! OpenAPI document. A provider may add response actions ([`ResponseAction`]) and dashboard
+//! tiles ([`tiles`]: [`ProviderInfo::tile`], [`Provider::tile_data`]).
 //! The source is a [`Provider`], described for the adapters by an [`App`] (its
 //! [`ProviderInfo`], its [settings](EnvVar), how it is built); a networked provider calls its
 //! upstream through an [`Upstream`] (a cap on calls in flight, a circuit breaker, metrics) and
@@ -85,6 +87,7 @@ mod settings;
 mod signals;
 mod stats;
 pub mod telemetry;
+pub mod tiles;
 mod token;
 mod upstream;
 
@@ -124,6 +127,7 @@ pub use signals::{
     Auth0Signals, DEFAULT_SIGNALS_API_URL, SIGNALS_API_URL, SignalsConfig, openapi, router,
     signals_info,
 };
+pub use tiles::{Period, Tile, TileData, TileType};
 pub use upstream::{
     UPSTREAM_BREAKER_COOL_DOWN, UPSTREAM_BREAKER_FAILURES, UPSTREAM_MAX_IN_FLIGHT, Upstream,
     UpstreamError, UpstreamLimits, lookup_all,

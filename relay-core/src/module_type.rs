@@ -141,7 +141,8 @@ pub struct ModuleProperties {
 /// (key [`configuration_key`], type from its [`CredentialKind`], label, tooltip, required)
 /// and the optional `custom_CTR_ENTITIES_LIMIT` every relay reads; `capabilities` and
 /// `properties.supported-apis` list `health`, `deliberate` and `observe`, and `refer` and
-/// `respond` when the provider offers them.
+/// `respond` when the provider offers them, and `tiles` (`tiles`, `tiles/tile`,
+/// `tiles/tile-data`) when it has [tiles](ProviderInfo::tiles).
 ///
 /// ```
 /// use xdr_relay_core::ctim_model::ObservableType;
@@ -201,6 +202,10 @@ pub fn module_type(info: &ProviderInfo, url: &str, auth: ModuleAuth<'_>) -> Modu
             format!("Response actions in {name} for {types}."),
         ));
         apis.extend(["respond/observables", "respond/trigger"]);
+    }
+    if !info.tiles.is_empty() {
+        capabilities.push(capability("tiles", format!("Dashboard tiles from {name}.")));
+        apis.extend(["tiles", "tiles/tile", "tiles/tile-data"]);
     }
 
     let (token_alg, token_key, jwks_host) = match auth {
@@ -412,7 +417,36 @@ mod tests {
         ));
         let apis = module["properties"]["supported-apis"].as_array().unwrap();
         assert!(apis.contains(&json!("respond/trigger")));
+        assert!(!apis.contains(&json!("tiles")));
         assert_eq!(module["capabilities"][3]["id"], "respond");
+
+        let tiles = responds.tile(crate::tiles::Tile::new(
+            "t",
+            crate::tiles::TileType::Markdown,
+            "T",
+        ));
+        let module = json(module_type(
+            &tiles,
+            "https://r",
+            ModuleAuth::SecretKey { key: None },
+        ));
+        assert_eq!(
+            module["properties"]["supported-apis"],
+            json!([
+                "health",
+                "deliberate/observables",
+                "observe/observables",
+                "respond/observables",
+                "respond/trigger",
+                "tiles",
+                "tiles/tile",
+                "tiles/tile-data"
+            ])
+        );
+        assert_eq!(
+            module["capabilities"][4],
+            json!({"id": "tiles", "description": "Dashboard tiles from Plain."})
+        );
     }
 
     #[test]

@@ -5,19 +5,22 @@
 //! Served at `GET /openapi.json` only when [`RelayConfig::openapi`](crate::RelayConfig::openapi)
 //! is on. The Auth0 Signals relay's is checked in at the repository root as `openapi.json` (a
 //! test fails when the two drift, another when the router and the document disagree about a
-//! route).
+//! route). The dashboard tiles' shapes come from the types of [`crate::tiles`] (schemars) the
+//! same way.
 
 use ctim_model::ObservableType;
+use schemars::JsonSchema;
 use serde_json::{Map, Value, json};
 
 use crate::provider::ProviderInfo;
+use crate::tiles::{Period, Tile, TileData};
 
 /// Where components live in the document; CTIM's `#/$defs/X` references are moved here.
 const COMPONENTS: &str = "#/components/schemas/";
 
 /// The OpenAPI 3.1 document of a relay backed by the provider `info` describes (what
 /// [`router_for`](crate::router_for) serves): every route is relay-core's; the provider's name,
-/// observable types, credential fields and response actions fill in the descriptions.
+/// observable types, credential fields, response actions and tiles fill in the descriptions.
 ///
 /// ```
 /// use xdr_relay_core::ctim_model::ObservableType;
@@ -27,7 +30,8 @@ const COMPONENTS: &str = "#/components/schemas/";
 /// ```
 #[must_use]
 pub fn openapi_for(info: &ProviderInfo) -> Value {
-    let mut schemas = ctim_schemas();
+    let mut schemas = schemas_of::<ctim_model::ObserveBundle>("ObserveBundle");
+    schemas.extend(tile_schemas());
     schemas.extend(relay_schemas(info));
     json!({
         "openapi": "3.1.0",
@@ -156,6 +160,9 @@ fn paths(info: &ProviderInfo) -> Value {
         },
         "/respond/observables": respond,
         "/respond/trigger": trigger,
+        "/tiles": tiles_list(info),
+        "/tiles/tile": {"post": tile_operation(info)},
+        "/tiles/tile-data": {"post": tile_data_operation(info)},
         "/version": {
             "get": version_operation(),
             "post": version_operation(),
@@ -172,6 +179,87 @@ fn paths(info: &ProviderInfo) -> Value {
             }},
         }},
     })
+}
+
+/// `/tiles`: the tiles, or none; the body is optional and ignored.
+fn tiles_list(info: &ProviderInfo) -> Value {
+    let (summary, data) = if info.tiles.is_empty() {
+        (
+            "Dashboard tiles: this module has none.".to_owned(),
+            json!({"type": "array", "maxItems": 0}),
+        )
+    } else {
+        (
+            format!("The dashboard tiles of {}.", info.name),
+            json!({"type": "array", "items": ref_to("Tile")}),
+        )
+    };
+    let mut op = operation(&summary, true, None, data);
+    op["requestBody"] = json!({
+        "required": false,
+        "description": "Ignored (Threat Response sends `{}` or nothing).",
+        "content": {"application/json": {"schema": {}}},
+    });
+    json!({"post": op})
+}
+
+/// `tiles` as the descriptions list them: `` `id` (type: period, ...) ``.
+fn tile_list(info: &ProviderInfo) -> String {
+    let tiles: Vec<String> = info
+        .tiles
+        .iter()
+        .map(|t| {
+            let periods: Vec<&str> = t.periods.iter().map(|p| p.as_str()).collect();
+            format!("`{}` ({}: {})", t.id, t.kind, periods.join(", "))
+        })
+        .collect();
+    tiles.join(", ")
+}
+
+/// `/tiles/tile`.
+fn tile_operation(info: &ProviderInfo) -> Value {
+    if info.tiles.is_empty() {
+        return operation(
+            "A dashboard tile's description: this module has none, so `{}` once the body is \
+             valid.",
+            true,
+            Some(ref_to("TileRequest")),
+            json!({"type": "object", "maxProperties": 0}),
+        );
+    }
+    let mut op = operation(
+        "A dashboard tile's description; an unknown `tile_id` is `invalid argument`.",
+        true,
+        Some(ref_to("TileRequest")),
+        ref_to("Tile"),
+    );
+    op["description"] = format!("The tiles: {}.", tile_list(info)).into();
+    op
+}
+
+/// `/tiles/tile-data`.
+fn tile_data_operation(info: &ProviderInfo) -> Value {
+    if info.tiles.is_empty() {
+        return operation(
+            "A dashboard tile's data: this module has none, so `{}` once the body is valid.",
+            true,
+            Some(ref_to("TileDataRequest")),
+            json!({"type": "object", "maxProperties": 0}),
+        );
+    }
+    let mut op = operation(
+        "A dashboard tile's data for a period; an unknown `tile_id`, or a period the tile does \
+         not offer, is `invalid argument`.",
+        true,
+        Some(ref_to("TileDataRequest")),
+        ref_to("TileData"),
+    );
+    op["description"] = format!(
+        "The tiles and their periods: {}. The keys beside `data` depend on the tile's type.",
+        tile_list(info)
+    )
+    .into();
+    op
 }
 
 fn ref_to(name: &str) -> Value {
@@ -325,6 +413,21 @@ fn relay_schemas(info: &ProviderInfo) -> Map<String, Value> {
             "required": ["id", "title", "description", "url", "categories"],
             "additionalProperties": false,
         },
+        "TileRequest": {
+            "description": "The body of `/tiles/tile`; other keys are ignored.",
+            "type": "object",
+            "properties": {"tile_id": {"type": "string", "minLength": 1}},
+            "required": ["tile_id"],
+        },
+        "TileDataRequest": {
+            "description": "The body of `/tiles/tile-data`; other keys are ignored.",
+            "type": "object",
+            "properties": {
+                "tile_id": {"type": "string", "minLength": 1},
+                "period": ref_to("Period"),
+            },
+            "required": ["tile_id", "period"],
+        },
         "HealthData": {
             "type": "object",
             "properties": {"status": {"const": "ok"}},
@@ -350,18 +453,27 @@ fn relay_schemas(info: &ProviderInfo) -> Map<String, Value> {
     }
 }
 
-/// `ObserveBundle` and every CTIM definition it uses, with references moved to components.
-fn ctim_schemas() -> Map<String, Value> {
-    let mut bundle = ctim_model::schema::for_type::<ctim_model::ObserveBundle>();
-    rewrite_refs(&mut bundle);
+/// The dashboard tiles' shapes: [`Tile`], [`TileData`] and the [`Period`] of a request.
+fn tile_schemas() -> Map<String, Value> {
+    let mut schemas = schemas_of::<Tile>("Tile");
+    schemas.extend(schemas_of::<TileData>("TileData"));
+    schemas.extend(schemas_of::<Period>("Period"));
+    schemas
+}
+
+/// The schema of `T` as `name` and every definition it uses (generated as ctim-model's
+/// schemas are), with references moved to components.
+fn schemas_of<T: JsonSchema>(name: &str) -> Map<String, Value> {
+    let mut root = ctim_model::schema::for_type::<T>();
+    rewrite_refs(&mut root);
     let mut schemas = Map::new();
-    if let Value::Object(root) = &mut bundle {
-        root.remove("$schema");
-        if let Some(Value::Object(defs)) = root.remove("$defs") {
+    if let Value::Object(object) = &mut root {
+        object.remove("$schema");
+        if let Some(Value::Object(defs)) = object.remove("$defs") {
             schemas.extend(defs);
         }
     }
-    schemas.insert("ObserveBundle".into(), bundle);
+    schemas.insert(name.into(), root);
     schemas
 }
 
@@ -408,8 +520,34 @@ mod tests {
     fn document() -> Value {
         let info = ProviderInfo::new("Test", "1.0.0", [ObservableType::Ip])
             .refers()
-            .responds();
+            .responds()
+            .tile(Tile::new("t", crate::tiles::TileType::Markdown, "T"));
         openapi_for(&info)
+    }
+
+    /// The CTIM schemas, the tiles' and the relay's own share one namespace: a name two of
+    /// them use must mean the same schema (`ObservableType`).
+    #[test]
+    fn no_component_takes_anothers_name() {
+        let info = ProviderInfo::new("Test", "1.0.0", [ObservableType::Ip]);
+        let parts = [
+            schemas_of::<ctim_model::ObserveBundle>("ObserveBundle"),
+            tile_schemas(),
+            relay_schemas(&info),
+        ];
+        for (i, a) in parts.iter().enumerate() {
+            for b in &parts[i + 1..] {
+                for (name, schema) in a {
+                    if let Some(other) = b.get(name) {
+                        assert_eq!(schema, other, "{name}");
+                    }
+                }
+            }
+        }
+        let tiles = tile_schemas();
+        for name in ["Tile", "TileData", "Period", "Metric", "Bar", "TimeRange"] {
+            assert!(tiles.contains_key(name), "{name}");
+        }
     }
 
     #[test]

@@ -1,11 +1,11 @@
 //! The seam between relay-core and a threat-intelligence source: the [`Provider`] trait, what
 //! a provider is given ([`Context`], [`ParsedObservable`]) and what it returns ([`Outcome`]
-//! of CTIM entities, [`ReferLink`]s, [`ResponseAction`]s).
+//! of CTIM entities, [`ReferLink`]s, [`ResponseAction`]s, [`TileData`]).
 //!
 //! Everything else a relay needs (tokens, body limits, parsing and filtering observables, the
 //! envelope and its error codes, entity limits, request ids, logs and metrics, the OpenAPI
-//! document, `/version`, `/watchdog`, the `/respond/*` defaults, the router) is relay-core's and
-//! the same for every provider.
+//! document, `/version`, `/watchdog`, the `/respond/*` and `/tiles*` defaults, the router) is
+//! relay-core's and the same for every provider.
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -20,6 +20,7 @@ use crate::credentials::{CredentialField, Credentials};
 use crate::error::RelayError;
 use crate::request::{ParsedObservable, Trigger};
 use crate::stats::RequestStats;
+use crate::tiles::{Period, Tile, TileData};
 
 /// A source of threat intelligence behind the relay's routes: implement it, and
 /// [`router_for`](crate::router_for) serves it as a complete Threat Response relay.
@@ -138,6 +139,28 @@ pub trait Provider: Send + Sync + 'static {
         let _ = (context, trigger);
         Ok(TriggerStatus::Failure)
     }
+
+    /// `/tiles/tile-data`: the data of one of the provider's [tiles](ProviderInfo::tiles)
+    /// for `period`, which the tile offers (relay-core answers an unknown tile and a period
+    /// the tile does not offer itself). Called only for a tile of
+    /// [`ProviderInfo::tiles`]. The default, for a provider that declares tiles without
+    /// data: an `unknown` error.
+    ///
+    /// The content must fit the tile's type ([`TileContent::fits`](crate::tiles::TileContent::fits));
+    /// otherwise the route answers an `unknown` error rather than data the dashboard would
+    /// draw wrong.
+    async fn tile_data(
+        &self,
+        context: &Context,
+        tile: &Tile,
+        period: Period,
+    ) -> Result<TileData, RelayError> {
+        let _ = (context, period);
+        Err(RelayError::Unknown(format!(
+            "The relay has no data for the tile {:?}.",
+            tile.id
+        )))
+    }
 }
 
 /// What a [`Provider`] is: its name and version, what it looks up, the credentials it reads
@@ -158,7 +181,7 @@ pub trait Provider: Send + Sync + 'static {
 ///     .refers()
 ///     .description("Looks IP addresses and domains up in Example Intel.");
 /// assert_eq!(info.version, "1.2.3");
-/// assert!(info.refers && !info.responds);
+/// assert!(info.refers && !info.responds && info.tiles.is_empty());
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -182,6 +205,13 @@ pub struct ProviderInfo {
     /// [`Provider::respond_trigger`]). Default `false`: `/respond/observables` answers `[]`
     /// and `/respond/trigger` `failure`.
     pub responds: bool,
+    /// The dashboard tiles it offers (`/tiles`, `/tiles/tile`; their data:
+    /// [`Provider::tile_data`]). Default none: `/tiles` answers `[]` and the other two `{}`
+    /// (after checking the body and the token), as Cisco's relay template does, and the
+    /// module type does not list `tiles`. Ids must be unique and non-empty, and each tile
+    /// must offer a period, including its default ([`router_for`](crate::router_for) refuses
+    /// them otherwise).
+    pub tiles: Vec<Tile>,
     /// One paragraph on what the relay does, for its module type. Default: "Looks up
     /// `types` in `name`."
     pub description: Cow<'static, str>,
@@ -213,6 +243,7 @@ impl ProviderInfo {
             credentials: Vec::new(),
             refers: false,
             responds: false,
+            tiles: Vec::new(),
             description: description.into(),
             types_in_any_case: false,
         }
@@ -243,6 +274,30 @@ impl ProviderInfo {
     #[must_use]
     pub fn responds(mut self) -> Self {
         self.responds = true;
+        self
+    }
+
+    /// Adds a dashboard tile ([`Provider::tile_data`] answers its data).
+    ///
+    /// ```
+    /// use xdr_relay_core::ctim_model::ObservableType;
+    /// use xdr_relay_core::tiles::{Tile, TileType};
+    /// use xdr_relay_core::ProviderInfo;
+    ///
+    /// let info = ProviderInfo::new("Example Intel", "1.0.0", [ObservableType::Ip])
+    ///     .tile(Tile::new("lookups", TileType::VerticalBarChart, "Lookups per day"));
+    /// assert_eq!(info.tiles[0].id, "lookups");
+    /// ```
+    #[must_use]
+    pub fn tile(mut self, tile: Tile) -> Self {
+        self.tiles.push(tile);
+        self
+    }
+
+    /// Adds dashboard tiles.
+    #[must_use]
+    pub fn tiles(mut self, tiles: impl IntoIterator<Item = Tile>) -> Self {
+        self.tiles.extend(tiles);
         self
     }
 
@@ -424,6 +479,41 @@ impl ReferLink {
 
 /// One `/respond/observables` action, which Threat Response offers the analyst and sends back
 /// to `/respond/trigger` as [`Trigger`].
+///
+/// The shapes, as Cisco's relays (Microsoft Defender for Endpoint, urlscan.io, AWS VPC logs)
+/// have them. `/respond/observables` takes the observables as the other routes do and answers
+/// the actions (`{"data": []}` when none applies):
+///
+/// ```json
+/// {"data": [{"id": "defender-add-indicator-alert",
+///            "title": "Add indicator: Alert",
+///            "description": "Add indicator with Alert action for asdf.com",
+///            "categories": ["Defender ATP", "Add Indicator"],
+///            "query-params": {"observable_type": "domain", "observable_value": "asdf.com"}}]}
+/// ```
+///
+/// When the analyst picks one, Threat Response POSTs its `query-params` and its id as
+/// `action-id` to `/respond/trigger` (extra query parameters come back as they were given):
+///
+/// ```json
+/// {"action-id": "defender-add-indicator-alert", "observable_type": "domain", "observable_value": "asdf.com"}
+/// ```
+///
+/// which answers `{"data": {"status": "success"}}`, or `{"data": {"status": "failure"}}`
+/// ([`TriggerStatus`]); a failed call ([`Provider::respond_trigger`]'s `Err`) is answered as
+/// its error, `{"errors": [{"type": "fatal", "code": …, "message": …}]}`. A bad trigger body
+/// is `invalid argument`, before the token is checked.
+///
+/// ```
+/// use xdr_relay_core::ctim_model::ObservableType;
+/// use xdr_relay_core::{ParsedObservable, ResponseAction};
+///
+/// let ip = ParsedObservable::new(ObservableType::Ip, "192.0.2.1").unwrap();
+/// let mut action = ResponseAction::new("block", "Block", "Block 192.0.2.1 at the edge", &ip);
+/// action.categories = vec!["Example Firewall".into(), "Block".into()];
+/// let json = serde_json::to_value(&action).unwrap();
+/// assert_eq!(json["query-params"]["observable_value"], "192.0.2.1");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct ResponseAction {

@@ -124,7 +124,7 @@ pub(crate) fn parse(body: &[u8], max_observables: usize) -> Result<Vec<Observabl
 }
 
 /// The `invalid argument` error, with the problems as compact JSON after the original's prefix.
-fn invalid(problems: &Value) -> RelayError {
+pub(crate) fn invalid(problems: &Value) -> RelayError {
     let mut message = String::from("Invalid JSON payload received. ");
     let _ = write!(message, "{problems}");
     RelayError::InvalidArgument(message)

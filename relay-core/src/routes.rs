@@ -30,6 +30,7 @@ use crate::openapi;
 use crate::provider::{Context, Outcome, Provider, ProviderInfo};
 use crate::request::{self, ParsedObservable};
 use crate::stats::RequestStats;
+use crate::tiles;
 
 /// What every handler shares: the configuration, the provider and the token verifier.
 pub(crate) struct Relay {
@@ -109,6 +110,9 @@ pub fn router_for(config: RelayConfig, provider: Arc<dyn Provider>) -> Result<Ro
     if let Some(problem) = credentials::check_fields(&info.credentials) {
         return Err(ConfigError(format!("provider {}: {problem}", info.name)));
     }
+    if let Some(problem) = tiles::check(&info.tiles) {
+        return Err(ConfigError(format!("provider {}: {problem}", info.name)));
+    }
     let fields = Arc::from(info.credentials.as_slice());
     let verifier = Verifier::new(config.secret_key.as_ref(), config.jwks.as_ref(), fields)?;
     let document = config
@@ -127,6 +131,9 @@ pub fn router_for(config: RelayConfig, provider: Arc<dyn Provider>) -> Result<Ro
         ("/refer/observables", post(refer)),
         ("/respond/observables", post(respond_observables)),
         ("/respond/trigger", post(respond_trigger)),
+        ("/tiles", post(tiles_list)),
+        ("/tiles/tile", post(tiles_tile)),
+        ("/tiles/tile-data", post(tiles_tile_data)),
         ("/version", post(version).get(version)),
         ("/watchdog", get(watchdog).post(watchdog)),
     ];
@@ -292,6 +299,49 @@ async fn respond_trigger(
     let outcome = by_deadline(&context, relay.provider.respond_trigger(&context, &trigger))
         .await
         .map(|status| Outcome::new(json!({ "status": status })));
+    Ok(answer(&context, outcome, 0, |_| false))
+}
+
+/// `/tiles`: the provider's tiles (`[]` without a dashboard). The body is read within the
+/// limit, and otherwise ignored, as Cisco's relays do.
+async fn tiles_list(State(relay): State<Arc<Relay>>, headers: HeaderMap, body: Body) -> Answer {
+    read_body(body, relay.config.max_body_bytes).await?;
+    relay.verifier.verify(&headers).await?;
+    Ok(Envelope::partial(Some(&relay.info.tiles), &[]).into_response())
+}
+
+/// `/tiles/tile`: one tile's description (`{}` without a dashboard, as Cisco's template).
+async fn tiles_tile(State(relay): State<Arc<Relay>>, headers: HeaderMap, body: Body) -> Answer {
+    let bytes = read_body(body, relay.config.max_body_bytes).await?;
+    let id = tiles::parse_tile(&bytes)?;
+    relay.verifier.verify(&headers).await?;
+    if relay.info.tiles.is_empty() {
+        return Ok(Envelope::partial(Some(json!({})), &[]).into_response());
+    }
+    let tile = tiles::find(&relay.info.tiles, &id)?;
+    Ok(Envelope::partial(Some(tile), &[]).into_response())
+}
+
+/// `/tiles/tile-data`: the provider's data for a tile it offers, for a period the tile offers
+/// (`{}` without a dashboard, as Cisco's template).
+async fn tiles_tile_data(
+    State(relay): State<Arc<Relay>>,
+    stats: Stats,
+    headers: HeaderMap,
+    body: Body,
+) -> Answer {
+    let bytes = read_body(body, relay.config.max_body_bytes).await?;
+    let (id, period) = tiles::parse_tile_data(&bytes)?;
+    let credentials = relay.verifier.verify(&headers).await?;
+    if relay.info.tiles.is_empty() {
+        return Ok(Envelope::partial(Some(json!({})), &[]).into_response());
+    }
+    let tile = tiles::select(&relay.info.tiles, &id, period)?;
+    let context = relay.context(credentials, stats.0);
+    let data = by_deadline(&context, relay.provider.tile_data(&context, tile, period)).await;
+    let outcome = data
+        .and_then(|data| tiles::fitting(tile, data))
+        .map(Outcome::new);
     Ok(answer(&context, outcome, 0, |_| false))
 }
 

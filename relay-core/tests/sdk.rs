@@ -681,3 +681,468 @@ fn the_readme_ships_its_relay_through_the_adapters() {
         assert!(main.lines().count() <= 5, "{main}");
     }
 }
+
+// Dashboard tiles.
+
+use xdr_relay_core::ctim_model::Timestamp;
+use xdr_relay_core::tiles::{
+    Bar, BarKey, BarValue, ChartKey, KeyType, Metric, Period, Tile, TileContent, TileData, TileType,
+};
+
+/// When the `Dashboard`'s data ends.
+const NOW: &str = "2024-05-01T12:00:00Z";
+
+/// A provider with three tiles: `counts` (a metric group, two periods), `per_day` (a bar
+/// chart) and `broken` (a markdown tile whose data is a metric group: a provider's bug).
+/// `per_day` fails for `last_30_days`.
+struct Dashboard {
+    asked: Arc<Mutex<Vec<(String, Period, Value)>>>,
+}
+
+fn dashboard_tiles() -> Vec<Tile> {
+    vec![
+        Tile::new("counts", TileType::MetricGroup, "Counts")
+            .description("What Dashboard counted.")
+            .periods([Period::Last24Hours, Period::Last7Days]),
+        Tile::new("per_day", TileType::VerticalBarChart, "Per day")
+            .periods([Period::Last7Days, Period::Last30Days])
+            .tags(["Dashboard", "Per day"]),
+        Tile::new("broken", TileType::Markdown, "Broken"),
+    ]
+}
+
+#[async_trait]
+impl Provider for Dashboard {
+    fn info(&self) -> ProviderInfo {
+        ProviderInfo::new("Dashboard", "1.0.0", [ObservableType::Ip])
+            .credential(CredentialField::required(
+                "token",
+                CredentialKind::ApiKey,
+                "the token",
+            ))
+            .tiles(dashboard_tiles())
+    }
+
+    async fn deliberate(
+        &self,
+        _: &Context,
+        _: &[ParsedObservable],
+    ) -> Result<Outcome<Vec<Verdict>>, RelayError> {
+        Ok(Outcome::default())
+    }
+
+    async fn observe(
+        &self,
+        _: &Context,
+        _: &[ParsedObservable],
+    ) -> Result<Outcome<ObserveBundle>, RelayError> {
+        Ok(Outcome::default())
+    }
+
+    async fn tile_data(
+        &self,
+        context: &Context,
+        tile: &Tile,
+        period: Period,
+    ) -> Result<TileData, RelayError> {
+        let token = json!(context.credentials().str("token"));
+        self.asked
+            .lock()
+            .unwrap()
+            .push((tile.id.clone(), period, token));
+        let now = Timestamp::parse(NOW).unwrap();
+        let content = match (tile.id.as_str(), period) {
+            ("per_day", Period::Last30Days) => {
+                return Err(RelayError::upstream(
+                    UpstreamFailure::Unavailable,
+                    "Dashboard is down",
+                ));
+            }
+            ("per_day", _) => TileContent::bar_chart(
+                [ChartKey::new("hits", "Hits")],
+                KeyType::Timestamp,
+                [Bar::new(
+                    BarKey::at(Timestamp::parse("2024-04-30T12:00:00Z").unwrap()),
+                    [BarValue::new("hits", 3).tooltip("Hits: 3")],
+                )
+                .label("2024-04-30")],
+            ),
+            _ => TileContent::metric_group([Metric::new("Hits", 3).icon("warning")]),
+        };
+        Ok(TileData::for_period(period, now, content))
+    }
+}
+
+type Asked = Arc<Mutex<Vec<(String, Period, Value)>>>;
+
+fn dashboard() -> (Harness, Asked) {
+    let asked = Asked::default();
+    let mut config = RelayConfig::default();
+    config.secret_key = Some(secret());
+    config.openapi = true;
+    config.max_body_bytes = 4096;
+    let provider = Arc::new(Dashboard {
+        asked: Arc::clone(&asked),
+    });
+    let app = xdr_relay_core::router_for(config, provider).unwrap();
+    let harness = Harness {
+        app,
+        seen: Seen::default(),
+    };
+    (harness, asked)
+}
+
+fn tile_token() -> String {
+    token(&json!({"token": "t0k3n"}))
+}
+
+#[tokio::test]
+async fn tiles_are_listed_described_and_filled_in_ciscos_shapes() {
+    let (relay, asked) = dashboard();
+    let token = tile_token();
+    let counts = json!({
+        "id": "counts", "type": "metric_group", "title": "Counts", "tags": ["counts"],
+        "description": "What Dashboard counted.", "short_description": "Counts",
+        "periods": ["last_24_hours", "last_7_days"], "default_period": "last_7_days"
+    });
+    for path in ["/tiles", "/tiles/"] {
+        for body in ["", "{}", "not json"] {
+            let answer = relay.post(path, Some(&token), body).await;
+            assert_eq!(answer["data"].as_array().unwrap().len(), 3, "{answer}");
+            assert_eq!(answer["data"][0], counts);
+            assert_eq!(answer["data"][1]["tags"], json!(["Dashboard", "Per day"]));
+        }
+    }
+    let answer = relay
+        .post("/tiles/tile", Some(&token), r#"{"tile_id": "counts"}"#)
+        .await;
+    assert_eq!(answer, json!({"data": counts}));
+
+    let answer = relay
+        .post(
+            "/tiles/tile-data/",
+            Some(&token),
+            r#"{"tile_id": "counts", "period": "last_24_hours"}"#,
+        )
+        .await;
+    assert_eq!(
+        answer,
+        json!({"data": {
+            "valid_time": {"start_time": "2024-04-30T12:00:00.000Z", "end_time": "2024-05-01T12:00:00.000Z"},
+            "observed_time": {"start_time": "2024-04-30T12:00:00.000Z", "end_time": "2024-05-01T12:00:00.000Z"},
+            "cache_scope": "none",
+            "data": [{"icon": "warning", "label": "Hits", "value": 3, "value_unit": "integer"}]
+        }})
+    );
+    let answer = relay
+        .post(
+            "/tiles/tile-data",
+            Some(&token),
+            r#"{"tile_id": "per_day", "period": "last_7_days", "extra": true}"#,
+        )
+        .await;
+    assert_eq!(
+        answer["data"],
+        json!({
+            "valid_time": {"start_time": "2024-04-24T12:00:00.000Z", "end_time": "2024-05-01T12:00:00.000Z"},
+            "observed_time": {"start_time": "2024-04-24T12:00:00.000Z", "end_time": "2024-05-01T12:00:00.000Z"},
+            "cache_scope": "none",
+            "keys": [{"key": "hits", "label": "Hits"}],
+            "key_type": "timestamp",
+            "data": [{"key": 1_714_478_400_000_i64, "label": "2024-04-30", "value": 3,
+                      "values": [{"key": "hits", "value": 3, "tooltip": "Hits: 3"}]}]
+        })
+    );
+    // The provider was asked with the caller's credentials, for tiles and periods it offers.
+    assert_eq!(
+        *asked.lock().unwrap(),
+        [
+            ("counts".to_owned(), Period::Last24Hours, json!("t0k3n")),
+            ("per_day".to_owned(), Period::Last7Days, json!("t0k3n")),
+        ]
+    );
+
+    // The answers are what the OpenAPI document says.
+    let request = Request::get("/openapi.json").body(Body::empty()).unwrap();
+    let response = relay.app.clone().oneshot(request).await.unwrap();
+    let bytes = axum::body::to_bytes(response.into_body(), 16 << 20)
+        .await
+        .unwrap();
+    let doc: Value = serde_json::from_slice(&bytes).unwrap();
+    let description = doc["paths"]["/tiles/tile-data"]["post"]["description"]
+        .as_str()
+        .unwrap();
+    assert!(
+        description.contains("`per_day` (vertical_bar_chart: last_7_days, last_30_days)"),
+        "{description}"
+    );
+    let schema_of = |path: &str| {
+        let mut schema =
+            doc["paths"][path]["post"]["responses"]["200"]["content"]["application/json"]["schema"]
+                .clone();
+        schema["components"] = doc["components"].clone();
+        jsonschema::draft202012::new(&schema).unwrap()
+    };
+    let list = relay.post("/tiles", Some(&token), "").await;
+    assert!(schema_of("/tiles").is_valid(&list), "{list}");
+    assert!(schema_of("/tiles/tile").is_valid(&json!({"data": counts})));
+    assert!(schema_of("/tiles/tile-data").is_valid(&answer), "{answer}");
+    assert!(!schema_of("/tiles/tile-data").is_valid(&json!({"data": {"data": []}})));
+}
+
+#[tokio::test]
+async fn hostile_tile_requests_get_the_relays_envelope() {
+    let (relay, asked) = dashboard();
+    let bearer = tile_token();
+    let invalid = |message: &str| json!({"errors": [{"type": "fatal", "code": "invalid argument", "message": message}]});
+    let missing =
+        "Invalid JSON payload received. {\"tile_id\":[\"Missing data for required field.\"]}";
+    let periods = "Invalid JSON payload received. {\"period\":[\"Must be one of: last_hour, \
+                   last_24_hours, last_7_days, last_30_days, last_60_days, last_90_days.\"]}";
+    for (path, body, expected) in [
+        (
+            "/tiles/tile",
+            r#"{"tile_id": "nope"}"#,
+            invalid("Invalid tile id"),
+        ),
+        ("/tiles/tile", r#"{"tile-id": "counts"}"#, invalid(missing)),
+        (
+            "/tiles/tile",
+            r#"{"tile_id": ["counts"]}"#,
+            invalid("Invalid JSON payload received. {\"tile_id\":[\"Not a valid string.\"]}"),
+        ),
+        (
+            "/tiles/tile",
+            r#"[{"tile_id": "counts"}]"#,
+            invalid(
+                "Invalid JSON payload received. {\"_schema\":[\"Invalid input type: expected an object.\"]}",
+            ),
+        ),
+        (
+            "/tiles/tile-data",
+            r#"{"tile_id": "nope", "period": "last_7_days"}"#,
+            invalid("Invalid tile id"),
+        ),
+        (
+            "/tiles/tile-data",
+            r#"{"tile_id": "counts", "period": "last_90_days"}"#,
+            invalid(
+                "Invalid JSON payload received. {\"period\":[\"Must be one of: last_24_hours, last_7_days.\"]}",
+            ),
+        ),
+        (
+            "/tiles/tile-data",
+            r#"{"tile_id": "counts", "period": "last_year"}"#,
+            invalid(periods),
+        ),
+        (
+            "/tiles/tile-data",
+            r#"{"tile_id": "counts", "period": null}"#,
+            invalid("Invalid JSON payload received. {\"period\":[\"Not a valid string.\"]}"),
+        ),
+        (
+            "/tiles/tile-data",
+            r#"{"tile_id": "counts"}"#,
+            invalid(
+                "Invalid JSON payload received. {\"period\":[\"Missing data for required field.\"]}",
+            ),
+        ),
+        // The provider's failure is its error; data that does not fit the tile is `unknown`.
+        (
+            "/tiles/tile-data",
+            r#"{"tile_id": "per_day", "period": "last_30_days"}"#,
+            json!({"errors": [{"type": "fatal", "code": "service unavailable", "message": "Dashboard is down"}]}),
+        ),
+        (
+            "/tiles/tile-data",
+            r#"{"tile_id": "broken", "period": "last_7_days"}"#,
+            json!({"errors": [{"type": "fatal", "code": "unknown",
+                "message": "The relay's data for the tile \"broken\" does not fit its type markdown."}]}),
+        ),
+    ] {
+        assert_eq!(
+            relay.post(path, Some(&bearer), body).await,
+            expected,
+            "{path} {body}"
+        );
+    }
+    for path in ["/tiles/tile", "/tiles/tile-data"] {
+        for body in ["", "{", "null", "\"counts\""] {
+            let answer = relay.post(path, Some(&bearer), body).await;
+            assert_eq!(
+                answer["errors"][0]["code"], "invalid argument",
+                "{path} {body:?}"
+            );
+            assert!(answer.get("data").is_none());
+        }
+    }
+
+    // Bad bodies are reported before the token is checked; good ones need a token.
+    let good = r#"{"tile_id": "counts", "period": "last_7_days"}"#;
+    let answer = relay
+        .post(
+            "/tiles/tile-data",
+            None,
+            r#"{"tile_id": "counts", "period": "x"}"#,
+        )
+        .await;
+    assert_eq!(answer, invalid(periods));
+    let no_token = json!({"errors": [{"type": "fatal", "code": "authorization error",
+        "message": "Authorization failed: Authorization header is missing"}]});
+    for (path, body) in [
+        ("/tiles", ""),
+        ("/tiles/tile", r#"{"tile_id": "counts"}"#),
+        ("/tiles/tile-data", good),
+    ] {
+        assert_eq!(relay.post(path, None, body).await, no_token, "{path}");
+        let wrong_field = token(&json!({"key": "not the token field"}));
+        let answer = relay.post(path, Some(&wrong_field), body).await;
+        assert_eq!(answer["errors"][0]["code"], "authorization error", "{path}");
+        // Over the body limit (4 KiB here): `invalid argument`, whatever the token.
+        let huge = format!("{{\"tile_id\": \"{}\"}}", "x".repeat(8192));
+        let answer = relay.post(path, Some(&bearer), &huge).await;
+        assert_eq!(answer["errors"][0]["code"], "invalid argument", "{path}");
+        assert!(
+            answer["errors"][0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("Request body too large or unreadable (at most 4096 bytes)"),
+            "{answer}"
+        );
+    }
+    // Only the two calls that reached the provider.
+    let asked: Vec<String> = asked.lock().unwrap().iter().map(|a| a.0.clone()).collect();
+    assert_eq!(asked, ["per_day", "broken"]);
+}
+
+#[tokio::test]
+async fn without_tiles_the_routes_answer_as_ciscos_template() {
+    let relay = harness(true);
+    let token = good_token();
+    assert_eq!(
+        relay.post("/tiles", Some(&token), "").await,
+        json!({"data": []})
+    );
+    assert_eq!(
+        relay.post("/tiles/", Some(&token), "{}").await,
+        json!({"data": []})
+    );
+    assert_eq!(
+        relay
+            .post("/tiles/tile", Some(&token), r#"{"tile_id": "anything"}"#)
+            .await,
+        json!({"data": {}})
+    );
+    assert_eq!(
+        relay
+            .post(
+                "/tiles/tile-data",
+                Some(&token),
+                r#"{"tile_id": "anything", "period": "last_7_days"}"#,
+            )
+            .await,
+        json!({"data": {}})
+    );
+    // The body is still checked, and the token.
+    let answer = relay
+        .post(
+            "/tiles/tile-data",
+            Some(&token),
+            r#"{"tile_id": "anything", "period": "yesterday"}"#,
+        )
+        .await;
+    assert_eq!(answer["errors"][0]["code"], "invalid argument");
+    let answer = relay
+        .post("/tiles/tile", Some(&token), r#"{"tile_id": ""}"#)
+        .await;
+    assert_eq!(answer["errors"][0]["code"], "invalid argument");
+    let answer = relay.post("/tiles", None, "").await;
+    assert_eq!(answer["errors"][0]["code"], "authorization error");
+    assert!(relay.seen().is_empty());
+
+    // The document says so.
+    let doc = xdr_relay_core::openapi_for(
+        &Fake {
+            seen: Seen::default(),
+            responds: false,
+        }
+        .info(),
+    );
+    assert_eq!(
+        doc["paths"]["/tiles"]["post"]["summary"],
+        "Dashboard tiles: this module has none."
+    );
+
+    // The default `tile_data`, for a provider that declares tiles without data.
+    let minimal = Minimal(Vec::new());
+    let context = Context::new(Credentials::default(), 3);
+    let tile = Tile::new("t", TileType::Markdown, "T");
+    let error = minimal
+        .tile_data(&context, &tile, Period::Last7Days)
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), "unknown");
+}
+
+#[test]
+fn unusable_tiles_are_configuration_errors() {
+    struct Twice;
+    #[async_trait]
+    impl Provider for Twice {
+        fn info(&self) -> ProviderInfo {
+            let tile = Tile::new("t", TileType::Markdown, "T");
+            ProviderInfo::new("Twice", "1.0.0", []).tiles([tile.clone(), tile])
+        }
+        async fn deliberate(
+            &self,
+            _: &Context,
+            _: &[ParsedObservable],
+        ) -> Result<Outcome<Vec<Verdict>>, RelayError> {
+            Ok(Outcome::default())
+        }
+        async fn observe(
+            &self,
+            _: &Context,
+            _: &[ParsedObservable],
+        ) -> Result<Outcome<ObserveBundle>, RelayError> {
+            Ok(Outcome::default())
+        }
+    }
+    let error = xdr_relay_core::router_for(RelayConfig::default(), Arc::new(Twice)).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "invalid relay configuration: provider Twice: the tile \"t\" is declared twice"
+    );
+}
+
+#[test]
+fn the_module_type_lists_tiles_only_for_a_dashboard() {
+    use xdr_relay_core::{ModuleAuth, module_type};
+    let auth = ModuleAuth::SecretKey { key: None };
+    let info = Dashboard {
+        asked: Asked::default(),
+    }
+    .info();
+    let module = serde_json::to_value(module_type(&info, "https://r", auth)).unwrap();
+    let ids: Vec<&str> = module["capabilities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["health", "deliberate", "observe", "tiles"]);
+    assert_eq!(
+        module["properties"]["supported-apis"],
+        json!([
+            "health",
+            "deliberate/observables",
+            "observe/observables",
+            "tiles",
+            "tiles/tile",
+            "tiles/tile-data"
+        ])
+    );
+    let plain = Minimal(Vec::new()).info();
+    let module = serde_json::to_value(module_type(&plain, "https://r", auth)).unwrap();
+    assert!(!module.to_string().contains("tiles"), "{module}");
+}
