@@ -12,11 +12,13 @@ const MEMBERS: &[&str] = &[
     "xdr-relay-server",
     "signals-client",
     "socless-events",
+    "testkit",
     "xtask",
 ];
 
 /// Every allowed edge between members (normal, dev and build dependencies alike).
-/// `xtask` may use any crate; no crate may use `xtask`.
+/// `xtask` may use any crate; no crate may use `xtask`. Any member's tests and benches may use
+/// `testkit` (a dev-dependency only: nothing that ships links it), and `testkit` uses no member.
 const ALLOWED: &[(&str, &str)] = &[
     ("xdr-relay-abuseipdb", "xdr-relay-core"),
     ("xdr-relay-abuseipdb", "xdr-relay-server"),
@@ -29,6 +31,9 @@ const ALLOWED: &[(&str, &str)] = &[
     ("xdr-relay-core", "signals-client"),
     ("xdr-relay-core", "ctim-model"),
 ];
+
+/// The test kit, which every member's tests may use.
+const TESTKIT: &str = "testkit";
 
 /// Runs `cargo metadata` and checks the members and every edge between them; the number of
 /// members.
@@ -59,6 +64,9 @@ fn check_metadata(metadata: &serde_json::Value) -> Result<(), String> {
         for dep in deps {
             let to = dep["name"].as_str().unwrap_or_default();
             if !expected.contains(to) || from == "xtask" {
+                continue;
+            }
+            if to == TESTKIT && dep["kind"] == "dev" && from != TESTKIT {
                 continue;
             }
             if !ALLOWED.contains(&(from, to)) {
@@ -138,6 +146,27 @@ mod tests {
             err.contains("xdr-relay-server -> xdr-relay-lambda"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn the_test_kit_is_a_dev_dependency_only_and_uses_no_member() {
+        let dev = |from: &str, kind: &str| {
+            let mut m = workspace(&[(from, &["testkit"])]);
+            let package = m["packages"]
+                .as_array_mut()
+                .unwrap()
+                .iter_mut()
+                .find(|p| p["name"] == from)
+                .unwrap();
+            package["dependencies"][0]["kind"] = json!(kind);
+            m
+        };
+        assert_eq!(super::check_metadata(&dev("xdr-relay-core", "dev")), Ok(()));
+        let err = super::check_metadata(&dev("xdr-relay-core", "normal")).unwrap_err();
+        assert!(err.contains("xdr-relay-core -> testkit"), "{err}");
+        let m = workspace(&[("testkit", &["xdr-relay-core"])]);
+        let err = super::check_metadata(&m).unwrap_err();
+        assert!(err.contains("testkit -> xdr-relay-core"), "{err}");
     }
 
     #[test]

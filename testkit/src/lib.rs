@@ -1,0 +1,13 @@
+//! The workspace's test kit (`publish = false`).
+//!
+//! **What it is:** what more than one crate's tests, benches and `cargo xtask` need, written
+//! once: the repository's test data, canary secrets and the check that they never leak, HS256
+//! tokens, child processes of relay binaries, and the local stand-ins for upstreams (Auth0
+//! Signals, AbuseIPDB, AWS). Its binary, `testkit`, runs the stand-ins and the load, soak and
+//! demo drivers for `cargo xtask`.
+//! **What it is not:** a library for users of the relay crates; nothing here ships. It depends on
+//! no crate of the workspace, so the crates' tests can depend on it without a cycle, and it
+//! talks only to 127.0.0.1.
+#![forbid(unsafe_code)]
+// Test support fails loudly: a panic with a clear message is how a helper reports misuse.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
