@@ -16,9 +16,6 @@
     clippy::print_stdout
 )]
 
-#[path = "../tests/it/support/standin.rs"]
-mod standin;
-
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -31,7 +28,7 @@ use tower::ServiceExt as _;
 use xdr_relay_abuseipdb::{AbuseIpdb, AbuseIpdbConfig, info};
 use xdr_relay_core::{RelayConfig, SecretKey};
 
-use standin::{StandIn, data, report};
+use testkit::abuseipdb::{StandIn, data, report};
 
 const ADDRESSES: usize = 20;
 const ROUND_TRIP: Duration = Duration::from_millis(150);

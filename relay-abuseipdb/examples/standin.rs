@@ -14,11 +14,8 @@
     clippy::print_stderr
 )]
 
-#[path = "../tests/it/support/standin.rs"]
-mod standin;
-
 use serde_json::json;
-use standin::{RATE_LIMIT_DETAIL, Scenario, StandIn, data, report};
+use testkit::abuseipdb::{RATE_LIMIT_DETAIL, Scenario, StandIn, data, report};
 
 fn main() {
     let port: u16 = std::env::args()

@@ -5,12 +5,12 @@
 // Helpers outside #[test] functions fail their test by panicking, as tests do.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::{BufRead as _, BufReader};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::{Arc, Mutex};
+use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use testkit::http::{get_json, get_text};
+use testkit::process::{Relay, assert_success};
 
 const BIN: &str = env!("CARGO_BIN_EXE_blocklist-relay");
 const SECRET: &str = "a-blocklist-process-test-secret-0123456789abcdef0123456789abcdef";
@@ -30,67 +30,14 @@ fn run(args: &[&str]) -> Output {
     command().args(args).stdin(Stdio::null()).output().unwrap()
 }
 
-/// A running relay, killed on drop, with every line it logged.
-struct Relay {
-    child: Child,
-    url: String,
-    metrics: String,
-    address: String,
-    log: Arc<Mutex<Vec<String>>>,
-}
-
-impl Relay {
-    fn start() -> Self {
-        let mut child = command()
-            .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
-            .args(["--metrics-listen", "127.0.0.1:0"])
-            .args(["--list", &sample("firehol_sample.netset")])
-            .args(["--list", &sample("spamhaus_drop_sample.txt")])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let mut address_of = |message: &str| loop {
-            let line = lines
-                .next()
-                .expect("the relay exited before listening")
-                .unwrap();
-            log.lock().unwrap().push(line.clone());
-            let object: Value = serde_json::from_str(&line)
-                .unwrap_or_else(|e| panic!("not a JSON log line ({e}): {line}"));
-            if object["message"] == message {
-                break object["address"].as_str().unwrap().to_owned();
-            }
-        };
-        let address = address_of("blocklist-relay listening");
-        let metrics = address_of("metrics at GET /metrics");
-        let sink = Arc::clone(&log);
-        std::thread::spawn(move || {
-            for line in lines.map_while(Result::ok) {
-                sink.lock().unwrap().push(line);
-            }
-        });
-        Self {
-            child,
-            url: format!("http://{address}"),
-            metrics: format!("http://{metrics}/metrics"),
-            address,
-            log,
-        }
-    }
-
-    fn log(&self) -> Vec<String> {
-        self.log.lock().unwrap().clone()
-    }
-}
-
-impl Drop for Relay {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// The relay on the two sample lists, with JSON logs and metrics.
+fn serve() -> Relay {
+    let (firehol, drop) = (
+        sample("firehol_sample.netset"),
+        sample("spamhaus_drop_sample.txt"),
+    );
+    let args = ["--list", &firehol, "--list", &drop];
+    Relay::serve(command(), "blocklist-relay", &args)
 }
 
 fn jwt(fields: &[&str]) -> String {
@@ -104,17 +51,13 @@ fn jwt(fields: &[&str]) -> String {
     args.extend(["--secret-key-file", &path]);
     let out = run(&args);
     let _ = std::fs::remove_file(&secret_file);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
 #[tokio::test]
 async fn serves_with_json_logs_metrics_a_healthcheck_and_its_own_tokens() {
-    let relay = Relay::start();
+    let relay = serve();
     let client = reqwest::Client::new();
 
     // A token `jwt` made for this relay (it reads no credential field; the entity limit is
@@ -136,33 +79,15 @@ async fn serves_with_json_logs_metrics_a_healthcheck_and_its_own_tokens() {
         "{answer}"
     );
     assert_eq!(answer["data"]["sightings"]["count"], 1, "{answer}");
-    let version: Value = client
-        .get(format!("{}/version", relay.url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let version: Value = get_json(&format!("{}/version", relay.url)).await;
     assert_eq!(version["version"], env!("CARGO_PKG_VERSION"));
 
     // `healthcheck` asks the relay where it listens.
     let health = run(&["healthcheck", "--listen", &relay.address]);
-    assert!(
-        health.status.success(),
-        "{}",
-        String::from_utf8_lossy(&health.stderr)
-    );
+    assert_success(&health);
 
     // Metrics: the request counter of the observe call, and the relay's own build info.
-    let metrics = client
-        .get(&relay.metrics)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = get_text(&relay.metrics).await;
     assert!(
         metrics.contains(r#"relay_requests_total{route="/observe/observables",status="2xx"} 1"#),
         "{metrics}"
@@ -208,11 +133,7 @@ fn jwt_refuses_a_field_the_relay_does_not_read() {
 #[test]
 fn module_type_is_json_with_the_relays_capabilities_in_both_modes() {
     let out = run(&["module-type", "--relay-url", "https://relay.example.com"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let module: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(module["title"], "Local blocklists");
     assert_eq!(module["properties"]["configuration-token-alg"], "HS256");
@@ -226,12 +147,7 @@ fn module_type_is_json_with_the_relays_capabilities_in_both_modes() {
                 "tooltip": "The most judgements and sightings per observable (default: the relay's CTR_ENTITIES_LIMIT, 100 unless set).",
                 "required": false}])
     );
-    let ids: Vec<&str> = module["capabilities"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["id"].as_str().unwrap())
-        .collect();
+    let ids: Vec<&str> = testkit::json::field(&module["capabilities"], "id");
     assert_eq!(ids, ["health", "deliberate", "observe", "respond", "tiles"]);
     assert_eq!(
         module["properties"]["supported-apis"],
@@ -257,11 +173,7 @@ fn module_type_is_json_with_the_relays_capabilities_in_both_modes() {
         "--jwks-host",
         "visibility.eu.amp.cisco.com",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let module: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(module["properties"]["configuration-token-alg"], "RS256");
     assert_eq!(

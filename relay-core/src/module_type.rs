@@ -346,12 +346,7 @@ mod tests {
                  "required": false},
             ])
         );
-        let ids: Vec<&str> = module["capabilities"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|c| c["id"].as_str().unwrap())
-            .collect();
+        let ids: Vec<&str> = testkit::json::field(&module["capabilities"], "id");
         assert_eq!(ids, ["health", "deliberate", "observe", "refer"]);
         assert_eq!(
             module["properties"],

@@ -4,35 +4,16 @@
 // Helpers outside #[test] functions fail their test by panicking, as tests do.
 #![allow(clippy::unwrap_used)]
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use serde_json::Value;
-
-/// Collects what the subscriber writes.
-#[derive(Clone, Default)]
-struct Buffer(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Buffer {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 #[test]
 fn a_panic_is_one_error_line_with_the_request_id_and_without_its_message() {
-    let buffer = Buffer::default();
-    let writer = buffer.clone();
+    let buffer = testkit::logs::Capture::default();
     tracing_subscriber::fmt()
         .json()
         .flatten_event(true)
         .with_current_span(true)
-        .with_writer(move || writer.clone())
+        .with_writer(buffer.writer())
         .init();
     xdr_relay_core::telemetry::log_panics();
 
@@ -45,7 +26,7 @@ fn a_panic_is_one_error_line_with_the_request_id_and_without_its_message() {
     drop(std::panic::take_hook());
     assert!(caught.is_err());
 
-    let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+    let text = buffer.text();
     let lines: Vec<Value> = text
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())

@@ -10,7 +10,6 @@ use std::sync::{Arc, Mutex};
 use axum::Router;
 use axum::body::Body;
 use axum::http::Request;
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 use tower::ServiceExt as _;
 use xdr_relay_core::ctim_model::{Disposition, ObservableType, ObserveBundle, ValidTime, Verdict};
@@ -232,12 +231,7 @@ fn harness(responds: bool) -> Harness {
 
 /// An HS256 token with `claims`, signed with the relay's secret.
 fn token(claims: &Value) -> String {
-    jsonwebtoken::encode(
-        &Header::new(Algorithm::HS256),
-        claims,
-        &EncodingKey::from_secret(SECRET.as_bytes()),
-    )
-    .unwrap()
+    testkit::token::hs256(SECRET, claims)
 }
 
 fn good_token() -> String {
@@ -330,12 +324,7 @@ async fn tokens_without_the_required_field_never_reach_the_provider() {
             );
         }
     }
-    let forged = jsonwebtoken::encode(
-        &Header::new(Algorithm::HS256),
-        &json!({"token": "t"}),
-        &EncodingKey::from_secret(b"another secret"),
-    )
-    .unwrap();
+    let forged = testkit::token::hs256("another secret", &json!({"token": "t"}));
     let answer = relay
         .post("/observe/observables", Some(&forged), &body)
         .await;
@@ -1124,12 +1113,7 @@ fn the_module_type_lists_tiles_only_for_a_dashboard() {
     }
     .info();
     let module = serde_json::to_value(module_type(&info, "https://r", auth)).unwrap();
-    let ids: Vec<&str> = module["capabilities"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["id"].as_str().unwrap())
-        .collect();
+    let ids: Vec<&str> = testkit::json::field(&module["capabilities"], "id");
     assert_eq!(ids, ["health", "deliberate", "observe", "tiles"]);
     assert_eq!(
         module["properties"]["supported-apis"],

@@ -4,12 +4,12 @@
 // Helpers outside #[test] functions fail their test by panicking, as tests do.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use testkit::process::Served;
+use testkit::process::assert_success;
 use wiremock::matchers::{header, method, path, path_regex};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -18,16 +18,7 @@ const SECRET: &str = "an-integration-test-secret-that-is-long-enough-0123456789a
 const API_KEY: &str = "11111111-2222-4333-8444-555555555555";
 
 fn fixture(name: &str) -> Value {
-    let path = format!(
-        "{}/../testdata/auth0-signals/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "test data file testdata/auth0-signals/{name} is missing or unreadable ({e}); see testdata/README.md"
-        )
-    });
-    serde_json::from_str(&text).unwrap()
+    testkit::testdata::json(&format!("auth0-signals/{name}"))
 }
 
 /// A stub upstream that knows 1.1.1.1 and the FAIL2BAN-SSH list; `delay` slows IP reports.
@@ -63,14 +54,13 @@ fn jwt_cli(args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
-/// A running server; killed on drop so a failing test leaves nothing behind.
+/// A running server; stopped on drop (SIGTERM, then SIGKILL) so a failing test leaves nothing
+/// behind.
 struct Server {
-    child: Child,
+    process: Served,
     url: String,
     /// Where `--metrics-listen` serves, when given.
     metrics_url: Option<String>,
-    /// Every line the server logged so far.
-    log: Arc<Mutex<Vec<String>>>,
 }
 
 impl Server {
@@ -92,49 +82,28 @@ impl Server {
     /// the metrics address from the next, when metrics are on).
     fn spawn(mut command: Command) -> Server {
         let metrics = command.get_args().any(|arg| arg == "--metrics-listen");
-        let mut child = command
+        command
             .args(["--listen", "127.0.0.1:0"])
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stderr = child.stderr.take().unwrap();
-        let mut lines = BufReader::new(stderr).lines();
-        let mut address = |message: &str| loop {
-            let line = lines
-                .next()
-                .expect("relay-server exited before listening")
-                .unwrap();
-            let object: Value = serde_json::from_str(&line)
-                .unwrap_or_else(|e| panic!("not a JSON log line ({e}): {line}"));
-            if object["message"] == message {
-                break object["address"].as_str().unwrap().to_owned();
-            }
-        };
-        let url = format!("http://{}", address("relay-server listening"));
-        let metrics_url =
-            metrics.then(|| format!("http://{}/metrics", address("metrics at GET /metrics")));
-        // Keep reading the log so the server never blocks on a full pipe.
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let sink = Arc::clone(&log);
-        std::thread::spawn(move || {
-            for line in lines.map_while(Result::ok) {
-                sink.lock().unwrap().push(line);
-            }
+            .env("RUST_LOG", "info");
+        let mut process = Served::spawn(command);
+        let url = format!("http://{}", process.address_of("relay-server listening"));
+        let metrics_url = metrics.then(|| {
+            format!(
+                "http://{}/metrics",
+                process.address_of("metrics at GET /metrics")
+            )
         });
         Server {
-            child,
+            process,
             url,
             metrics_url,
-            log,
         }
     }
 
     /// The lines logged so far, each parsed as JSON (a line that is not JSON fails the test).
     fn json_log(&self) -> Vec<Value> {
-        let lines = self.log.lock().unwrap().clone();
-        lines
+        self.process
+            .log()
             .iter()
             .map(|line| {
                 serde_json::from_str(line)
@@ -144,44 +113,13 @@ impl Server {
     }
 
     fn terminate(&mut self) -> std::process::ExitStatus {
-        let pid = self.child.id().to_string();
-        assert!(
-            Command::new("kill")
-                .args(["-TERM", &pid])
-                .status()
-                .unwrap()
-                .success()
-        );
-        self.child.wait().unwrap()
-    }
-}
-
-impl Drop for Server {
-    /// SIGTERM first, so the server stops as in production (and an instrumented build writes
-    /// its coverage); SIGKILL if it has not stopped within 5 s.
-    fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None)) {
-            let pid = self.child.id().to_string();
-            let _ = Command::new("kill").args(["-TERM", &pid]).status();
-            for _ in 0..100 {
-                if matches!(self.child.try_wait(), Ok(Some(_))) {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.process.terminate()
     }
 }
 
 fn token() -> String {
     let out = jwt_cli(&["--key", API_KEY, "--secret-key", SECRET, "--quiet"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
@@ -337,11 +275,7 @@ fn an_invalid_value_stops_the_server_naming_the_variable() {
 #[test]
 fn jwt_prints_a_fresh_secret_and_the_links() {
     let out = jwt_cli(&["--key", API_KEY, "--json", "--aws-region", "eu-west-1"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let printed: Value = serde_json::from_slice(&out.stdout).unwrap();
     let secret = printed["secret_key"].as_str().unwrap();
     assert_eq!(secret.len(), 64);
@@ -374,11 +308,7 @@ fn jwt_reads_a_credentials_file_and_explains_bad_input() {
         SECRET,
         "--quiet",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     assert_eq!(String::from_utf8(out.stdout).unwrap().trim(), token());
 
     std::fs::write(&file, r#"{"key": 5}"#).unwrap();
@@ -917,14 +847,7 @@ async fn secrets_come_from_files_and_a_secret_flag_is_warned_about() {
             answer["data"]["verdicts"]["count"], 1,
             "by flag {by_flag}: {answer}"
         );
-        assert!(
-            !server
-                .log
-                .lock()
-                .unwrap()
-                .iter()
-                .any(|l| l.contains(SECRET))
-        );
+        assert!(!server.process.log().iter().any(|l| l.contains(SECRET)));
     }
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -3,13 +3,13 @@
 //! - on the embedded SQLite store (a file in the temp dir): 1, 10, 100 and 500 details per
 //!   call at the default concurrency, and 500 sequentially;
 //! - through the real SDK clients, behind a proxy that adds 8 ms to every request
-//!   (`tests/support/latency_proxy.rs`), so that calls are network-bound as on AWS: 1, 100 and
+//!   (`testkit::aws::latency`), so that calls are network-bound as on AWS: 1, 100 and
 //!   500 details per call, sequential (concurrency 1) and concurrent (16), on two local AWS:
 //!   - moto, the reference for AWS's behaviour, which serves one request at a time in a few
 //!     milliseconds of Python, and whose `TransactWriteItems` deep-copies the tables it
 //!     writes (its cost per call grows with them, within a batch too: each batch gets fresh
 //!     tables). Behind the proxy its figures are moto-bound, not network-bound;
-//!   - the in-memory stand-in (`tests/support/aws_standin.rs`), which answers in microseconds
+//!   - the in-memory stand-in (`testkit::aws::standin`), which answers in microseconds
 //!     and in parallel, as AWS does: behind the proxy its figures are those of network-bound
 //!     calls, which is what concurrency is for.
 //!
@@ -45,19 +45,9 @@ use socless_events::{
 };
 use tokio::runtime::Runtime;
 
-// Shared with the integration tests, which use more of them.
-#[path = "../tests/support/aws_standin.rs"]
-mod aws_standin;
-#[allow(dead_code)]
-#[path = "../tests/support/latency_proxy.rs"]
-mod latency_proxy;
-#[allow(dead_code)]
-#[path = "../tests/support/local_aws.rs"]
-mod local_aws;
-
-use aws_standin::AwsStandIn;
-use latency_proxy::LatencyProxy;
-use local_aws::{ACCOUNT, MotoServer};
+use testkit::aws::latency::LatencyProxy;
+use testkit::aws::moto::{self as local_aws, ACCOUNT, MotoServer};
+use testkit::aws::standin::AwsStandIn;
 
 const PLAYBOOK: &str = "InvestigateLogin";
 const SIZES: [usize; 4] = [1, 10, 100, 500];
@@ -195,7 +185,12 @@ fn fresh_creator(
         format!("{prefix}_socless_execution_results"),
     );
     let direct = local_aws::sdk_config(server.url());
-    runtime.block_on(local_aws::create_tables(&direct, &tables));
+    runtime.block_on(local_aws::create_tables(
+        &direct,
+        &tables.events,
+        &tables.dedup,
+        &tables.results,
+    ));
     let config = local_aws::sdk_config(proxy.url());
     EventCreator::new(
         AwsStore::with_policy(&config, tables, &policy()),

@@ -11,3 +11,16 @@
 #![forbid(unsafe_code)]
 // Test support fails loudly: a panic with a clear message is how a helper reports misuse.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+// The stand-ins hold servers and tasks; nothing here is printed with `{:?}`.
+#![allow(missing_debug_implementations)]
+
+pub mod abuseipdb;
+pub mod aws;
+pub mod deploy;
+pub mod http;
+pub mod json;
+pub mod logs;
+pub mod metrics;
+pub mod process;
+pub mod testdata;
+pub mod token;

@@ -1,42 +1,18 @@
 //! Reference data and validators shared by the tests.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use ctim_model::{Indicator, Judgement, Relationship, Sighting, Verdict};
 use serde_json::{Value, json};
 
-/// The repository's `testdata/ctim` folder; fails clearly when it is missing.
-pub(crate) fn reference_dir() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/ctim");
-    assert!(
-        dir.is_dir(),
-        "CTIM test data not found at {} (the repository's testdata/ folder; see testdata/README.md)",
-        dir.display()
-    );
-    dir
-}
-
 pub(crate) fn read_json(relative: &str) -> Value {
-    let path = reference_dir().join(relative);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "test data file testdata/ctim/{relative} is missing or unreadable ({e}); see testdata/README.md"
-        )
-    });
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
+    testkit::testdata::json(&format!("ctim/{relative}"))
 }
 
 /// The names of the files in a reference folder, sorted.
 pub(crate) fn file_names(folder: &str) -> Vec<String> {
-    let dir = reference_dir().join(folder);
-    let mut names: Vec<String> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()))
-        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
+    testkit::testdata::files(&format!("ctim/{folder}"))
 }
 
 /// The five entities, by CTIM type name.

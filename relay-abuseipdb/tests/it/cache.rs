@@ -35,9 +35,9 @@ fn verdict_start(answer: &serde_json::Value) -> Timestamp {
 
 #[tokio::test]
 async fn repeated_enrichments_of_one_address_spend_one_check() {
-    let counters = Counters::default();
+    let counters = Recorded::default();
     let _recorder = metrics::set_default_local_recorder(&counters);
-    let logs = Logs::capture();
+    let logs = Logs::trace();
     let relay = Relay::start().await;
     relay.standin.data(IP, reported());
 
@@ -46,8 +46,8 @@ async fn repeated_enrichments_of_one_address_spend_one_check() {
     let second = relay.observe(&ips(&[IP])).await;
     let deliberate = relay.deliberate(&ips(&[IP])).await;
     assert_eq!(relay.standin.checks_of(IP), 1);
-    assert_eq!(counters.get(LOOKUP_CACHE_MISSES), 1);
-    assert_eq!(counters.get(LOOKUP_CACHE_HITS), 2);
+    assert_eq!(counters.counter(LOOKUP_CACHE_MISSES), 1);
+    assert_eq!(counters.counter(LOOKUP_CACHE_HITS), 2);
     // The answer is cached, not the entities: times are the answer's own.
     assert!(verdict_start(&second) > verdict_start(&first));
     assert_eq!(docs(&second, "sightings").len(), 1);

@@ -8,8 +8,8 @@ use serde_json::json;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls::{self, pki_types::CertificateDer, pki_types::PrivateKeyDer};
 
-use crate::support::standin::{RATE_LIMIT_DETAIL, UNAUTHORIZED_DETAIL};
 use crate::support::*;
+use testkit::abuseipdb::{RATE_LIMIT_DETAIL, UNAUTHORIZED_DETAIL};
 
 const IP: &str = "192.0.2.44";
 

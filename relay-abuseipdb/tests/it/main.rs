@@ -1,5 +1,5 @@
 //! The AbuseIPDB relay through relay-core's router and as a process, against a local AbuseIPDB
-//! stand-in on 127.0.0.1 (`support/standin.rs`). One test binary, so the machine links once.
+//! stand-in on 127.0.0.1 (`testkit::abuseipdb`). One test binary, so the machine links once.
 
 // Helpers outside #[test] functions fail their test by panicking, as tests do.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]

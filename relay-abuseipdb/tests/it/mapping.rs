@@ -536,22 +536,12 @@ fn the_module_type_is_ciscos_with_refer() {
         },
     ))
     .unwrap();
-    let keys: Vec<&str> = module["configuration_spec"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["key"].as_str().unwrap())
-        .collect();
+    let keys: Vec<&str> = testkit::json::field(&module["configuration_spec"], "key");
     assert_eq!(keys, ["custom_key", "custom_CTR_ENTITIES_LIMIT"]);
     assert_eq!(module["configuration_spec"][0]["type"], "api_key");
     assert_eq!(module["configuration_spec"][0]["label"], "API Key");
     assert_eq!(module["configuration_spec"][0]["required"], true);
-    let capabilities: Vec<&str> = module["capabilities"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["id"].as_str().unwrap())
-        .collect();
+    let capabilities: Vec<&str> = testkit::json::field(&module["capabilities"], "id");
     for id in ["deliberate", "observe", "refer", "health"] {
         assert!(capabilities.contains(&id), "{capabilities:?}");
     }

@@ -2,12 +2,12 @@
 //! logs and metrics, a token from `jwt --field key=…` that it accepts, `healthcheck`,
 //! `module-type` in both modes, `--help`, and a bad setting. Everything on 127.0.0.1.
 
-use std::io::{BufRead as _, BufReader};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::{Arc, Mutex};
+use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use testkit::http::{get_json, get_text};
+use testkit::process::{Relay, assert_success};
 
 use crate::support::*;
 
@@ -28,68 +28,13 @@ fn run(args: &[&str]) -> Output {
     command().args(args).stdin(Stdio::null()).output().unwrap()
 }
 
-/// A running relay, killed on drop, with every line it logged.
-struct Served {
-    child: Child,
-    url: String,
-    address: String,
-    metrics: String,
-    log: Arc<Mutex<Vec<String>>>,
-}
-
-impl Served {
-    fn start(standin: &StandIn) -> Self {
-        let mut child = command()
-            .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
-            .args(["--metrics-listen", "127.0.0.1:0"])
-            .args(["--abuseipdb-api-url", &standin.api_url()])
-            .env("ABUSEIPDB_WEB_URL", standin.web_url())
-            .args(["--abuseipdb-timeout", "5"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let mut address_of = |message: &str| loop {
-            let line = lines
-                .next()
-                .expect("the relay exited before listening")
-                .unwrap();
-            log.lock().unwrap().push(line.clone());
-            let object: Value = serde_json::from_str(&line)
-                .unwrap_or_else(|e| panic!("not a JSON log line ({e}): {line}"));
-            if object["message"] == message {
-                break object["address"].as_str().unwrap().to_owned();
-            }
-        };
-        let address = address_of("abuseipdb-relay listening");
-        let metrics = address_of("metrics at GET /metrics");
-        let sink = Arc::clone(&log);
-        std::thread::spawn(move || {
-            for line in lines.map_while(Result::ok) {
-                sink.lock().unwrap().push(line);
-            }
-        });
-        Self {
-            child,
-            url: format!("http://{address}"),
-            address,
-            metrics: format!("http://{metrics}/metrics"),
-            log,
-        }
-    }
-
-    fn log(&self) -> Vec<String> {
-        self.log.lock().unwrap().clone()
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// The relay against `standin`, with JSON logs and metrics.
+fn serve(standin: &StandIn) -> Relay {
+    let mut binary = command();
+    binary.env("ABUSEIPDB_WEB_URL", standin.web_url());
+    let api = standin.api_url();
+    let args = ["--abuseipdb-api-url", &api, "--abuseipdb-timeout", "5"];
+    Relay::serve(binary, "abuseipdb-relay", &args)
 }
 
 /// `abuseipdb-relay jwt --quiet --field …`, the secret read from a file.
@@ -104,11 +49,7 @@ fn jwt(fields: &[&str]) -> String {
     }
     let out = run(&args);
     let _ = std::fs::remove_file(&secret_file);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
@@ -128,7 +69,7 @@ async fn serves_against_abuseipdb_with_its_own_tokens() {
             )],
         ),
     );
-    let served = Served::start(&standin);
+    let served = serve(&standin);
     let client = reqwest::Client::new();
     let key_field = format!("key={API_KEY}");
     let token = jwt(&[&key_field, "CTR_ENTITIES_LIMIT=1"]);
@@ -175,32 +116,14 @@ async fn serves_against_abuseipdb_with_its_own_tokens() {
         refer["data"][0]["url"],
         format!("{}check/192.0.2.1", standin.web_url())
     );
-    let version: Value = client
-        .get(format!("{}/version", served.url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let version: Value = get_json(&format!("{}/version", served.url)).await;
     assert_eq!(version["version"], env!("CARGO_PKG_VERSION"));
 
     let health = run(&["healthcheck", "--listen", &served.address]);
-    assert!(
-        health.status.success(),
-        "{}",
-        String::from_utf8_lossy(&health.stderr)
-    );
+    assert_success(&health);
 
     // The lookup cache's metrics, described and counted, beside relay-core's.
-    let metrics = client
-        .get(&served.metrics)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = get_text(&served.metrics).await;
     for expected in [
         "# HELP abuseipdb_lookup_cache_misses_total",
         "abuseipdb_lookup_cache_misses_total 1",
@@ -246,26 +169,12 @@ fn module_type_is_ciscos_shape_with_refer_in_both_modes() {
         "--relay-url",
         "https://abuseipdb-relay.example.com",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let module: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(module["title"], "AbuseIPDB");
-    let spec: Vec<&str> = module["configuration_spec"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["key"].as_str().unwrap())
-        .collect();
+    let spec: Vec<&str> = testkit::json::field(&module["configuration_spec"], "key");
     assert_eq!(spec, ["custom_key", "custom_CTR_ENTITIES_LIMIT"]);
-    let capabilities: Vec<&str> = module["capabilities"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["id"].as_str().unwrap())
-        .collect();
+    let capabilities: Vec<&str> = testkit::json::field(&module["capabilities"], "id");
     assert_eq!(capabilities, ["health", "deliberate", "observe", "refer"]);
     assert_eq!(module["properties"]["configuration-token-alg"], "HS256");
     assert!(!String::from_utf8_lossy(&out.stdout).contains(SECRET));

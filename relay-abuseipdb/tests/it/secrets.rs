@@ -1,58 +1,14 @@
 //! The API key never reaches a log line (every target at TRACE: the relay, relay-core,
 //! reqwest, hyper) or an answer, even when AbuseIPDB echoes it back in its errors.
 
-use std::sync::{Mutex, OnceLock};
-use std::thread::ThreadId;
-
 use serde_json::json;
 
 use crate::support::*;
 
-/// The `log` facade's sink (reqwest logs through it): records from the capturing thread only,
-/// so other tests running at the same time add nothing.
-struct LogBridge {
-    thread: Mutex<Option<(ThreadId, Capture)>>,
-}
-
-impl log::Log for LogBridge {
-    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
-        true
-    }
-
-    fn log(&self, record: &log::Record<'_>) {
-        let guard = self.thread.lock().unwrap();
-        if let Some((thread, capture)) = guard.as_ref()
-            && *thread == std::thread::current().id()
-        {
-            let line = format!(
-                "{} {}: {}\n",
-                record.level(),
-                record.target(),
-                record.args()
-            );
-            let _ = std::io::Write::write_all(&mut capture.clone(), line.as_bytes());
-        }
-    }
-
-    fn flush(&self) {}
-}
-
-fn log_bridge() -> &'static LogBridge {
-    static BRIDGE: OnceLock<&'static LogBridge> = OnceLock::new();
-    BRIDGE.get_or_init(|| {
-        let bridge: &'static LogBridge = Box::leak(Box::new(LogBridge {
-            thread: Mutex::new(None),
-        }));
-        log::set_logger(bridge).expect("the only `log` logger of this test binary");
-        log::set_max_level(log::LevelFilter::Trace);
-        bridge
-    })
-}
-
 #[tokio::test]
 async fn no_log_line_or_answer_holds_the_api_key() {
-    let logs = Logs::capture();
-    *log_bridge().thread.lock().unwrap() = Some((std::thread::current().id(), logs.sink()));
+    let logs = Logs::trace();
+    let log_facade = logs.with_log_facade();
 
     let relay = Relay::start().await;
     let echo = format!("The key {API_KEY} is not valid.");
@@ -92,7 +48,7 @@ async fn no_log_line_or_answer_holds_the_api_key() {
             answers.push(relay.post(route, Some(&token), &body).await.1);
         }
     }
-    *log_bridge().thread.lock().unwrap() = None;
+    drop(log_facade);
 
     let text = logs.text();
     // The capture saw every layer, or this test would prove nothing.

@@ -2,7 +2,6 @@
 //! upstream fixtures and the CTIM oracle.
 
 use std::ops::{Deref, DerefMut};
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -292,21 +291,10 @@ pub(crate) fn metadata(name: &str, visibility: &str, sensitivity: &str) -> Value
     })
 }
 
-/// A file of the repository's `testdata/` folder as JSON; fails naming the file when missing.
-pub(crate) fn reference(relative: &str) -> Value {
-    let file = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../testdata")
-        .join(relative);
-    let text = std::fs::read_to_string(&file).unwrap_or_else(|e| {
-        panic!(
-            "test data file testdata/{relative} is missing or unreadable ({e}); see testdata/README.md"
-        )
-    });
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", file.display()))
-}
+pub(crate) use testkit::logs::Capture;
 
 pub(crate) fn fixture(name: &str) -> Value {
-    reference(&format!("auth0-signals/{name}"))
+    testkit::testdata::json(&format!("auth0-signals/{name}"))
 }
 
 /// Asserts a single-error envelope with no data.
@@ -333,31 +321,4 @@ pub(crate) fn docs<'a>(body: &'a Value, group: &str) -> &'a [Value] {
     body["data"][group]["docs"]
         .as_array()
         .map_or(&[], Vec::as_slice)
-}
-
-/// An in-memory log writer for tests that read what was logged (`tracing_subscriber`'s
-/// `with_writer(move || capture.clone())`).
-#[derive(Clone, Default)]
-pub(crate) struct Capture(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("not poisoned").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Capture {
-    /// Everything written so far.
-    pub(crate) fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().expect("not poisoned")).into_owned()
-    }
-
-    pub(crate) fn clear(&self) {
-        self.0.lock().expect("not poisoned").clear();
-    }
 }

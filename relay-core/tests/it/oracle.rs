@@ -4,12 +4,10 @@ use std::sync::OnceLock;
 
 use serde_json::{Value, json};
 
-use crate::common::reference;
-
 const SCHEMA: &str = "ctim/oracle/iroh-enrich-ctim-subset.schema.json";
 
 fn validator(entity: &str) -> jsonschema::Validator {
-    let oracle = reference(SCHEMA);
+    let oracle = testkit::testdata::json(SCHEMA);
     let schema = json!({
         "$ref": format!("#/definitions/{entity}"),
         "definitions": oracle["definitions"],

@@ -162,27 +162,17 @@ async fn trailing_slashes_are_tolerated() {
 /// The request log lines among what `capture` holds (JSON lines).
 fn request_lines(capture: &Capture) -> Vec<Value> {
     capture
-        .text()
-        .lines()
-        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .json_lines()
+        .into_iter()
         .filter(|line| line["target"] == "relay::request")
         .collect()
 }
 
 #[tokio::test]
 async fn one_log_line_per_request_with_its_costs() {
-    let captured = Capture::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .json()
-        .flatten_event(true)
-        .with_writer(move || writer.clone())
-        .finish();
     // The test runtime is single-threaded, so the router runs under this subscriber.
-    // As in the secrets test: a second dispatch so no other test's thread can turn the log
-    // callsite off for this one.
-    let _second = tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default());
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let logs = testkit::logs::Logs::json();
+    let captured = logs.capture();
     let relay = Relay::start().await;
 
     relay
@@ -212,7 +202,7 @@ async fn one_log_line_per_request_with_its_costs() {
     relay.post("/observe/observables", "not json").await;
     relay.send("GET", "/nowhere", None, "").await;
 
-    let lines = request_lines(&captured);
+    let lines = request_lines(captured);
     let summary: Vec<Value> = lines
         .iter()
         .map(|l| {

@@ -1,54 +1,10 @@
 //! Secrets never reach a log line: every route, at TRACE level for every target (the relay,
 //! signals-client, reqwest, hyper, h2), with upstream answers that echo the key back.
 
-use std::sync::{Mutex, OnceLock};
-use std::thread::ThreadId;
-
 use serde_json::json;
 use wiremock::ResponseTemplate;
 
 use crate::common::*;
-
-/// The `log` facade's sink: records from the capturing thread only, so other tests running
-/// at the same time add nothing.
-struct LogBridge {
-    thread: Mutex<Option<(ThreadId, Capture)>>,
-}
-
-impl log::Log for LogBridge {
-    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
-        true
-    }
-
-    fn log(&self, record: &log::Record<'_>) {
-        let guard = self.thread.lock().expect("not poisoned");
-        if let Some((thread, capture)) = guard.as_ref()
-            && *thread == std::thread::current().id()
-        {
-            let line = format!(
-                "{} {}: {}\n",
-                record.level(),
-                record.target(),
-                record.args()
-            );
-            let _ = std::io::Write::write_all(&mut capture.clone(), line.as_bytes());
-        }
-    }
-
-    fn flush(&self) {}
-}
-
-fn log_bridge() -> &'static LogBridge {
-    static BRIDGE: OnceLock<&'static LogBridge> = OnceLock::new();
-    BRIDGE.get_or_init(|| {
-        let bridge: &'static LogBridge = Box::leak(Box::new(LogBridge {
-            thread: Mutex::new(None),
-        }));
-        log::set_logger(bridge).expect("the only `log` logger of this test binary");
-        log::set_max_level(log::LevelFilter::Trace);
-        bridge
-    })
-}
 
 /// Every route, with good and bad tokens, against an upstream that knows one IP, refuses one
 /// key while echoing it, rate-limits and fails.
@@ -84,24 +40,11 @@ async fn every_route(relay: &Relay, good: &str, bad: &[&str]) {
 
 #[tokio::test]
 async fn no_log_line_holds_the_api_key_secret_key_or_jwt() {
-    let capture = Capture::default();
-    let writer = capture.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_span_events(tracing_subscriber::fmt::format::FmtSpan::FULL)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
     // Tokio's test runtime is single-threaded: the router, the client and hyper's connection
     // tasks all run on this thread, under this subscriber.
-    // tracing caches each callsite's interest, and while one subscriber exists it asks only
-    // the calling thread's: a test on another thread (with none) reaching a callsite first
-    // would turn it off here too. A second, silent dispatch alive as long as ours makes it
-    // ask every live subscriber.
-    let _second = tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default());
-    let _guard = tracing::subscriber::set_default(subscriber);
-    *log_bridge().thread.lock().expect("not poisoned") =
-        Some((std::thread::current().id(), capture.clone()));
+    let logs = testkit::logs::Logs::trace();
+    let capture = logs.capture().clone();
+    let log_facade = logs.with_log_facade();
 
     let relay = Relay::start_with(|c| c.openapi = true).await;
     let echo = format!("key {API_KEY} is not valid");
@@ -146,12 +89,7 @@ async fn no_log_line_holds_the_api_key_secret_key_or_jwt() {
     let good = token();
     let other_secret = xdr_relay_core::SecretKey::new("an attacker's secret").expect("secret");
     let forged = xdr_relay_core::encode_token(&other_secret, API_KEY, None).expect("token");
-    let expired = {
-        let header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
-        let claims = json!({"key": API_KEY, "exp": 1});
-        let key = jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes());
-        jsonwebtoken::encode(&header, &claims, &key).expect("token")
-    };
+    let expired = testkit::token::hs256(SECRET, &json!({"key": API_KEY, "exp": 1}));
     let bad = [forged.as_str(), expired.as_str(), "not.a.jwt"];
 
     // Once to register every callsite, then again with interest recomputed for this
@@ -160,7 +98,7 @@ async fn no_log_line_holds_the_api_key_secret_key_or_jwt() {
     tracing::callsite::rebuild_interest_cache();
     capture.clear();
     every_route(&relay, &good, &bad).await;
-    *log_bridge().thread.lock().expect("not poisoned") = None;
+    drop(log_facade);
 
     let logs = capture.text();
     // The capture really saw every layer, or this test would prove nothing.

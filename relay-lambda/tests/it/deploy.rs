@@ -7,38 +7,11 @@
 //! the CloudFormation rules themselves are cfn-lint's job in CI.
 
 use std::collections::BTreeSet;
-use std::path::{Component, Path, PathBuf};
+use std::path::Path;
 
 use serde_json::Value as Json;
-use serde_norway::Value as Yaml;
+use testkit::deploy::{Yaml, at, lambda_zip, resolve, text, yaml};
 use xdr_relay_core::RelayConfig;
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap()
-}
-
-fn read(relative: &str) -> String {
-    let path = root().join(relative);
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-fn yaml(relative: &str) -> Yaml {
-    serde_norway::from_str(&read(relative)).unwrap_or_else(|e| panic!("{relative}: {e}"))
-}
-
-/// `value[a][b]...`, failing with the path when a key is missing.
-fn at<'a>(value: &'a Yaml, keys: &[&str]) -> &'a Yaml {
-    keys.iter().fold(value, |v, key| {
-        v.get(key)
-            .unwrap_or_else(|| panic!("missing `{}`", keys.join(".")))
-    })
-}
-
-fn text<'a>(value: &'a Yaml, keys: &[&str]) -> &'a str {
-    at(value, keys)
-        .as_str()
-        .unwrap_or_else(|| panic!("`{}` is not a string", keys.join(".")))
-}
 
 /// `Tag value` of a CloudFormation short form such as `!Ref Architecture`.
 fn tagged(value: &Yaml) -> String {
@@ -46,21 +19,6 @@ fn tagged(value: &Yaml) -> String {
         Yaml::Tagged(t) => format!("{} {}", t.tag, t.value.as_str().unwrap_or("?")),
         other => panic!("expected a !Tag, got {other:?}"),
     }
-}
-
-/// The file a deployment file's relative path names, from the folder the file is in.
-fn resolve(file: &str, relative: &str) -> PathBuf {
-    let mut path = root().join(file);
-    path.pop();
-    for part in Path::new(relative).components() {
-        match part {
-            Component::ParentDir => {
-                path.pop();
-            }
-            other => path.push(other),
-        }
-    }
-    path
 }
 
 /// The relay's routes as its OpenAPI document lists them, e.g. `("POST", "/health")`.
@@ -305,7 +263,7 @@ mod sam_template {
         let bin = Path::new(env!("CARGO_BIN_EXE_relay-lambda"))
             .file_stem()
             .unwrap();
-        let zip = root().join("target/lambda").join(bin).join("bootstrap.zip");
+        let zip = lambda_zip(bin);
         assert_eq!(resolve(FILE, text(&f, &["CodeUri"])), zip);
         assert_eq!(text(&f, &["Runtime"]), "provided.al2023");
         assert_eq!(text(&f, &["Handler"]), "bootstrap");
@@ -649,27 +607,18 @@ mod module_type {
     use super::*;
 
     fn module_type() -> Json {
-        serde_json::from_str(&read("deploy/relay/module_type.json")).unwrap()
+        serde_json::from_str(&testkit::testdata::repo_text(
+            "deploy/relay/module_type.json",
+        ))
+        .unwrap()
     }
 
-    fn strings(value: &Json) -> Vec<&str> {
-        value
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_str().unwrap())
-            .collect()
-    }
+    use testkit::json::strings;
 
     #[test]
     fn capabilities_and_apis_are_the_relays() {
         let module = module_type();
-        let capabilities: Vec<&str> = module["capabilities"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|c| c["id"].as_str().unwrap())
-            .collect();
+        let capabilities: Vec<&str> = testkit::json::field(&module["capabilities"], "id");
         assert_eq!(capabilities, ["health", "deliberate", "observe", "refer"]);
         let apis = strings(&module["properties"]["supported-apis"]);
         assert_eq!(

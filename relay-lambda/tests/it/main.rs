@@ -9,8 +9,6 @@
 mod deploy;
 mod runtime;
 
-use std::path::PathBuf;
-
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 use tower::ServiceExt as _;
@@ -48,12 +46,13 @@ impl Source {
 
     /// The fixture with this request's method, path, extra headers and body.
     fn event(self, method: &str, route: &str, headers: &[(&str, &str)], body: &str) -> String {
-        let file = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/data")
-            .join(self.fixture());
-        let text =
-            std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
-        let mut event: Value = serde_json::from_str(&text).expect("fixture is JSON");
+        let file = format!(
+            "{}/tests/data/{}",
+            env!("CARGO_MANIFEST_DIR"),
+            self.fixture()
+        );
+        let mut event: Value =
+            serde_json::from_slice(&testkit::testdata::file(file)).expect("fixture is JSON");
         match self {
             Self::RestApi => {
                 event["httpMethod"] = json!(method);

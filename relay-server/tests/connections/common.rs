@@ -1,16 +1,7 @@
 //! Shared by the connection tests: the test app, a server on 127.0.0.1, raw clients.
 #![allow(dead_code, unreachable_pub)]
 
-use std::{
-    collections::HashMap,
-    io,
-    net::SocketAddr,
-    sync::{
-        Arc, Mutex, OnceLock,
-        atomic::{AtomicU64, Ordering},
-    },
-    time::Duration,
-};
+use std::{collections::HashMap, io, net::SocketAddr, time::Duration};
 
 use axum::{
     Json, Router,
@@ -203,73 +194,4 @@ pub async fn fetch(addr: SocketAddr, path: &str) -> Answer {
         .0
 }
 
-/// A metrics recorder that keeps counters and gauges in atomics, for tests.
-#[derive(Clone, Default)]
-pub struct TestRecorder(Arc<Mutex<HashMap<String, Arc<AtomicU64>>>>);
-
-impl TestRecorder {
-    /// Installs the process's recorder once; returns it.
-    pub fn global() -> Self {
-        static RECORDER: OnceLock<TestRecorder> = OnceLock::new();
-        RECORDER
-            .get_or_init(|| {
-                let recorder = TestRecorder::default();
-                metrics::set_global_recorder(recorder.clone()).unwrap();
-                recorder
-            })
-            .clone()
-    }
-
-    fn cell(&self, name: &str) -> Arc<AtomicU64> {
-        let mut cells = self.0.lock().unwrap();
-        Arc::clone(cells.entry(name.to_owned()).or_default())
-    }
-
-    pub fn counter(&self, name: &str) -> u64 {
-        self.cell(name).load(Ordering::SeqCst)
-    }
-
-    pub fn gauge(&self, name: &str) -> f64 {
-        f64::from_bits(self.cell(name).load(Ordering::SeqCst))
-    }
-}
-
-impl metrics::Recorder for TestRecorder {
-    fn describe_counter(
-        &self,
-        _: metrics::KeyName,
-        _: Option<metrics::Unit>,
-        _: metrics::SharedString,
-    ) {
-    }
-    fn describe_gauge(
-        &self,
-        _: metrics::KeyName,
-        _: Option<metrics::Unit>,
-        _: metrics::SharedString,
-    ) {
-    }
-    fn describe_histogram(
-        &self,
-        _: metrics::KeyName,
-        _: Option<metrics::Unit>,
-        _: metrics::SharedString,
-    ) {
-    }
-
-    fn register_counter(&self, key: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Counter {
-        metrics::Counter::from_arc(self.cell(key.name()))
-    }
-
-    fn register_gauge(&self, key: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Gauge {
-        metrics::Gauge::from_arc(self.cell(key.name()))
-    }
-
-    fn register_histogram(
-        &self,
-        _: &metrics::Key,
-        _: &metrics::Metadata<'_>,
-    ) -> metrics::Histogram {
-        metrics::Histogram::noop()
-    }
-}
+pub use testkit::metrics::Recorded as TestRecorder;

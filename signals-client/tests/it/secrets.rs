@@ -1,11 +1,8 @@
 //! The API key never appears in an error, in `Debug` output or in logs.
 
-use std::io;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use signals_client::{Error, ListKind, SignalsClient};
-use tracing_subscriber::fmt::format::FmtSpan;
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -121,36 +118,9 @@ async fn a_redirect_is_not_followed_so_the_key_stays_home() {
     );
 }
 
-/// A log sink shared with the subscriber.
-#[derive(Clone, Default)]
-struct Sink(Arc<Mutex<Vec<u8>>>);
-
-impl io::Write for Sink {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn trace_logs_show_the_path_template_and_attempts_but_never_the_key() {
-    let sink = Sink::default();
-    let writer = sink.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_span_events(FmtSpan::CLOSE)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    // tracing caches each callsite's interest, and while one subscriber exists it asks only
-    // the calling thread's: a test on another thread (with none) reaching a callsite first
-    // would turn it off here too. A second, silent dispatch alive as long as ours makes it
-    // ask every live subscriber.
-    let _second = tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default());
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let logs = testkit::logs::Logs::trace();
 
     let server = MockServer::start().await;
     Mock::given(method("GET"))
@@ -167,7 +137,7 @@ async fn trace_logs_show_the_path_template_and_attempts_but_never_the_key() {
         .await
         .unwrap();
 
-    let logs = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
+    let logs = logs.text();
     assert!(logs.contains("signals_request"), "{logs}");
     assert!(
         logs.contains("path=\"/metadata/{kind}/lists/{id}\""),

@@ -1,6 +1,5 @@
 //! Shared helpers: fixtures, keys and clients tuned for fast tests.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use signals_client::{ApiKey, ClientConfig, RetryPolicy, SignalsClient};
@@ -16,26 +15,19 @@ pub(crate) fn key() -> ApiKey {
 /// A fixture of the original relay, from the repository's `testdata/auth0-signals` folder, as
 /// text; fails naming the file when it is missing.
 pub(crate) fn fixture(name: &str) -> String {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../testdata/auth0-signals")
-        .join(name);
-    std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "test data file testdata/auth0-signals/{name} is missing or unreadable ({e}); see testdata/README.md"
-        )
-    })
+    testkit::testdata::text(&format!("auth0-signals/{name}"))
 }
 
 pub(crate) fn fixture_json(name: &str) -> serde_json::Value {
-    serde_json::from_str(&fixture(name)).unwrap()
+    testkit::testdata::json(&format!("auth0-signals/{name}"))
 }
 
 /// Test data of this crate (`tests/it/data`).
 pub(crate) fn data(name: &str) -> Vec<u8> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/it/data")
-        .join(name);
-    std::fs::read(&path).unwrap_or_else(|e| panic!("test data {} is missing: {e}", path.display()))
+    testkit::testdata::file(format!(
+        "{}/tests/it/data/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
 }
 
 /// Retries with near-zero backoff so tests stay fast.

@@ -235,7 +235,7 @@ mod aws {
 
     use super::{concurrent_batch_matches_sequential, print_times};
     use crate::fixture::{AwsFixture, Fixture, moto_config};
-    use crate::latency_proxy::LatencyProxy;
+    use testkit::aws::latency::LatencyProxy;
 
     /// What the tests put in front of moto: a round trip in the same region.
     const LATENCY: Duration = Duration::from_millis(8);
@@ -268,7 +268,7 @@ mod aws {
     }
 
     /// Through the proxy without latency (moto serves one request at a time: see
-    /// `tests/support/local_aws.rs`).
+    /// `testkit::aws::moto`).
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn moto_concurrent_batch_matches_sequential() {
         check_behind(AwsFixture::new().await, Duration::ZERO, "moto").await;

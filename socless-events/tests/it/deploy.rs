@@ -6,58 +6,9 @@
 //! The YAML is parsed with `serde_norway` (a dev-dependency), so these tests need no Python.
 
 use std::collections::BTreeSet;
-use std::path::{Component, Path, PathBuf};
 
-use serde_norway::Value as Yaml;
 use socless_events::{DEDUP_TABLE_ENV, EVENTS_TABLE_ENV, RESULTS_TABLE_ENV};
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap()
-}
-
-fn read(relative: &str) -> String {
-    let path = root().join(relative);
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-fn yaml(relative: &str) -> Yaml {
-    serde_norway::from_str(&read(relative)).unwrap_or_else(|e| panic!("{relative}: {e}"))
-}
-
-/// `value[a][b]...`, failing with the path when a key is missing.
-fn at<'a>(value: &'a Yaml, keys: &[&str]) -> &'a Yaml {
-    keys.iter().fold(value, |v, key| {
-        v.get(key)
-            .unwrap_or_else(|| panic!("missing `{}`", keys.join(".")))
-    })
-}
-
-fn text<'a>(value: &'a Yaml, keys: &[&str]) -> &'a str {
-    at(value, keys)
-        .as_str()
-        .unwrap_or_else(|| panic!("`{}` is not a string", keys.join(".")))
-}
-
-/// The file a deployment file's relative path names, from the folder the file is in.
-fn resolve(file: &str, relative: &str) -> PathBuf {
-    let mut path = root().join(file);
-    path.pop();
-    for part in Path::new(relative).components() {
-        match part {
-            Component::ParentDir => {
-                path.pop();
-            }
-            other => path.push(other),
-        }
-    }
-    path
-}
-
-/// Where cargo-lambda puts a binary's zip: `target/lambda/<bin>/bootstrap.zip`, under the
-/// workspace's own target/ (`cargo xtask lambda` keeps it there).
-fn zip_of(bin: &str) -> PathBuf {
-    root().join("target/lambda").join(bin).join("bootstrap.zip")
-}
+use testkit::deploy::{Yaml, at, lambda_zip, resolve, text, yaml};
 
 const FILE: &str = "deploy/socless/serverless.yml";
 
@@ -74,7 +25,7 @@ fn the_endpoint_is_the_tutorials_with_the_rust_zip() {
     assert_eq!(text(&config, &["provider", "runtime"]), "provided.al2023");
     assert_eq!(
         resolve(FILE, text(&f, &["package", "artifact"])),
-        zip_of("tutorial_endpoint")
+        lambda_zip("tutorial_endpoint")
     );
     let events = at(&f, &["events"]).as_sequence().unwrap();
     assert_eq!(events.len(), 1);
@@ -117,7 +68,7 @@ fn the_tables_come_from_the_socless_stack_under_the_names_socless_events_reads()
 
 #[test]
 fn the_endpoint_is_given_a_secret_the_example_checks() {
-    let example = read("socless-events/examples/tutorial_endpoint.rs");
+    let example = testkit::testdata::repo_text("socless-events/examples/tutorial_endpoint.rs");
     let f = endpoint();
     let secrets: Vec<&str> = at(&f, &["environment"])
         .as_mapping()

@@ -13,16 +13,16 @@ use socless_events::{EventCreator, StateMachineArns};
 #[cfg(feature = "local")]
 use socless_events::{LocalLauncher, LocalStore};
 
-#[cfg(feature = "aws")]
-use crate::aws_standin::AwsStandIn;
 use crate::inspect::{InspectLauncher, InspectStore};
 #[cfg(feature = "aws")]
-use crate::local_aws::{self, MotoServer};
-#[cfg(feature = "aws")]
 use crate::moto::moto;
+#[cfg(feature = "aws")]
+use testkit::aws::moto::{self as local_aws, MotoServer};
+#[cfg(feature = "aws")]
+use testkit::aws::standin::AwsStandIn;
 
 #[cfg(feature = "aws")]
-pub(crate) use crate::local_aws::{ACCOUNT, create_tables, sdk_config as moto_config};
+pub(crate) use testkit::aws::moto::{ACCOUNT, sdk_config as moto_config};
 /// The account of the state machines (moto's, which the local fixture uses too).
 #[cfg(not(feature = "aws"))]
 pub(crate) const ACCOUNT: &str = "123456789012";
@@ -53,7 +53,7 @@ pub(crate) trait Fixture: Send + Sync {
 pub(crate) enum LocalAws {
     /// The moto server the running tests share: the reference for AWS's behaviour.
     Moto(Arc<MotoServer>),
-    /// This fixture's own in-memory stand-in (`tests/support/aws_standin.rs`).
+    /// This fixture's own in-memory stand-in (`testkit::aws::standin`).
     StandIn(AwsStandIn),
 }
 
@@ -94,7 +94,7 @@ impl AwsFixture {
             format!("{prefix}_socless_execution_results"),
         );
         let config = moto_config(server.url());
-        create_tables(&config, &tables).await;
+        local_aws::create_tables(&config, &tables.events, &tables.dedup, &tables.results).await;
         deploy_playbooks(&config).await;
         Self { server, tables }
     }

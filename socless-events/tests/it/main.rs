@@ -29,20 +29,6 @@ mod hostile;
 mod inspect;
 #[cfg(any(feature = "aws", feature = "local"))]
 mod load;
-// Shared with the benches, which use a subset of it.
-#[cfg(feature = "aws")]
-#[allow(dead_code)]
-#[path = "../support/local_aws.rs"]
-mod local_aws;
-// Shared with the benches.
-#[cfg(feature = "aws")]
-#[allow(dead_code)]
-#[path = "../support/latency_proxy.rs"]
-mod latency_proxy;
-// Shared with the benches.
-#[cfg(feature = "aws")]
-#[path = "../support/aws_standin.rs"]
-mod aws_standin;
 #[cfg(feature = "aws")]
 mod moto;
 #[cfg(any(feature = "aws", feature = "local"))]

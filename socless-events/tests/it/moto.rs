@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, Mutex, Weak};
 
-use crate::local_aws::MotoServer;
+use testkit::aws::moto::MotoServer;
 
 static SHARED: Mutex<Weak<MotoServer>> = Mutex::new(Weak::new());
 

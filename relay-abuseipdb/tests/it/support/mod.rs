@@ -1,11 +1,7 @@
 //! The harness: the relay's router (relay-core's `router_for` with the AbuseIPDB provider) in
 //! front of the stand-in, tokens, requests.
 
-pub(crate) mod standin;
-
-use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::Router;
@@ -16,7 +12,9 @@ use tower::ServiceExt as _;
 use xdr_relay_abuseipdb::{AbuseIpdb, AbuseIpdbConfig, info};
 use xdr_relay_core::{RelayConfig, SecretKey};
 
-pub(crate) use standin::{Page, Scenario, StandIn, categories_page, data, report};
+pub(crate) use testkit::abuseipdb::{Page, Scenario, StandIn, categories_page, data, report};
+pub(crate) use testkit::logs::Logs;
+pub(crate) use testkit::metrics::Recorded;
 
 pub(crate) const SECRET: &str = "an-abuseipdb-relay-test-secret-0123456789abcdef0123456789abcdef";
 /// An API key in AbuseIPDB's shape (80 hex digits), distinctive enough to search logs for.
@@ -171,137 +169,4 @@ pub(crate) fn verdict_values(answer: &Value) -> Vec<String> {
         .iter()
         .map(|v| v["observable"]["value"].as_str().unwrap().to_owned())
         .collect()
-}
-
-/// Everything a tracing subscriber at TRACE writes on this thread, while alive (tokio's test
-/// runtime is single-threaded: the router, the client and the stand-in all log here).
-pub(crate) struct Logs {
-    capture: Capture,
-    _guard: tracing::subscriber::DefaultGuard,
-    // tracing caches each callsite's interest, and while one subscriber exists it asks only
-    // the calling thread's: a test on another thread (with none) reaching a callsite first
-    // would turn it off here too. A second dispatch alive as long as ours makes it ask every
-    // live subscriber.
-    _second: tracing::Dispatch,
-}
-
-impl Logs {
-    pub(crate) fn capture() -> Self {
-        let capture = Capture::default();
-        let writer = capture.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_ansi(false)
-            .with_writer(move || writer.clone())
-            .finish();
-        let second = tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default());
-        let guard = tracing::subscriber::set_default(subscriber);
-        tracing::callsite::rebuild_interest_cache();
-        Self {
-            capture,
-            _guard: guard,
-            _second: second,
-        }
-    }
-
-    pub(crate) fn text(&self) -> String {
-        String::from_utf8_lossy(&self.capture.0.lock().unwrap()).into_owned()
-    }
-
-    /// The buffer, for another sink (the `log` facade's) to write to.
-    pub(crate) fn sink(&self) -> Capture {
-        self.capture.clone()
-    }
-}
-
-/// A shared buffer the subscriber writes to.
-#[derive(Clone, Default)]
-pub(crate) struct Capture(Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// A `metrics` recorder that keeps counters, for a test to install on its thread
-/// (`metrics::set_default_local_recorder`).
-#[derive(Clone, Default)]
-pub(crate) struct Counters(Arc<std::sync::Mutex<HashMap<String, Arc<AtomicU64>>>>);
-
-struct CounterHandle(Arc<AtomicU64>);
-
-impl metrics::CounterFn for CounterHandle {
-    fn increment(&self, value: u64) {
-        self.0.fetch_add(value, Ordering::SeqCst);
-    }
-
-    fn absolute(&self, value: u64) {
-        self.0.fetch_max(value, Ordering::SeqCst);
-    }
-}
-
-impl Counters {
-    /// The counter `name` (with its labels as `name{label=value,...}`), 0 when never counted.
-    pub(crate) fn get(&self, name: &str) -> u64 {
-        self.0
-            .lock()
-            .unwrap()
-            .get(name)
-            .map_or(0, |c| c.load(Ordering::SeqCst))
-    }
-}
-
-impl metrics::Recorder for Counters {
-    fn describe_counter(
-        &self,
-        _: metrics::KeyName,
-        _: Option<metrics::Unit>,
-        _: metrics::SharedString,
-    ) {
-    }
-    fn describe_gauge(
-        &self,
-        _: metrics::KeyName,
-        _: Option<metrics::Unit>,
-        _: metrics::SharedString,
-    ) {
-    }
-    fn describe_histogram(
-        &self,
-        _: metrics::KeyName,
-        _: Option<metrics::Unit>,
-        _: metrics::SharedString,
-    ) {
-    }
-
-    fn register_counter(&self, key: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Counter {
-        let mut name = key.name().to_owned();
-        let labels: Vec<String> = key
-            .labels()
-            .map(|l| format!("{}={}", l.key(), l.value()))
-            .collect();
-        if !labels.is_empty() {
-            name = format!("{name}{{{}}}", labels.join(","));
-        }
-        let counter = Arc::clone(self.0.lock().unwrap().entry(name).or_default());
-        metrics::Counter::from_arc(Arc::new(CounterHandle(counter)))
-    }
-
-    fn register_gauge(&self, _: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Gauge {
-        metrics::Gauge::noop()
-    }
-
-    fn register_histogram(
-        &self,
-        _: &metrics::Key,
-        _: &metrics::Metadata<'_>,
-    ) -> metrics::Histogram {
-        metrics::Histogram::noop()
-    }
 }

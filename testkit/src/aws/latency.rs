@@ -10,11 +10,8 @@
 //! `latency`. Opening a connection costs nothing extra.
 //!
 //! The proxy forwards requests as they come: several at once when the client sends several.
-//! moto serves them one at a time anyway (see `local_aws.rs`); the in-memory stand-in
-//! (`aws_standin.rs`) serves them in parallel, as AWS does.
-//!
-//! Included by path from `tests/it/main.rs` and `benches/create_events.rs`, like
-//! `local_aws.rs`.
+//! moto serves them one at a time anyway (see [`super::moto`]); the in-memory stand-in
+//! ([`super::standin`]) serves them in parallel, as AWS does.
 
 use std::io;
 use std::net::SocketAddr;
@@ -30,7 +27,7 @@ use tokio::task::{JoinHandle, JoinSet};
 /// A latency-injecting proxy in front of one upstream on 127.0.0.1; stops (its listener and
 /// every connection) when dropped.
 #[derive(Debug)]
-pub(crate) struct LatencyProxy {
+pub struct LatencyProxy {
     url: String,
     latency: Duration,
     requests: Arc<AtomicUsize>,
@@ -42,7 +39,7 @@ impl LatencyProxy {
     /// (`http://127.0.0.1:PORT`, as `MotoServer::url` gives it), delaying each request by
     /// `latency`. Must be called within a Tokio runtime, whose tasks then run the proxy: a
     /// multi-threaded one, or one that is running while clients use the proxy.
-    pub(crate) async fn start(upstream_url: &str, latency: Duration) -> io::Result<LatencyProxy> {
+    pub async fn start(upstream_url: &str, latency: Duration) -> io::Result<LatencyProxy> {
         let upstream = loopback_address(upstream_url)?;
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let url = format!("http://{}", listener.local_addr()?);
@@ -70,17 +67,17 @@ impl LatencyProxy {
     }
 
     /// `http://127.0.0.1:PORT`: the endpoint URL to give the SDK.
-    pub(crate) fn url(&self) -> &str {
+    pub fn url(&self) -> &str {
         &self.url
     }
 
     /// The latency each request gets.
-    pub(crate) fn latency(&self) -> Duration {
+    pub fn latency(&self) -> Duration {
         self.latency
     }
 
     /// How many requests were delayed so far (one per HTTP exchange).
-    pub(crate) fn requests(&self) -> usize {
+    pub fn requests(&self) -> usize {
         self.requests.load(Ordering::SeqCst)
     }
 }

@@ -3,7 +3,7 @@
 //!
 //! Why it exists: moto is the reference for how AWS behaves, and every behaviour test runs on
 //! it, but it is slow in a way AWS is not. It answers one request at a time (its transactions
-//! are not thread-safe; see `local_aws.rs`) in milliseconds of Python each, and its
+//! are not thread-safe; see `moto`) in milliseconds of Python each, and its
 //! `TransactWriteItems` deep-copies the tables it writes, so a transaction costs more as the
 //! tables grow (the bench's moto figures show it). A 500-detail batch behind the latency proxy
 //! then measures moto, not a client whose calls cross a network. Behind the same proxy this
@@ -24,9 +24,6 @@
 //!
 //! Anything else gets a 400 naming what is not implemented, so a change in the client's calls
 //! fails loudly here instead of being answered wrongly.
-//!
-//! Included by path from `tests/it/main.rs` and `benches/create_events.rs`, like
-//! `local_aws.rs`.
 
 use std::collections::{HashMap, HashSet};
 use std::io;
@@ -45,7 +42,7 @@ type Item = Map<String, Value>;
 
 /// The stand-in's server; stops when dropped.
 #[derive(Debug)]
-pub(crate) struct AwsStandIn {
+pub struct AwsStandIn {
     url: String,
     task: JoinHandle<()>,
 }
@@ -53,7 +50,7 @@ pub(crate) struct AwsStandIn {
 impl AwsStandIn {
     /// Listens on 127.0.0.1 (a free port). Must be called within a Tokio runtime, whose
     /// tasks then serve it: a multi-threaded one, or one that is running while clients call.
-    pub(crate) async fn start() -> io::Result<AwsStandIn> {
+    pub async fn start() -> io::Result<AwsStandIn> {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let url = format!("http://{}", listener.local_addr()?);
         let app = axum::Router::new()
@@ -66,7 +63,7 @@ impl AwsStandIn {
     }
 
     /// `http://127.0.0.1:PORT`: the endpoint URL to give both SDK clients.
-    pub(crate) fn url(&self) -> &str {
+    pub fn url(&self) -> &str {
         &self.url
     }
 }

@@ -4,11 +4,7 @@
 //! ([`Scenario`]) and for the page ([`Page`]), a delay for every call, and read back what it was
 //! asked. No network beyond 127.0.0.1.
 //!
-//! Shared by the integration tests (`tests/it/support/mod.rs`), the bench
-//! (`benches/lookups.rs`) and the `standin` example (`examples/standin.rs`), through `#[path]`.
-
-// Each user of this file uses part of it; a stand-in fails loudly.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! Used by relay-abuseipdb's integration tests, its bench and its `standin` example.
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
@@ -24,13 +20,13 @@ use axum::routing::get;
 use serde_json::{Value, json};
 
 /// AbuseIPDB's words for a key it does not know.
-pub(crate) const UNAUTHORIZED_DETAIL: &str = "Authentication failed. You are either missing your API key or it is incorrect. Note: The APIv2 key differs from the APIv1 key.";
+pub const UNAUTHORIZED_DETAIL: &str = "Authentication failed. You are either missing your API key or it is incorrect. Note: The APIv2 key differs from the APIv1 key.";
 /// AbuseIPDB's words for a spent daily quota.
-pub(crate) const RATE_LIMIT_DETAIL: &str = "Daily rate limit of 1000 requests exceeded for this endpoint. See headers for additional details.";
+pub const RATE_LIMIT_DETAIL: &str = "Daily rate limit of 1000 requests exceeded for this endpoint. See headers for additional details.";
 
 /// What the stand-in answers a check of one address.
 #[derive(Debug, Clone)]
-pub(crate) enum Scenario {
+pub enum Scenario {
     /// 200 with `{"data": …}` (the address is added as `ipAddress` when missing).
     Data(Value),
     /// `status` with an AbuseIPDB error body (`{"errors": [{"detail", "status"}]}`), and a
@@ -54,7 +50,7 @@ pub(crate) enum Scenario {
 
 impl Scenario {
     /// An AbuseIPDB error of `status` with `detail`.
-    pub(crate) fn error(status: u16, detail: &str) -> Self {
+    pub fn error(status: u16, detail: &str) -> Self {
         Self::Error {
             status,
             detail: Some(detail.to_owned()),
@@ -65,7 +61,7 @@ impl Scenario {
 
 /// What the stand-in answers for the categories page.
 #[derive(Debug, Clone)]
-pub(crate) enum Page {
+pub enum Page {
     /// 200 with this HTML.
     Html(String),
     /// This status, no page.
@@ -78,17 +74,17 @@ pub(crate) enum Page {
 
 /// One check the stand-in received.
 #[derive(Debug, Clone)]
-pub(crate) struct Seen {
+pub struct Seen {
     /// `ipAddress`.
-    pub(crate) ip: String,
+    pub ip: String,
     /// Every query parameter.
-    pub(crate) query: HashMap<String, String>,
+    pub query: HashMap<String, String>,
     /// The `Key` header.
-    pub(crate) key: Option<String>,
+    pub key: Option<String>,
     /// The `Accept` header.
-    pub(crate) accept: Option<String>,
+    pub accept: Option<String>,
     /// The `User-Agent` header.
-    pub(crate) user_agent: Option<String>,
+    pub user_agent: Option<String>,
 }
 
 #[derive(Default)]
@@ -105,9 +101,9 @@ struct Shared {
 }
 
 /// The stand-in, serving until dropped.
-pub(crate) struct StandIn {
+pub struct StandIn {
     /// Where it listens.
-    pub(crate) address: SocketAddr,
+    pub address: SocketAddr,
     shared: Arc<Shared>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -122,12 +118,12 @@ impl StandIn {
     /// Starts a stand-in on 127.0.0.1 (on the calling runtime): every address scores 0 with no
     /// reports until a scenario says otherwise, the categories page is [`categories_page`] of
     /// the built-in categories, every key but the refused ones is accepted.
-    pub(crate) async fn start() -> Self {
+    pub async fn start() -> Self {
         Self::start_on(0).await
     }
 
     /// The same on 127.0.0.1:`port` (0: an ephemeral port).
-    pub(crate) async fn start_on(port: u16) -> Self {
+    pub async fn start_on(port: u16) -> Self {
         let shared = Arc::new(Shared::default());
         *shared.page.lock().unwrap() = Some(Page::Html(categories_page(&published())));
         *shared.jwks.lock().unwrap() = json!({"keys": []});
@@ -157,22 +153,22 @@ impl StandIn {
     }
 
     /// `http://127.0.0.1:PORT/api/v2/`: the relay's `ABUSEIPDB_API_URL`.
-    pub(crate) fn api_url(&self) -> String {
+    pub fn api_url(&self) -> String {
         format!("http://{}/api/v2/", self.address)
     }
 
     /// `http://127.0.0.1:PORT/`: the relay's `ABUSEIPDB_WEB_URL`.
-    pub(crate) fn web_url(&self) -> String {
+    pub fn web_url(&self) -> String {
         format!("http://{}/", self.address)
     }
 
     /// `127.0.0.1:PORT`, what a configuration token names as its `jwks_host`.
-    pub(crate) fn host(&self) -> String {
+    pub fn host(&self) -> String {
         self.address.to_string()
     }
 
     /// Answers checks of `ip` with `scenario`.
-    pub(crate) fn set(&self, ip: &str, scenario: Scenario) {
+    pub fn set(&self, ip: &str, scenario: Scenario) {
         self.shared
             .scenarios
             .lock()
@@ -181,12 +177,12 @@ impl StandIn {
     }
 
     /// Answers checks of `ip` with `data` (the object under `"data"`).
-    pub(crate) fn data(&self, ip: &str, data: Value) {
+    pub fn data(&self, ip: &str, data: Value) {
         self.set(ip, Scenario::Data(data));
     }
 
     /// Refuses `key` with AbuseIPDB's 401.
-    pub(crate) fn refuse_key(&self, key: &str) {
+    pub fn refuse_key(&self, key: &str) {
         self.shared
             .refused_keys
             .lock()
@@ -195,42 +191,42 @@ impl StandIn {
     }
 
     /// Answers the categories page with `page`.
-    pub(crate) fn page(&self, page: Page) {
+    pub fn page(&self, page: Page) {
         *self.shared.page.lock().unwrap() = Some(page);
     }
 
     /// Waits `delay` before every answer (checks and the page).
-    pub(crate) fn delay(&self, delay: Duration) {
+    pub fn delay(&self, delay: Duration) {
         *self.shared.delay.lock().unwrap() = delay;
     }
 
     /// Publishes `keys` (JWKs) at `/.well-known/jwks`.
-    pub(crate) fn publish_keys(&self, keys: Vec<Value>) {
+    pub fn publish_keys(&self, keys: Vec<Value>) {
         *self.shared.jwks.lock().unwrap() = json!({ "keys": keys });
     }
 
     /// Every check received, in order.
-    pub(crate) fn checks(&self) -> Vec<Seen> {
+    pub fn checks(&self) -> Vec<Seen> {
         self.shared.checks.lock().unwrap().clone()
     }
 
     /// How many checks of `ip` were received.
-    pub(crate) fn checks_of(&self, ip: &str) -> usize {
+    pub fn checks_of(&self, ip: &str) -> usize {
         self.checks().iter().filter(|c| c.ip == ip).count()
     }
 
     /// How many times the categories page was asked for.
-    pub(crate) fn page_reads(&self) -> usize {
+    pub fn page_reads(&self) -> usize {
         self.shared.page_reads.load(Ordering::SeqCst)
     }
 
     /// The most checks in flight at once so far.
-    pub(crate) fn most_in_flight(&self) -> usize {
+    pub fn most_in_flight(&self) -> usize {
         self.shared.most_in_flight.load(Ordering::SeqCst)
     }
 
     /// Forgets the checks received and the most in flight.
-    pub(crate) fn reset_counts(&self) {
+    pub fn reset_counts(&self) {
         self.shared.checks.lock().unwrap().clear();
         self.shared.page_reads.store(0, Ordering::SeqCst);
         self.shared.most_in_flight.store(0, Ordering::SeqCst);
@@ -366,7 +362,7 @@ async fn jwks(State(shared): State<Arc<Shared>>) -> Response {
 }
 
 /// AbuseIPDB's published categories, as its page lists them: (id, title, description).
-pub(crate) fn published() -> Vec<(u64, String, String)> {
+pub fn published() -> Vec<(u64, String, String)> {
     let rows: [(u64, &str, &str); 6] = [
         (
             14,
@@ -402,7 +398,7 @@ pub(crate) fn published() -> Vec<(u64, String, String)> {
 
 /// A categories page in the shape of AbuseIPDB's: navigation first, then a table whose header
 /// row is `<th>` and whose rows are id, title, description.
-pub(crate) fn categories_page(rows: &[(u64, String, String)]) -> String {
+pub fn categories_page(rows: &[(u64, String, String)]) -> String {
     let mut html = String::from(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><title>Report Categories - AbuseIPDB</title></head>\n<body>\n\
          <nav><ul><li><a href=\"/\">Home</a></li><li><a href=\"/categories\">Categories</a></li></ul></nav>\n\
@@ -419,7 +415,7 @@ pub(crate) fn categories_page(rows: &[(u64, String, String)]) -> String {
 }
 
 /// A report of AbuseIPDB's `reports` list.
-pub(crate) fn report(reported_at: &str, comment: Value, categories: Value) -> Value {
+pub fn report(reported_at: &str, comment: Value, categories: Value) -> Value {
     json!({
         "reportedAt": reported_at,
         "comment": comment,
@@ -431,7 +427,7 @@ pub(crate) fn report(reported_at: &str, comment: Value, categories: Value) -> Va
 }
 
 /// The `data` of a verbose check: `score`, `domain`, `reports`.
-pub(crate) fn data(score: i64, domain: Option<&str>, reports: Vec<Value>) -> Value {
+pub fn data(score: i64, domain: Option<&str>, reports: Vec<Value>) -> Value {
     json!({
         "isPublic": true,
         "ipVersion": 4,

@@ -1,8 +1,5 @@
-//! A local AWS for the integration tests and the benches: a moto server on 127.0.0.1, the
-//! three Socless tables and trivial state machines, through the real SDK clients.
-//!
-//! Included by path from `tests/it/main.rs` and `benches/create_events.rs` (benches cannot
-//! import a test binary's modules); each uses a subset, hence the `dead_code` allowance there.
+//! A local AWS for socless-events' integration tests and benches: a moto server on 127.0.0.1,
+//! the three Socless tables and trivial state machines, through the real SDK clients.
 
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
@@ -12,26 +9,25 @@ use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region, SharedCrede
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
 };
-use socless_events::TableNames;
 
 /// What to tell someone whose machine has no moto.
-pub(crate) const INSTALL_HINT: &str = "the AWS tests need `moto_server` on PATH: `cargo xtask ci` installs it (pinned in \
+pub const INSTALL_HINT: &str = "the AWS tests need `moto_server` on PATH: `cargo xtask ci` installs it (pinned in \
      .ci/requirements.txt) into <target dir>/py-tools/bin and runs the tests with that on PATH";
 
 /// The account moto uses.
-pub(crate) const ACCOUNT: &str = "123456789012";
+pub const ACCOUNT: &str = "123456789012";
 
 /// moto's server app on 127.0.0.1, one request at a time (see [`ONE_THREAD_MOTO`]), killed on
 /// drop.
 #[derive(Debug)]
-pub(crate) struct MotoServer {
+pub struct MotoServer {
     child: Child,
     url: String,
 }
 
 impl MotoServer {
     /// Starts moto on a free port and waits (up to 60 s) until it listens.
-    pub(crate) fn start() -> Result<MotoServer, String> {
+    pub fn start() -> Result<MotoServer, String> {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map_err(|e| format!("no free port: {e}"))?
@@ -70,7 +66,7 @@ impl MotoServer {
         Ok(server)
     }
 
-    pub(crate) fn url(&self) -> &str {
+    pub fn url(&self) -> &str {
         &self.url
     }
 }
@@ -84,7 +80,7 @@ impl Drop for MotoServer {
 
 /// Explicit SDK configuration for a local server: endpoint, static test credentials, us-east-1
 /// (nothing read from the environment).
-pub(crate) fn sdk_config(url: &str) -> aws_config::SdkConfig {
+pub fn sdk_config(url: &str) -> aws_config::SdkConfig {
     aws_config::SdkConfig::builder()
         .endpoint_url(url)
         .region(Region::new("us-east-1"))
@@ -95,13 +91,19 @@ pub(crate) fn sdk_config(url: &str) -> aws_config::SdkConfig {
         .build()
 }
 
-/// Creates the three Socless tables (on-demand, string hash keys as Socless defines them).
-pub(crate) async fn create_tables(config: &aws_config::SdkConfig, tables: &TableNames) {
+/// Creates the three Socless tables, named `events`, `dedup` and `results` (on-demand, string
+/// hash keys as Socless defines them).
+pub async fn create_tables(
+    config: &aws_config::SdkConfig,
+    events: &str,
+    dedup: &str,
+    results: &str,
+) {
     let client = aws_sdk_dynamodb::Client::new(config);
     for (name, key) in [
-        (&tables.events, "id"),
-        (&tables.dedup, "dedup_hash"),
-        (&tables.results, "execution_id"),
+        (events, "id"),
+        (dedup, "dedup_hash"),
+        (results, "execution_id"),
     ] {
         client
             .create_table()
@@ -129,7 +131,7 @@ pub(crate) async fn create_tables(config: &aws_config::SdkConfig, tables: &Table
 
 /// Deploys each playbook as a trivial state machine (moto records executions; it runs
 /// nothing). One that already exists is fine.
-pub(crate) async fn deploy_playbooks(config: &aws_config::SdkConfig, playbooks: &[&str]) {
+pub async fn deploy_playbooks(config: &aws_config::SdkConfig, playbooks: &[&str]) {
     let client = aws_sdk_sfn::Client::new(config);
     let definition = r#"{"StartAt":"Done","States":{"Done":{"Type":"Pass","End":true}}}"#;
     for name in playbooks {
