@@ -103,6 +103,11 @@ impl Served {
         self.log.lines.lock().expect("not poisoned").0.clone()
     }
 
+    /// The process's id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The process, to signal or wait for.
     pub fn child(&mut self) -> &mut Child {
         &mut self.child

@@ -1,0 +1,288 @@
+//! What the server holds under slow clients and a hung upstream (issue "hold under slow clients
+//! and failing upstreams"): figures, not a pass/fail test. Everything on 127.0.0.1.
+//!
+//! 1. **Idle connections**: 10,000 connections opened to `relay-server serve` and left alone,
+//!    half of them silent and half after half a request's headers. Printed: the server's RSS
+//!    before and with them open, the latency of `GET /watchdog` on a keep-alive connection
+//!    meanwhile (p50, p99, max of 1,000 calls), and how many the server has closed after the
+//!    wait (by default 70 s: past the 60 s header timeout).
+//! 2. **A hung upstream**: the Auth0 Signals API replaced by a listener that accepts and never
+//!    answers; 1,500 clients call `/observe/observables` at once for 25 s. Printed: the most
+//!    connections open at the listener at once (the cap is `RELAY_UPSTREAM_MAX_IN_FLIGHT`, 64),
+//!    then the time of 10 more observe calls (the breaker is open by then) and the server's
+//!    peak RSS.
+//!
+//! `cargo bench -p xdr-relay-server --bench hold` (release build). `HOLD_IDLE=2000` and
+//! `HOLD_WAIT=5` make a quick run (the closing figure then says nothing about the timeout).
+#![allow(
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::panic
+)]
+
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use testkit::process::{Served, assert_success};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+const BIN: &str = env!("CARGO_BIN_EXE_relay-server");
+const SECRET: &str = "a-hold-bench-secret-0123456789abcdef0123456789abcdef0123456789";
+const API_KEY: &str = "11111111-2222-4333-8444-555555555555";
+
+fn setting(name: &str, default: u64) -> u64 {
+    std::env::var(name).map_or(default, |v| v.parse().expect("a whole number"))
+}
+
+fn rss_mib(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let kib: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(f64::NAN);
+    kib / 1024.0
+}
+
+/// `relay-server serve` on an ephemeral port with `env`; the server and its address.
+fn serve(env: &[(&str, &str)]) -> (Served, String) {
+    let mut command = Command::new(BIN);
+    command
+        .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
+        .env("SECRET_KEY", SECRET)
+        .env("RUST_LOG", "warn,relay_server=info")
+        .envs(env.iter().copied());
+    let mut served = Served::spawn(command);
+    let address = served.address_of("relay-server listening");
+    (served, address)
+}
+
+fn token() -> String {
+    let out = Command::new(BIN)
+        .args(["jwt", "--key", API_KEY, "--quiet"])
+        .env("SECRET_KEY", SECRET)
+        .output()
+        .unwrap();
+    assert_success(&out).trim().to_owned()
+}
+
+/// Reads one HTTP/1.1 answer with a Content-Length body; false when the connection closed.
+async fn read_answer(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> bool {
+    buffer.clear();
+    let mut chunk = [0u8; 4096];
+    loop {
+        if let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buffer[..end]).to_ascii_lowercase();
+            let length: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .map_or(0, |v| v.trim().parse().unwrap_or(0));
+            if buffer.len() >= end + 4 + length {
+                return true;
+            }
+        }
+        match stream.read(&mut chunk).await {
+            Ok(0) | Err(_) => return false,
+            Ok(n) => buffer.extend_from_slice(&chunk[..n]),
+        }
+    }
+}
+
+fn percentile(sorted: &[Duration], q: f64) -> f64 {
+    let index = ((sorted.len() as f64 - 1.0) * q).round() as usize;
+    sorted[index].as_secs_f64() * 1000.0
+}
+
+async fn idle_connections(count: usize, wait: Duration) {
+    let (served, address) = serve(&[]);
+    let pid = served.pid();
+    let before = rss_mib(pid);
+    // The watchdog's connection first, so the idle ones cannot take its place under the cap.
+    let mut watchdog = TcpStream::connect(&address).await.unwrap();
+    let mut idle = Vec::with_capacity(count);
+    for i in 0..count {
+        let mut stream = TcpStream::connect(&address).await.unwrap();
+        if i % 2 == 1 {
+            stream
+                .write_all(b"POST /observe/observables HTTP/1.1\r\nHost: relay\r\nContent-Ty")
+                .await
+                .unwrap();
+        }
+        idle.push(stream);
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let held = rss_mib(pid);
+    let mut times = Vec::with_capacity(1000);
+    let mut buffer = Vec::new();
+    for _ in 0..1000 {
+        let started = Instant::now();
+        watchdog
+            .write_all(b"GET /watchdog HTTP/1.1\r\nHost: relay\r\n\r\n")
+            .await
+            .unwrap();
+        assert!(read_answer(&mut watchdog, &mut buffer).await, "watchdog");
+        times.push(started.elapsed());
+    }
+    times.sort();
+    println!(
+        "idle: {count} connections ({} silent, {} after half the headers): RSS {before:.1} MiB before, {held:.1} MiB with them open",
+        count - count / 2,
+        count / 2
+    );
+    println!(
+        "idle: GET /watchdog meanwhile: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms (1,000 calls, one keep-alive connection)",
+        percentile(&times, 0.5),
+        percentile(&times, 0.99),
+        percentile(&times, 1.0)
+    );
+    drop(watchdog);
+    tokio::time::sleep(wait).await;
+    // A connection the server closed reads end-of-file (or an error) at once.
+    let mut closed = 0;
+    for stream in &mut idle {
+        let mut byte = [0u8; 1];
+        // End-of-file, a reset, or an answer on its way out before the close.
+        if tokio::time::timeout(Duration::from_millis(1), stream.read(&mut byte))
+            .await
+            .is_ok()
+        {
+            closed += 1;
+        }
+    }
+    println!(
+        "idle: after {} s, the server had closed {closed} of {count} ({} left open); RSS {:.1} MiB",
+        wait.as_secs(),
+        count - closed,
+        rss_mib(pid)
+    );
+}
+
+async fn hung_upstream(clients: usize, duration: Duration) {
+    // The hung upstream: accepts, reads, never answers; counts connections open at once.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let upstream = format!("http://{}/", listener.local_addr().unwrap());
+    let open = Arc::new(AtomicUsize::new(0));
+    let most = Arc::new(AtomicUsize::new(0));
+    {
+        let (open, most) = (Arc::clone(&open), Arc::clone(&most));
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let now = open.fetch_add(1, Ordering::SeqCst) + 1;
+                most.fetch_max(now, Ordering::SeqCst);
+                let open = Arc::clone(&open);
+                tokio::spawn(async move {
+                    let mut sink = [0u8; 4096];
+                    while matches!(stream.read(&mut sink).await, Ok(n) if n > 0) {}
+                    open.fetch_sub(1, Ordering::SeqCst);
+                });
+            }
+        });
+    }
+    let (served, address) = serve(&[("SIGNALS_API_URL", upstream.as_str())]);
+    let pid = served.pid();
+    let token = token();
+    let body = r#"[{"type":"ip","value":"192.0.2.1"}]"#;
+    let request = format!(
+        "POST /observe/observables HTTP/1.1\r\nHost: relay\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let request: Arc<str> = request.into();
+    let until = Instant::now() + duration;
+    let peak_rss = Arc::new(std::sync::Mutex::new(0f64));
+    let sampler = {
+        let peak_rss = Arc::clone(&peak_rss);
+        tokio::spawn(async move {
+            while Instant::now() < until {
+                let rss = rss_mib(pid);
+                {
+                    let mut peak = peak_rss.lock().unwrap();
+                    *peak = peak.max(rss);
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        })
+    };
+    let answered = Arc::new(AtomicUsize::new(0));
+    let mut tasks = Vec::with_capacity(clients);
+    for _ in 0..clients {
+        let (address, request, answered) =
+            (address.clone(), Arc::clone(&request), Arc::clone(&answered));
+        tasks.push(tokio::spawn(async move {
+            let mut buffer = Vec::new();
+            while Instant::now() < until {
+                let Ok(mut stream) = TcpStream::connect(&address).await else {
+                    continue;
+                };
+                while Instant::now() < until {
+                    if stream.write_all(request.as_bytes()).await.is_err()
+                        || !read_answer(&mut stream, &mut buffer).await
+                    {
+                        break;
+                    }
+                    answered.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }));
+    }
+    for task in tasks {
+        let _ = tokio::time::timeout(Duration::from_secs(60), task).await;
+    }
+    sampler.abort();
+    println!(
+        "hung upstream: {clients} clients for {} s: {} answers; at most {} connections open to the upstream at once",
+        duration.as_secs(),
+        answered.load(Ordering::Relaxed),
+        most.load(Ordering::SeqCst)
+    );
+    let mut stream = TcpStream::connect(&address).await.unwrap();
+    let mut buffer = Vec::new();
+    let mut times = Vec::new();
+    let mut last = String::new();
+    for _ in 0..10 {
+        let started = Instant::now();
+        stream.write_all(request.as_bytes()).await.unwrap();
+        assert!(read_answer(&mut stream, &mut buffer).await, "observe");
+        times.push(started.elapsed());
+        last = String::from_utf8_lossy(&buffer).into_owned();
+    }
+    times.sort();
+    let message = last
+        .split("\"message\":\"")
+        .nth(1)
+        .and_then(|m| m.split('"').next())
+        .unwrap_or("(no error)");
+    println!(
+        "hung upstream: then 10 observe calls: median {:.1} ms, max {:.1} ms, answering {message:?}",
+        percentile(&times, 0.5),
+        percentile(&times, 1.0)
+    );
+    println!(
+        "hung upstream: relay peak RSS {:.1} MiB",
+        *peak_rss.lock().unwrap()
+    );
+}
+
+fn main() {
+    // `cargo test --benches` runs benches once with `--bench` absent: nothing to measure then.
+    if !std::env::args().any(|a| a == "--bench") {
+        return;
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let count = setting("HOLD_IDLE", 10_000) as usize;
+        idle_connections(count, Duration::from_secs(setting("HOLD_WAIT", 70))).await;
+        hung_upstream(
+            setting("HOLD_CLIENTS", 1_500) as usize,
+            Duration::from_secs(setting("HOLD_SECONDS", 25)),
+        )
+        .await;
+    });
+}
