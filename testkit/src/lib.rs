@@ -11,3 +11,6 @@
 #![forbid(unsafe_code)]
 // Test support fails loudly: a panic with a clear message is how a helper reports misuse.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+pub mod relay;
+pub mod signals;
