@@ -254,7 +254,8 @@ fn testkit_command(args: &Args) -> Result<Option<(Vec<OsString>, bool)>, String>
 pub(crate) fn run(args: Args) -> Result<(), String> {
     match (testkit_command(&args)?, args.sub) {
         (Some((command, relay_too)), _) => {
-            let mut targets = vec!["-p", "testkit", "--bin", "testkit"];
+            // Packages, not `--bin`, which would keep cargo to that one binary of them all.
+            let mut targets = vec!["-p", "testkit"];
             if relay_too {
                 targets.extend(["-p", "xdr-relay-server", "-p", "xdr-relay-lambda"]);
                 step("building testkit, relay-server and relay-lambda (release)");
