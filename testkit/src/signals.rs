@@ -1,8 +1,8 @@
 //! A local stand-in for the Auth0 Signals API: realistic, deterministic answers for any IP.
 //!
 //! Used by the `testkit` binary's `demo`, `bench`, `fuzz-api`, `soak` and `check-image` (for
-//! `cargo xtask`), and served alone by `testkit signals-standin`. Every IP gets a report derived from its
-//! bytes, so any number of distinct IPs can be asked about; a few documentation addresses have
+//! `cargo xtask`), and served alone by `testkit signals-standin`. Every IP gets a report
+//! derived from its bytes, so any number of distinct IPs can be asked about; a few documentation addresses have
 //! hand-picked reports for the demo. Lists cover both kinds, every sensitivity, and public as
 //! well as non-public visibility.
 

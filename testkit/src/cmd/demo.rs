@@ -2,7 +2,7 @@
 //! binaries first): both products end to end, on local stand-ins, with nothing but Rust.
 //!
 //! 1. (xtask) builds `relay-server`, the Socless tutorial endpoint and this binary;
-//! 2. starts the Auth0 Signals stand-in (`stub.rs`) on 127.0.0.1;
+//! 2. starts the Auth0 Signals stand-in (`testkit::signals`) on 127.0.0.1;
 //! 3. makes a fresh SECRET_KEY and JWT with `relay-server jwt`;
 //! 4. starts `relay-server` against the stand-in and calls health, deliberate, observe, refer;
 //! 5. sends the tutorial's sample alert to the event endpoint on the embedded Socless store.

@@ -1,6 +1,7 @@
 //! `testkit fuzz-api --bin DIR --path PATH --report-dir DIR` (`cargo xtask fuzz-api`, which
-//! builds relay-server and installs Schemathesis first): Schemathesis against the real relay-server and the Auth0 Signals
-//! stand-in on 127.0.0.1, driven by the relay's own OpenAPI document.
+//! builds relay-server and installs Schemathesis first): Schemathesis against the real
+//! relay-server and the Auth0 Signals stand-in on 127.0.0.1, driven by the relay's own OpenAPI
+//! document.
 //!
 //! Checks: no 5xx (`not_a_server_error`) and every answer conforms to the document
 //! (`response_schema_conformance`), for valid and invalid inputs, with a real JWT. Bounded in
