@@ -8,6 +8,10 @@
 //! **What it is not:** a library for users of the relay crates; nothing here ships. It depends on
 //! no crate of the workspace, so the crates' tests can depend on it without a cycle, and it
 //! talks only to 127.0.0.1.
+//! The binary's subcommands (`testkit --help`): `signals-standin`, `passthrough`, `load`,
+//! `bench`, `bench-metrics`, `demo`, `soak`, `fuzz-api` and `check-image`, run in turn by
+//! `cargo xtask bench stub`, `bench passthrough`, `bench load`, `bench`, `bench metrics`,
+//! `demo`, `soak`, `fuzz-api` and `image --check` (and CI's image step).
 #![forbid(unsafe_code)]
 // Test support fails loudly: a panic with a clear message is how a helper reports misuse.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -22,5 +26,7 @@ pub mod json;
 pub mod logs;
 pub mod metrics;
 pub mod process;
+pub mod relay;
+pub mod signals;
 pub mod testdata;
 pub mod token;

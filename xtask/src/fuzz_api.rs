@@ -3,12 +3,9 @@
 //!
 //! Checks: no 5xx (`not_a_server_error`) and every answer conforms to the document
 //! (`response_schema_conformance`), for valid and invalid inputs, with a real JWT. Bounded in
-//! examples per operation and in time, so CI can afford it.
-
-use std::process::Command;
-use std::time::{Duration, Instant};
-
-use crate::procs::LocalRelay;
+//! examples per operation and in time, so CI can afford it. xtask installs Schemathesis and
+//! builds relay-server; `testkit fuzz-api` runs the relay and the stand-in, and `st` against
+//! them.
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct Args {
@@ -21,99 +18,23 @@ pub(crate) struct Args {
 }
 
 pub(crate) fn run(args: &Args) -> Result<(), String> {
-    crate::until_interrupted(async {
-        let mut relay = LocalRelay::start("info", &[("RELAY_OPENAPI", "true")]).await?;
-        let url = relay.server.url();
-        println!("relay-server with RELAY_OPENAPI=true at {url}");
-        let started = Instant::now();
-        let (jwt, max_examples, max_seconds) =
-            (relay.jwt.clone(), args.max_examples, args.max_seconds);
-        // Schemathesis blocks; the stand-in keeps answering on the runtime's workers meanwhile.
-        let outcome = tokio::task::spawn_blocking(move || {
-            schemathesis(&url, &jwt, max_examples, max_seconds)
-        })
-        .await
-        .map_err(|e| format!("schemathesis runner failed: {e}"))?;
-        let (lines, panics) = relay.server.log_counts();
-        let seconds = started.elapsed().as_secs_f64();
-        println!(
-            "schemathesis finished in {seconds:.1}s; relay-server logged {lines} lines, {panics} panics"
-        );
-        if !relay.server.healthy() {
-            let log = relay.server.last_lines().join("\n");
-            return Err(format!(
-                "relay-server panicked or died under schemathesis:\n{log}"
-            ));
-        }
-        outcome
-    })
-}
-
-/// Runs `st run` to completion (or kills it a minute past its own budget).
-fn schemathesis(url: &str, jwt: &str, max_examples: u32, max_seconds: u64) -> Result<(), String> {
+    let bin = crate::procs::build(false, &["-p", "xdr-relay-server", "--bin", "relay-server"])?;
+    let testkit = crate::testkit::build(false)?;
     let tools = crate::tools::ensure(&[crate::tools::Tool::SCHEMATHESIS])?;
     let report_dir = crate::target_dir()?.join("schemathesis");
-    let checks = "not_a_server_error,response_schema_conformance";
-    let (examples, seconds) = (max_examples.to_string(), max_seconds.to_string());
-    let mut command = Command::new("st");
-    command
-        .env("PATH", &tools.path)
-        .arg("run")
-        .arg(format!("{url}/openapi.json"));
-    command.args([
-        "--checks",
-        checks,
-        "--max-examples",
-        &examples,
-        "--max-time",
-        &seconds,
-    ]);
-    command.args([
-        "--request-timeout",
-        "20",
-        "--workers",
-        "2",
-        "--seed",
-        "20240601",
-        "--no-shrink",
-    ]);
-    command.args([
-        "--suppress-health-check",
-        "all",
-        "--report",
-        "junit",
-        "--report-dir",
-    ]);
-    command
-        .arg(&report_dir)
-        .args(["-H", &format!("Authorization: Bearer {jwt}")]);
-    println!(
-        "running: st run {url}/openapi.json --checks {checks} --max-examples {examples} \
-         --max-time {seconds} -H 'Authorization: Bearer <jwt>'"
-    );
-    let mut child = command
-        .spawn()
-        .map_err(|e| format!("cannot run `st`: {e}"))?;
-    let deadline = Instant::now() + Duration::from_secs(max_seconds + 60);
-    loop {
-        match child.try_wait() {
-            Ok(Some(status)) if status.success() => return Ok(()),
-            Ok(Some(status)) => {
-                let report = report_dir.display();
-                return Err(format!(
-                    "schemathesis found failures ({status}); report in {report}"
-                ));
-            }
-            Ok(None) if Instant::now() > deadline => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(format!(
-                    "schemathesis ran past {}s and was stopped",
-                    max_seconds + 60
-                ));
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(200)),
-            Err(e) => return Err(format!("cannot wait for schemathesis: {e}")),
-        }
-    }
+    let (examples, seconds) = (args.max_examples.to_string(), args.max_seconds.to_string());
+    let words: [&std::ffi::OsStr; 11] = [
+        "fuzz-api".as_ref(),
+        "--bin".as_ref(),
+        bin.as_os_str(),
+        "--path".as_ref(),
+        &tools.path,
+        "--report-dir".as_ref(),
+        report_dir.as_os_str(),
+        "--max-examples".as_ref(),
+        examples.as_ref(),
+        "--max-seconds".as_ref(),
+        seconds.as_ref(),
+    ];
+    crate::testkit::run(&testkit, &words).map(drop)
 }

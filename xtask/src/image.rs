@@ -9,9 +9,9 @@
 //! 3. builds it with the first engine that works (docker when its daemon answers, podman,
 //!    buildah), in Docker's format so that `HEALTHCHECK` is kept, and prints its size.
 //!
-//! The CI step (`ci_check`) builds with buildah, then runs the image's own entrypoint, user and
-//! environment with `buildah run` against the Signals stand-in, and asks `/version`,
-//! `/watchdog` (also through the image's `HEALTHCHECK` command) and `/health`.
+//! The CI step (`ci_check`) builds with buildah, then `testkit check-image` runs the image's own
+//! entrypoint, user and environment with `buildah run` against a stand-in of its upstream, and
+//! asks `/version`, `/watchdog` (also through the image's `HEALTHCHECK` command) and `/health`.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -214,7 +214,8 @@ pub(crate) fn run(args: &Args) -> Result<(), String> {
 }
 
 /// The CI step: builds with buildah (missing is a failure, not a skip) from CI's release build
-/// ([`Release::Ci`]), then runs the image and asks it; the summary line on success.
+/// ([`Release::Ci`]), then runs the image and asks it (`testkit check-image`); the summary line
+/// on success.
 pub(crate) fn ci_check() -> Result<String, String> {
     let engine = Engine::Buildah;
     if let Err(e) = engine.probe() {
@@ -223,6 +224,7 @@ pub(crate) fn ci_check() -> Result<String, String> {
         ));
     }
     let bin = crate::target_dir()?.join(TARGET).join("release");
+    let testkit = crate::testkit::build(false)?;
     let mut found = Vec::new();
     for (relay, upstream) in [
         (
@@ -230,77 +232,39 @@ pub(crate) fn ci_check() -> Result<String, String> {
                 package: DEFAULT_PACKAGE,
                 bin: DEFAULT_BIN,
             },
-            Upstream::SignalsStub,
+            "signals",
         ),
         (
             Relay {
                 package: "xdr-relay-abuseipdb",
                 bin: "abuseipdb-relay",
             },
-            Upstream::AbuseIpdbStandIn,
+            "abuseipdb",
         ),
     ] {
         // Its own tag: CI's unoptimised build never takes the name of the image users ship.
         let tag = format!("{}-ci", default_tag(relay.package));
         let built = build(engine, &tag, relay, Release::Ci)?;
-        let checked = crate::until_interrupted(run_image(&tag, &bin, relay, upstream))?;
+        let user = format!("{USER_ID}:{USER_ID}");
+        let mut words: Vec<std::ffi::OsString> = ["check-image", "--tag", &tag, "--user", &user]
+            .into_iter()
+            .chain(["--version", VERSION, "--upstream", upstream, "--relay-bin"])
+            .map(Into::into)
+            .collect();
+        words.push(bin.join(relay.bin).into_os_string());
+        if upstream == "abuseipdb" {
+            // The AbuseIPDB relay's stand-in: its `standin` example, a process.
+            let examples = crate::procs::build(
+                false,
+                &["-p", "xdr-relay-abuseipdb", "--example", "standin"],
+            )?;
+            words.push("--standin".into());
+            words.push(examples.join("examples").join("standin").into_os_string());
+        }
+        let checked = crate::testkit::run(&testkit, &words)?;
         found.push(format!("{built}; {checked}"));
     }
     Ok(found.join("\n"))
-}
-
-/// What the image's relay is run against in CI: a local stand-in of its upstream.
-#[derive(Debug, Clone, Copy)]
-enum Upstream {
-    /// xtask's Auth0 Signals stand-in, in process.
-    SignalsStub,
-    /// The AbuseIPDB relay's stand-in (its `standin` example), a process.
-    AbuseIpdbStandIn,
-}
-
-/// A running stand-in: where it is, the variables that point the relay at it, and what keeps
-/// it running.
-struct StandIn {
-    env: Vec<String>,
-    key: &'static str,
-    _process: Option<crate::procs::Server>,
-}
-
-impl Upstream {
-    async fn start(self) -> Result<StandIn, String> {
-        match self {
-            Upstream::SignalsStub => {
-                let stub = crate::stub::StubConfig::default();
-                let address =
-                    crate::stub::start(std::net::SocketAddr::from(([127, 0, 0, 1], 0)), stub)
-                        .await?;
-                Ok(StandIn {
-                    env: vec![format!("SIGNALS_API_URL=http://{address}/")],
-                    key: crate::stub::DEMO_API_KEY,
-                    _process: None,
-                })
-            }
-            Upstream::AbuseIpdbStandIn => {
-                let examples = crate::procs::build(
-                    false,
-                    &["-p", "xdr-relay-abuseipdb", "--example", "standin"],
-                )?
-                .join("examples");
-                let mut command = std::process::Command::new(examples.join("standin"));
-                command.args(["--port", "0"]);
-                let server = crate::procs::Server::spawn(&mut command, false)?;
-                let address = server.address.clone();
-                Ok(StandIn {
-                    env: vec![
-                        format!("ABUSEIPDB_API_URL=http://{address}/api/v2/"),
-                        format!("ABUSEIPDB_WEB_URL=http://{address}/"),
-                    ],
-                    key: "a-ci-abuseipdb-key",
-                    _process: Some(server),
-                })
-            }
-        }
-    }
 }
 
 fn default_tag(package: &str) -> String {
@@ -362,209 +326,6 @@ fn build(engine: Engine, tag: &str, relay: Relay<'_>, release: Release) -> Resul
         image_bytes,
         binary_bytes,
     })
-}
-
-/// Runs the image's entrypoint, as its user and with its environment, in a buildah working
-/// container (chroot isolation shares the host's network) against a stand-in of its upstream,
-/// on a free port of 127.0.0.1; asks `/version`, `/watchdog` (directly and through the image's
-/// `HEALTHCHECK` command) and `/health` (one upstream call with the token's key). `bin` holds
-/// the relay's static binary, whose `jwt` makes the token.
-async fn run_image(
-    tag: &str,
-    bin: &Path,
-    relay: Relay<'_>,
-    upstream: Upstream,
-) -> Result<String, String> {
-    let stand_in = upstream.start().await?;
-    let (secret, jwt) = crate::procs::jwt_of(&bin.join(relay.bin), stand_in.key, None)?;
-    let container = WorkingContainer::from(tag)?;
-    let config = container.config()?;
-    let user = config["User"].as_str().unwrap_or_default();
-    if user != format!("{USER_ID}:{USER_ID}") {
-        return Err(format!(
-            "the image runs as {user:?}, not {USER_ID}:{USER_ID}"
-        ));
-    }
-    let entrypoint = strings(&config["Entrypoint"]);
-    let healthcheck = strings(&config["Healthcheck"]["Test"]);
-    let healthcheck = match healthcheck.split_first() {
-        Some((kind, command)) if kind == "CMD" => command.to_vec(),
-        _ => {
-            return Err(format!(
-                "the image's HEALTHCHECK is {healthcheck:?}, not a CMD"
-            ));
-        }
-    };
-    println!("\n== image: buildah run {tag}: {} ==", entrypoint.join(" "));
-    let mut env = vec![
-        format!("SECRET_KEY={secret}"),
-        "RELAY_LISTEN=127.0.0.1:0".to_owned(),
-        "RUST_LOG=info".to_owned(),
-    ];
-    env.extend(stand_in.env.iter().cloned());
-    let mut relay = Stopped(crate::procs::Server::spawn(
-        &mut container.run(&env, &entrypoint),
-        true,
-    )?);
-    let relay = &mut relay.0;
-    let address = relay.address.clone();
-    let url = relay.url();
-    let client = reqwest::Client::new();
-    let get = |path: &str| client.get(format!("{url}{path}"));
-    let version = answer(get("/version")).await?;
-    if version["version"] != VERSION {
-        return Err(format!("/version answered {version}, not {VERSION}"));
-    }
-    let echo = answer(get("/watchdog").header("Health-Check", "ci")).await?;
-    if echo["data"] != "ci" {
-        return Err(format!("/watchdog answered {echo}, not the header's echo"));
-    }
-    let listen = [format!("RELAY_LISTEN={address}")];
-    let mut check = container.run(&listen, &healthcheck);
-    crate::procs::output(&mut check).map_err(|e| format!("the image's HEALTHCHECK failed: {e}"))?;
-    let health = client.post(format!("{url}/health")).bearer_auth(&jwt);
-    let health = answer(health).await?;
-    if health != serde_json::json!({"data": {"status": "ok"}}) {
-        return Err(format!("/health answered {health}"));
-    }
-    if !relay.healthy() {
-        return Err(format!(
-            "the relay stopped or panicked:\n{}",
-            relay.last_lines().join("\n")
-        ));
-    }
-    // Before SIGTERM, after which buildah adds a line of its own.
-    json_logs(&relay.last_lines())?;
-    relay.terminate(STOP_GRACE)?;
-    container.remove()?;
-    Ok(format!(
-        "ran {} as {user}: /version {VERSION}, /watchdog and HEALTHCHECK, /health ok, JSON logs",
-        entrypoint.join(" ")
-    ))
-}
-
-/// In the image the relay's stderr is not a terminal, so it logs JSON: every line must be an
-/// object with a timestamp, a level, a target and a message, and each request line must carry
-/// its request id.
-fn json_logs(lines: &[String]) -> Result<(), String> {
-    let mut requests = 0;
-    for line in lines {
-        let entry: Value = serde_json::from_str(line).map_err(|e| {
-            format!("the image's relay logged a line that is not JSON ({e}): {line}")
-        })?;
-        if let Some(field) = ["timestamp", "level", "target", "message"]
-            .into_iter()
-            .find(|field| entry.get(field).is_none())
-        {
-            return Err(format!(
-                "a log line of the image's relay has no {field}: {line}"
-            ));
-        }
-        if entry["target"] == "relay::request" {
-            if !entry["span"]["request_id"].is_string() {
-                return Err(format!("a request line without its request id: {line}"));
-            }
-            requests += 1;
-        }
-    }
-    match requests {
-        0 => Err(format!(
-            "the image's relay logged no request line:\n{}",
-            lines.join("\n")
-        )),
-        _ => Ok(()),
-    }
-}
-
-/// How long the relay has to stop after SIGTERM.
-const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
-
-/// A server stopped with SIGTERM, also when a check failed: `buildah run` forwards it, where
-/// the SIGKILL of [`crate::procs::Server`]'s drop would leave the relay running.
-struct Stopped(crate::procs::Server);
-
-impl Drop for Stopped {
-    fn drop(&mut self) {
-        let _ = self.0.terminate(STOP_GRACE);
-    }
-}
-
-/// A request's JSON answer, which must come with 200.
-async fn answer(request: reqwest::RequestBuilder) -> Result<Value, String> {
-    let response = request
-        .send()
-        .await
-        .map_err(|e| format!("the relay did not answer: {e}"))?;
-    let (url, status) = (response.url().path().to_owned(), response.status());
-    let text = response.text().await.map_err(|e| format!("{url}: {e}"))?;
-    if status != reqwest::StatusCode::OK {
-        return Err(format!("{url} answered {status}: {text}"));
-    }
-    serde_json::from_str(&text).map_err(|e| format!("{url} answered no JSON ({e}): {text}"))
-}
-
-/// A JSON array of strings (an image's `Entrypoint`, a health check's `Test`).
-fn strings(value: &Value) -> Vec<String> {
-    let items = value.as_array().into_iter().flatten();
-    items.filter_map(Value::as_str).map(str::to_owned).collect()
-}
-
-/// A buildah working container of an image, removed on drop (also when a check failed).
-#[derive(Debug)]
-struct WorkingContainer {
-    name: String,
-    removed: bool,
-}
-
-impl WorkingContainer {
-    fn from(tag: &str) -> Result<Self, String> {
-        let mut from = Engine::Buildah.command();
-        let name = crate::procs::output(from.args(["from", "--pull-never", tag]))?;
-        Ok(Self {
-            name,
-            removed: false,
-        })
-    }
-
-    /// The image's Docker-format `config` (`Entrypoint`, `User`, `Env`, `Healthcheck`).
-    fn config(&self) -> Result<Value, String> {
-        let mut inspect = Engine::Buildah.command();
-        inspect.args(["inspect", "--type", "container", &self.name]);
-        let printed = crate::procs::output(&mut inspect)?;
-        let parsed: Value = serde_json::from_str(&printed)
-            .map_err(|e| format!("buildah inspect printed no JSON: {e}"))?;
-        match &parsed["Docker"]["config"] {
-            Value::Null => Err(format!("buildah inspect shows no Docker config: {printed}")),
-            config => Ok(config.clone()),
-        }
-    }
-
-    /// `buildah run` of `command` with the image's user and environment plus `env`, on the
-    /// host's network.
-    fn run(&self, env: &[String], command: &[String]) -> Command {
-        let mut run = Engine::Buildah.command();
-        run.args(["run", "--isolation", "chroot", "--network", "host"]);
-        for pair in env {
-            run.args(["--env", pair]);
-        }
-        run.arg(&self.name).arg("--").args(command);
-        run
-    }
-
-    fn remove(mut self) -> Result<(), String> {
-        self.removed = true;
-        let mut rm = Engine::Buildah.command();
-        crate::procs::output(rm.args(["rm", &self.name])).map(drop)
-    }
-}
-
-impl Drop for WorkingContainer {
-    fn drop(&mut self) {
-        if !self.removed {
-            let mut rm = Engine::Buildah.command();
-            let _ = crate::procs::output(rm.args(["rm", &self.name]));
-        }
-    }
 }
 
 /// Builds the relay's musl release binary and checks it is static; its path.

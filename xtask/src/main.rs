@@ -1,8 +1,12 @@
 //! `cargo xtask`: the workspace's chores, in Rust so they run wherever cargo does.
 //!
-//! **What it is:** the one test command (`cargo xtask ci`), the demo, and release chores.
-//! **What it is not:** a library; no crate depends on it. A new task is one variant of
-//! [`Task`] and one module with `Args` and `run`.
+//! **What it is:** the one test command (`cargo xtask ci`), the demo, and release chores: an
+//! orchestrator that runs cargo, tools and binaries.
+//! **What it is not:** a library; no crate depends on it. Nor an HTTP client or server: what
+//! serves or loads HTTP (the Signals stand-in, the load driver, the soak, the demo's calls, the
+//! image's checks) is the `testkit` binary's, which the tasks build and run (`testkit.rs`), so
+//! xtask has no async runtime. A new task is one variant of [`Task`] and one module with
+//! `Args` and `run`.
 #![forbid(unsafe_code)]
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
@@ -20,7 +24,7 @@ mod procs;
 mod schema;
 mod soak;
 mod standalone;
-mod stub;
+mod testkit;
 mod tools;
 
 use std::path::{Path, PathBuf};
@@ -114,26 +118,6 @@ pub(crate) fn task_args<A: clap::Args + clap::FromArgMatches>(args: &[&str]) -> 
         .try_get_matches_from(std::iter::once("xtask").chain(args.iter().copied()))
         .map_err(|e| e.to_string())?;
     A::from_arg_matches(&matches).map_err(|e| e.to_string())
-}
-
-/// A multi-thread tokio runtime for the tasks that serve or load HTTP.
-pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, String> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the async runtime: {e}"))
-}
-
-/// Runs `task` until it ends or Ctrl-C, which drops it and so stops its child processes.
-pub(crate) fn until_interrupted<T>(
-    task: impl Future<Output = Result<T, String>>,
-) -> Result<T, String> {
-    runtime()?.block_on(async {
-        tokio::select! {
-            result = task => result,
-            _ = tokio::signal::ctrl_c() => Err("interrupted; every process started was stopped".into()),
-        }
-    })
 }
 
 #[cfg(test)]

@@ -1,4 +1,5 @@
-//! The cheapest possible relay, as a baseline: `bench passthrough --listen ADDR --upstream URL`.
+//! The cheapest possible relay, as a baseline: `testkit passthrough --listen ADDR --upstream URL`
+//! (`cargo xtask bench passthrough`).
 //!
 //! For every `POST /observe/observables` it makes the one upstream call a warm `observe-1`
 //! makes (`GET /v2.0/ip/<ip>` with the key) and answers the upstream's body unchanged: no JWT,
@@ -31,7 +32,7 @@ pub(crate) async fn serve(listen: SocketAddr, upstream: &str) -> Result<(), Stri
     let address = listener
         .local_addr()
         .map_err(|e| format!("passthrough: no local address: {e}"))?;
-    // The line `procs::Server::spawn` waits for.
+    // The line `relay::Server::spawn` waits for.
     eprintln!("passthrough listening address={address}");
     axum::serve(listener, app)
         .await
@@ -44,7 +45,7 @@ async fn observe(
 ) -> Result<Bytes, StatusCode> {
     let request = client
         .get(&url)
-        .header("X-Auth-Token", crate::stub::DEMO_API_KEY);
+        .header("X-Auth-Token", testkit::signals::DEMO_API_KEY);
     let response = request.send().await.map_err(|_| StatusCode::BAD_GATEWAY)?;
     response.bytes().await.map_err(|_| StatusCode::BAD_GATEWAY)
 }

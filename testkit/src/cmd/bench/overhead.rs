@@ -7,7 +7,9 @@ use std::net::TcpListener;
 use super::load::{self, LoadResult};
 use super::scenario::Scenario;
 use super::{LoadFlags, Setup};
-use crate::procs::{self, Server};
+use testkit::relay::{self, Server};
+
+use crate::cmd::message;
 
 /// Median requests/s of `observe-1` without and with metrics, at `rounds` rounds each.
 #[derive(Debug, Clone, Copy)]
@@ -64,7 +66,7 @@ async fn run(
     flags: LoadFlags,
     metrics: bool,
 ) -> Result<LoadResult, String> {
-    let mut command = procs::relay_command(&setup.bin, &setup.secret, upstream, None);
+    let mut command = relay::relay_command(&setup.bin, &setup.secret, upstream, None);
     let metrics_address = if metrics {
         let address = free_address()?;
         command.args(["--metrics-listen", &address]);
@@ -72,7 +74,7 @@ async fn run(
     } else {
         None
     };
-    let relay = Server::spawn(&mut command, false)?;
+    let relay = Server::spawn(&mut command, false).map_err(message)?;
     let config = flags.config(Scenario::Observe1, flags.concurrency);
     let result = load::run(&relay.url(), &setup.credential(), config).await?;
     if let Some(address) = metrics_address {

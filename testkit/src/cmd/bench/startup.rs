@@ -18,7 +18,9 @@ use axum::routing::{get, post};
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
-use crate::procs::Server;
+use testkit::relay::{self, Server};
+
+use crate::cmd::message;
 
 /// How long one start-up may take before it counts as a failure.
 const PATIENCE: Duration = Duration::from_secs(10);
@@ -26,11 +28,13 @@ const PATIENCE: Duration = Duration::from_secs(10);
 /// Times `runs` starts of relay-server, from spawn to its "listening" log line.
 pub(crate) fn relay_server(bin: &Path, secret: &str, runs: usize) -> Result<Vec<Duration>, String> {
     // The upstream is never called: an unroutable address keeps it that way.
-    let mut command = crate::procs::relay_command(bin, secret, "http://127.0.0.1:9/", None);
+    let mut command = relay::relay_command(bin, secret, "http://127.0.0.1:9/", None);
     (0..runs)
         .map(|_| {
             let started = Instant::now();
-            Server::spawn(&mut command, false).map(|_server| started.elapsed())
+            Server::spawn(&mut command, false)
+                .map(|_server| started.elapsed())
+                .map_err(message)
         })
         .collect()
 }

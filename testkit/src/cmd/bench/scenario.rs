@@ -1,6 +1,6 @@
 //! The load scenarios: which route, which observables, which credential.
 //!
-//! Observables come from the stand-in's deterministic reports (`stub.rs`): `observe-1` asks
+//! Observables come from the stand-in's deterministic reports (`testkit::signals`): `observe-1` asks
 //! about an address on exactly one blocklist; `observe-50` about 50 distinct addresses on
 //! three or four blocklists each, taken from the benchmarking range 198.18.0.0/15 onwards.
 
@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use serde_json::json;
 
-use crate::stub;
+use testkit::signals as stub;
 
 /// An address the stand-in puts on exactly one blocklist (FAIL2BAN-SSH).
 pub(crate) const ONE_LIST_IP: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 9);

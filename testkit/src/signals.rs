@@ -1,7 +1,8 @@
 //! A local stand-in for the Auth0 Signals API: realistic, deterministic answers for any IP.
 //!
-//! Used by `demo`, `bench`, `fuzz-api` and `soak`. Every IP gets a report derived from its
-//! bytes, so any number of distinct IPs can be asked about; a few documentation addresses have
+//! Used by the `testkit` binary's `demo`, `bench`, `fuzz-api`, `soak` and `check-image` (for
+//! `cargo xtask`), and served alone by `testkit signals-standin`. Every IP gets a report
+//! derived from its bytes, so any number of distinct IPs can be asked about; a few documentation addresses have
 //! hand-picked reports for the demo. Lists cover both kinds, every sensitivity, and public as
 //! well as non-public visibility.
 
@@ -16,8 +17,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::{Value, json};
 
-/// The API key the stub accepts (any other gets a 401, as the real API answers).
-pub(crate) const DEMO_API_KEY: &str = "00000000-demo-4000-8000-000000000000";
+/// The API key the stand-in accepts (any other gets a 401, as the real API answers).
+pub const DEMO_API_KEY: &str = "00000000-demo-4000-8000-000000000000";
 
 /// The blocklists: (kind, id, name, source, site, public, sensitivity, tags).
 type List = (
@@ -42,21 +43,23 @@ const LISTS: &[List] = &[
     ("baddomain", "ABUSE-NS", "Abusive name servers", "Partner DNS feed", "https://partner.example/feeds/ns", false, "1", "dns,ns,abuse"),
 ];
 
-/// How the stub answers.
+/// How the stand-in answers.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct StubConfig {
+pub struct Config {
     /// Added before every answer, to stand for the network and the real API's own time.
-    pub(crate) latency: Duration,
+    pub latency: Duration,
 }
 
-/// Starts the stub on `addr` (port 0 for any free port); returns where it listens.
-pub(crate) async fn start(addr: SocketAddr, config: StubConfig) -> Result<SocketAddr, String> {
+/// Starts the stand-in on `addr` (port 0 for any free port) as a task of the current tokio
+/// runtime, which serves it until the runtime ends; returns where it listens.
+pub async fn start(addr: SocketAddr, config: Config) -> anyhow::Result<SocketAddr> {
+    use anyhow::Context as _;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
-        .map_err(|e| format!("stub: cannot listen on {addr}: {e}"))?;
+        .with_context(|| format!("Signals stand-in: cannot listen on {addr}"))?;
     let local = listener
         .local_addr()
-        .map_err(|e| format!("stub: no local address: {e}"))?;
+        .context("Signals stand-in: no local address")?;
     let app = Router::new()
         .route("/v2.0/ip", get(key_check))
         .route("/v2.0/ip/{ip}", get(ip_report))
@@ -68,18 +71,18 @@ pub(crate) async fn start(addr: SocketAddr, config: StubConfig) -> Result<Socket
     Ok(local)
 }
 
-type Config = State<Arc<StubConfig>>;
+type Shared = State<Arc<Config>>;
 
-async fn key_check(State(config): Config, headers: HeaderMap) -> Response {
+async fn key_check(State(config): Shared, headers: HeaderMap) -> Response {
     respond(&config, &headers, Value::Null).await
 }
 
-async fn ip_report(State(config): Config, headers: HeaderMap, Path(ip): Path<String>) -> Response {
+async fn ip_report(State(config): Shared, headers: HeaderMap, Path(ip): Path<String>) -> Response {
     respond(&config, &headers, Value::String(ip)).await
 }
 
 async fn list_metadata(
-    State(config): Config,
+    State(config): Shared,
     headers: HeaderMap,
     Path(list): Path<(String, String)>,
 ) -> Response {
@@ -88,7 +91,7 @@ async fn list_metadata(
 
 /// Answers a key check (`Null`), an IP report (an IP) or list metadata (`[kind, id]`), after
 /// the configured latency, to callers with the demo key.
-async fn respond(config: &StubConfig, headers: &HeaderMap, what: Value) -> Response {
+async fn respond(config: &Config, headers: &HeaderMap, what: Value) -> Response {
     // A zero `tokio::time::sleep` still waits for the timer's next 1 ms tick: no wait at all.
     if !config.latency.is_zero() {
         tokio::time::sleep(config.latency).await;
@@ -123,8 +126,8 @@ fn metadata(&(kind, _, name, source, site, public, sensitivity, tags): &List) ->
     })
 }
 
-/// How many blocklists the stub puts `ip` on (the benchmark picks addresses by it).
-pub(crate) fn blocklist_count(ip: IpAddr) -> usize {
+/// How many blocklists the stand-in puts `ip` on (the benchmark picks addresses by it).
+pub fn blocklist_count(ip: IpAddr) -> usize {
     lists_of(ip).iter().map(Vec::len).sum()
 }
 
