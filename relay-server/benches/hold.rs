@@ -27,7 +27,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use testkit::process::{Served, assert_success};
+use testkit::process::Served;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -49,26 +49,38 @@ fn rss_mib(pid: u32) -> f64 {
     kib / 1024.0
 }
 
+/// How many TCP connections to 127.0.0.1:`port` are established from this machine's side of
+/// the client (the relay's sockets; the kernel's view, `/proc/net/tcp`): a socket the relay
+/// closed leaves that state at once, whenever the far end notices.
+fn established_to(port: u16) -> usize {
+    let table = std::fs::read_to_string("/proc/net/tcp").unwrap_or_default();
+    let remote = format!("0100007F:{port:04X}");
+    table
+        .lines()
+        .skip(1)
+        .filter(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            fields.get(2) == Some(&remote.as_str()) && fields.get(3) == Some(&"01")
+        })
+        .count()
+}
+
 /// `relay-server serve` on an ephemeral port with `env`; the server and its address.
 fn serve(env: &[(&str, &str)]) -> (Served, String) {
     let mut command = Command::new(BIN);
     command
         .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
         .env("SECRET_KEY", SECRET)
-        .env("RUST_LOG", "warn,relay_server=info")
+        .env("RUST_LOG", "warn,xdr_relay_server=info")
         .envs(env.iter().copied());
     let mut served = Served::spawn(command);
     let address = served.address_of("relay-server listening");
     (served, address)
 }
 
+/// The token Threat Response would send, signed with the server's secret.
 fn token() -> String {
-    let out = Command::new(BIN)
-        .args(["jwt", "--key", API_KEY, "--quiet"])
-        .env("SECRET_KEY", SECRET)
-        .output()
-        .unwrap();
-    assert_success(&out).trim().to_owned()
+    testkit::token::hs256(SECRET, &serde_json::json!({"key": API_KEY}))
 }
 
 /// Reads one HTTP/1.1 answer with a Content-Length body; false when the connection closed.
@@ -165,7 +177,8 @@ async fn idle_connections(count: usize, wait: Duration) {
 async fn hung_upstream(clients: usize, duration: Duration) {
     // The hung upstream: accepts, reads, never answers; counts connections open at once.
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let upstream = format!("http://{}/", listener.local_addr().unwrap());
+    let port = listener.local_addr().unwrap().port();
+    let upstream = format!("http://127.0.0.1:{port}/");
     let open = Arc::new(AtomicUsize::new(0));
     let most = Arc::new(AtomicUsize::new(0));
     {
@@ -194,16 +207,17 @@ async fn hung_upstream(clients: usize, duration: Duration) {
     let request: Arc<str> = request.into();
     let until = Instant::now() + duration;
     let peak_rss = Arc::new(std::sync::Mutex::new(0f64));
+    let most_established = Arc::new(AtomicUsize::new(0));
     let sampler = {
-        let peak_rss = Arc::clone(&peak_rss);
-        tokio::spawn(async move {
+        let (peak_rss, most_established) = (Arc::clone(&peak_rss), Arc::clone(&most_established));
+        std::thread::spawn(move || {
             while Instant::now() < until {
+                most_established.fetch_max(established_to(port), Ordering::SeqCst);
                 let rss = rss_mib(pid);
-                {
-                    let mut peak = peak_rss.lock().unwrap();
-                    *peak = peak.max(rss);
-                }
-                tokio::time::sleep(Duration::from_millis(200)).await;
+                let mut peak = peak_rss.lock().unwrap();
+                *peak = peak.max(rss);
+                drop(peak);
+                std::thread::sleep(Duration::from_millis(20));
             }
         })
     };
@@ -232,11 +246,12 @@ async fn hung_upstream(clients: usize, duration: Duration) {
     for task in tasks {
         let _ = tokio::time::timeout(Duration::from_secs(60), task).await;
     }
-    sampler.abort();
+    let _ = sampler.join();
     println!(
-        "hung upstream: {clients} clients for {} s: {} answers; at most {} connections open to the upstream at once",
+        "hung upstream: {clients} clients for {} s: {} answers; at most {} connections from the relay to the upstream established at once (sampled every 20 ms; the stand-in, which notices a close late, counted up to {})",
         duration.as_secs(),
         answered.load(Ordering::Relaxed),
+        most_established.load(Ordering::SeqCst),
         most.load(Ordering::SeqCst)
     );
     let mut stream = TcpStream::connect(&address).await.unwrap();

@@ -1,5 +1,9 @@
 //! A relay binary run as an operator runs it: started by a test, its JSON log lines read as they
 //! come, the addresses it logs found by message, and killed when the test ends.
+//!
+//! For tests: a helper here fails its test (panics) with what the process logged. The testkit
+//! binary's load and soak drivers use [`crate::relay::Server`] instead, which returns errors and
+//! reads no line after the one it waits for.
 
 use std::io::{BufRead as _, BufReader};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
@@ -84,10 +88,10 @@ impl Served {
             let now = Instant::now();
             if guard.1 || now >= deadline {
                 let why = if guard.1 { "ended" } else { "timed out" };
-                panic!(
-                    "the process {why} before logging {message:?}; it logged:\n{}",
-                    guard.0.join("\n")
-                );
+                let logged = guard.0.join("\n");
+                // Not while holding the lock: a panic would poison it for the reader thread.
+                drop(guard);
+                panic!("the process {why} before logging {message:?}; it logged:\n{logged}");
             }
             guard = self
                 .log
