@@ -12,7 +12,7 @@
 //!    then the time of 10 more observe calls (the breaker is open by then) and the server's
 //!    peak RSS.
 //!
-//! `cargo bench -p xdr-relay-server --bench hold` (release build). `HOLD_IDLE=2000` and
+//! `cargo xtask bench hold`, or `cargo bench -p xdr-relay-server --bench hold` (release build). `HOLD_IDLE=2000` and
 //! `HOLD_WAIT=5` make a quick run (the closing figure then says nothing about the timeout).
 #![allow(
     missing_docs,
