@@ -12,8 +12,9 @@
 //!    then the time of 10 more observe calls (the breaker is open by then) and the server's
 //!    peak RSS.
 //!
-//! `cargo xtask bench hold`, or `cargo bench -p xdr-relay-server --bench hold` (release build). `HOLD_IDLE=2000` and
-//! `HOLD_WAIT=5` make a quick run (the closing figure then says nothing about the timeout).
+//! `cargo xtask bench hold`, or `cargo bench -p xdr-relay-server --bench hold` (release build).
+//! `HOLD_IDLE=2000` and `HOLD_WAIT=5` make a quick run (the closing figure then says nothing
+//! about the timeout).
 #![allow(
     missing_docs,
     clippy::unwrap_used,
