@@ -1,13 +1,25 @@
 //! The workspace's test kit (`publish = false`).
 //!
 //! **What it is:** what more than one crate's tests, benches and `cargo xtask` need, written
-//! once: the repository's test data, canary secrets and the check that they never leak, HS256
-//! tokens, child processes of relay binaries, and the local stand-ins for upstreams (Auth0
-//! Signals, AbuseIPDB, AWS). Its binary, `testkit`, runs the stand-ins and the load, soak and
+//! once: the repository's test data ([`testdata`]), captured logs and metrics ([`logs`],
+//! [`metrics`]), HS256 tokens ([`token`]), relay binaries run as child processes
+//! ([`process`] for tests, [`relay`] for the drivers), reading answers and deployment files
+//! ([`http`], [`json`], [`deploy`]), and the local stand-ins for upstreams ([`signals`],
+//! [`abuseipdb`], [`aws`]). Its binary, `testkit`, runs the stand-ins and the load, soak and
 //! demo drivers for `cargo xtask`.
 //! **What it is not:** a library for users of the relay crates; nothing here ships. It depends on
 //! no crate of the workspace, so the crates' tests can depend on it without a cycle, and it
 //! talks only to 127.0.0.1.
+//!
+//! ```
+//! // A shared fixture, with a message naming the file if it is missing.
+//! let health = testkit::testdata::json("auth0-signals/upstream_v2.0_ip_health_check.json");
+//! assert!(health.is_object());
+//! // The token Threat Response would send to a relay whose SECRET_KEY is "s3cret".
+//! let token = testkit::token::hs256("s3cret", &serde_json::json!({"key": "an API key"}));
+//! assert_eq!(token.split('.').count(), 3);
+//! ```
+//!
 //! The binary's subcommands (`testkit --help`): `signals-standin`, `passthrough`, `load`,
 //! `bench`, `bench-metrics`, `demo`, `soak`, `fuzz-api` and `check-image`, run in turn by
 //! `cargo xtask bench stub`, `bench passthrough`, `bench load`, `bench`, `bench metrics`,
