@@ -10,8 +10,8 @@
 //! `latency`. Opening a connection costs nothing extra.
 //!
 //! The proxy forwards requests as they come: several at once when the client sends several.
-//! moto serves them one at a time anyway (see `aws::moto`, behind the `aws` feature); the in-memory stand-in
-//! ([`super::standin`]) serves them in parallel, as AWS does.
+//! moto serves them one at a time anyway (see `aws::moto`, behind the `aws` feature); the
+//! in-memory stand-in ([`super::standin`]) serves them in parallel, as AWS does.
 
 use std::io;
 use std::net::SocketAddr;

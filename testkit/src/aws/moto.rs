@@ -17,7 +17,7 @@ pub const INSTALL_HINT: &str = "the AWS tests need `moto_server` on PATH: `cargo
 /// The account moto uses.
 pub const ACCOUNT: &str = "123456789012";
 
-/// moto's server app on 127.0.0.1, one request at a time (see [`ONE_THREAD_MOTO`]), killed on
+/// moto's server app on 127.0.0.1, one request at a time (see `ONE_THREAD_MOTO`), killed on
 /// drop.
 #[derive(Debug)]
 pub struct MotoServer {
