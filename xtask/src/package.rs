@@ -13,14 +13,16 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// Every crate meant for crates.io packs and builds from its package alone (`xtask` and the
-/// blocklist relay are `publish = false`). `--allow-dirty`: what is checked is the content,
+/// Every crate meant for crates.io packs and builds from its package alone (`xtask`, `testkit`
+/// and the blocklist relay are `publish = false`). `--allow-dirty`: what is checked is the content,
 /// not the git state.
-const PACKAGE: [&str; 9] = [
+const PACKAGE: [&str; 11] = [
     "package",
     "--workspace",
     "--exclude",
     "xtask",
+    "--exclude",
+    "testkit",
     "--exclude",
     "xdr-relay-blocklist",
     "--allow-dirty",
