@@ -28,7 +28,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use testkit::http::{Answer, parse_answer};
 use testkit::process::Served;
+use testkit::rss;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -41,13 +43,7 @@ fn setting(name: &str, default: u64) -> u64 {
 }
 
 fn rss_mib(pid: u32) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let kib: f64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(f64::NAN);
-    kib / 1024.0
+    rss::read(pid).map_or(f64::NAN, |memory| rss::mib(memory.rss_kib))
 }
 
 /// How many TCP connections to 127.0.0.1:`port` are established from this machine's side of
@@ -84,23 +80,16 @@ fn token() -> String {
     testkit::token::hs256(SECRET, &serde_json::json!({"key": API_KEY}))
 }
 
-/// Reads one HTTP/1.1 answer with a Content-Length body; false when the connection closed.
-async fn read_answer(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> bool {
+/// Reads one answer on a keep-alive connection; `None` when the connection closed first.
+async fn read_answer(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> Option<Answer> {
     buffer.clear();
     let mut chunk = [0u8; 4096];
     loop {
-        if let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&buffer[..end]).to_ascii_lowercase();
-            let length: usize = head
-                .lines()
-                .find_map(|l| l.strip_prefix("content-length:"))
-                .map_or(0, |v| v.trim().parse().unwrap_or(0));
-            if buffer.len() >= end + 4 + length {
-                return true;
-            }
+        if let Some((answer, _)) = parse_answer(buffer) {
+            return Some(answer);
         }
         match stream.read(&mut chunk).await {
-            Ok(0) | Err(_) => return false,
+            Ok(0) | Err(_) => return None,
             Ok(n) => buffer.extend_from_slice(&chunk[..n]),
         }
     }
@@ -138,7 +127,10 @@ async fn idle_connections(count: usize, wait: Duration) {
             .write_all(b"GET /watchdog HTTP/1.1\r\nHost: relay\r\n\r\n")
             .await
             .unwrap();
-        assert!(read_answer(&mut watchdog, &mut buffer).await, "watchdog");
+        assert!(
+            read_answer(&mut watchdog, &mut buffer).await.is_some(),
+            "watchdog"
+        );
         times.push(started.elapsed());
     }
     times.sort();
@@ -207,21 +199,15 @@ async fn hung_upstream(clients: usize, duration: Duration) {
     );
     let request: Arc<str> = request.into();
     let until = Instant::now() + duration;
-    let peak_rss = Arc::new(std::sync::Mutex::new(0f64));
-    let most_established = Arc::new(AtomicUsize::new(0));
-    let sampler = {
-        let (peak_rss, most_established) = (Arc::clone(&peak_rss), Arc::clone(&most_established));
-        std::thread::spawn(move || {
-            while Instant::now() < until {
-                most_established.fetch_max(established_to(port), Ordering::SeqCst);
-                let rss = rss_mib(pid);
-                let mut peak = peak_rss.lock().unwrap();
-                *peak = peak.max(rss);
-                drop(peak);
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        })
-    };
+    let memory = rss::Sampler::start(pid);
+    let established = std::thread::spawn(move || {
+        let mut most = 0;
+        while Instant::now() < until {
+            most = most.max(established_to(port));
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        most
+    });
     let answered = Arc::new(AtomicUsize::new(0));
     let mut tasks = Vec::with_capacity(clients);
     for _ in 0..clients {
@@ -235,7 +221,7 @@ async fn hung_upstream(clients: usize, duration: Duration) {
                 };
                 while Instant::now() < until {
                     if stream.write_all(request.as_bytes()).await.is_err()
-                        || !read_answer(&mut stream, &mut buffer).await
+                        || read_answer(&mut stream, &mut buffer).await.is_none()
                     {
                         break;
                     }
@@ -247,40 +233,38 @@ async fn hung_upstream(clients: usize, duration: Duration) {
     for task in tasks {
         let _ = tokio::time::timeout(Duration::from_secs(60), task).await;
     }
-    let _ = sampler.join();
+    let most_established = established.join().unwrap();
+    let peak_rss = rss::mib(memory.stop());
     println!(
         "hung upstream: {clients} clients for {} s: {} answers; at most {} connections from the relay to the upstream established at once (sampled every 20 ms; the stand-in, which notices a close late, counted up to {})",
         duration.as_secs(),
         answered.load(Ordering::Relaxed),
-        most_established.load(Ordering::SeqCst),
+        most_established,
         most.load(Ordering::SeqCst)
     );
     let mut stream = TcpStream::connect(&address).await.unwrap();
     let mut buffer = Vec::new();
     let mut times = Vec::new();
-    let mut last = String::new();
+    let mut last = serde_json::Value::Null;
     for _ in 0..10 {
         let started = Instant::now();
         stream.write_all(request.as_bytes()).await.unwrap();
-        assert!(read_answer(&mut stream, &mut buffer).await, "observe");
+        let answer = read_answer(&mut stream, &mut buffer)
+            .await
+            .expect("observe");
         times.push(started.elapsed());
-        last = String::from_utf8_lossy(&buffer).into_owned();
+        last = serde_json::from_str(&answer.body).unwrap_or_default();
     }
     times.sort();
-    let message = last
-        .split("\"message\":\"")
-        .nth(1)
-        .and_then(|m| m.split('"').next())
+    let message = last["errors"][0]["message"]
+        .as_str()
         .unwrap_or("(no error)");
     println!(
         "hung upstream: then 10 observe calls: median {:.1} ms, max {:.1} ms, answering {message:?}",
         percentile(&times, 0.5),
         percentile(&times, 1.0)
     );
-    println!(
-        "hung upstream: relay peak RSS {:.1} MiB",
-        *peak_rss.lock().unwrap()
-    );
+    println!("hung upstream: relay peak RSS {peak_rss:.1} MiB");
 }
 
 fn main() {

@@ -1,4 +1,7 @@
-//! One-line HTTP calls for tests that talk to a relay process on 127.0.0.1.
+//! One-line HTTP calls for tests that talk to a relay process on 127.0.0.1, and the answers
+//! of raw HTTP/1.1 clients, for tests and benches that write requests byte by byte.
+
+use std::collections::HashMap;
 
 use serde_json::Value;
 
@@ -20,6 +23,41 @@ pub async fn get_text(url: &str) -> String {
 pub async fn get_json(url: &str) -> Value {
     let body = get_text(url).await;
     serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {url}: not JSON ({e}): {body}"))
+}
+
+/// A complete HTTP/1.1 response, as far as a test needs it.
+#[derive(Debug)]
+pub struct Answer {
+    /// The status code.
+    pub status: u16,
+    /// The headers, names in lower case.
+    pub headers: HashMap<String, String>,
+    /// The body, as text.
+    pub body: String,
+}
+
+/// Parses one complete response (with Content-Length) at the start of `bytes`; returns it and
+/// how many bytes it took.
+pub fn parse_answer(bytes: &[u8]) -> Option<(Answer, usize)> {
+    let end = bytes.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
+    let head = std::str::from_utf8(&bytes[..end]).ok()?;
+    let mut lines = head.split("\r\n");
+    let status = lines.next()?.split(' ').nth(1)?.parse().ok()?;
+    let headers: HashMap<String, String> = lines
+        .filter_map(|line| line.split_once(':'))
+        .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_owned()))
+        .collect();
+    let length: usize = headers.get("content-length")?.parse().ok()?;
+    let body = bytes.get(end..end + length)?;
+    let body = String::from_utf8_lossy(body).into_owned();
+    Some((
+        Answer {
+            status,
+            headers,
+            body,
+        },
+        end + length,
+    ))
 }
 
 #[cfg(test)]
@@ -50,5 +88,15 @@ mod tests {
             .await
             .unwrap_err();
         assert!(missing.is_panic());
+    }
+
+    #[test]
+    fn parses_one_answer_of_several_and_waits_for_a_whole_body() {
+        let two = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\n\r\n";
+        let (first, used) = super::parse_answer(two).unwrap();
+        assert_eq!((first.status, first.body.as_str()), (200, "ok"));
+        assert_eq!(first.headers["content-length"], "2");
+        assert_eq!(super::parse_answer(&two[used..]).unwrap().0.status, 408);
+        assert!(super::parse_answer(&two[..used - 1]).is_none());
     }
 }

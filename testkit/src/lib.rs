@@ -3,7 +3,7 @@
 //! **What it is:** what more than one crate's tests, benches and `cargo xtask` need, written
 //! once: the repository's test data ([`testdata`]), captured logs and metrics ([`logs`],
 //! [`metrics`]), HS256 tokens ([`token`]), relay binaries run as child processes
-//! ([`process`] for tests, [`relay`] for the drivers), reading answers and deployment files
+//! ([`process`] for tests, [`relay`] for the drivers) and their memory ([`rss`]), reading answers and deployment files
 //! ([`http`], [`json`], [`deploy`]), and the local stand-ins for upstreams ([`signals`],
 //! [`abuseipdb`], [`aws`]). Its binary, `testkit`, runs the stand-ins and the load, soak and
 //! demo drivers for `cargo xtask`.
@@ -39,6 +39,7 @@ pub mod logs;
 pub mod metrics;
 pub mod process;
 pub mod relay;
+pub mod rss;
 pub mod signals;
 pub mod testdata;
 pub mod token;

@@ -1,7 +1,7 @@
 //! Shared by the connection tests: the test app, a server on 127.0.0.1, raw clients.
 #![allow(dead_code, unreachable_pub)]
 
-use std::{collections::HashMap, io, net::SocketAddr, time::Duration};
+use std::{io, net::SocketAddr, time::Duration};
 
 use axum::{
     Json, Router,
@@ -104,37 +104,7 @@ impl Server {
     }
 }
 
-/// A complete HTTP/1.1 response, as far as a test needs it.
-#[derive(Debug)]
-pub struct Answer {
-    pub status: u16,
-    pub headers: HashMap<String, String>,
-    pub body: String,
-}
-
-/// Parses one complete response (with Content-Length) at the start of `bytes`; returns it and
-/// how many bytes it took.
-pub fn parse_answer(bytes: &[u8]) -> Option<(Answer, usize)> {
-    let end = bytes.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
-    let head = std::str::from_utf8(&bytes[..end]).ok()?;
-    let mut lines = head.split("\r\n");
-    let status = lines.next()?.split(' ').nth(1)?.parse().ok()?;
-    let headers: HashMap<String, String> = lines
-        .filter_map(|line| line.split_once(':'))
-        .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_owned()))
-        .collect();
-    let length: usize = headers.get("content-length")?.parse().ok()?;
-    let body = bytes.get(end..end + length)?;
-    let body = String::from_utf8_lossy(body).into_owned();
-    Some((
-        Answer {
-            status,
-            headers,
-            body,
-        },
-        end + length,
-    ))
-}
+pub use testkit::http::{Answer, parse_answer};
 
 /// Reads until EOF or an error (bounded by [`HANG`]); returns what came and how it ended.
 pub async fn read_all(stream: &mut (impl AsyncReadExt + Unpin)) -> (Vec<u8>, io::Result<()>) {

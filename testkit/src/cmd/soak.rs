@@ -15,8 +15,8 @@ use std::path::PathBuf;
 
 use testkit::relay;
 
-use super::bench::rss;
 use super::{LocalRelay, message};
+use testkit::rss;
 
 /// Warm-up before the "before" sample: pools, caches and allocator arenas fill up first.
 const WARM_UP: Duration = Duration::from_secs(3);

@@ -10,7 +10,6 @@ mod load;
 mod overhead;
 mod passthrough;
 mod report;
-pub(crate) mod rss;
 mod scenario;
 mod startup;
 
@@ -20,7 +19,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use testkit::relay::{self, Server};
-use testkit::signals;
+use testkit::{rss, signals};
 
 use super::{message, until_interrupted};
 use load::{Credential, LoadConfig, LoadResult, Tally};

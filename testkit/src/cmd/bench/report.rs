@@ -7,8 +7,8 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::load::{LoadResult, round};
-use super::rss::{self, Memory};
 use super::startup::median;
+use testkit::rss::{self, Memory};
 
 /// One measured line of the table.
 #[derive(Debug, Clone, Serialize)]

@@ -1,4 +1,6 @@
-//! A process's resident memory, from `/proc/<pid>/status` (Linux only).
+//! A process's resident memory, from `/proc/<pid>/status` (Linux only): read once, or the peak
+//! polled while a load runs. Used by the testkit binary's bench and soak and by relay-server's
+//! `hold` bench.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -7,12 +9,15 @@ use std::time::Duration;
 
 /// `VmRSS` (now) and `VmHWM` (peak so far) in KiB.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) struct Memory {
-    pub(crate) rss_kib: u64,
-    pub(crate) hwm_kib: u64,
+pub struct Memory {
+    /// `VmRSS`, KiB.
+    pub rss_kib: u64,
+    /// `VmHWM`, KiB.
+    pub hwm_kib: u64,
 }
 
-pub(crate) fn read(pid: u32) -> Option<Memory> {
+/// The memory of process `pid`; `None` when it is gone (or not on Linux).
+pub fn read(pid: u32) -> Option<Memory> {
     parse_status(&std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?)
 }
 
@@ -27,20 +32,22 @@ fn parse_status(status: &str) -> Option<Memory> {
     })
 }
 
-pub(crate) fn mib(kib: u64) -> f64 {
+/// KiB as MiB.
+pub fn mib(kib: u64) -> f64 {
     kib as f64 / 1024.0
 }
 
 /// Polls a process's `VmRSS` every 20 ms in a thread and keeps the largest value.
 #[derive(Debug)]
-pub(crate) struct Sampler {
+pub struct Sampler {
     stop: Arc<AtomicBool>,
     peak_kib: Arc<AtomicU64>,
     thread: JoinHandle<()>,
 }
 
 impl Sampler {
-    pub(crate) fn start(pid: u32) -> Sampler {
+    /// Starts polling process `pid`.
+    pub fn start(pid: u32) -> Sampler {
         let (stop, peak_kib) = (
             Arc::new(AtomicBool::new(false)),
             Arc::new(AtomicU64::new(0)),
@@ -62,7 +69,7 @@ impl Sampler {
     }
 
     /// The largest `VmRSS` seen, in KiB.
-    pub(crate) fn stop(self) -> u64 {
+    pub fn stop(self) -> u64 {
         self.stop.store(true, Ordering::Relaxed);
         let _ = self.thread.join();
         self.peak_kib.load(Ordering::Relaxed)
