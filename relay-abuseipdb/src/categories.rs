@@ -135,7 +135,8 @@ const DESCRIPTION_CHARS: usize = 5000;
 /// Reads the categories from the HTML of AbuseIPDB's categories page: the first `<table>`
 /// with rows of at least three `<td>` cells (id, title, description), as Cisco's relay reads
 /// it. Rows whose first cell is not a number are skipped (a header row of `<th>` has no
-/// `<td>`); text is trimmed, runs of white space become one space.
+/// `<td>`); a cell's text is its text content (tags add no space, as in the DOM's `textContent`),
+/// trimmed, with runs of white space as one space.
 ///
 /// # Errors
 ///
@@ -184,16 +185,29 @@ fn row_category(row: ElementRef<'_>) -> Option<Category> {
     })
 }
 
-/// The text of `element`, white space collapsed, at most `max` characters.
+/// The text of `element` as the DOM's `textContent` gives it (its text nodes concatenated as
+/// they stand, so a tag boundary adds no space), runs of white space collapsed to one space,
+/// the ends trimmed, at most `max` characters.
 fn text_of(element: ElementRef<'_>, max: usize) -> String {
     let mut text = String::new();
-    for word in element.text().flat_map(str::split_whitespace) {
-        if !text.is_empty() {
-            text.push(' ');
-        }
-        text.push_str(word);
-        if text.len() > max * 4 {
-            break;
+    // A space is written only once a character follows it: none leads, none trails.
+    let mut space = false;
+    'nodes: for node in element.text() {
+        for c in node.chars() {
+            if c.is_whitespace() {
+                space = !text.is_empty();
+                continue;
+            }
+            if space {
+                text.push(' ');
+                space = false;
+            }
+            text.push(c);
+            // Enough to be cut to `max` characters (a character is at most 4 bytes): a huge
+            // cell costs no more than that.
+            if text.len() > max * 4 {
+                break 'nodes;
+            }
         }
     }
     crate::mapping::bounded(&text, max).into_owned()
@@ -316,6 +330,49 @@ mod tests {
         assert_eq!(table.get(9).title, "Open Proxy");
         assert_eq!(table.get(4242).name(), "Category 4242");
         assert_eq!(table.get(4242).text(), "Category 4242");
+    }
+
+    /// The description cell of a one-row page holding `cell`.
+    fn description_of(cell: &str) -> String {
+        let html = format!("<table><tr><td>4</td><td>DDoS</td><td>{cell}</td></tr></table>");
+        parse_page(&html).unwrap().get(4).description
+    }
+
+    #[test]
+    fn a_cells_text_is_its_text_content_white_space_collapsed() {
+        for (cell, text) in [
+            (
+                "Floods from many hosts at once, often a <em>botnet</em>.",
+                "Floods from many hosts at once, often a botnet.",
+            ),
+            (
+                "<b>Bold</b> start and end <b>bold</b>",
+                "Bold start and end bold",
+            ),
+            (
+                "See <a href=\"https://example.com/x?a=1&amp;b=2\">the FAQ</a>, then report.",
+                "See the FAQ, then report.",
+            ),
+            (
+                "Nested <b>strong <i>and</i> <u>more</u></b>: done.",
+                "Nested strong and more: done.",
+            ),
+            ("<em>Tag</em> at the start", "Tag at the start"),
+            ("at the end a <code>tag</code>", "at the end a tag"),
+            ("un<b>bro</b>ken", "unbroken"),
+            (
+                "Proxies &amp; relays &lt;open&gt; &quot;Tor&quot;",
+                "Proxies & relays <open> \"Tor\"",
+            ),
+            (
+                "\n   Text split\n      across\tlines,\n   <em>and</em>\n   tags.\n  ",
+                "Text split across lines, and tags.",
+            ),
+            ("a<br>b", "ab"),
+            ("  <b> </b> ", ""),
+        ] {
+            assert_eq!(description_of(cell), text, "{cell:?}");
+        }
     }
 
     #[test]

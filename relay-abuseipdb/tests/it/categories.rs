@@ -133,3 +133,22 @@ async fn the_page_is_read_again_after_its_ttl_and_after_a_failure() {
     assert_eq!(titles(&relay.observe(&ips(&[IP])).await)[1], "second page");
     assert_eq!(relay.standin.page_reads(), 3);
 }
+
+#[tokio::test]
+async fn a_cell_with_inline_markup_reads_as_its_text_content() {
+    let relay = relay_with(|_| {}).await;
+    let cell = "Floods from many hosts at once, often a <em>botnet</em>. See \
+                <a href=\"https://example.com/faq?a=1&amp;b=2\">the\n  FAQ</a>; \
+                <b>SSH &amp; <i>RDP</i></b> too.";
+    relay.standin.page(Page::Html(categories_page(&[(
+        18,
+        "Brute-<b>Force</b>".to_owned(),
+        cell.to_owned(),
+    )])));
+    let answer = relay.observe(&ips(&[IP])).await;
+    let indicator = &docs(&answer, "indicators")[1];
+    let text = "Floods from many hosts at once, often a botnet. See the FAQ; SSH & RDP too.";
+    assert_eq!(indicator["title"], "Brute-Force", "{answer}");
+    assert_eq!(indicator["description"], text);
+    assert_eq!(indicator["short_description"], text);
+}
