@@ -395,7 +395,11 @@ mod tests {
         )
         .await;
         assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
-        assert_eq!(reply["error"], "1 of 1 events failed to start playbooks.");
+        let error = reply["error"].as_str().unwrap();
+        assert!(
+            error.starts_with("1 of 1 events failed to start playbooks.\n Failure Reports: \n"),
+            "{error}"
+        );
         assert_eq!(reply["execution_reports"].as_array().unwrap().len(), 1);
     }
 }

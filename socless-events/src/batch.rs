@@ -158,8 +158,8 @@ impl Shared<'_> {
         let Value::String(playbook) = self.playbook else {
             return Err(InvalidEvent::Playbook);
         };
-        if !is_state_machine_name(playbook) {
-            return Err(InvalidEvent::PlaybookName);
+        if let Some(reason) = state_machine_name_fault(playbook) {
+            return Err(InvalidEvent::PlaybookName { reason });
         }
         let dedup_keys = match self.dedup_keys {
             None => Vec::new(),
@@ -215,15 +215,35 @@ fn check_size(index: usize, event: &InitialEvent) -> Result<(), InvalidEvent> {
     Ok(())
 }
 
-/// Step Functions' rule for state machine names: 1 to 80 characters, no whitespace, no control
-/// characters (U+0000–U+001F, U+007F–U+009F) and none of ``<>{}[]?*"#%\^|~`$&,;:/``.
-/// Followed exactly, so every deployable name is accepted and none can alter the ARN.
-pub(crate) fn is_state_machine_name(name: &str) -> bool {
+/// What makes `name` no state machine name by Step Functions' rule (1 to 80 characters, no
+/// whitespace, no control characters (U+0000–U+001F, U+007F–U+009F), none of
+/// ``<>{}[]?*"#%\^|~`$&,;:/``; the first offending character by its 1-based position), or
+/// `None` when it is one. Followed exactly, so every deployable name is accepted and none can
+/// alter the ARN.
+fn state_machine_name_fault(name: &str) -> Option<String> {
     const FORBIDDEN: &str = "<>{}[]?*\"#%\\^|~`$&,;:/";
-    (1..=80).contains(&name.chars().count())
-        && !name
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control() || FORBIDDEN.contains(c))
+    let length = name.chars().count();
+    if length == 0 {
+        return Some("it is empty".to_owned());
+    }
+    if length > 80 {
+        return Some(format!("it is {length} characters long, over 80"));
+    }
+    let (at, c) = name
+        .chars()
+        .enumerate()
+        .find(|&(_, c)| c.is_whitespace() || c.is_control() || FORBIDDEN.contains(c))?;
+    let what = match c {
+        ' ' => " (a space)".to_owned(),
+        c if c.is_whitespace() => format!(" (white space U+{:04X})", u32::from(c)),
+        c if c.is_control() => format!(" (control character U+{:04X})", u32::from(c)),
+        _ => String::new(),
+    };
+    Some(format!(
+        "{}{what} at character {} is not allowed",
+        python_str_repr(&c.to_string()),
+        at + 1
+    ))
 }
 
 /// An optional object field: absent means `{}`, anything but an object is `error`.
@@ -323,7 +343,7 @@ fn python_repr(value: &Value) -> String {
 }
 
 /// Python's `repr` of a string: single quotes unless the text holds only single quotes.
-fn python_str_repr(text: &str) -> String {
+pub(crate) fn python_str_repr(text: &str) -> String {
     let quote = if text.contains('\'') && !text.contains('"') {
         '"'
     } else {
@@ -566,7 +586,7 @@ mod tests {
     }
 
     fn check_name(name: &str, valid: bool) {
-        assert_eq!(is_state_machine_name(name), valid, "{name:?}");
+        assert_eq!(state_machine_name_fault(name).is_none(), valid, "{name:?}");
     }
 
     #[test]

@@ -43,9 +43,14 @@ pub enum InvalidEvent {
     Playbook,
     /// `playbook` cannot name a state machine: Step Functions names are 1 to 80 characters with
     /// no whitespace, no control characters and none of the characters ``<>{}[]?*"#%\^|~`$&,;:/``
-    /// (so a playbook name cannot change the ARN it is started at).
-    #[error("Error: Supplied Playbook is not a valid state machine name")]
-    PlaybookName,
+    /// (so a playbook name cannot change the ARN it is started at). The text says what is
+    /// wrong: `... name: '/' at character 8 is not allowed`, `... name: it is empty`, or
+    /// `... name: it is 81 characters long, over 80`.
+    #[error("Error: Supplied Playbook is not a valid state machine name: {reason}")]
+    PlaybookName {
+        /// What is wrong with it, e.g. `' ' (a space) at character 8 is not allowed`.
+        reason: String,
+    },
     /// `details`, `data_types` or `event_meta` nests deeper than DynamoDB can store.
     #[error("Error: Supplied '{field}' is nested deeper than {limit} levels")]
     TooDeep {
@@ -129,7 +134,15 @@ pub enum Error {
     },
     /// Every event was stored, but some playbooks did not start. `output` holds every event and
     /// every report (the failed ones carry their `error`).
-    #[error("{failed} of {total} events failed to start playbooks.")]
+    ///
+    /// The text is socless_python's: the count, then the failed reports as Python prints them,
+    /// ``1 of 1 events failed to start playbooks.\n Failure Reports: \n
+    /// [StartExecutionReport(investigation_id='…', execution_id='…', playbook='NotDeployed',
+    /// statemachinearn='arn:…', error="An error occurred (StateMachineDoesNotExist) …")]``.
+    #[error(
+        "{failed} of {total} events failed to start playbooks.\n Failure Reports: \n [{}]",
+        failure_reports(output)
+    )]
     PlaybooksFailed {
         /// How many starts failed.
         failed: usize,
@@ -138,6 +151,28 @@ pub enum Error {
         /// All events and execution reports of the batch.
         output: Box<CreateEventsOutput>,
     },
+}
+
+/// The failed reports as socless_python prints its list of `StartExecutionReport`s.
+fn failure_reports(output: &CreateEventsOutput) -> String {
+    let repr = crate::batch::python_str_repr;
+    let failed: Vec<String> = output
+        .execution_reports
+        .iter()
+        .filter(|report| !report.error.is_empty())
+        .map(|r| {
+            format!(
+                "StartExecutionReport(investigation_id={}, execution_id={}, playbook={}, \
+                 statemachinearn={}, error={})",
+                repr(&r.investigation_id),
+                repr(&r.execution_id),
+                repr(&r.playbook),
+                repr(&r.statemachinearn),
+                repr(&r.error)
+            )
+        })
+        .collect();
+    failed.join(", ")
 }
 
 /// `2 of 5 events recorded, 1 playbook started`.

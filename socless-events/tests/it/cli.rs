@@ -248,9 +248,18 @@ async fn aws_missing_state_machine_prints_reports_and_fails() {
         &aws_env(&fixture),
     );
     assert_eq!(output.status.code(), Some(1));
+    // socless_python's text: the count, then the failed reports.
+    let stderr = stderr(&output);
+    assert!(
+        stderr.starts_with(
+            "error: 3 of 3 events failed to start playbooks.\n Failure Reports: \n [StartExecutionReport("
+        ),
+        "{stderr}"
+    );
     assert_eq!(
-        stderr(&output),
-        "error: 3 of 3 events failed to start playbooks.\n"
+        stderr.matches("StartExecutionReport(").count(),
+        3,
+        "{stderr}"
     );
     let result = stdout_output(&output);
     assert_eq!(result.execution_reports.len(), 3);

@@ -170,22 +170,48 @@ fn cases() -> Vec<(&'static str, Value, String)> {
         input["created_at"] = value;
         cases.push((name, input, created_at.into()));
     }
-    let playbook = "Error: Supplied Playbook is not a valid state machine name";
-    for (name, value) in [
-        ("empty playbook", String::new()),
-        ("81-character playbook", "P".repeat(81)),
-        ("playbook with a space", "Investigate Login".into()),
-        ("playbook with a colon", "InvestigateLogin:1".into()),
+    let playbook = "Error: Supplied Playbook is not a valid state machine name: ";
+    for (name, value, fault) in [
+        ("empty playbook", String::new(), "it is empty"),
+        (
+            "81-character playbook",
+            "P".repeat(81),
+            "it is 81 characters long, over 80",
+        ),
+        (
+            "playbook with a space",
+            "Investigate Login".into(),
+            "' ' (a space) at character 12 is not allowed",
+        ),
+        (
+            "playbook with a colon",
+            "InvestigateLogin:1".into(),
+            "':' at character 17 is not allowed",
+        ),
         (
             "playbook that is an ARN",
             "arn:aws:states:us-east-1:123456789012:stateMachine:X".into(),
+            "':' at character 4 is not allowed",
         ),
-        ("playbook with a slash", "../InvestigateLogin".into()),
-        ("playbook with NUL", "Investigate\u{0}Login".into()),
-        ("playbook with a newline", "InvestigateLogin\n".into()),
+        (
+            "playbook with a slash",
+            "../InvestigateLogin".into(),
+            "'/' at character 3 is not allowed",
+        ),
+        (
+            "playbook with NUL",
+            "Investigate\u{0}Login".into(),
+            "'\\x00' (control character U+0000) at character 12 is not allowed",
+        ),
+        (
+            "playbook with a newline",
+            "InvestigateLogin\n".into(),
+            "'\\n' (white space U+000A) at character 17 is not allowed",
+        ),
     ] {
         let mut input = batch(name, json!({"username": "second"}));
         input["playbook"] = json!(value);
+        let playbook = format!("{playbook}{fault}");
         cases.push((name, input, playbook.into()));
     }
     cases
