@@ -189,6 +189,96 @@ fn decode_hex(text: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
+/// The variable holding an endpoint's shared token (`Authorization: Bearer <token>`).
+pub const ENDPOINT_TOKEN_ENV: &str = "SOCLESS_ENDPOINT_TOKEN";
+/// The variable holding an endpoint's Slack signing secret.
+pub const SLACK_SIGNING_SECRET_ENV: &str = "SLACK_SIGNING_SECRET";
+
+/// Who may call an event endpoint: a shared token, Slack-signed requests, or both (a request
+/// passes when any configured check accepts it). With neither configured, **every request is
+/// refused**: an endpoint never runs open by accident.
+///
+/// ```
+/// use socless_events::auth::{EndpointAuth, SharedToken};
+///
+/// let auth = EndpointAuth::new(Some(SharedToken::new("s3cret")?), None);
+/// let headers = |name: &str| (name == "authorization").then_some("Bearer s3cret");
+/// assert!(auth.verify(headers, b"{}").is_ok());
+/// assert!(auth.verify(|_| None, b"{}").is_err());
+/// // Nothing configured: nothing passes.
+/// assert!(EndpointAuth::default().verify(headers, b"{}").is_err());
+/// # Ok::<(), socless_events::Error>(())
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct EndpointAuth {
+    token: Option<SharedToken>,
+    slack: Option<SlackV0Verifier>,
+}
+
+impl EndpointAuth {
+    /// The checks a request may pass.
+    pub fn new(token: Option<SharedToken>, slack: Option<SlackV0Verifier>) -> Self {
+        Self { token, slack }
+    }
+
+    /// From [`ENDPOINT_TOKEN_ENV`] and [`SLACK_SIGNING_SECRET_ENV`] (unset or empty: that
+    /// check is off).
+    pub fn from_env() -> Result<Self, Error> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Like [`EndpointAuth::from_env`], reading the variables through `lookup`.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
+        let var = |name| lookup(name).filter(|value: &String| !value.is_empty());
+        Ok(Self {
+            token: var(ENDPOINT_TOKEN_ENV)
+                .map(|token| SharedToken::new(&token))
+                .transpose()?,
+            slack: var(SLACK_SIGNING_SECRET_ENV)
+                .map(|secret| SlackV0Verifier::new(&secret))
+                .transpose()?,
+        })
+    }
+
+    /// Whether any check is configured (if not, every request is refused).
+    pub fn is_configured(&self) -> bool {
+        self.token.is_some() || self.slack.is_some()
+    }
+
+    /// Checks a request: `header` gives a header's value by its lower-case name, `body` is
+    /// the raw body (what Slack signs).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unauthenticated`] when no configured check accepts the request, or none is
+    /// configured.
+    pub fn verify<'a>(
+        &self,
+        header: impl Fn(&str) -> Option<&'a str>,
+        body: &[u8],
+    ) -> Result<(), Error> {
+        let mut refusal =
+            Error::Unauthenticated("the endpoint has no token or signing secret configured");
+        if let Some(token) = &self.token {
+            match token.verify(header("authorization")) {
+                Ok(()) => return Ok(()),
+                Err(error) => refusal = error,
+            }
+        }
+        if let Some(slack) = &self.slack {
+            let (timestamp, signature) = (
+                header(SLACK_TIMESTAMP_HEADER),
+                header(SLACK_SIGNATURE_HEADER),
+            );
+            match slack.verify(timestamp, signature, body) {
+                Ok(()) => return Ok(()),
+                Err(error) => refusal = error,
+            }
+        }
+        Err(refusal)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -72,6 +72,17 @@ pub enum InvalidEvent {
         /// The largest accepted size.
         limit: usize,
     },
+    /// `details` holds more entries than the endpoint accepts in one alert (the `lambda`
+    /// endpoint's `SOCLESS_MAX_DETAILS`).
+    #[error(
+        "Error: Supplied 'details' has {count} entries, over this endpoint's limit of {limit} (SOCLESS_MAX_DETAILS)"
+    )]
+    TooManyDetails {
+        /// How many details the alert carried.
+        count: usize,
+        /// The most accepted.
+        limit: usize,
+    },
     /// `dedup_keys` is not a list.
     #[error("Error: Supplied 'dedup_keys' field is not a list")]
     DedupKeys,

@@ -100,6 +100,9 @@ mod backend;
 mod batch;
 mod create;
 mod error;
+#[cfg(feature = "lambda")]
+#[cfg_attr(docsrs, doc(cfg(feature = "lambda")))]
+pub mod lambda;
 #[cfg(feature = "local")]
 mod local;
 mod model;
@@ -110,6 +113,11 @@ pub use arn::{REGION_ENV, StateMachineArns, partition_for_region};
 #[cfg(feature = "aws")]
 #[cfg_attr(docsrs, doc(cfg(feature = "aws")))]
 pub use aws::{AwsLauncher, AwsStore};
+/// The AWS SDK's configuration loader, re-exported so that `AwsStore::new` and
+/// `AwsLauncher::new` need no dependency of your own: `socless_events::aws_config::load_defaults`.
+#[cfg(feature = "aws")]
+#[cfg_attr(docsrs, doc(cfg(feature = "aws")))]
+pub use aws_config;
 pub use backend::{
     DEDUP_TABLE_ENV, EVENTS_TABLE_ENV, EventStore, PlaybookLauncher, RESULTS_TABLE_ENV, TableNames,
 };
@@ -120,7 +128,7 @@ pub use error::{
 };
 #[cfg(feature = "local")]
 #[cfg_attr(docsrs, doc(cfg(feature = "local")))]
-pub use local::{LocalExecution, LocalLauncher, LocalStore};
+pub use local::{DedupMapping, LocalContents, LocalExecution, LocalLauncher, LocalStore};
 pub use model::{
     CreateEventsOutput, CreatedEvent, EventItem, EventMetadata, ExecutionReport, InitialEvent,
     JsonObject, MAX_PLAYBOOK_INPUT_BYTES, PlaybookArtifacts, PlaybookInput, ResultsItem, Status,
@@ -131,3 +139,8 @@ pub use policy::{
     AwsClientPolicy, DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_CONNECT_TIMEOUT, DEFAULT_INITIAL_BACKOFF,
     DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_BACKOFF, DEFAULT_OPERATION_TIMEOUT,
 };
+
+/// The README's Rust snippets, compiled as doctests (the first endpoint, the library example).
+#[cfg(all(doctest, feature = "lambda"))]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

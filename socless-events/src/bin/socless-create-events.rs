@@ -40,6 +40,20 @@ struct Cli {
     /// With --local: POST each execution input to this URL.
     #[arg(long, value_name = "URL", requires = "local")]
     webhook: Option<String>,
+    /// With --local: the playbooks deployed (comma-separated); starting any other fails with
+    /// StateMachineDoesNotExist, as on AWS. Default: every name is deployed.
+    #[arg(
+        long,
+        value_name = "NAMES",
+        requires = "local",
+        value_delimiter = ',',
+        env = "SOCLESS_PLAYBOOKS"
+    )]
+    playbooks: Option<Vec<String>>,
+    /// With --local: print what the store holds (events, investigations, dedup mappings,
+    /// results, executions with their input) as JSON, instead of creating events.
+    #[arg(long, requires = "local", conflicts_with_all = ["file", "webhook"])]
+    inspect: bool,
     /// Events recorded at once (1: one after another). Events of one dedup hash always run
     /// in order.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_CONCURRENCY as u16,
@@ -53,6 +67,18 @@ struct Cli {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let (true, Some(path)) = (cli.inspect, &cli.local) {
+        return match inspect(path).await {
+            Ok(text) => {
+                println!("{text}");
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                eprintln!("error: {error}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let event_details = match read_input(cli.file.as_deref()) {
         Ok(value) => value,
         Err(message) => {
@@ -75,6 +101,49 @@ async fn main() -> ExitCode {
     }
 }
 
+/// What the local store at `path` holds, as pretty JSON: `events`, `investigations` (the
+/// originals, with how many events joined each), `dedup`, `results` and `executions`.
+async fn inspect(path: &std::path::Path) -> Result<String, Error> {
+    if !path.exists() {
+        return Err(Error::Config(format!(
+            "no local store at {}",
+            path.display()
+        )));
+    }
+    let contents = LocalStore::open(path)?.contents().await?;
+    let executions = LocalLauncher::open(path)?.executions().await?;
+    let investigations: Vec<Value> = contents
+        .events
+        .iter()
+        .filter(|item| item.get("id").is_some() && item.get("id") == item.get("investigation_id"))
+        .map(|original| {
+            let id = &original["id"];
+            let joined = contents
+                .events
+                .iter()
+                .filter(|item| item.get("investigation_id") == Some(id))
+                .count();
+            serde_json::json!({
+                "investigation_id": id,
+                "event_type": original.get("event_type"),
+                "playbook": original.get("playbook"),
+                "status_": original.get("status_"),
+                "created_at": original.get("created_at"),
+                "events": joined,
+            })
+        })
+        .collect();
+    let all = serde_json::json!({
+        "events": contents.events,
+        "investigations": investigations,
+        "dedup": contents.dedup,
+        "results": contents.results,
+        "executions": executions,
+    });
+    serde_json::to_string_pretty(&all)
+        .map_err(|e| Error::Config(format!("cannot print the store's contents: {e}")))
+}
+
 fn print_output(output: &CreateEventsOutput) {
     match serde_json::to_string_pretty(output) {
         Ok(text) => println!("{text}"),
@@ -90,6 +159,9 @@ async fn run(cli: &Cli, event_details: &Value) -> Result<CreateEventsOutput, Err
             let mut launcher = LocalLauncher::open(path)?;
             if let Some(url) = &cli.webhook {
                 launcher = launcher.with_webhook(url)?;
+            }
+            if let Some(playbooks) = &cli.playbooks {
+                launcher = launcher.with_playbooks(playbooks.iter().map(|name| name.trim()));
             }
             let store = LocalStore::open(path)?;
             create(cli, store, launcher, arns, event_details).await

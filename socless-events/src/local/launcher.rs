@@ -15,7 +15,7 @@ use crate::batch::now_timestamp;
 use crate::error::{Error, LaunchError, LaunchErrorKind};
 
 /// One execution recorded by the [`LocalLauncher`].
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[non_exhaustive]
 pub struct LocalExecution {
     /// The state machine ARN.

@@ -22,7 +22,7 @@ mod store;
 mod worker;
 
 pub use launcher::{LocalExecution, LocalLauncher};
-pub use store::LocalStore;
+pub use store::{DedupMapping, LocalContents, LocalStore};
 
 use crate::error::{Error, StorageError, StorageErrorKind};
 

@@ -54,6 +54,52 @@ impl LocalStore {
         parse_object(text)
     }
 
+    /// What the three tables hold, oldest first, to see what a local run did: every events
+    /// item (originals open investigations: their `investigation_id` is their `id`), every
+    /// dedup mapping (`{"dedup_hash", "current_investigation_id"}`) and every results item.
+    ///
+    /// For inspecting (`socless-create-events --local PATH --inspect`); `create_events` never
+    /// lists a table, hence not part of [`EventStore`].
+    pub async fn contents(&self) -> Result<LocalContents, Error> {
+        let (events, dedup, results) = self
+            .db
+            .call(|conn| {
+                let items = |sql: &str| -> rusqlite::Result<Vec<String>> {
+                    let mut stmt = conn.prepare(sql)?;
+                    let rows = stmt.query_map([], |row| row.get(0))?;
+                    rows.collect()
+                };
+                let events = items("SELECT item FROM socless_events ORDER BY rowid")?;
+                let results = items("SELECT item FROM socless_execution_results ORDER BY rowid")?;
+                let mut stmt = conn.prepare(
+                    "SELECT dedup_hash, current_investigation_id FROM socless_dedup ORDER BY rowid",
+                )?;
+                let dedup = stmt
+                    .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
+                    .collect::<rusqlite::Result<Vec<(String, String)>>>()?;
+                Ok((events, dedup, results))
+            })
+            .await?;
+        let objects = |texts: Vec<String>| -> Result<Vec<JsonObject>, Error> {
+            texts
+                .into_iter()
+                .map(|text| parse_object(Some(text)).map(Option::unwrap_or_default))
+                .collect()
+        };
+        let dedup = dedup
+            .into_iter()
+            .map(|(dedup_hash, current_investigation_id)| DedupMapping {
+                dedup_hash,
+                current_investigation_id,
+            })
+            .collect();
+        Ok(LocalContents {
+            events: objects(events)?,
+            dedup,
+            results: objects(results)?,
+        })
+    }
+
     /// Sets `status_` of the event `investigation_id`, as Socless' `SetInvestigationStatus`
     /// does when a playbook closes an investigation (the next event of its dedup hash then
     /// starts a new one). Fails with [`StorageErrorKind::NotFound`] if there is no such event.
@@ -216,4 +262,26 @@ mod tests {
             "storage error: SQLite: no such table: socless_dedup"
         );
     }
+}
+
+/// What [`LocalStore::contents`] found, oldest first in each table.
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
+pub struct LocalContents {
+    /// Every events item (originals and duplicates).
+    pub events: Vec<JsonObject>,
+    /// Every dedup mapping.
+    pub dedup: Vec<DedupMapping>,
+    /// Every results item (one per started or attempted execution).
+    pub results: Vec<JsonObject>,
+}
+
+/// A dedup table item: the investigation events of this hash join.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
+pub struct DedupMapping {
+    /// The md5 dedup hash.
+    pub dedup_hash: String,
+    /// The open investigation's id.
+    pub current_investigation_id: String,
 }

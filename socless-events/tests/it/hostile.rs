@@ -212,7 +212,7 @@ fn cases() -> Vec<(&'static str, Value, String)> {
         let mut input = batch(name, json!({"username": "second"}));
         input["playbook"] = json!(value);
         let playbook = format!("{playbook}{fault}");
-        cases.push((name, input, playbook.into()));
+        cases.push((name, input, playbook));
     }
     cases
 }

@@ -27,6 +27,8 @@ mod fixture;
 mod hostile;
 #[cfg(any(feature = "aws", feature = "local"))]
 mod inspect;
+#[cfg(feature = "lambda")]
+mod lambda;
 #[cfg(any(feature = "aws", feature = "local"))]
 mod load;
 #[cfg(feature = "aws")]
