@@ -13,7 +13,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use cmd::{bench, demo, fuzz_api, image, soak};
+use cmd::{bench, demo, first_endpoint, fuzz_api, image, soak};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -39,6 +39,8 @@ enum Command {
     BenchMetrics(bench::MetricsArgs),
     /// The relay and the Socless endpoint end to end (`cargo xtask demo`).
     Demo(demo::Args),
+    /// socless-events' README endpoint under `cargo lambda watch` (`cargo xtask first-endpoint`).
+    FirstEndpoint(first_endpoint::Args),
     /// Mixed traffic against relay-server: no 5xx, no panic, RSS bound (`cargo xtask soak`).
     Soak(soak::Args),
     /// Schemathesis against relay-server and the Signals stand-in (`cargo xtask fuzz-api`).
@@ -55,6 +57,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => bench::run(&args),
         Command::BenchMetrics(args) => bench::metrics(&args),
         Command::Demo(args) => demo::run(&args),
+        Command::FirstEndpoint(args) => first_endpoint::run(&args),
         Command::Soak(args) => soak::run(&args),
         Command::FuzzApi(args) => fuzz_api::run(&args),
         Command::CheckImage(args) => image::run(&args),

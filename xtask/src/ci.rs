@@ -113,6 +113,11 @@ fn with_tools(path: &OsStr, totals: &mut TestTotals) -> Vec<StepResult> {
             crate::lambda::ci_check,
         ),
         in_process(
+            "endpoint",
+            "socless-events' README first endpoint, a crate of its own, under cargo lambda watch",
+            || crate::first_endpoint::run(&crate::first_endpoint::Args {}).map(|()| String::new()),
+        ),
+        in_process(
             "image",
             "the relay-server and abuseipdb-relay images (buildah), run: /version, /watchdog, /health",
             crate::image::ci_check,

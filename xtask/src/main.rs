@@ -14,6 +14,7 @@ mod bench;
 mod ci;
 mod coverage;
 mod demo;
+mod first_endpoint;
 mod fuzz_api;
 mod image;
 mod lambda;
@@ -49,6 +50,8 @@ enum Task {
     Ci,
     /// The relay and the Socless endpoint end to end on local stand-ins.
     Demo(demo::Args),
+    /// socless-events' README first endpoint, as a crate of its own, under `cargo lambda watch`.
+    FirstEndpoint(first_endpoint::Args),
     /// Load, RSS and start-up figures of the relay; `bench load`, `bench socless`, ...
     Bench(bench::Args),
     /// The Lambda zips for provided.al2023, glibc checked.
@@ -71,6 +74,7 @@ fn main() -> ExitCode {
         None => Cli::command().print_help().map_err(|e| e.to_string()),
         Some(Task::Ci) => ci::run(),
         Some(Task::Demo(args)) => demo::run(&args),
+        Some(Task::FirstEndpoint(args)) => first_endpoint::run(&args),
         Some(Task::Bench(args)) => bench::run(args),
         Some(Task::Lambda(args)) => lambda::run(&args),
         Some(Task::Image(args)) => image::run(&args),

@@ -16,7 +16,25 @@ pub(crate) fn build(release: bool) -> Result<PathBuf, String> {
 /// Runs `testkit` with `args`, its output shown as it comes; returns the last line it printed
 /// on standard output. When it fails, the error is what its `testkit: <why>` line said.
 pub(crate) fn run<S: AsRef<OsStr>>(program: &Path, args: &[S]) -> Result<String, String> {
+    run_command(Command::new(program), program, args)
+}
+
+/// [`run`] with `path` as the command's `PATH` (the tools' environment first).
+pub(crate) fn run_with_path<S: AsRef<OsStr>>(
+    program: &Path,
+    args: &[S],
+    path: &OsStr,
+) -> Result<String, String> {
     let mut command = Command::new(program);
+    command.env("PATH", path);
+    run_command(command, program, args)
+}
+
+fn run_command<S: AsRef<OsStr>>(
+    mut command: Command,
+    program: &Path,
+    args: &[S],
+) -> Result<String, String> {
     command
         .args(args)
         .stdout(Stdio::piped())

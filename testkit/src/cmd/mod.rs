@@ -3,6 +3,7 @@
 
 pub(crate) mod bench;
 pub(crate) mod demo;
+pub(crate) mod first_endpoint;
 pub(crate) mod fuzz_api;
 pub(crate) mod image;
 pub(crate) mod soak;
