@@ -54,6 +54,18 @@ pub enum InvalidEvent {
         /// The deepest nesting accepted.
         limit: usize,
     },
+    /// A number DynamoDB cannot store exactly: a magnitude under 1e-130 or from 1e126 on
+    /// (DynamoDB's range), or a float of 2^53 or more, which may be an integer that JSON
+    /// parsing already rounded (`123456789012345678901`). Send such values as strings.
+    #[error(
+        "Error: Supplied '{field}' holds the number {number}, which DynamoDB cannot store exactly (magnitudes from 1e-130 to under 1e126; integers beyond 64 bits only as strings)"
+    )]
+    Number {
+        /// The field (`details`, `data_types` or `event_meta`).
+        field: &'static str,
+        /// The number as parsed.
+        number: String,
+    },
     /// An event is too large to start: its playbook input would exceed the Step Functions
     /// input limit (which also keeps its DynamoDB items under 400 KB).
     #[error(
@@ -127,6 +139,11 @@ pub enum Error {
         /// Every event written, with its report, in batch order.
         completed: Box<CreateEventsOutput>,
     },
+    /// The batch's deadline ([`EventCreator::with_deadline`](crate::EventCreator::with_deadline))
+    /// came before every event began: the events not begun were not written. It is the
+    /// `source` of the [`Error::Incomplete`] that carries what was done.
+    #[error("deadline reached: events not begun were not written")]
+    DeadlineReached,
     /// Every event was stored, but some playbooks did not start. `output` holds every event and
     /// every report (the failed ones carry their `error`).
     #[error("{failed} of {total} events failed to start playbooks.")]
@@ -218,6 +235,34 @@ impl StorageErrorKind {
         )
     }
 
+    /// The kind of a cancelled transaction, from its cancellation reasons (`None` when they
+    /// say nothing but a lost race: `ConditionalCheckFailed`, `None` or no reason at all).
+    /// Invalid data first (retrying cannot help), then throttling, then a conflict with
+    /// another transaction.
+    #[cfg(feature = "aws")]
+    pub(crate) fn from_cancellation_reasons<'a>(
+        reasons: impl IntoIterator<Item = &'a str> + Clone,
+    ) -> Option<Self> {
+        let has = |codes: &[&str]| reasons.clone().into_iter().any(|r| codes.contains(&r));
+        if has(&["ValidationError", "ItemCollectionSizeLimitExceeded"]) {
+            Some(Self::InvalidData)
+        } else if has(&["ConditionalCheckFailed"]) {
+            None
+        } else if has(&[
+            "ThrottlingError",
+            "ProvisionedThroughputExceeded",
+            "RequestLimitExceeded",
+        ]) {
+            Some(Self::Throttled)
+        } else if has(&["TransactionConflict"]) {
+            Some(Self::Conflict)
+        } else if reasons.into_iter().all(|r| r == "None") {
+            None
+        } else {
+            Some(Self::Other)
+        }
+    }
+
     /// The kind of a DynamoDB error code (the `__type` of its answer).
     #[cfg(feature = "aws")]
     pub(crate) fn from_dynamodb_code(code: &str) -> Self {
@@ -236,7 +281,7 @@ impl StorageErrorKind {
             | "InvalidSignatureException"
             | "ExpiredTokenException" => Self::AccessDenied,
             "ValidationException" | "ItemCollectionSizeLimitExceededException" => Self::InvalidData,
-            "InternalServerError" | "ServiceUnavailable" => Self::Unavailable,
+            "InternalServerError" | "InternalFailure" | "ServiceUnavailable" => Self::Unavailable,
             _ => Self::Other,
         }
     }
@@ -273,6 +318,13 @@ impl StorageError {
         self
     }
 
+    /// This failure, of `kind` instead (a cancelled transaction classified by its reasons).
+    #[cfg(feature = "aws")]
+    pub(crate) fn with_kind(mut self, kind: StorageErrorKind) -> Self {
+        self.kind = kind;
+        self
+    }
+
     /// How the store failed.
     pub fn kind(&self) -> StorageErrorKind {
         self.kind
@@ -305,7 +357,7 @@ pub enum LaunchErrorKind {
     AccessDenied,
     /// Step Functions could not be reached or did not answer in time.
     Unavailable,
-    /// The local launcher recorded the start but its webhook POST failed.
+    /// The local launcher's webhook POST failed (the start is not recorded).
     Webhook,
     /// Anything else.
     Other,

@@ -114,7 +114,7 @@ pub use backend::{
     DEDUP_TABLE_ENV, EVENTS_TABLE_ENV, EventStore, PlaybookLauncher, RESULTS_TABLE_ENV, TableNames,
 };
 pub use batch::{EventBatch, MAX_NESTING, dedup_hash};
-pub use create::{DEFAULT_CONCURRENCY, EventCreator};
+pub use create::{DEFAULT_CONCURRENCY, DEFAULT_DEADLINE_MARGIN, EventCreator};
 pub use error::{
     BoxError, Error, InvalidEvent, LaunchError, LaunchErrorKind, StorageError, StorageErrorKind,
 };
