@@ -9,8 +9,9 @@
 //!
 //! Two ways to run it:
 //! - On AWS Lambda (behind API Gateway or a function URL), when started without `--local`:
-//!   tables from `SOCLESS_*_TABLE`, region from `AWS_REGION`, account from the invoked
-//!   function's ARN.
+//!   tables from `SOCLESS_*_TABLE`, region from `AWS_REGION`, account and partition from the
+//!   invoked function's ARN, and the invocation's deadline as the batch's
+//!   (`EventCreator::with_deadline`).
 //! - Locally, one alert, with the embedded store:
 //!   `cargo run -p socless-events --example tutorial_endpoint -- --local events.sqlite
 //!   --alert socless-events/examples/data/investigate_login_alert.json`
@@ -212,13 +213,25 @@ async fn run_lambda() -> Result<ExitCode, Box<dyn std::error::Error>> {
     let launcher = AwsLauncher::new(&config);
     let (auth, store, launcher) = (&auth, &store, &launcher);
     lambda_http::run(service_fn(move |request: Request| async move {
-        let function_arn = request
-            .lambda_context_ref()
+        let context = request.lambda_context_ref();
+        let function_arn = context
             .map(|context| context.invoked_function_arn.clone())
             .unwrap_or_default();
+        // The invocation's deadline: no event begins once it is near, and the answer says
+        // what was done (rather than the function being killed part-way through an event).
+        let deadline = context.and_then(|context| {
+            let left = context
+                .deadline()
+                .duration_since(std::time::SystemTime::now())
+                .unwrap_or_default();
+            std::time::Instant::now().checked_add(left)
+        });
         let (status, reply) = match StateMachineArns::from_env(&function_arn) {
             Ok(arns) => {
-                let creator = EventCreator::new(store.clone(), launcher.clone(), arns);
+                let mut creator = EventCreator::new(store.clone(), launcher.clone(), arns);
+                if let Some(deadline) = deadline {
+                    creator = creator.with_deadline(deadline);
+                }
                 handle(&creator, auth, request.headers(), request.body().as_ref()).await
             }
             Err(error) => (

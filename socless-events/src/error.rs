@@ -124,12 +124,14 @@ pub enum Error {
     /// `An error occurred (StateMachineDoesNotExist) when calling the StartExecution operation: ...`.
     #[error(transparent)]
     Launch(#[from] LaunchError),
-    /// The store failed part-way through a batch, which stopped there: no event started after
-    /// the failure, and the events in flight finished. `completed` holds every event whose
-    /// events item was written, in batch order, each with a report that says whether its
-    /// playbook started (an empty `error`) or not; an event of the batch missing from it was
-    /// not written at all (with concurrency, such gaps need not be at the end). So nothing is
-    /// lost silently.
+    /// The store failed part-way through a batch, or its deadline came
+    /// ([`Error::DeadlineReached`]), and it stopped there: no event started after the failure,
+    /// and the events in flight finished. `completed` holds every event whose events item was
+    /// written, or may have been (its report then begins `playbook not started: unknown
+    /// whether the events item was written`), in batch order, each with a report that says
+    /// whether its playbook started (an empty `error`) or not; an event of the batch missing
+    /// from it was not written at all (with concurrency, such gaps need not be at the end).
+    /// So nothing is lost silently.
     #[error("{source} ({})", progress(completed, *total))]
     Incomplete {
         /// What failed.
@@ -201,7 +203,8 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 pub enum StorageErrorKind {
     /// The store refused the request for now: DynamoDB's
     /// `ProvisionedThroughputExceededException`, `RequestLimitExceeded` or
-    /// `ThrottlingException`, after the client's retries.
+    /// `ThrottlingException`, or a transaction cancelled for throttling
+    /// (`ThrottlingError`, `ProvisionedThroughputExceeded`), after the client's retries.
     Throttled,
     /// Another connection held the SQLite database locked for longer than the busy timeout.
     Busy,
@@ -210,8 +213,9 @@ pub enum StorageErrorKind {
     MissingTable,
     /// The item an update names does not exist (an unknown execution id or investigation).
     NotFound,
-    /// Concurrent writers kept conflicting (a dedup mapping that kept changing, a cancelled
-    /// transaction, a violated constraint).
+    /// Concurrent writers kept conflicting (a dedup mapping that kept changing, a transaction
+    /// cancelled for `TransactionConflict` after the client's retries, a violated
+    /// constraint).
     Conflict,
     /// The store could not be reached or did not answer in time (connection failures,
     /// timeouts, server errors, a failed disk).
@@ -220,7 +224,8 @@ pub enum StorageErrorKind {
     /// and similar; a read-only SQLite file).
     AccessDenied,
     /// An item could not be encoded or decoded, or the store refused it as invalid
-    /// (DynamoDB's `ValidationException`; a corrupt SQLite file or item).
+    /// (DynamoDB's `ValidationException`, a transaction cancelled for `ValidationError`; a
+    /// corrupt SQLite file or item).
     InvalidData,
     /// Anything else.
     Other,
