@@ -494,6 +494,40 @@ mod tests {
         }
     }
 
+    #[cfg(feature = "aws")]
+    #[test]
+    fn cancellation_reasons() {
+        for (reasons, kind) in [
+            (&["None", "ConditionalCheckFailed"][..], None),
+            (&["ConditionalCheckFailed", "ThrottlingError"][..], None),
+            (&["None", "None"][..], None),
+            (&[][..], None),
+            (
+                &["ThrottlingError", "None"][..],
+                Some(StorageErrorKind::Throttled),
+            ),
+            (
+                &["None", "ProvisionedThroughputExceeded"][..],
+                Some(StorageErrorKind::Throttled),
+            ),
+            (
+                &["TransactionConflict", "None"][..],
+                Some(StorageErrorKind::Conflict),
+            ),
+            (
+                &["ValidationError", "ConditionalCheckFailed"][..],
+                Some(StorageErrorKind::InvalidData),
+            ),
+            (&["SomethingNew", "None"][..], Some(StorageErrorKind::Other)),
+        ] {
+            assert_eq!(
+                StorageErrorKind::from_cancellation_reasons(reasons.iter().copied()),
+                kind,
+                "{reasons:?}"
+            );
+        }
+    }
+
     #[cfg(any(feature = "aws", feature = "local"))]
     #[test]
     fn step_functions_codes() {

@@ -178,6 +178,39 @@ impl<S: EventStore> EventStore for FailOnDetail<S> {
     }
 }
 
+/// A store that fails every results item write (as unavailable) and is healthy otherwise.
+#[derive(Clone)]
+pub(crate) struct FailResults<S>(pub(crate) S);
+
+impl<S: EventStore> EventStore for FailResults<S> {
+    async fn dedup_mapping(&self, hash: &str) -> Result<Option<String>, Error> {
+        self.0.dedup_mapping(hash).await
+    }
+    async fn event(&self, id: &str) -> Result<Option<JsonObject>, Error> {
+        self.0.event(id).await
+    }
+    async fn put_original(
+        &self,
+        event: &EventItem,
+        hash: &str,
+        expected: Option<&str>,
+    ) -> Result<bool, Error> {
+        self.0.put_original(event, hash, expected).await
+    }
+    async fn put_event(&self, event: &EventItem) -> Result<(), Error> {
+        self.0.put_event(event).await
+    }
+    async fn put_results(&self, _: &ResultsItem) -> Result<(), Error> {
+        Err(down())
+    }
+    async fn record_start_failure(&self, id: &str, error: &str) -> Result<(), Error> {
+        self.0.record_start_failure(id, error).await
+    }
+    async fn release_dedup_mapping(&self, hash: &str, id: &str) -> Result<bool, Error> {
+        self.0.release_dedup_mapping(hash, id).await
+    }
+}
+
 /// A store whose events item writes take effect but whose answers are lost: each fails as
 /// unavailable after the inner store wrote it, as when DynamoDB commits and every answer is
 /// lost until the call times out. `blind`: reading an events item back fails too.
