@@ -382,20 +382,14 @@ impl<S: EventStore, L: PlaybookLauncher> EventCreator<S, L> {
     /// An original whose playbook did not start gives up its dedup mapping (only while the
     /// mapping still names it), so that the next identical alert opens a new investigation
     /// and starts a playbook instead of joining one that nothing works on. A failure to do
-    /// so is noted on the report and returned.
-    async fn release(
-        &self,
-        claim: Option<&str>,
-        id: &str,
-        report: &mut ExecutionReport,
-    ) -> Option<Error> {
-        let hash = claim?;
-        match self.store.release_dedup_mapping(hash, id).await {
-            Ok(_) => None,
-            Err(error) => {
-                report.error = format!("{}; dedup mapping not released: {error}", report.error);
-                Some(error)
-            }
+    /// so is noted on the report; it does not stop the batch (the start had failed already,
+    /// and a store that is down stops the next event anyway).
+    async fn release(&self, claim: Option<&str>, id: &str, report: &mut ExecutionReport) {
+        let Some(hash) = claim else {
+            return;
+        };
+        if let Err(error) = self.store.release_dedup_mapping(hash, id).await {
+            report.error = format!("{}; dedup mapping not released: {error}", report.error);
         }
     }
 
@@ -483,9 +477,9 @@ impl<S: EventStore, L: PlaybookLauncher> EventCreator<S, L> {
                 Some(store_error)
             }
         };
-        let not_released = self.release(claim, &id, &mut report).await;
+        self.release(claim, &id, &mut report).await;
         log_failed_start(&report);
-        (report, not_recorded.or(not_released))
+        (report, not_recorded)
     }
 }
 
