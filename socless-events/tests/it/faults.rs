@@ -9,7 +9,8 @@ use socless_events::{Error, EventCreator, EventStore, PlaybookLauncher, dedup_ha
 use crate::fixture::Fixture;
 use crate::inspect::{InspectLauncher, InspectStore};
 use crate::wrappers::{
-    DownStore, FailAfter, LoseWriteAnswers, SlowNth, THROTTLED_START, ThrottleNth, check_records,
+    DownStore, FailAfter, FailResults, LoseWriteAnswers, SlowNth, THROTTLED_START, ThrottleNth,
+    check_records,
 };
 
 /// Three events with distinct dedup values, unique to `tag`.
@@ -288,6 +289,35 @@ pub(crate) async fn an_original_whose_playbook_did_not_start_gives_up_its_mappin
         Some(second.id.as_str())
     );
     check_records(&fixture.store(), &fixture.launcher(), &resent).await;
+
+    // The same when its results item could not be written (the playbook is not started), and
+    // the batch stops there.
+    let details: Vec<Value> = (0..2)
+        .map(|i| json!({"username": format!("{tag}-results-{i}")}))
+        .collect();
+    let input = json!({
+        "event_type": "Unstarted", "playbook": "InvestigateLogin",
+        "details": details, "dedup_keys": ["username"],
+    });
+    let creator = EventCreator::new(
+        FailResults(fixture.store()),
+        fixture.launcher(),
+        fixture.arns(),
+    )
+    .with_concurrency(1);
+    let error = creator.create_events(&input).await.unwrap_err();
+    let output = error.output().unwrap();
+    assert_eq!(output.events.len(), 1, "{error}");
+    assert!(
+        output.execution_reports[0]
+            .error
+            .starts_with("playbook not started: "),
+        "{error}"
+    );
+    check_records(&fixture.store(), &fixture.launcher(), output).await;
+    for hash in hashes(&input) {
+        assert_eq!(fixture.store().dedup_mapping(&hash).await.unwrap(), None);
+    }
 }
 
 /// Issue 44, point 4: numbers DynamoDB cannot store (out of its range, or integers beyond 64
