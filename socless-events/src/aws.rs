@@ -92,12 +92,20 @@ impl AwsStore {
 
 /// A failed DynamoDB call as a [`StorageError`]: its kind from the error code (or the
 /// transport failure), its text the service's code and message, its source the SDK error.
-fn dynamo_error<E, R>(operation: &str, table: &str, error: SdkError<E, R>) -> Error
+fn dynamo_error<E>(
+    operation: &str,
+    table: &str,
+    error: SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>,
+) -> Error
 where
     E: std::error::Error + ProvideErrorMetadata + Send + Sync + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
 {
-    let kind = if is_transport_failure(&error) {
+    // A server error (5xx) with a code we do not know is still the service failing, not the
+    // request: the write may have happened.
+    let server_error = error
+        .raw_response()
+        .is_some_and(|response| response.status().is_server_error());
+    let kind = if is_transport_failure(&error) || server_error {
         StorageErrorKind::Unavailable
     } else {
         error.code().map_or(

@@ -56,6 +56,12 @@ impl Drop for Throttler {
 }
 
 async fn throttler(type_name: &'static str) -> Throttler {
+    failing_server("400 Bad Request", type_name).await
+}
+
+/// An HTTP server on 127.0.0.1 answering every request with `status` and the AWS error
+/// `type_name`; it counts the requests.
+async fn failing_server(status: &'static str, type_name: &'static str) -> Throttler {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let requests = Arc::new(AtomicUsize::new(0));
@@ -69,7 +75,7 @@ async fn throttler(type_name: &'static str) -> Throttler {
                     counter.fetch_add(1, Ordering::SeqCst);
                     let body = format!(r#"{{"__type":"{type_name}","message":"Rate exceeded"}}"#);
                     let response = format!(
-                        "HTTP/1.1 400 Bad Request\r\ncontent-type: application/x-amz-json-1.0\r\ncontent-length: {}\r\n\r\n{body}",
+                        "HTTP/1.1 {status}\r\ncontent-type: application/x-amz-json-1.0\r\ncontent-length: {}\r\n\r\n{body}",
                         body.len()
                     );
                     if stream
@@ -440,4 +446,20 @@ async fn an_undecodable_attribute_does_not_fail_deduplication_on_moto() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_undecodable_attribute_does_not_fail_deduplication_on_the_stand_in() {
     an_undecodable_attribute_does_not_fail_deduplication(AwsFixture::stand_in().await).await;
+}
+
+/// Issue 44, point 1: a server error with a code the crate does not know (a 5xx: the write may
+/// have happened) is `Unavailable`, the kind whose writes are read back, not `Other`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_error_with_an_unknown_code_is_unavailable() {
+    let server = failing_server("500 Internal Server Error", "SomethingBroke").await;
+    let tables = TableNames::new("events", "dedup", "results");
+    let store = AwsStore::with_policy(&moto_config(&server.url), tables, &policy());
+    let error = store.dedup_mapping("abc").await.unwrap_err();
+    assert_eq!(
+        error.storage_kind(),
+        Some(StorageErrorKind::Unavailable),
+        "{error}"
+    );
+    assert_eq!(server.requests.load(Ordering::SeqCst), ATTEMPTS as usize);
 }
