@@ -23,7 +23,7 @@
 //!
 //! | feature | what it brings | default |
 //! |---|---|---|
-//! | `aws` | [`AwsStore`] (DynamoDB), [`AwsLauncher`] (Step Functions), [`AwsClientPolicy`] and its `DEFAULT_*` settings; the AWS SDK (`aws-config`, `aws-sdk-dynamodb`, `aws-sdk-sfn`) | yes |
+//! | `aws` | [`AwsStore`] (DynamoDB), [`AwsLauncher`] (Step Functions), [`AwsClientPolicy`] and its `DEFAULT_*` settings; the AWS SDK (`aws-config`, `aws-sdk-dynamodb`, `aws-sdk-sfn`) and Tokio's timer (the SDK's runtime already) | yes |
 //! | `local` | [`LocalStore`], [`LocalLauncher`] (with its webhook), [`LocalExecution`]; `rusqlite` (bundled SQLite), `reqwest` | yes |
 //! | `cli` | the `socless-create-events` binary; `clap`, and enables `aws` and `local` | yes |
 //!
