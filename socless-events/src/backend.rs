@@ -110,6 +110,11 @@ pub trait EventStore: Send + Sync {
     ///
     /// The default removes nothing (returns `false`): such an original then keeps its mapping,
     /// as in socless_python. [`AwsStore`] and [`LocalStore`] remove it.
+    ///
+    #[cfg_attr(feature = "aws", doc = "[`AwsStore`]: crate::AwsStore")]
+    #[cfg_attr(not(feature = "aws"), doc = "[`AwsStore`]: crate#features")]
+    #[cfg_attr(feature = "local", doc = "[`LocalStore`]: crate::LocalStore")]
+    #[cfg_attr(not(feature = "local"), doc = "[`LocalStore`]: crate#features")]
     fn release_dedup_mapping(
         &self,
         dedup_hash: &str,
