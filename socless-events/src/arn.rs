@@ -8,7 +8,7 @@ pub const REGION_ENV: &str = "AWS_REGION";
 /// Where playbooks live: partition, region and account of their state machines.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StateMachineArns {
-    partition: &'static str,
+    partition: String,
     region: String,
     account_id: String,
 }
@@ -25,19 +25,24 @@ impl StateMachineArns {
             return Err(Error::Config(format!("invalid account id {account_id:?}")));
         }
         Ok(Self {
-            partition: partition_for_region(&region),
+            partition: partition_for_region(&region).to_owned(),
             region,
             account_id,
         })
     }
 
-    /// Playbooks in `region` of the account that owns the Lambda function `function_arn`
-    /// (the invoking function's ARN, as in the Lambda context).
+    /// Playbooks in `region` of the account and partition that own the Lambda function
+    /// `function_arn` (the invoking function's ARN, as in the Lambda context). The partition
+    /// is the function's, so partitions no region table knows (`aws-eusc`, ...) work too.
     pub fn from_function_arn(region: impl Into<String>, function_arn: &str) -> Result<Self, Error> {
         let parts: Vec<&str> = function_arn.split(':').collect();
         match parts.as_slice() {
-            ["arn", _, "lambda", _, account, "function", name, ..] if !name.is_empty() => {
-                Self::new(region, *account)
+            ["arn", partition, "lambda", _, account, "function", name, ..]
+                if !name.is_empty() && is_partition(partition) =>
+            {
+                let mut arns = Self::new(region, *account)?;
+                arns.partition = (*partition).to_owned();
+                Ok(arns)
             }
             _ => Err(Error::Config(format!(
                 "not a Lambda function ARN: {function_arn:?}"
@@ -62,7 +67,7 @@ impl StateMachineArns {
 
     /// The partition (`aws`, `aws-cn`, `aws-us-gov`, ...).
     pub fn partition(&self) -> &str {
-        self.partition
+        &self.partition
     }
 
     /// The region.
@@ -76,7 +81,21 @@ impl StateMachineArns {
     }
 }
 
-/// The AWS partition a region belongs to.
+/// Whether `text` can be an ARN's partition: `aws`, or `aws-` and lowercase letters, digits
+/// and hyphens.
+fn is_partition(text: &str) -> bool {
+    text == "aws"
+        || text.strip_prefix("aws-").is_some_and(|rest| {
+            !rest.is_empty()
+                && rest
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        })
+}
+
+/// The AWS partition a region belongs to (by its prefix; unknown regions are in `aws`).
+/// [`StateMachineArns::from_function_arn`] takes the partition from the function's ARN
+/// instead, which is always right.
 pub fn partition_for_region(region: &str) -> &'static str {
     const PREFIXES: [(&str, &str); 6] = [
         ("cn-", "aws-cn"),
@@ -149,6 +168,21 @@ mod tests {
             arns.arn("ParamsToStateMachineTester"),
             "arn:aws:states:us-east-1:123456789012:stateMachine:ParamsToStateMachineTester"
         );
+        let sovereign = StateMachineArns::from_function_arn(
+            "eusc-de-east-1",
+            "arn:aws-eusc:lambda:eusc-de-east-1:123456789012:function:endpoint",
+        )
+        .unwrap();
+        assert_eq!(
+            sovereign.arn("Pb"),
+            "arn:aws-eusc:states:eusc-de-east-1:123456789012:stateMachine:Pb"
+        );
+        let china = StateMachineArns::from_function_arn(
+            "cn-north-1",
+            "arn:aws-cn:lambda:cn-north-1:123456789012:function:f",
+        )
+        .unwrap();
+        assert_eq!(china.partition(), "aws-cn");
         let aliased = "arn:aws:lambda:us-east-1:210987654321:function:f:live";
         let arns = StateMachineArns::from_function_arn("us-east-1", aliased).unwrap();
         assert_eq!(arns.account_id(), "210987654321");
@@ -161,6 +195,8 @@ mod tests {
             "arn:aws:lambda",
             "arn:aws:s3:us-east-1:1:function:f",
             "arn:aws:lambda:r::function:f",
+            "arn:gcp:lambda:r:1:function:f",
+            "arn:aws-:lambda:r:1:function:f",
         ] {
             assert!(
                 StateMachineArns::from_function_arn("us-east-1", arn).is_err(),

@@ -10,7 +10,8 @@ use subtle::ConstantTimeEq;
 
 use crate::error::Error;
 
-/// A shared secret token expected in the `Authorization` header, as `Bearer <token>` or bare.
+/// A shared secret token expected in the `Authorization` header, as `Bearer <token>` (the
+/// scheme in any case) or bare.
 #[derive(Clone)]
 pub struct SharedToken {
     digest: [u8; 32],
@@ -37,7 +38,7 @@ impl SharedToken {
     /// takes the same time whatever the length or content of the presented token.
     pub fn verify(&self, authorization: Option<&str>) -> Result<(), Error> {
         let presented = authorization
-            .map(|value| value.strip_prefix("Bearer ").unwrap_or(value))
+            .map(|value| strip_bearer(value).unwrap_or(value))
             .ok_or(Error::Unauthenticated("missing Authorization header"))?;
         if digest_matches(&self.digest, presented.as_bytes()) {
             Ok(())
@@ -45,6 +46,14 @@ impl SharedToken {
             Err(Error::Unauthenticated("wrong token"))
         }
     }
+}
+
+/// The credentials of `Bearer <token>`, the scheme matched case-insensitively (RFC 7235).
+fn strip_bearer(value: &str) -> Option<&str> {
+    let (scheme, credentials) = (value.get(..7)?, value.get(7..)?);
+    scheme
+        .eq_ignore_ascii_case("bearer ")
+        .then_some(credentials)
 }
 
 /// Whether SHA-256(`presented`) equals `expected`, compared with `subtle`'s constant-time
@@ -58,6 +67,11 @@ fn digest_matches(expected: &[u8; 32], presented: &[u8]) -> bool {
 /// Verifies requests signed with the Slack `v0` scheme: the header `X-Slack-Signature` is
 /// `v0=` + hex(HMAC-SHA256(secret, "v0:" + timestamp + ":" + body)), and
 /// `X-Slack-Request-Timestamp` (Unix seconds) must be within the window of now.
+///
+/// The window is the only protection against replays: a signed request captured and sent
+/// again within it (five minutes by default) verifies again, and creates its events again.
+/// An endpoint that must refuse replays keeps the signatures it accepted for the window and
+/// refuses one seen before; the verifier keeps no state.
 ///
 /// ```
 /// use socless_events::auth::SlackV0Verifier;
@@ -313,6 +327,10 @@ mod tests {
         check_token(Some("s3cret-token"), true);
         check_token(Some("Bearer s3cret-token"), true);
         check_token(Some("Bearer s3cret-toke"), false);
+        check_token(Some("bearer s3cret-token"), true);
+        check_token(Some("BEARER s3cret-token"), true);
+        check_token(Some("bEaReR s3cret-token"), true);
+        check_token(Some("Bearers3cret-token"), false);
         check_token(Some("s3cret-token "), false);
         check_token(Some(""), false);
         check_token(None, false);

@@ -21,6 +21,8 @@ use crate::policy::AwsClientPolicy;
 pub struct AwsStore {
     client: aws_sdk_dynamodb::Client,
     tables: TableNames,
+    /// The policy's retry settings, for the cancelled transactions the SDK does not retry.
+    retry: aws_config::retry::RetryConfig,
 }
 
 impl AwsStore {
@@ -45,6 +47,7 @@ impl AwsStore {
         Self {
             client: aws_sdk_dynamodb::Client::from_conf(config),
             tables,
+            retry: policy.retry().clone(),
         }
     }
 
@@ -89,12 +92,20 @@ impl AwsStore {
 
 /// A failed DynamoDB call as a [`StorageError`]: its kind from the error code (or the
 /// transport failure), its text the service's code and message, its source the SDK error.
-fn dynamo_error<E, R>(operation: &str, table: &str, error: SdkError<E, R>) -> Error
+fn dynamo_error<E>(
+    operation: &str,
+    table: &str,
+    error: SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>,
+) -> Error
 where
     E: std::error::Error + ProvideErrorMetadata + Send + Sync + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
 {
-    let kind = if is_transport_failure(&error) {
+    // A server error (5xx) with a code we do not know is still the service failing, not the
+    // request: the write may have happened.
+    let server_error = error
+        .raw_response()
+        .is_some_and(|response| response.status().is_server_error());
+    let kind = if is_transport_failure(&error) || server_error {
         StorageErrorKind::Unavailable
     } else {
         error.code().map_or(
@@ -180,21 +191,93 @@ impl EventStore for AwsStore {
                 .expression_attribute_values(":previous", AttributeValue::S(previous.to_owned())),
         };
         let mapping_put = mapping_put.build().map_err(|e| build_error("dedup", e))?;
+        // The SDK retries throttling and transport failures of the call, but not a cancelled
+        // transaction, whatever the reason: throttled parts and conflicts with another
+        // transaction are retried here, with the policy's attempts and backoff.
+        let mut attempt = 1;
+        loop {
+            let result = self
+                .client
+                .transact_write_items()
+                .transact_items(TransactWriteItem::builder().put(event_put.clone()).build())
+                .transact_items(
+                    TransactWriteItem::builder()
+                        .put(mapping_put.clone())
+                        .build(),
+                )
+                .send()
+                .await;
+            let error = match result {
+                Ok(_) => return Ok(true),
+                Err(error) => error,
+            };
+            let kind = match cancellation_kind(&error) {
+                Some(None) => return Ok(false),
+                Some(Some(kind)) => kind,
+                None => {
+                    return Err(dynamo_error(
+                        "TransactWriteItems",
+                        &self.tables.dedup,
+                        error,
+                    ));
+                }
+            };
+            let retried = matches!(
+                kind,
+                StorageErrorKind::Throttled | StorageErrorKind::Conflict
+            );
+            if !retried || attempt >= self.retry.max_attempts() {
+                let error = dynamo_error("TransactWriteItems", &self.tables.dedup, error);
+                return Err(match error {
+                    Error::Storage(storage) => Error::Storage(storage.with_kind(kind)),
+                    other => other,
+                });
+            }
+            tokio::time::sleep(backoff(&self.retry, attempt)).await;
+            attempt += 1;
+        }
+    }
+
+    async fn investigation(&self, id: &str) -> Result<Option<JsonObject>, Error> {
+        let table = &self.tables.events;
+        let output = self
+            .client
+            .get_item()
+            .table_name(table)
+            .key("id", AttributeValue::S(id.to_owned()))
+            .projection_expression("status_, investigation_id")
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| dynamo_error("GetItem", table, e))?;
+        output.item.map(|item| object_from_item(&item)).transpose()
+    }
+
+    async fn release_dedup_mapping(
+        &self,
+        dedup_hash: &str,
+        investigation_id: &str,
+    ) -> Result<bool, Error> {
+        let table = &self.tables.dedup;
         let result = self
             .client
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().put(event_put).build())
-            .transact_items(TransactWriteItem::builder().put(mapping_put).build())
+            .delete_item()
+            .table_name(table)
+            .key("dedup_hash", AttributeValue::S(dedup_hash.to_owned()))
+            .condition_expression("current_investigation_id = :id")
+            .expression_attribute_values(":id", AttributeValue::S(investigation_id.to_owned()))
             .send()
             .await;
         match result {
             Ok(_) => Ok(true),
-            Err(error) if lost_the_race(&error) => Ok(false),
-            Err(error) => Err(dynamo_error(
-                "TransactWriteItems",
-                &self.tables.dedup,
-                error,
-            )),
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(error) => Err(dynamo_error("DeleteItem", table, error)),
         }
     }
 
@@ -295,26 +378,36 @@ fn is_conditional_check_failure(
         .is_some_and(|e| e.is_conditional_check_failed_exception())
 }
 
-/// Whether a transaction was cancelled only because another writer got there first.
-fn lost_the_race(
+/// For a cancelled transaction, what its cancellation reasons say
+/// ([`StorageErrorKind::from_cancellation_reasons`]: `None` when another writer got there
+/// first); `None` for any other failure.
+fn cancellation_kind(
     error: &aws_sdk_dynamodb::error::SdkError<
         aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError,
         aws_sdk_dynamodb::config::http::HttpResponse,
     >,
-) -> bool {
+) -> Option<Option<StorageErrorKind>> {
     let Some(aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(cancelled)) =
         error.as_service_error()
     else {
-        return false;
+        return None;
     };
-    let reasons = cancelled.cancellation_reasons();
-    // Without reasons (some servers omit them) a cancelled conditional write is still a lost race.
-    reasons.iter().all(|reason| {
-        matches!(
-            reason.code(),
-            None | Some("None" | "ConditionalCheckFailed" | "TransactionConflict")
-        )
-    })
+    // Without reasons (some servers omit them) a cancelled conditional write is a lost race.
+    let reasons = cancelled
+        .cancellation_reasons()
+        .iter()
+        .map(|reason| reason.code().unwrap_or("None"));
+    Some(StorageErrorKind::from_cancellation_reasons(reasons))
+}
+
+/// The backoff before retry `attempt` (from 1): the policy's initial backoff doubled per
+/// retry, at most its maximum.
+fn backoff(retry: &aws_config::retry::RetryConfig, attempt: u32) -> std::time::Duration {
+    let factor = 2_u32.saturating_pow(attempt.saturating_sub(1));
+    retry
+        .initial_backoff()
+        .saturating_mul(factor)
+        .min(retry.max_backoff())
 }
 
 /// A serialisable record as a DynamoDB item.
@@ -433,6 +526,22 @@ impl PlaybookLauncher for AwsLauncher {
             (Some(code), Some(message)) => start_execution_error(code, message),
             _ => sfn_transport_error("StartExecution", &error),
         };
+        // The start may have happened: an answer lost after the execution started (the SDK's
+        // retry then meets `ExecutionAlreadyExists` once the execution has finished), or no
+        // answer at all. An execution of this name with this input is the one we started.
+        if matches!(
+            launch_error.kind(),
+            LaunchErrorKind::ExecutionAlreadyExists | LaunchErrorKind::Unavailable
+        ) && let Ok(Some(started)) = self.execution_input(state_machine_arn, name).await
+            && serde_json::from_str::<Value>(input).is_ok_and(|sent| sent == started)
+        {
+            tracing::warn!(
+                execution = name,
+                error = %launch_error,
+                "StartExecution failed, but the execution exists with this input: started"
+            );
+            return Ok(());
+        }
         Err(launch_error.with_source(error).into())
     }
 }

@@ -81,6 +81,18 @@ pub trait EventStore: Send + Sync {
     /// The events table item with key `id`, as JSON.
     fn event(&self, id: &str) -> impl Future<Output = Result<Option<JsonObject>, Error>> + Send;
 
+    /// The `status_` and `investigation_id` of the events table item with key `id` (other
+    /// attributes may be left out): what deduplication reads of an original. The default
+    /// reads the whole item with [`EventStore::event`]; a store that can read just those two
+    /// attributes should, so an attribute it cannot decode (written by other software) does
+    /// not fail every alert with that dedup hash.
+    fn investigation(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<JsonObject>, Error>> + Send {
+        self.event(id)
+    }
+
     /// Atomically writes an original event and maps `dedup_hash` to its investigation, but only
     /// if the mapping is still `expected` (`None`: no mapping yet). Returns `false`, writing
     /// nothing, when another writer changed the mapping first.
@@ -90,6 +102,27 @@ pub trait EventStore: Send + Sync {
         dedup_hash: &str,
         expected: Option<&str>,
     ) -> impl Future<Output = Result<bool, Error>> + Send;
+
+    /// Removes the dedup mapping of `dedup_hash`, but only if it still maps to
+    /// `investigation_id`; returns whether it did. Called for an original whose playbook did
+    /// not start, so the next identical alert opens a new investigation (and starts a
+    /// playbook) rather than joining one that nothing works on.
+    ///
+    /// The default removes nothing (returns `false`): such an original then keeps its mapping,
+    /// as in socless_python. [`AwsStore`] and [`LocalStore`] remove it.
+    ///
+    #[cfg_attr(feature = "aws", doc = "[`AwsStore`]: crate::AwsStore")]
+    #[cfg_attr(not(feature = "aws"), doc = "[`AwsStore`]: crate#features")]
+    #[cfg_attr(feature = "local", doc = "[`LocalStore`]: crate::LocalStore")]
+    #[cfg_attr(not(feature = "local"), doc = "[`LocalStore`]: crate#features")]
+    fn release_dedup_mapping(
+        &self,
+        dedup_hash: &str,
+        investigation_id: &str,
+    ) -> impl Future<Output = Result<bool, Error>> + Send {
+        let _ = (dedup_hash, investigation_id);
+        async { Ok(false) }
+    }
 
     /// Writes an events table item without touching dedup mappings.
     fn put_event(&self, event: &EventItem) -> impl Future<Output = Result<(), Error>> + Send;

@@ -178,13 +178,20 @@ impl Shared<'_> {
     }
 }
 
-/// Fails if `value` nests deeper than [`MAX_NESTING`], walking it with a heap stack.
+/// Fails if `value` nests deeper than [`MAX_NESTING`] or holds a number DynamoDB cannot
+/// store exactly ([`is_storable_number`]), walking it with a heap stack.
 fn check_depth(field: &'static str, value: Option<&Value>) -> Result<(), InvalidEvent> {
     let mut pending: Vec<(&Value, usize)> = value.into_iter().map(|v| (v, 0)).collect();
     while let Some((value, depth)) = pending.pop() {
         let children: Box<dyn Iterator<Item = &Value>> = match value {
             Value::Array(list) => Box::new(list.iter()),
             Value::Object(map) => Box::new(map.values()),
+            Value::Number(number) if !is_storable_number(number) => {
+                return Err(InvalidEvent::Number {
+                    field,
+                    number: number.to_string(),
+                });
+            }
             _ => continue,
         };
         if depth == MAX_NESTING {
@@ -196,6 +203,55 @@ fn check_depth(field: &'static str, value: Option<&Value>) -> Result<(), Invalid
         pending.extend(children.map(|child| (child, depth + 1)));
     }
     Ok(())
+}
+
+/// Whether DynamoDB stores `number` exactly, as both backends then hold the same value:
+/// DynamoDB keeps 38 significant digits and magnitudes from 1e-130 to under 1e126. Every
+/// 64-bit integer fits. A float fits within that range, except from 2^53 on: there it may be
+/// an integer that JSON parsing already rounded (`123456789012345678901` parses as the
+/// float `1.2345678901234567e+20`), which must not be stored as if it were the value sent.
+fn is_storable_number(number: &serde_json::Number) -> bool {
+    /// 2^53: from here on, not every integer has an `f64`.
+    const EXACT_INTEGERS: f64 = 9_007_199_254_740_992.0;
+    if number
+        .as_f64()
+        .is_some_and(|float| number.is_f64() && float.abs() >= EXACT_INTEGERS)
+    {
+        return false;
+    }
+    // Judged on the text that is stored (a float's shortest decimal form), as DynamoDB does.
+    fits_dynamodb(&number.to_string())
+}
+
+/// Whether the decimal `text` (`-1.25e-7`, `34.7725`, `1e300`) has at most 38 significant
+/// digits and is zero or has a magnitude from 1e-130 to under 1e126.
+fn fits_dynamodb(text: &str) -> bool {
+    let unsigned = text.strip_prefix('-').unwrap_or(text);
+    let (mantissa, exponent) = match unsigned.split_once(['e', 'E']) {
+        Some((mantissa, exponent)) => match exponent.parse::<i64>() {
+            Ok(exponent) => (mantissa, exponent),
+            Err(_) => return false,
+        },
+        None => (unsigned, 0),
+    };
+    let (integer, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let digits: Vec<u8> = integer.bytes().chain(fraction.bytes()).collect();
+    if !digits.iter().all(u8::is_ascii_digit) {
+        return false;
+    }
+    let Some(first) = digits.iter().position(|&d| d != b'0') else {
+        return true;
+    };
+    let last = digits.iter().rposition(|&d| d != b'0').unwrap_or(first);
+    // The power of ten of the first significant digit.
+    let Ok(leading) = i64::try_from(integer.len()) else {
+        return false;
+    };
+    let Ok(first_at) = i64::try_from(first) else {
+        return false;
+    };
+    let magnitude = leading - 1 - first_at + exponent;
+    last - first < 38 && (-130..=125).contains(&magnitude)
 }
 
 /// Fails if the playbook input of `event` could exceed [`MAX_PLAYBOOK_INPUT_BYTES`]: it sizes
@@ -306,7 +362,17 @@ pub(crate) fn is_valid_created_at(text: &str) -> bool {
     else {
         return false;
     };
-    (1..=6).contains(&fraction.len())
+    // Exactly `YYYY-MM-DDTHH:MM:SS` as Python's `%Y-%m-%dT%H:%M:%S` reads it: `time` alone
+    // would also take signed or longer years (`+2021`, `-0001`).
+    let shape_ok = date_time.len() == 19
+        && date_time.bytes().enumerate().all(|(i, b)| match i {
+            4 | 7 => b == b'-',
+            10 => b == b'T',
+            13 | 16 => b == b':',
+            _ => b.is_ascii_digit(),
+        });
+    shape_ok
+        && (1..=6).contains(&fraction.len())
         && fraction.bytes().all(|b| b.is_ascii_digit())
         && time::PrimitiveDateTime::parse(date_time, DATE_TIME).is_ok()
 }
@@ -396,6 +462,11 @@ mod tests {
         check_created_at("2021-03-30T24:00:00.0Z", false);
         check_created_at("2021-03-30 18:00:00.0Z", false);
         check_created_at("2021-03-30T18:00:00.1a2Z", false);
+        check_created_at("+2021-03-30T18:00:00.0Z", false);
+        check_created_at("-0001-03-30T18:00:00.0Z", false);
+        check_created_at("+02021-03-30T18:00:00.0Z", false);
+        check_created_at("12021-03-30T18:00:00.0Z", false);
+        check_created_at("0001-01-01T00:00:00.0Z", true);
     }
 
     #[test]
@@ -665,6 +736,77 @@ mod tests {
         check_deep_error(
             with("data_types", nested(10_000)),
             "Error: Supplied 'data_types' is nested deeper than 29 levels",
+        );
+    }
+
+    #[test]
+    fn dynamodb_number_rules() {
+        for text in [
+            "0", "0.0", "-0", "1e-130", "9.99e125", "1.5", "-2.5e-7", "100", "0.001e3",
+        ] {
+            assert!(fits_dynamodb(text), "{text}");
+        }
+        assert!(fits_dynamodb(&format!("1{}", "0".repeat(125))));
+        assert!(fits_dynamodb(&format!("0.{}1", "0".repeat(129))));
+        assert!(fits_dynamodb(&"9".repeat(38)));
+        for text in [
+            "1e126",
+            "9.9e-131",
+            "1e300",
+            "-1e-200",
+            "0.01e-129",
+            "1x",
+            "1e",
+        ] {
+            assert!(!fits_dynamodb(text), "{text}");
+        }
+        assert!(!fits_dynamodb(&format!("1{}", "0".repeat(126))));
+        assert!(!fits_dynamodb(&format!("0.{}1", "0".repeat(130))));
+        assert!(!fits_dynamodb(&format!("1.{}1", "0".repeat(37))));
+    }
+
+    #[test]
+    fn numbers_dynamodb_cannot_store_exactly_are_refused() {
+        for number in [
+            "0",
+            "-0.0",
+            "1.5e-130",
+            "-1e-129",
+            "0.1",
+            "34.7725",
+            "9007199254740991.0",
+            "18446744073709551615",
+            "-9223372036854775808",
+            "1.5e15",
+        ] {
+            let value: Value = serde_json::from_str(number).unwrap();
+            let input = with("details", json!([{"username": "u", "n": value}]));
+            assert!(EventBatch::from_json(&input).is_ok(), "{number}");
+        }
+        for (number, shown) in [
+            ("1e300", "1e+300"),
+            ("-1e126", "-1e+126"),
+            ("1e-200", "1e-200"),
+            ("9.9e-131", "9.9e-131"),
+            ("123456789012345678901", "1.2345678901234567e+20"),
+            ("9007199254740992.0", "9007199254740992.0"),
+        ] {
+            let value: Value = serde_json::from_str(number).unwrap();
+            let input = with(
+                "details",
+                json!([{"username": "u"}, {"username": "v", "x": [value]}]),
+            );
+            check_error(
+                input,
+                &format!(
+                    "Error: Supplied 'details' holds the number {shown}, which DynamoDB cannot store exactly (magnitudes from 1e-130 to under 1e126; integers beyond 64 bits only as strings)"
+                ),
+            );
+        }
+        let value: Value = serde_json::from_str("1e300").unwrap();
+        check_error(
+            with("event_meta", json!({"score": value})),
+            "Error: Supplied 'event_meta' holds the number 1e+300, which DynamoDB cannot store exactly (magnitudes from 1e-130 to under 1e126; integers beyond 64 bits only as strings)",
         );
     }
 

@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use futures::StreamExt as _;
 use futures::channel::oneshot;
@@ -24,6 +25,10 @@ const DEDUP_ATTEMPTS: usize = 8;
 /// ([`EventCreator::with_concurrency`]).
 pub const DEFAULT_CONCURRENCY: usize = 16;
 
+/// With a deadline ([`EventCreator::with_deadline`]), no event begins once less than this
+/// remains, unless [`EventCreator::with_deadline_margin`] says otherwise.
+pub const DEFAULT_DEADLINE_MARGIN: Duration = Duration::from_secs(1);
+
 /// Creates Socless events: validates, deduplicates, stores and starts playbooks.
 #[derive(Debug, Clone)]
 pub struct EventCreator<S, L> {
@@ -31,6 +36,8 @@ pub struct EventCreator<S, L> {
     launcher: L,
     arns: StateMachineArns,
     concurrency: usize,
+    deadline: Option<Instant>,
+    deadline_margin: Duration,
 }
 
 impl<S: EventStore, L: PlaybookLauncher> EventCreator<S, L> {
@@ -41,7 +48,49 @@ impl<S: EventStore, L: PlaybookLauncher> EventCreator<S, L> {
             launcher,
             arns,
             concurrency: DEFAULT_CONCURRENCY,
+            deadline: None,
+            deadline_margin: DEFAULT_DEADLINE_MARGIN,
         }
+    }
+
+    /// Finish batches by `deadline` (e.g. a Lambda invocation's deadline, from its context):
+    /// once less than the [margin](Self::with_deadline_margin) remains, no further event of
+    /// the batch begins, the events in flight finish, and the batch answers
+    /// [`Error::Incomplete`] with [`Error::DeadlineReached`] as its source, carrying every
+    /// event written and its report. An event not begun was not written: re-sending the
+    /// alert later is safe for it. Without a deadline (the default), a batch runs to its end.
+    ///
+    /// The deadline is checked before each event begins; calls already made are bounded by
+    /// the backend's own timeouts (e.g. [`AwsClientPolicy`]), so a margin of one event's
+    /// calls at those timeouts makes sure the invocation is not killed part-way through an
+    /// event.
+    ///
+    #[cfg_attr(feature = "aws", doc = "[`AwsClientPolicy`]: crate::AwsClientPolicy")]
+    #[cfg_attr(not(feature = "aws"), doc = "[`AwsClientPolicy`]: crate#features")]
+    #[must_use]
+    pub fn with_deadline(mut self, deadline: Instant) -> Self {
+        self.deadline = Some(deadline);
+        self
+    }
+
+    /// No event begins once less than `margin` remains before the deadline. Default
+    /// [`DEFAULT_DEADLINE_MARGIN`].
+    #[must_use]
+    pub fn with_deadline_margin(mut self, margin: Duration) -> Self {
+        self.deadline_margin = margin;
+        self
+    }
+
+    /// The deadline, if any ([`EventCreator::with_deadline`]).
+    pub fn deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
+
+    /// Whether an event may still begin.
+    fn has_time(&self) -> bool {
+        self.deadline.is_none_or(|deadline| {
+            deadline.saturating_duration_since(Instant::now()) > self.deadline_margin
+        })
     }
 
     /// At most `concurrency` events of a batch in flight (at least 1; 1 is the sequential
@@ -88,10 +137,11 @@ impl<S: EventStore, L: PlaybookLauncher> EventCreator<S, L> {
     /// The output keeps the batch's order.
     ///
     /// Failed starts are reported in [`Error::PlaybooksFailed`], which still carries every
-    /// event and report. On a storage failure no event starts after it; the events in flight
-    /// finish, and [`Error::Incomplete`] carries every event whose events item was written
-    /// (with its report), in batch order, and the failure (the first in batch order when
-    /// several events failed at once). An event missing from it was not written.
+    /// event and report. On a storage failure (or at the [deadline](Self::with_deadline)) no
+    /// event starts after it; the events in flight finish, and [`Error::Incomplete`] carries
+    /// every event whose events item was written, or may have been (with its report), in
+    /// batch order, and the failure (the first in batch order when several events failed at
+    /// once). An event missing from it was not written.
     pub async fn create_batch(&self, batch: &EventBatch) -> Result<CreateEventsOutput, Error> {
         let arn = self.arns.arn(batch.playbook());
         let total = batch.len();
@@ -117,7 +167,9 @@ impl<S: EventStore, L: PlaybookLauncher> EventCreator<S, L> {
             }
         }
         let stop = AtomicBool::new(false);
-        let (stop, arn, events) = (&stop, arn.as_str(), batch.events());
+        let out_of_time = AtomicBool::new(false);
+        let (stop, out_of_time) = (&stop, &out_of_time);
+        let (arn, events) = (arn.as_str(), batch.events());
         // Owned items, indices into the batch: closures over borrowed items trip the
         // compiler's higher-ranked lifetime inference when the caller needs a `Send` future.
         let items: Vec<_> = waits.into_iter().zip(signals).enumerate().collect();
@@ -127,6 +179,11 @@ impl<S: EventStore, L: PlaybookLauncher> EventCreator<S, L> {
                 let _ = previous.await;
             }
             if stop.load(Ordering::Acquire) {
+                return None;
+            }
+            if !self.has_time() {
+                out_of_time.store(true, Ordering::Release);
+                stop.store(true, Ordering::Release);
                 return None;
             }
             let result = self.create_one(&events[i], hashes[i].as_deref(), arn).await;
@@ -172,6 +229,9 @@ impl<S: EventStore, L: PlaybookLauncher> EventCreator<S, L> {
                 }
             }
         }
+        if failure.is_none() && out_of_time.load(Ordering::Acquire) {
+            failure = Some(Error::DeadlineReached);
+        }
         if let Some(source) = failure {
             return Err(incomplete(source, total, output));
         }
@@ -191,8 +251,8 @@ impl<S: EventStore, L: PlaybookLauncher> EventCreator<S, L> {
     }
 
     /// Records one event and starts its playbook. `Err` means its events item was not written
-    /// (the batch stops there); once it is written, the event is always returned, with a
-    /// report that says whether its playbook started.
+    /// (the batch stops there); once it is written, or may have been, the event is always
+    /// returned, with a report that says whether its playbook started.
     async fn create_one(
         &self,
         event: &InitialEvent,
@@ -201,7 +261,10 @@ impl<S: EventStore, L: PlaybookLauncher> EventCreator<S, L> {
     ) -> Result<Recorded, Error> {
         let id = Uuid::new_v4().to_string();
         let execution_id = Uuid::new_v4().to_string();
-        let item = self.store_event(event, hash, id).await?;
+        let (item, unknown) = match self.store_event(event, hash, id).await? {
+            Written::Yes(item) => (item, None),
+            Written::Unknown(item, error) => (item, Some(error)),
+        };
         let metadata = EventMetadata {
             id: item.id.clone(),
             investigation_id: item.investigation_id.clone(),
@@ -209,10 +272,21 @@ impl<S: EventStore, L: PlaybookLauncher> EventCreator<S, L> {
             status_: item.status_,
             is_duplicate: item.is_duplicate,
         };
-        let (report, storage_failure) = self.start_playbook(item, execution_id, arn).await;
+        // An original holds its hash's dedup mapping; it gives it up if no playbook starts.
+        let claim = hash.filter(|_| !item.is_duplicate);
         let created = CreatedEvent {
             event: event.clone(),
             metadata,
+        };
+        let (report, storage_failure) = match unknown {
+            None => self.start_playbook(item, claim, execution_id, arn).await,
+            Some(error) => {
+                let mut report = report_for(&item, execution_id, arn);
+                report.error = format!("{UNKNOWN_WRITE}{error}");
+                self.release(claim, &item.id, &mut report).await;
+                log_failed_start(&report);
+                (report, Some(error))
+            }
         };
         Ok(Recorded {
             created,
@@ -222,34 +296,41 @@ impl<S: EventStore, L: PlaybookLauncher> EventCreator<S, L> {
     }
 
     /// Deduplicates and writes the events item (and, for an original, its dedup mapping).
+    /// `Err`: not written.
     async fn store_event(
         &self,
         event: &InitialEvent,
         hash: Option<&str>,
         id: String,
-    ) -> Result<EventItem, Error> {
+    ) -> Result<Written, Error> {
         let item = EventItem::original(event, id);
         let Some(hash) = hash else {
-            self.store.put_event(&item).await?;
-            return Ok(item);
+            let result = self.store.put_event(&item).await;
+            return self.settle(item, result).await;
         };
-        for _ in 0..DEDUP_ATTEMPTS {
+        for attempt in 0..DEDUP_ATTEMPTS {
             let mapping = self.store.dedup_mapping(hash).await?;
+            if attempt > 0 && mapping.as_deref() == Some(item.id.as_str()) {
+                // An earlier attempt's claim took effect, though it was answered otherwise.
+                return Ok(Written::Yes(item));
+            }
             let open = match &mapping {
                 Some(current) => self.open_investigation(current).await?,
                 None => None,
             };
             if let Some(investigation_id) = open {
                 let item = item.into_duplicate(investigation_id);
-                self.store.put_event(&item).await?;
-                return Ok(item);
+                let result = self.store.put_event(&item).await;
+                return self.settle(item, result).await;
             }
-            if self
+            match self
                 .store
                 .put_original(&item, hash, mapping.as_deref())
-                .await?
+                .await
             {
-                return Ok(item);
+                Ok(true) => return Ok(Written::Yes(item)),
+                Ok(false) => {}
+                Err(error) => return self.settle(item, Err(error)).await,
             }
         }
         Err(StorageError::new(
@@ -259,9 +340,33 @@ impl<S: EventStore, L: PlaybookLauncher> EventCreator<S, L> {
         .into())
     }
 
+    /// Settles the outcome of writing `item`. A failure that may have been written anyway
+    /// (the store unavailable: a timeout, a lost answer, a server error) is settled by reading
+    /// the item back: found, it was written (an original's dedup mapping with it, in the same
+    /// transaction); not found, it was not; if the read fails too, it is unknown.
+    async fn settle(&self, item: EventItem, result: Result<(), Error>) -> Result<Written, Error> {
+        let Err(error) = result else {
+            return Ok(Written::Yes(item));
+        };
+        if error.storage_kind() != Some(StorageErrorKind::Unavailable) {
+            return Err(error);
+        }
+        match self.store.event(&item.id).await {
+            Ok(Some(_)) => {
+                tracing::warn!(id = %item.id, %error, "the events item was written though its write failed");
+                Ok(Written::Yes(item))
+            }
+            Ok(None) => Err(error),
+            Err(read_error) => {
+                tracing::error!(id = %item.id, %error, %read_error, "unknown whether the events item was written");
+                Ok(Written::Unknown(item, error))
+            }
+        }
+    }
+
     /// The investigation id of event `id` if it exists and is not closed.
     async fn open_investigation(&self, id: &str) -> Result<Option<String>, Error> {
-        let Some(found) = self.store.event(id).await? else {
+        let Some(found) = self.store.investigation(id).await? else {
             return Ok(None);
         };
         if found.get("status_").and_then(Value::as_str) == Some(Status::Closed.as_str()) {
@@ -274,22 +379,32 @@ impl<S: EventStore, L: PlaybookLauncher> EventCreator<S, L> {
         Ok(Some(investigation_id.to_owned()))
     }
 
+    /// An original whose playbook did not start gives up its dedup mapping (only while the
+    /// mapping still names it), so that the next identical alert opens a new investigation
+    /// and starts a playbook instead of joining one that nothing works on. A failure to do
+    /// so is noted on the report; it does not stop the batch (the start had failed already,
+    /// and a store that is down stops the next event anyway).
+    async fn release(&self, claim: Option<&str>, id: &str, report: &mut ExecutionReport) {
+        let Some(hash) = claim else {
+            return;
+        };
+        if let Err(error) = self.store.release_dedup_mapping(hash, id).await {
+            report.error = format!("{}; dedup mapping not released: {error}", report.error);
+        }
+    }
+
     /// Writes the results item, then starts the execution. A failed start becomes the report's
     /// error and is noted on the results item (`start_error`), so the tables alone say which
     /// playbooks started. A storage failure is returned too: it stops the batch.
     async fn start_playbook(
         &self,
         item: EventItem,
+        claim: Option<&str>,
         execution_id: String,
         arn: &str,
     ) -> (ExecutionReport, Option<Error>) {
-        let mut report = ExecutionReport {
-            investigation_id: item.investigation_id.clone(),
-            execution_id: execution_id.clone(),
-            playbook: item.playbook.clone(),
-            statemachinearn: arn.to_owned(),
-            error: String::new(),
-        };
+        let id = item.id.clone();
+        let mut report = report_for(&item, execution_id.clone(), arn);
         // The input is encoded once: the results item stores it, the launcher sends its text,
         // and the size check measures that text.
         let written = match PlaybookStart::new(item, execution_id.as_str()) {
@@ -319,6 +434,7 @@ impl<S: EventStore, L: PlaybookLauncher> EventCreator<S, L> {
             Err(error) => {
                 // Without its results item a playbook cannot run: do not start it.
                 report.error = format!("playbook not started: {error}");
+                self.release(claim, &id, &mut report).await;
                 log_failed_start(&report);
                 return (report, Some(error));
             }
@@ -350,19 +466,44 @@ impl<S: EventStore, L: PlaybookLauncher> EventCreator<S, L> {
             return (report, None);
         };
         report.error = error.to_string();
-        log_failed_start(&report);
-        match self
+        let recorded = self
             .store
             .record_start_failure(&execution_id, &report.error)
-            .await
-        {
-            Ok(()) => (report, None),
+            .await;
+        let not_recorded = match recorded {
+            Ok(()) => None,
             Err(store_error) => {
                 report.error = format!("{}; not recorded: {store_error}", report.error);
-                (report, Some(store_error))
+                Some(store_error)
             }
-        }
+        };
+        self.release(claim, &id, &mut report).await;
+        log_failed_start(&report);
+        (report, not_recorded)
     }
+}
+
+/// What a report says before its playbook start: nothing went wrong yet.
+fn report_for(item: &EventItem, execution_id: String, arn: &str) -> ExecutionReport {
+    ExecutionReport {
+        investigation_id: item.investigation_id.clone(),
+        execution_id,
+        playbook: item.playbook.clone(),
+        statemachinearn: arn.to_owned(),
+        error: String::new(),
+    }
+}
+
+/// How a report begins when it is unknown whether the event's events item was written.
+pub(crate) const UNKNOWN_WRITE: &str =
+    "playbook not started: unknown whether the events item was written: ";
+
+/// Whether the events item was written.
+enum Written {
+    /// Written (for an original, with its dedup mapping).
+    Yes(EventItem),
+    /// Its write failed in a way that may have written it, and reading it back failed too.
+    Unknown(EventItem, Error),
 }
 
 /// One event whose events item is written.

@@ -59,6 +59,18 @@ pub enum InvalidEvent {
         /// The deepest nesting accepted.
         limit: usize,
     },
+    /// A number DynamoDB cannot store exactly: a magnitude under 1e-130 or from 1e126 on
+    /// (DynamoDB's range), or a float of 2^53 or more, which may be an integer that JSON
+    /// parsing already rounded (`123456789012345678901`). Send such values as strings.
+    #[error(
+        "Error: Supplied '{field}' holds the number {number}, which DynamoDB cannot store exactly (magnitudes from 1e-130 to under 1e126; integers beyond 64 bits only as strings)"
+    )]
+    Number {
+        /// The field (`details`, `data_types` or `event_meta`).
+        field: &'static str,
+        /// The number as parsed.
+        number: String,
+    },
     /// An event is too large to start: its playbook input would exceed the Step Functions
     /// input limit (which also keeps its DynamoDB items under 400 KB).
     #[error(
@@ -128,12 +140,14 @@ pub enum Error {
     /// `An error occurred (StateMachineDoesNotExist) when calling the StartExecution operation: ...`.
     #[error(transparent)]
     Launch(#[from] LaunchError),
-    /// The store failed part-way through a batch, which stopped there: no event started after
-    /// the failure, and the events in flight finished. `completed` holds every event whose
-    /// events item was written, in batch order, each with a report that says whether its
-    /// playbook started (an empty `error`) or not; an event of the batch missing from it was
-    /// not written at all (with concurrency, such gaps need not be at the end). So nothing is
-    /// lost silently.
+    /// The store failed part-way through a batch, or its deadline came
+    /// ([`Error::DeadlineReached`]), and it stopped there: no event started after the failure,
+    /// and the events in flight finished. `completed` holds every event whose events item was
+    /// written, or may have been (its report then begins `playbook not started: unknown
+    /// whether the events item was written`), in batch order, each with a report that says
+    /// whether its playbook started (an empty `error`) or not; an event of the batch missing
+    /// from it was not written at all (with concurrency, such gaps need not be at the end).
+    /// So nothing is lost silently.
     #[error("{source} ({})", progress(completed, *total))]
     Incomplete {
         /// What failed.
@@ -143,6 +157,11 @@ pub enum Error {
         /// Every event written, with its report, in batch order.
         completed: Box<CreateEventsOutput>,
     },
+    /// The batch's deadline ([`EventCreator::with_deadline`](crate::EventCreator::with_deadline))
+    /// came before every event began: the events not begun were not written. It is the
+    /// `source` of the [`Error::Incomplete`] that carries what was done.
+    #[error("deadline reached: events not begun were not written")]
+    DeadlineReached,
     /// Every event was stored, but some playbooks did not start. `output` holds every event and
     /// every report (the failed ones carry their `error`).
     ///
@@ -230,7 +249,8 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 pub enum StorageErrorKind {
     /// The store refused the request for now: DynamoDB's
     /// `ProvisionedThroughputExceededException`, `RequestLimitExceeded` or
-    /// `ThrottlingException`, after the client's retries.
+    /// `ThrottlingException`, or a transaction cancelled for throttling
+    /// (`ThrottlingError`, `ProvisionedThroughputExceeded`), after the client's retries.
     Throttled,
     /// Another connection held the SQLite database locked for longer than the busy timeout.
     Busy,
@@ -239,8 +259,9 @@ pub enum StorageErrorKind {
     MissingTable,
     /// The item an update names does not exist (an unknown execution id or investigation).
     NotFound,
-    /// Concurrent writers kept conflicting (a dedup mapping that kept changing, a cancelled
-    /// transaction, a violated constraint).
+    /// Concurrent writers kept conflicting (a dedup mapping that kept changing, a transaction
+    /// cancelled for `TransactionConflict` after the client's retries, a violated
+    /// constraint).
     Conflict,
     /// The store could not be reached or did not answer in time (connection failures,
     /// timeouts, server errors, a failed disk).
@@ -249,7 +270,8 @@ pub enum StorageErrorKind {
     /// and similar; a read-only SQLite file).
     AccessDenied,
     /// An item could not be encoded or decoded, or the store refused it as invalid
-    /// (DynamoDB's `ValidationException`; a corrupt SQLite file or item).
+    /// (DynamoDB's `ValidationException`, a transaction cancelled for `ValidationError`; a
+    /// corrupt SQLite file or item).
     InvalidData,
     /// Anything else.
     Other,
@@ -262,6 +284,34 @@ impl StorageErrorKind {
             self,
             Self::Throttled | Self::Busy | Self::Unavailable | Self::Conflict
         )
+    }
+
+    /// The kind of a cancelled transaction, from its cancellation reasons (`None` when they
+    /// say nothing but a lost race: `ConditionalCheckFailed`, `None` or no reason at all).
+    /// Invalid data first (retrying cannot help), then throttling, then a conflict with
+    /// another transaction.
+    #[cfg(feature = "aws")]
+    pub(crate) fn from_cancellation_reasons<'a>(
+        reasons: impl IntoIterator<Item = &'a str> + Clone,
+    ) -> Option<Self> {
+        let has = |codes: &[&str]| reasons.clone().into_iter().any(|r| codes.contains(&r));
+        if has(&["ValidationError", "ItemCollectionSizeLimitExceeded"]) {
+            Some(Self::InvalidData)
+        } else if has(&["ConditionalCheckFailed"]) {
+            None
+        } else if has(&[
+            "ThrottlingError",
+            "ProvisionedThroughputExceeded",
+            "RequestLimitExceeded",
+        ]) {
+            Some(Self::Throttled)
+        } else if has(&["TransactionConflict"]) {
+            Some(Self::Conflict)
+        } else if reasons.into_iter().all(|r| r == "None") {
+            None
+        } else {
+            Some(Self::Other)
+        }
     }
 
     /// The kind of a DynamoDB error code (the `__type` of its answer).
@@ -282,7 +332,7 @@ impl StorageErrorKind {
             | "InvalidSignatureException"
             | "ExpiredTokenException" => Self::AccessDenied,
             "ValidationException" | "ItemCollectionSizeLimitExceededException" => Self::InvalidData,
-            "InternalServerError" | "ServiceUnavailable" => Self::Unavailable,
+            "InternalServerError" | "InternalFailure" | "ServiceUnavailable" => Self::Unavailable,
             _ => Self::Other,
         }
     }
@@ -319,6 +369,13 @@ impl StorageError {
         self
     }
 
+    /// This failure, of `kind` instead (a cancelled transaction classified by its reasons).
+    #[cfg(feature = "aws")]
+    pub(crate) fn with_kind(mut self, kind: StorageErrorKind) -> Self {
+        self.kind = kind;
+        self
+    }
+
     /// How the store failed.
     pub fn kind(&self) -> StorageErrorKind {
         self.kind
@@ -351,7 +408,7 @@ pub enum LaunchErrorKind {
     AccessDenied,
     /// Step Functions could not be reached or did not answer in time.
     Unavailable,
-    /// The local launcher recorded the start but its webhook POST failed.
+    /// The local launcher's webhook POST failed (the start is not recorded).
     Webhook,
     /// Anything else.
     Other,
@@ -480,6 +537,40 @@ mod tests {
             ("SomethingNew", StorageErrorKind::Other),
         ] {
             assert_eq!(StorageErrorKind::from_dynamodb_code(code), kind, "{code}");
+        }
+    }
+
+    #[cfg(feature = "aws")]
+    #[test]
+    fn cancellation_reasons() {
+        for (reasons, kind) in [
+            (&["None", "ConditionalCheckFailed"][..], None),
+            (&["ConditionalCheckFailed", "ThrottlingError"][..], None),
+            (&["None", "None"][..], None),
+            (&[][..], None),
+            (
+                &["ThrottlingError", "None"][..],
+                Some(StorageErrorKind::Throttled),
+            ),
+            (
+                &["None", "ProvisionedThroughputExceeded"][..],
+                Some(StorageErrorKind::Throttled),
+            ),
+            (
+                &["TransactionConflict", "None"][..],
+                Some(StorageErrorKind::Conflict),
+            ),
+            (
+                &["ValidationError", "ConditionalCheckFailed"][..],
+                Some(StorageErrorKind::InvalidData),
+            ),
+            (&["SomethingNew", "None"][..], Some(StorageErrorKind::Other)),
+        ] {
+            assert_eq!(
+                StorageErrorKind::from_cancellation_reasons(reasons.iter().copied()),
+                kind,
+                "{reasons:?}"
+            );
         }
     }
 

@@ -39,6 +39,7 @@
 
 use std::fmt::Display;
 use std::path::PathBuf;
+use std::time::{Instant, SystemTime};
 
 use lambda_http::http::{self, HeaderMap, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response, service_fn};
@@ -46,12 +47,14 @@ use serde_json::{Value, json};
 
 use crate::auth::EndpointAuth;
 use crate::{
-    AwsLauncher, AwsStore, CreateEventsOutput, DEFAULT_CONCURRENCY, EventCreator, LaunchErrorKind,
-    LocalLauncher, LocalStore, REGION_ENV, StateMachineArns, TableNames,
+    AwsLauncher, AwsStore, CreateEventsOutput, DEFAULT_CONCURRENCY, EventCreator, EventStore,
+    LaunchErrorKind, LocalLauncher, LocalStore, PlaybookLauncher, REGION_ENV, StateMachineArns,
+    TableNames,
 };
 
-/// The error [`run`] ends with (`lambda_http`'s).
-pub use lambda_http::Error;
+/// The invocation's context ([`Endpoint::create_events`] reads its function ARN and deadline),
+/// and the error [`run`] ends with: `lambda_http`'s.
+pub use lambda_http::{Context, Error};
 
 /// The SQLite file of the embedded backend; when set, the endpoint uses it instead of AWS.
 pub const LOCAL_DB_ENV: &str = "SOCLESS_LOCAL_DB";
@@ -307,11 +310,14 @@ impl Endpoint {
         &self.settings
     }
 
-    /// `create_events(event_details, context)`: validates `event_details` (at most
-    /// `max_details` details), records its events and starts their playbook in the account and
-    /// region of the Lambda function `function_arn` (the invocation's; when it is no Lambda
-    /// function ARN, as under `cargo lambda watch`, those of [`ACCOUNT_ID_ENV`] and
-    /// `AWS_REGION`, by default `000000000000` and `us-east-1` on the embedded backend).
+    /// `create_events(event_details, context)`, as socless_python's: validates
+    /// `event_details` (at most `max_details` details), records its events and starts their
+    /// playbook in the account, region and partition of the invoked function
+    /// (`context.invoked_function_arn`; when it is no Lambda function ARN, as under `cargo
+    /// lambda watch`, those of [`ACCOUNT_ID_ENV`] and `AWS_REGION`, by default
+    /// `000000000000` and `us-east-1` on the embedded backend). The invocation's deadline is the
+    /// batch's ([`EventCreator::with_deadline`]): no event begins once it is near, and the
+    /// answer says what was done.
     ///
     /// # Errors
     ///
@@ -320,7 +326,7 @@ impl Endpoint {
     pub async fn create_events(
         &self,
         event_details: &Value,
-        function_arn: &str,
+        context: &Context,
     ) -> Result<CreateEventsOutput, crate::Error> {
         if let Some(Value::Array(details)) = event_details.get("details")
             && details.len() > self.settings.max_details
@@ -331,22 +337,23 @@ impl Endpoint {
             };
             return Err(too_many.into());
         }
-        let arns = self.arns(function_arn)?;
+        let arns = self.arns(&context.invoked_function_arn)?;
+        // A context with no deadline (0: not an invocation's) leaves the batch unbounded.
+        let deadline = (context.deadline > 0)
+            .then(|| {
+                let left = context.deadline().duration_since(SystemTime::now());
+                Instant::now().checked_add(left.unwrap_or_default())
+            })
+            .flatten();
         let concurrency = self.settings.concurrency;
         match &self.backend {
             Backend::Aws(store, launcher) => {
                 let creator = EventCreator::new(store.clone(), launcher.clone(), arns);
-                creator
-                    .with_concurrency(concurrency)
-                    .create_events(event_details)
-                    .await
+                create(creator, concurrency, deadline, event_details).await
             }
             Backend::Local(store, launcher) => {
                 let creator = EventCreator::new(store.clone(), launcher.clone(), arns);
-                creator
-                    .with_concurrency(concurrency)
-                    .create_events(event_details)
-                    .await
+                create(creator, concurrency, deadline, event_details).await
             }
         }
     }
@@ -370,15 +377,12 @@ impl Endpoint {
         F: Fn(Value) -> R + Sync,
         R: IntoEventDetails,
     {
-        let function_arn = request
-            .lambda_context_ref()
-            .map(|context| context.invoked_function_arn.clone())
-            .unwrap_or_default();
+        let context = request.lambda_context_ref().cloned().unwrap_or_default();
         let (status, body) = self
             .answer(
                 request.headers(),
                 request.body().as_ref(),
-                &function_arn,
+                &context,
                 alert_to_event_details,
             )
             .await;
@@ -395,7 +399,7 @@ impl Endpoint {
         &self,
         headers: &HeaderMap,
         body: &[u8],
-        function_arn: &str,
+        context: &Context,
         alert_to_event_details: &F,
     ) -> (StatusCode, String)
     where
@@ -423,7 +427,7 @@ impl Endpoint {
             Ok(details) => details,
             Err(reason) => return error_answer(StatusCode::BAD_REQUEST, reason),
         };
-        match self.create_events(&event_details, function_arn).await {
+        match self.create_events(&event_details, context).await {
             Ok(output) => (StatusCode::OK, self.bounded(&output, None)),
             Err(error) => {
                 let status = status_of(&error);
@@ -489,6 +493,20 @@ impl Endpoint {
         }
         counts.to_string()
     }
+}
+
+/// `creator`'s batch, `concurrency` events at once, no event begun past `deadline`.
+async fn create<S: EventStore, L: PlaybookLauncher>(
+    creator: EventCreator<S, L>,
+    concurrency: usize,
+    deadline: Option<Instant>,
+    event_details: &Value,
+) -> Result<CreateEventsOutput, crate::Error> {
+    let mut creator = creator.with_concurrency(concurrency);
+    if let Some(deadline) = deadline {
+        creator = creator.with_deadline(deadline);
+    }
+    creator.create_events(event_details).await
 }
 
 /// `{"error": text}`.

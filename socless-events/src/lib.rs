@@ -23,7 +23,7 @@
 //!
 //! | feature | what it brings | default |
 //! |---|---|---|
-//! | `aws` | [`AwsStore`] (DynamoDB), [`AwsLauncher`] (Step Functions), [`AwsClientPolicy`] and its `DEFAULT_*` settings; the AWS SDK (`aws-config`, `aws-sdk-dynamodb`, `aws-sdk-sfn`) | yes |
+//! | `aws` | [`AwsStore`] (DynamoDB), [`AwsLauncher`] (Step Functions), [`AwsClientPolicy`] and its `DEFAULT_*` settings; the AWS SDK (`aws-config`, `aws-sdk-dynamodb`, `aws-sdk-sfn`) and Tokio's timer (the SDK's runtime already) | yes |
 //! | `local` | [`LocalStore`], [`LocalLauncher`] (with its webhook), [`LocalExecution`]; `rusqlite` (bundled SQLite), `reqwest` | yes |
 //! | `cli` | the `socless-create-events` binary; `clap`, and enables `aws` and `local` | yes |
 //!
@@ -122,7 +122,7 @@ pub use backend::{
     DEDUP_TABLE_ENV, EVENTS_TABLE_ENV, EventStore, PlaybookLauncher, RESULTS_TABLE_ENV, TableNames,
 };
 pub use batch::{EventBatch, MAX_NESTING, dedup_hash};
-pub use create::{DEFAULT_CONCURRENCY, EventCreator};
+pub use create::{DEFAULT_CONCURRENCY, DEFAULT_DEADLINE_MARGIN, EventCreator};
 pub use error::{
     BoxError, Error, InvalidEvent, LaunchError, LaunchErrorKind, StorageError, StorageErrorKind,
 };

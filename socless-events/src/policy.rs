@@ -7,8 +7,16 @@
 //! [`AwsClientPolicy`]: [`AwsClientPolicy::default`] unless the caller passes another.
 //!
 //! Retrying is safe for every call this crate makes: `GetItem` reads, `PutItem` writes the same
-//! item again, `TransactWriteItems` carries an idempotency token the SDK fills in, and
-//! `StartExecution` with the same name and input returns the execution already started.
+//! item again, `TransactWriteItems` carries an idempotency token the SDK fills in (DynamoDB
+//! honours it for 10 minutes), `DeleteItem` is conditional, and `StartExecution` with the same
+//! name and input returns the execution while it runs; once it has finished, the retry fails
+//! with `ExecutionAlreadyExists` and [`AwsLauncher`](crate::AwsLauncher) describes the
+//! execution: the same input counts as started. (EXPRESS state machines keep no names: a
+//! retried start may run their playbook twice.)
+//!
+//! The SDK does not retry a cancelled transaction, whatever its reasons:
+//! [`AwsStore`](crate::AwsStore) retries one cancelled for throttling or for a conflict with
+//! another transaction itself, with this policy's attempts and backoff.
 
 use std::time::Duration;
 

@@ -75,8 +75,8 @@ impl LocalLauncher {
     }
 
     /// POST each execution input (JSON) to `url` after recording the start. A failed POST,
-    /// or an answer that is not 2xx (redirects are not followed), makes the start fail (the
-    /// execution stays recorded).
+    /// or an answer that is not 2xx (redirects are not followed), makes the start fail, and
+    /// the execution is removed again: the store never says started what was not handed over.
     pub fn with_webhook(mut self, url: &str) -> Result<Self, Error> {
         let url = reqwest::Url::parse(url)
             .map_err(|e| Error::Config(format!("invalid webhook URL: {e}")))?;
@@ -218,6 +218,16 @@ impl PlaybookLauncher for LocalLauncher {
             })
             .await?;
         if inserted == 0 {
+            // Started already with this input: a repeated start, as Step Functions accepts it.
+            let same = self
+                .execution_input(state_machine_arn, name)
+                .await?
+                .is_some_and(|started| {
+                    serde_json::from_str::<Value>(input).is_ok_and(|sent| sent == started)
+                });
+            if same {
+                return Ok(());
+            }
             let arn = execution_arn(state_machine_arn, name);
             return Err(start_execution_error(
                 "ExecutionAlreadyExists",
@@ -225,9 +235,30 @@ impl PlaybookLauncher for LocalLauncher {
             )
             .into());
         }
-        match &self.webhook {
-            Some(webhook) => self.post(webhook, input).await,
-            None => Ok(()),
+        let Some(webhook) = &self.webhook else {
+            return Ok(());
+        };
+        let Err(error) = self.post(webhook, input).await else {
+            return Ok(());
+        };
+        // The playbook was not handed over: the execution is not recorded as started.
+        let key = (state_machine_arn.to_owned(), name.to_owned());
+        let removed = self
+            .db
+            .call(move |conn| {
+                conn.prepare_cached(
+                    "DELETE FROM socless_executions WHERE state_machine_arn = ?1 AND name = ?2",
+                )?
+                .execute(params![key.0, key.1])
+            })
+            .await;
+        match removed {
+            Ok(_) => Err(error),
+            Err(store_error) => Err(LaunchError::new(
+                LaunchErrorKind::Webhook,
+                format!("{error}; the execution stays recorded: {store_error}"),
+            )
+            .into()),
         }
     }
 }

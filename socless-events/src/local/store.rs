@@ -192,6 +192,24 @@ impl EventStore for LocalStore {
             .await
     }
 
+    async fn release_dedup_mapping(
+        &self,
+        dedup_hash: &str,
+        investigation_id: &str,
+    ) -> Result<bool, Error> {
+        let (hash, id) = (dedup_hash.to_owned(), investigation_id.to_owned());
+        let deleted = self
+            .db
+            .call(move |conn| {
+                conn.prepare_cached(
+                    "DELETE FROM socless_dedup WHERE dedup_hash = ?1 AND current_investigation_id = ?2",
+                )?
+                .execute(params![hash, id])
+            })
+            .await?;
+        Ok(deleted > 0)
+    }
+
     async fn put_event(&self, event: &EventItem) -> Result<(), Error> {
         let (id, item) = (event.id.clone(), to_json(event)?);
         self.db

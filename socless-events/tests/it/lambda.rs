@@ -331,3 +331,31 @@ fn the_readmes_first_endpoint_is_the_example() {
     assert_eq!(snippet, example);
     assert!(example.lines().count() <= 20);
 }
+
+#[tokio::test]
+async fn no_event_begins_past_the_invocations_deadline() {
+    let db = db();
+    let endpoint = endpoint(&db, |_| {}).await;
+    let mut context = lambda_http::Context::default();
+    context.invoked_function_arn = FUNCTION_ARN.to_owned();
+    // Lambda's deadline in ms since the epoch: 500 ms from now, inside the 1 s margin.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    context.deadline = u64::try_from(now.as_millis()).unwrap() + 500;
+    let request = Request::new(Body::from(ALERT)).with_lambda_context(context);
+    let mut request = request;
+    request
+        .headers_mut()
+        .insert("authorization", "Bearer tutorial-token".parse().unwrap());
+    let response = endpoint.handle(request, &tutorial).await;
+    let reply: Value = serde_json::from_slice(response.body().as_ref()).unwrap();
+    assert_eq!(
+        response.status(),
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "{reply}"
+    );
+    assert_eq!(reply["events"], json!([]), "{reply}");
+    let stored = LocalStore::open(&db.0).unwrap().contents().await.unwrap();
+    assert!(stored.events.is_empty());
+}

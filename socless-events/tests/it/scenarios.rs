@@ -9,8 +9,11 @@ use socless_events::{
 };
 
 pub(crate) use crate::faults::{
+    a_deadline_stops_the_batch_with_what_was_done, a_repeated_start_with_the_same_input_is_started,
+    a_write_whose_answer_is_lost_is_read_back,
+    an_original_whose_playbook_did_not_start_gives_up_its_mapping,
     missing_state_machine_is_recorded, store_down_mid_batch_loses_nothing,
-    throttled_start_is_reported_and_recorded,
+    throttled_start_is_reported_and_recorded, unstorable_numbers_write_nothing,
 };
 use crate::fixture::{ACCOUNT, Fixture};
 pub(crate) use crate::hostile::hostile_input_writes_nothing;
@@ -42,6 +45,11 @@ macro_rules! behaviour_suite {
             store_down_mid_batch_loses_nothing,
             hostile_input_writes_nothing,
             concurrent_storage_failure_reports_every_written_event,
+            a_write_whose_answer_is_lost_is_read_back,
+            an_original_whose_playbook_did_not_start_gives_up_its_mapping,
+            unstorable_numbers_write_nothing,
+            a_deadline_stops_the_batch_with_what_was_done,
+            a_repeated_start_with_the_same_input_is_started,
         );
     };
     (@tests $setup:expr; $($name:ident),* $(,)?) => {

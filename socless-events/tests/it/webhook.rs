@@ -110,7 +110,7 @@ async fn posts_the_execution_input() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_failing_webhook_fails_the_start_but_keeps_the_execution() {
+async fn a_failing_webhook_fails_the_start_and_leaves_no_execution() {
     let fixture = LocalFixture::new().await;
     let (url, received) = one_shot_server("500 Internal Server Error").await;
     let creator = creator_with_webhook(&fixture, &url);
@@ -123,7 +123,10 @@ async fn a_failing_webhook_fails_the_start_but_keeps_the_execution() {
         output.execution_reports[0].error,
         "webhook POST failed: HTTP 500 Internal Server Error"
     );
-    assert_eq!(creator.launcher().executions().await.unwrap().len(), 1);
+    // Issue 44, point 7: the store does not say started what the webhook refused, and the
+    // results item says why.
+    assert!(creator.launcher().executions().await.unwrap().is_empty());
+    crate::wrappers::check_records(creator.store(), creator.launcher(), output).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

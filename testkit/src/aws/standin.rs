@@ -15,12 +15,22 @@
 //! - DynamoDB `CreateTable` (one string hash key), `GetItem`, `PutItem`, `UpdateItem`
 //!   (`SET a = :v, ...`) and `TransactWriteItems` of `Put`s: all-or-nothing, every condition
 //!   checked before anything is written, under one lock, as DynamoDB's serializable
-//!   transactions behave; a failed condition cancels the transaction with per-item reasons.
+//!   transactions behave; a failed condition cancels the transaction with per-item reasons,
+//!   and a retry with the `ClientRequestToken` of a transaction that succeeded succeeds again
+//!   without writing (DynamoDB's idempotency).
 //! - Conditions of three forms only: `attribute_exists(a)`, `attribute_not_exists(a)` and
 //!   `a = :v`.
+//! - DynamoDB `DeleteItem` (with a condition) and `GetItem`'s `ProjectionExpression` (a
+//!   comma-separated list of top-level attribute names).
 //! - Step Functions `CreateStateMachine`, `StartExecution` (a name already used is
 //!   `ExecutionAlreadyExists`, as for a closed execution) and `DescribeExecution` (every
 //!   execution has `SUCCEEDED`: the stand-in runs nothing).
+//!
+//! Faults, for the tests of what a client does when AWS misbehaves: the next calls of an
+//! operation can have their answers lost after they took effect
+//! ([`AwsStandIn::lose_answers`]), and the next transactions can be cancelled with given
+//! reasons, such as `ThrottlingError` ([`AwsStandIn::cancel_transactions`]).
+//! [`AwsStandIn::calls`] counts the calls of an operation.
 //!
 //! Anything else gets a 400 naming what is not implemented, so a change in the client's calls
 //! fails loudly here instead of being answered wrongly.
@@ -28,7 +38,7 @@
 use std::collections::{HashMap, HashSet};
 use std::io;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -44,8 +54,13 @@ type Item = Map<String, Value>;
 #[derive(Debug)]
 pub struct AwsStandIn {
     url: String,
+    services: Arc<Services>,
     task: JoinHandle<()>,
 }
+
+/// How long a lost answer is held back: far longer than any test client waits, so the client
+/// gives up (times out) first, as when a network drops an answer.
+const LOST_ANSWER_HOLD: Duration = Duration::from_secs(60);
 
 impl AwsStandIn {
     /// Listens on 127.0.0.1 (a free port). Must be called within a Tokio runtime, whose
@@ -53,13 +68,48 @@ impl AwsStandIn {
     pub async fn start() -> io::Result<AwsStandIn> {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let url = format!("http://{}", listener.local_addr()?);
+        let services = Arc::new(Services::default());
         let app = axum::Router::new()
             .fallback(handle)
-            .with_state(Arc::new(Services::default()));
+            .with_state(Arc::clone(&services));
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
-        Ok(AwsStandIn { url, task })
+        Ok(AwsStandIn {
+            url,
+            services,
+            task,
+        })
+    }
+
+    /// The next `count` calls of `operation` (the name after the `X-Amz-Target` prefix:
+    /// `TransactWriteItems`, `PutItem`, `StartExecution`, ...) take effect as usual, but their
+    /// answers are lost: held back for a minute, so the client times out not knowing.
+    pub fn lose_answers(&self, operation: &str, count: usize) {
+        lock(&self.services.faults).push(Fault {
+            operation: operation.to_owned(),
+            remaining: count,
+            kind: FaultKind::LoseAnswer,
+        });
+    }
+
+    /// The next `count` `TransactWriteItems` calls are cancelled without writing anything, with
+    /// `reasons` as their `CancellationReasons` codes (one per part, e.g.
+    /// `["ThrottlingError", "None"]`), as DynamoDB cancels a throttled or invalid transaction.
+    pub fn cancel_transactions(&self, reasons: &[&'static str], count: usize) {
+        lock(&self.services.faults).push(Fault {
+            operation: "TransactWriteItems".to_owned(),
+            remaining: count,
+            kind: FaultKind::Cancel(reasons.to_vec()),
+        });
+    }
+
+    /// How many calls of `operation` the stand-in received so far.
+    pub fn calls(&self, operation: &str) -> usize {
+        lock(&self.services.calls)
+            .get(operation)
+            .copied()
+            .unwrap_or(0)
     }
 
     /// `http://127.0.0.1:PORT`: the endpoint URL to give both SDK clients.
@@ -78,6 +128,28 @@ impl Drop for AwsStandIn {
 struct Services {
     tables: Mutex<HashMap<String, Table>>,
     step_functions: Mutex<StepFunctions>,
+    faults: Mutex<Vec<Fault>>,
+    /// The `ClientRequestToken`s of the transactions that succeeded: a retry with the same
+    /// token succeeds again without writing, as DynamoDB's idempotent transactions do.
+    transaction_tokens: Mutex<HashSet<String>>,
+    /// Calls received, by operation.
+    calls: Mutex<HashMap<String, usize>>,
+}
+
+/// A fault for the next `remaining` calls of `operation`.
+#[derive(Debug)]
+struct Fault {
+    operation: String,
+    remaining: usize,
+    kind: FaultKind,
+}
+
+#[derive(Debug, Clone)]
+enum FaultKind {
+    /// The call takes effect; its answer is held back.
+    LoseAnswer,
+    /// The transaction is cancelled with these reasons, writing nothing.
+    Cancel(Vec<&'static str>),
 }
 
 #[derive(Debug)]
@@ -139,13 +211,31 @@ async fn handle(
         .get("x-amz-target")
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
-    let answer = match serde_json::from_slice::<Value>(&body) {
-        Ok(Value::Object(request)) => services.dispatch(target, &request),
+    let operation = target.rsplit('.').next().unwrap_or_default();
+    *lock(&services.calls)
+        .entry(operation.to_owned())
+        .or_default() += 1;
+    let fault = services.take_fault(operation);
+    let answer = match (&fault, serde_json::from_slice::<Value>(&body)) {
+        (Some(FaultKind::Cancel(reasons)), _) => Err(Failure {
+            reasons: Some(reasons.clone()),
+            ..Failure::new(
+                "TransactionCanceledException",
+                format!(
+                    "Transaction cancelled, please refer cancellation reasons for specific reasons [{}]",
+                    reasons.join(", ")
+                ),
+            )
+        }),
+        (_, Ok(Value::Object(request))) => services.dispatch(target, &request),
         _ => Err(Failure::new(
             "SerializationException",
             "the body is not a JSON object",
         )),
     };
+    if matches!(fault, Some(FaultKind::LoseAnswer)) {
+        tokio::time::sleep(LOST_ANSWER_HOLD).await;
+    }
     let (status, body) = match answer {
         Ok(body) => (StatusCode::OK, body),
         Err(failure) => {
@@ -181,12 +271,28 @@ fn object<'a>(request: &'a Item, field: &str) -> Result<&'a Item, Failure> {
 }
 
 impl Services {
+    /// The fault for this call of `operation`, if one is armed (counting it down).
+    fn take_fault(&self, operation: &str) -> Option<FaultKind> {
+        let mut faults = lock(&self.faults);
+        let index = faults
+            .iter()
+            .position(|fault| fault.operation == operation && fault.remaining > 0)?;
+        let fault = &mut faults[index];
+        fault.remaining -= 1;
+        let kind = fault.kind.clone();
+        if fault.remaining == 0 {
+            faults.remove(index);
+        }
+        Some(kind)
+    }
+
     fn dispatch(&self, target: &str, request: &Item) -> Result<Value, Failure> {
         match target {
             "DynamoDB_20120810.CreateTable" => self.create_table(request),
             "DynamoDB_20120810.GetItem" => self.get_item(request),
             "DynamoDB_20120810.PutItem" => self.put_item(request),
             "DynamoDB_20120810.UpdateItem" => self.update_item(request),
+            "DynamoDB_20120810.DeleteItem" => self.delete_item(request),
             "DynamoDB_20120810.TransactWriteItems" => self.transact_write_items(request),
             "AWSStepFunctions.CreateStateMachine" => self.create_state_machine(request),
             "AWSStepFunctions.StartExecution" => self.start_execution(request),
@@ -224,10 +330,37 @@ impl Services {
     fn get_item(&self, request: &Item) -> Result<Value, Failure> {
         let mut tables = lock(&self.tables);
         let (table, key) = table_and_key(&mut tables, request, "Key")?;
-        Ok(match table.items.get(&key) {
-            Some(item) => json!({"Item": item}),
-            None => json!({}),
-        })
+        let Some(item) = table.items.get(&key) else {
+            return Ok(json!({}));
+        };
+        let Some(projection) = request.get("ProjectionExpression").and_then(Value::as_str) else {
+            return Ok(json!({"Item": item}));
+        };
+        let names: Vec<&str> = projection.split(',').map(str::trim).collect();
+        if names
+            .iter()
+            .any(|name| name.starts_with('#') || name.contains('.'))
+        {
+            return Err(Failure::invalid(format!(
+                "the stand-in projects top-level names only, not {projection:?}"
+            )));
+        }
+        let projected: Item = item
+            .iter()
+            .filter(|(name, _)| names.contains(&name.as_str()))
+            .map(|(name, value)| (name.clone(), value.clone()))
+            .collect();
+        Ok(json!({"Item": projected}))
+    }
+
+    fn delete_item(&self, request: &Item) -> Result<Value, Failure> {
+        let mut tables = lock(&self.tables);
+        let (table, key) = table_and_key(&mut tables, request, "Key")?;
+        if !condition_holds(request, table.items.get(&key))? {
+            return Err(conditional_check_failed());
+        }
+        table.items.remove(&key);
+        Ok(json!({}))
     }
 
     fn put_item(&self, request: &Item) -> Result<Value, Failure> {
@@ -270,7 +403,11 @@ impl Services {
                 )),
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let token = request.get("ClientRequestToken").and_then(Value::as_str);
         let mut tables = lock(&self.tables);
+        if token.is_some_and(|token| lock(&self.transaction_tokens).contains(token)) {
+            return Ok(json!({}));
+        }
         let mut reasons = Vec::with_capacity(puts.len());
         for put in &puts {
             let (table, key) = table_and_key(&mut tables, put, "Item")?;
@@ -293,6 +430,9 @@ impl Services {
         for put in puts {
             let (table, key) = table_and_key(&mut tables, put, "Item")?;
             table.items.insert(key, object(put, "Item")?.clone());
+        }
+        if let Some(token) = token {
+            lock(&self.transaction_tokens).insert(token.to_owned());
         }
         Ok(json!({}))
     }
