@@ -13,7 +13,7 @@ use crate::upstream::{Upstream, UpstreamError};
 
 impl Upstream {
     /// The same upstream, remembering a caller's rate limit for at most `max` (default an
-    /// hour; [`UPSTREAM_STOP_MAX`]).
+    /// hour; [`UPSTREAM_STOP_MAX`](crate::UPSTREAM_STOP_MAX)).
     #[must_use]
     pub fn with_stop_max(mut self, max: Duration) -> Self {
         self.stops.set_max(max);

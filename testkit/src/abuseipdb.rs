@@ -1,4 +1,4 @@
-//! A local AbuseIPDB stand-in on the generic [`standin`](crate::standin) (127.0.0.1, an
+//! A local AbuseIPDB stand-in on the generic [`standin`] (127.0.0.1, an
 //! ephemeral port, every request recorded), serving `GET /api/v2/check`, the categories page
 //! `GET /categories` and, for configuration tokens, a key server's `GET /.well-known/jwks`:
 //! only AbuseIPDB's routes and bodies are its own. Tests and the bench set what it answers per address
