@@ -347,14 +347,7 @@ mod tests {
             .unwrap();
         assert_eq!(answer.status(), 201);
         assert_eq!(answer.headers()["retry-after"], "5");
-        let keys: Value = client
-            .get(format!("{}.well-known/jwks", standin.url()))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let keys = crate::http::get_json(&format!("{}.well-known/jwks", standin.url())).await;
         assert_eq!(keys["keys"][0]["kid"], "k");
         let seen = standin.seen_at("/item");
         assert_eq!(seen.len(), 1);
