@@ -11,7 +11,7 @@ use std::time::Duration;
 use xdr_relay_core::ctim_model::{ObservableType, ObserveBundle, Verdict};
 use xdr_relay_core::{
     BaseUrl, CallerDigest, Context, LookupCache, LookupLimits, Outcome, ParsedObservable, Provider,
-    ProviderInfo, ReferLink, Refreshed, RelayError, Weigh, lookup_distinct,
+    ProviderInfo, ReferLink, Refreshed, RelayError, lookup_distinct,
 };
 
 use crate::answer::CheckData;
@@ -32,15 +32,9 @@ const SHARED_CALL_GRACE: Duration = Duration::from_millis(500);
 /// An observable and AbuseIPDB's answer about it, when it could process the address.
 type Found<'a> = Option<(&'a ParsedObservable, Arc<CheckData>)>;
 
-/// What a lookup found: AbuseIPDB's answer, or `None` when it could not process the address.
-#[derive(Debug, Clone)]
-struct Lookup(Option<Arc<CheckData>>);
-
-impl Weigh for Lookup {
-    fn weight(&self) -> usize {
-        self.0.weight()
-    }
-}
+/// What a lookup found: AbuseIPDB's answer, or `None` when it could not process the address
+/// (what the lookup cache keeps, weighed by [`CheckData`]'s `Weigh`).
+type Lookup = Option<Arc<CheckData>>;
 
 /// The relay's provider: AbuseIPDB's `check` for IP and IPv6 addresses.
 ///
@@ -138,7 +132,7 @@ impl AbuseIpdb {
             self.lookup(context, caller, key, address(o))
         });
         let answers = lookups.await.into_iter().zip(observables);
-        let found = answers.map(|(answer, o)| answer.map(|Lookup(data)| data.map(|d| (o, d))));
+        let found = answers.map(|(answer, o)| answer.map(|data| data.map(|d| (o, d))));
         Ok(found.collect())
     }
 
@@ -152,13 +146,13 @@ impl AbuseIpdb {
         ip: Option<IpAddr>,
     ) -> Result<Lookup, RelayError> {
         let Some(ip) = ip else {
-            return Ok(Lookup(None));
+            return Ok(None);
         };
         let client = Arc::clone(&self.client);
         let key = key.to_owned();
         let check = move |call: Context| async move {
             let answer = client.check(&call, caller, &key, ip).await?;
-            Ok(Lookup(answer.map(Arc::new)))
+            Ok(answer.map(Arc::new))
         };
         self.lookups.get_or_fetch(context, caller, ip, check).await
     }
@@ -301,6 +295,8 @@ impl Provider for AbuseIpdb {
 
 #[cfg(test)]
 mod tests {
+    use xdr_relay_core::Weigh;
+
     use super::*;
 
     #[test]
@@ -311,15 +307,15 @@ mod tests {
             comment: Some("x".repeat(1000)),
             categories: vec![18],
         };
-        let big = Lookup(Some(Arc::new(CheckData {
+        let big: Lookup = Some(Arc::new(CheckData {
             score: Some(100.0),
             domain: None,
             reports: vec![report; 280],
-        })));
+        }));
         // The comments alone are 280,000 bytes; the reports' own size comes on top.
         let weight = big.weight();
         assert!((300_000..400_000).contains(&weight), "{weight}");
-        assert!(Lookup(None).weight() > 0);
+        assert!(None::<Arc<CheckData>>.weight() > 0);
     }
 
     #[test]
