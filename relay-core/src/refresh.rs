@@ -28,7 +28,6 @@ use crate::provider::Context;
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
 /// use std::time::Duration;
 /// use xdr_relay_core::{Context, Credentials, Refreshed, RelayError};
-/// # let _ = RelayError::NotFound;
 ///
 /// let day = Duration::from_secs(86_400);
 /// let categories = Refreshed::new(vec!["built-in"], day, Duration::from_secs(300), Duration::from_secs(10));
