@@ -60,6 +60,7 @@ mod read;
 mod relationship;
 pub mod schema;
 mod sighting;
+mod strings;
 mod times;
 mod validate;
 mod verdict;
@@ -82,6 +83,7 @@ pub use sighting::{
     ColumnDefinition, IdentitySpecification, ObservedRelation, SensorCoordinates, Sighting,
     SightingDataTable,
 };
+pub use strings::{LONG_STRING, MED_STRING, SHORT_STRING, truncate};
 pub use times::{ObservedTime, Timestamp, ValidTime};
 pub use validate::{Problem, ProblemKind, Problems};
 pub use verdict::Verdict;

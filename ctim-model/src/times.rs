@@ -43,6 +43,49 @@ impl Timestamp {
             })
     }
 
+    /// The current time to the millisecond, as CTIA writes times (a relay's "now": a
+    /// verdict's start, an answer's times).
+    ///
+    /// ```
+    /// let now = ctim_model::Timestamp::now_ms();
+    /// assert_eq!(now.to_offset_date_time().nanosecond() % 1_000_000, 0);
+    /// ```
+    #[must_use]
+    pub fn now_ms() -> Timestamp {
+        let now = OffsetDateTime::now_utc();
+        let millis = now.nanosecond() / 1_000_000 * 1_000_000;
+        Timestamp(now.replace_nanosecond(millis).unwrap_or(now))
+    }
+
+    /// The instant `text` names, read leniently as upstreams write times: RFC 3339 with any
+    /// offset or `Z`, with or without fractional seconds, surrounding white space, a space
+    /// for the `T`, or no offset at all (read as UTC). `None` when it is no such time.
+    ///
+    /// ```
+    /// use ctim_model::Timestamp;
+    ///
+    /// let utc = Timestamp::parse("2020-03-10T23:11:57Z").unwrap();
+    /// for same in ["2020-03-10T23:11:57+00:00", "2020-03-11T01:11:57+02:00", "2020-03-10 23:11:57", " 2020-03-10T23:11:57.000Z "] {
+    ///     assert_eq!(Timestamp::parse_lenient(same), Some(utc));
+    /// }
+    /// assert_eq!(Timestamp::parse_lenient("yesterday"), None);
+    /// ```
+    #[must_use]
+    pub fn parse_lenient(text: &str) -> Option<Timestamp> {
+        let text = text.trim();
+        let normalised: String;
+        let text = match (text.get(..10), text.get(10..11), text.get(11..)) {
+            (Some(date), Some(" "), Some(time)) => {
+                normalised = format!("{date}T{time}");
+                normalised.as_str()
+            }
+            _ => text,
+        };
+        Timestamp::parse(text)
+            .ok()
+            .or_else(|| Timestamp::parse(&format!("{text}Z")).ok())
+    }
+
     /// This time plus `duration`, clamped to the range `time` can represent.
     #[must_use]
     pub fn saturating_add(self, duration: Duration) -> Timestamp {
@@ -266,6 +309,38 @@ impl ObservedTime {
 #[cfg(test)]
 mod tests {
     use super::Timestamp;
+
+    #[test]
+    fn lenient_times_are_the_instant_they_name() {
+        let utc = Timestamp::parse_lenient("2020-03-10T23:11:57+00:00").unwrap();
+        for same in [
+            "2020-03-10T23:11:57Z",
+            "2020-03-11T01:11:57+02:00",
+            "2020-03-10T18:11:57-05:00",
+            "2020-03-10T23:11:57",
+            "2020-03-10 23:11:57+00:00",
+            " 2020-03-10T23:11:57.000+00:00 ",
+        ] {
+            assert_eq!(Timestamp::parse_lenient(same), Some(utc), "{same}");
+        }
+        assert_eq!(
+            Timestamp::parse_lenient("2020-03-10T23:11:57.25+00:00")
+                .unwrap()
+                .to_string(),
+            "2020-03-10T23:11:57.250Z"
+        );
+        for bad in [
+            "",
+            "yesterday",
+            "2020-13-10T23:11:57Z",
+            "2020-03-10",
+            "2020-03-1é",
+        ] {
+            assert_eq!(Timestamp::parse_lenient(bad), None, "{bad}");
+        }
+        let now = Timestamp::now_ms();
+        assert_eq!(now.to_offset_date_time().nanosecond() % 1_000_000, 0);
+    }
 
     fn check(input: &str, expected: &str) {
         let parsed = Timestamp::parse(input).unwrap();

@@ -8,11 +8,11 @@ use crate::{
 };
 
 /// CTIM's `ShortString`: at most 1024 characters.
-pub(crate) const SHORT: usize = 1024;
+pub(crate) const SHORT: usize = crate::SHORT_STRING;
 /// CTIM's `MedString`: at most 2048 characters.
-pub(crate) const MED: usize = 2048;
+pub(crate) const MED: usize = crate::MED_STRING;
 /// CTIM's `LongString` and `Markdown`: at most 5000 characters.
-pub(crate) const LONG: usize = 5000;
+pub(crate) const LONG: usize = crate::LONG_STRING;
 
 /// One thing wrong with an entity: where (a field path such as `observables[1].type`) and what.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -128,9 +128,9 @@ pub enum PageError {
 }
 
 /// Most characters kept of a title (CTIM's `ShortString`, an indicator's `title`).
-const TITLE_CHARS: usize = 1024;
+const TITLE_CHARS: usize = xdr_relay_core::ctim_model::SHORT_STRING;
 /// Most characters kept of a description (CTIM's `LongString`, an indicator's `description`).
-const DESCRIPTION_CHARS: usize = 5000;
+const DESCRIPTION_CHARS: usize = xdr_relay_core::ctim_model::LONG_STRING;
 
 /// Reads the categories from the HTML of AbuseIPDB's categories page: the first `<table>`
 /// with rows of at least three `<td>` cells (id, title, description), as Cisco's relay reads

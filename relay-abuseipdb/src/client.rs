@@ -1,16 +1,20 @@
 //! The calls to AbuseIPDB: `check` on its API (with the caller's key), and its categories page
-//! on its web site (no key). Every call is bounded in time and in the size of the answer read,
-//! goes through relay-core's [`Upstream`] (counted in the request's log line and in
-//! `relay_upstream_requests_total`), and fails with the relay's error for it. No call is
+//! on its web site (no key). Every call is bounded in time and in the size of the answer read
+//! (relay-core's [`http_client`] and [`read_body`]), goes through relay-core's [`Upstream`]
+//! (counted in the request's log line and in `relay_upstream_requests_total`; a check as the
+//! caller's, so that a 429 or a 401 stops the caller's next checks: [`Upstream::call_as`]), and
+//! fails with the relay's error for it ([`StatusErrors`] with Cisco's own codes). No call is
 //! retried: a 429 is the caller's daily quota, answered at once.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
-use reqwest::header::{ACCEPT, HeaderMap, HeaderValue, RETRY_AFTER};
+use reqwest::header::ACCEPT;
 use reqwest::{StatusCode, Url};
 use xdr_relay_core::{
-    AuthFailure, Context, RelayError, Upstream, UpstreamError, UpstreamFailure, UpstreamLimits,
+    BaseUrl, CallerDigest, Context, RelayError, StatusErrors, Upstream, UpstreamError,
+    UpstreamFailure, UpstreamLimits, http_client, read_body, sensitive_header,
 };
 
 use crate::answer::CheckData;
@@ -20,7 +24,8 @@ use crate::error::BuildError;
 /// The upstream's name in messages.
 const NAME: &str = "AbuseIPDB";
 /// Most bytes read of a check's answer. A verbose answer lists up to 10,000 reports of up to
-/// 1,024 characters of comment each; a few MiB in practice.
+/// 1,024 characters of comment each; a few MiB in practice. Only the newest reports the relay
+/// may map are kept of it.
 pub(crate) const MAX_CHECK_BYTES: usize = 16 << 20;
 /// Most bytes read of the categories page (about 30 KiB).
 pub(crate) const MAX_PAGE_BYTES: usize = 2 << 20;
@@ -40,53 +45,56 @@ pub(crate) struct Client {
     http: reqwest::Client,
     check: Url,
     categories: Url,
-    api: Upstream,
+    api: Arc<Upstream>,
     web: Upstream,
+    statuses: StatusErrors,
+    max_reports: usize,
+}
+
+/// What the client is made of.
+pub(crate) struct ClientConfig<'a> {
+    pub(crate) api: &'a BaseUrl,
+    pub(crate) web: &'a BaseUrl,
+    pub(crate) timeout: Duration,
+    pub(crate) limits: UpstreamLimits,
+    pub(crate) stop_max: Duration,
+    pub(crate) max_reports: usize,
 }
 
 impl Client {
-    /// A client of the API at `api_url` and the site at `web_url` (both `http(s)://`, a
-    /// trailing `/` added when missing), whose every call takes at most `timeout`.
-    pub(crate) fn new(
-        api_url: &str,
-        web_url: &str,
-        timeout: Duration,
-        limits: UpstreamLimits,
-    ) -> Result<Self, BuildError> {
-        let check = base(api_url, "ABUSEIPDB_API_URL")?
-            .join("check")
-            .map_err(|e| BuildError::Url {
-                setting: "ABUSEIPDB_API_URL",
-                reason: e.to_string(),
-            })?;
-        let categories = base(web_url, "ABUSEIPDB_WEB_URL")?
-            .join("categories")
-            .map_err(|e| BuildError::Url {
-                setting: "ABUSEIPDB_WEB_URL",
-                reason: e.to_string(),
-            })?;
-        let http = reqwest::Client::builder()
-            .user_agent(crate::USER_AGENT)
-            .timeout(timeout)
-            .connect_timeout(timeout.min(Duration::from_secs(5)))
-            // A redirect would carry the `Key` header (not one reqwest strips) to another host.
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
+    /// A client of the API and the site `config` names, whose every call takes at most its
+    /// timeout.
+    pub(crate) fn new(config: &ClientConfig<'_>) -> Result<Self, BuildError> {
+        let join = |base: &BaseUrl, path: &str, setting: &'static str| {
+            base.join(path)
+                .map_err(|reason| BuildError::Url { setting, reason })
+        };
+        let http = http_client(crate::USER_AGENT, config.timeout)
             .map_err(|e| BuildError::Client(e.to_string()))?;
         Ok(Self {
             http,
-            check,
-            categories,
-            api: Upstream::with_limits("abuseipdb", limits),
-            web: Upstream::with_limits("abuseipdb-web", limits),
+            check: join(config.api, "check", "ABUSEIPDB_API_URL")?,
+            categories: join(config.web, "categories", "ABUSEIPDB_WEB_URL")?,
+            api: Arc::new(
+                Upstream::with_limits("abuseipdb", config.limits).with_stop_max(config.stop_max),
+            ),
+            web: Upstream::with_limits("abuseipdb-web", config.limits),
+            statuses: statuses(),
+            max_reports: config.max_reports,
         })
     }
 
-    /// What AbuseIPDB knows of `ip`, with its reports of the last 30 days (`verbose`);
-    /// `None` when it cannot process the address (422).
+    /// The upstream of the checks (the lookup cache's).
+    pub(crate) fn api(&self) -> &Arc<Upstream> {
+        &self.api
+    }
+
+    /// What AbuseIPDB knows of `ip`, with its reports of the last 30 days (`verbose`), for
+    /// `caller` (the digest of `key`); `None` when it cannot process the address (422).
     pub(crate) async fn check(
         &self,
         context: &Context,
+        caller: CallerDigest,
         key: &str,
         ip: IpAddr,
     ) -> Result<Option<CheckData>, RelayError> {
@@ -99,14 +107,16 @@ impl Client {
             let Some(body) = self.get_check(key, &query).await? else {
                 return Ok(None);
             };
-            CheckData::parse(&body).map(Some).map_err(|e| {
-                UpstreamError::new(
-                    UpstreamFailure::Other,
-                    format!("{NAME} sent an answer that could not be read: {e}"),
-                )
-            })
+            CheckData::parse(&body, self.max_reports)
+                .map(Some)
+                .map_err(|e| {
+                    UpstreamError::new(
+                        UpstreamFailure::Other,
+                        format!("{NAME} sent an answer that could not be read: {e}"),
+                    )
+                })
         };
-        self.api.call(context, call).await
+        self.api.call_as(context, caller, call).await
     }
 
     /// Whether AbuseIPDB accepts `key`: one check of 127.0.0.1 (an address it cannot process
@@ -123,13 +133,7 @@ impl Client {
         key: &str,
         query: &[(&str, String)],
     ) -> Result<Option<Vec<u8>>, UpstreamError> {
-        let mut key_header = HeaderValue::from_str(key).map_err(|_| {
-            UpstreamError::with_error(
-                UpstreamFailure::Unauthorized,
-                AuthFailure::WrongPayload.into(),
-            )
-        })?;
-        key_header.set_sensitive(true);
+        let key_header = sensitive_header(key)?;
         let mut url = self.check.clone();
         url.query_pairs_mut().extend_pairs(query);
         let response = self
@@ -142,15 +146,17 @@ impl Client {
             .map_err(|e| UpstreamError::from_reqwest(NAME, &e))?;
         let status = response.status();
         if status.is_success() {
-            return read(response, MAX_CHECK_BYTES).await.map(Some);
+            return read_body(response, MAX_CHECK_BYTES, NAME).await.map(Some);
         }
         if status == StatusCode::UNPROCESSABLE_ENTITY {
             return Ok(None);
         }
         let headers = response.headers().clone();
         // The detail is a courtesy: a body that cannot be read leaves it out.
-        let body = read(response, MAX_ERROR_BYTES).await.unwrap_or_default();
-        Err(status_error(status, &headers, &body, key))
+        let body = read_body(response, MAX_ERROR_BYTES, NAME)
+            .await
+            .unwrap_or_default();
+        Err(self.statuses.error(status, &headers, detail(&body, key)))
     }
 
     /// The categories of AbuseIPDB's categories page.
@@ -171,7 +177,7 @@ impl Client {
                     format!("{NAME}'s categories page answered HTTP {code}"),
                 ));
             }
-            let body = read(response, MAX_PAGE_BYTES).await?;
+            let body = read_body(response, MAX_PAGE_BYTES, NAME).await?;
             categories::parse_page(&String::from_utf8_lossy(&body))
                 .map_err(|e| UpstreamError::new(UpstreamFailure::Other, format!("{NAME}'s {e}")))
         };
@@ -179,113 +185,28 @@ impl Client {
     }
 }
 
-/// `url` as a base to join paths to: parsed, `http` or `https`, ending in `/`.
-fn base(url: &str, setting: &'static str) -> Result<Url, BuildError> {
-    let mut text = url.to_owned();
-    if !text.ends_with('/') {
-        text.push('/');
-    }
-    let parsed = Url::parse(&text).map_err(|e| BuildError::Url {
-        setting,
-        reason: e.to_string(),
-    })?;
-    if !matches!(parsed.scheme(), "http" | "https") || parsed.cannot_be_a_base() {
-        return Err(BuildError::Url {
-            setting,
-            reason: "not an http:// or https:// URL".into(),
-        });
-    }
-    Ok(parsed)
-}
-
-/// The body of `response`, at most `limit` bytes.
-async fn read(mut response: reqwest::Response, limit: usize) -> Result<Vec<u8>, UpstreamError> {
-    let too_large = || {
-        UpstreamError::new(
+/// AbuseIPDB's statuses as Cisco's relay answers them: relay-core's mapping, and its own
+/// codes for a 404 (the endpoint), a 500 and a 521.
+fn statuses() -> StatusErrors {
+    StatusErrors::new(NAME)
+        .custom(
+            404,
             UpstreamFailure::Other,
-            format!("{NAME}'s answer is larger than {} KiB", limit >> 10),
+            "not found",
+            "AbuseIPDB answered 404 Not Found: no such endpoint (check ABUSEIPDB_API_URL).",
         )
-    };
-    if response
-        .content_length()
-        .is_some_and(|length| length > limit as u64)
-    {
-        return Err(too_large());
-    }
-    let mut body = Vec::new();
-    while let Some(chunk) = response
-        .chunk()
-        .await
-        .map_err(|e| UpstreamError::from_reqwest(NAME, &e))?
-    {
-        if body.len() + chunk.len() > limit {
-            return Err(too_large());
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
-}
-
-/// The error of a status that is neither a success nor a 422, with AbuseIPDB's own detail
-/// (`{"errors": [{"detail": …}]}`) where the code's message has room for it. `key` is never
-/// quoted, even should AbuseIPDB echo it.
-fn status_error(status: StatusCode, headers: &HeaderMap, body: &[u8], key: &str) -> UpstreamError {
-    let detail = detail(body, key);
-    let code = status.as_u16();
-    let failure = UpstreamFailure::from_status(code);
-    match code {
-        401 => UpstreamError::new(
-            failure,
-            detail.unwrap_or_else(|| format!("{NAME} refused the API key (HTTP 401).")),
-        ),
-        403 => UpstreamError::new(
-            failure,
-            detail.unwrap_or_else(|| format!("{NAME} refused the request (HTTP 403).")),
-        ),
-        404 => UpstreamError::with_error(
-            UpstreamFailure::Other,
-            RelayError::custom(
-                "not found",
-                format!(
-                    "{NAME} answered 404 Not Found: no such endpoint (check ABUSEIPDB_API_URL)."
-                ),
-            ),
-        ),
-        429 => {
-            let mut message = detail.unwrap_or_else(|| {
-                format!("{NAME}'s rate limit for this API key is reached (HTTP 429).")
-            });
-            if let Some(after) = retry_after(headers, key) {
-                message.push_str(&format!(" Retry after {after}."));
-            }
-            UpstreamError::new(failure, message)
-        }
-        500 => UpstreamError::with_error(
+        .custom(
+            500,
             UpstreamFailure::Unavailable,
-            RelayError::custom(
-                "internal error",
-                format!("{NAME} failed with an internal error (HTTP 500)."),
-            ),
-        ),
-        502..=504 => UpstreamError::new(
-            failure,
-            format!("{NAME} is unavailable (HTTP {code}); try again later."),
-        ),
-        521 => UpstreamError::with_error(
+            "internal error",
+            "AbuseIPDB failed with an internal error (HTTP 500).",
+        )
+        .custom(
+            521,
             UpstreamFailure::Unavailable,
-            RelayError::custom(
-                "web server is down",
-                format!("{NAME}'s web server is down (HTTP 521)."),
-            ),
-        ),
-        _ => UpstreamError::new(
-            failure,
-            match detail {
-                Some(detail) => format!("{NAME} answered HTTP {code}: {detail}"),
-                None => format!("{NAME} answered HTTP {code}."),
-            },
-        ),
-    }
+            "web server is down",
+            "AbuseIPDB's web server is down (HTTP 521).",
+        )
 }
 
 /// `errors[0].detail` of an AbuseIPDB error body, bounded, without `key`.
@@ -300,29 +221,12 @@ fn detail(body: &[u8], key: &str) -> Option<String> {
     } else {
         detail.replace(key, "<redacted>")
     };
-    Some(crate::mapping::bounded(&detail, MAX_DETAIL_CHARS).into_owned())
-}
-
-/// The `Retry-After` header: `N seconds` for a number, else an HTTP date as sent; anything
-/// else (or anything holding `key`) is left out.
-fn retry_after(headers: &HeaderMap, key: &str) -> Option<String> {
-    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
-    if let Ok(seconds) = value.parse::<u64>() {
-        return Some(match seconds {
-            1 => "1 second".to_owned(),
-            _ => format!("{seconds} seconds"),
-        });
-    }
-    // An HTTP date, e.g. `Wed, 21 Oct 2015 07:28:00 GMT`.
-    let date_like = (20..=40).contains(&value.len())
-        && value
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, ' ' | ',' | ':' | '-'));
-    (date_like && (key.is_empty() || !value.contains(key))).then(|| value.to_owned())
+    Some(xdr_relay_core::ctim_model::truncate(&detail, MAX_DETAIL_CHARS).into_owned())
 }
 
 #[cfg(test)]
 mod tests {
+    use reqwest::header::{HeaderMap, HeaderValue};
     use serde_json::json;
 
     use super::*;
@@ -336,7 +240,9 @@ mod tests {
             );
         }
         let status = StatusCode::from_u16(status).unwrap();
-        status_error(status, &map, body.to_string().as_bytes(), "s3cr3t-key")
+        let body = body.to_string();
+        statuses()
+            .error(status, &map, detail(body.as_bytes(), "s3cr3t-key"))
             .error()
             .clone()
     }
@@ -429,33 +335,5 @@ mod tests {
         ] {
             assert_eq!(detail(body.as_bytes(), "k"), None, "{body}");
         }
-    }
-
-    #[test]
-    fn bases_are_checked() {
-        assert_eq!(
-            base("https://api.abuseipdb.com/api/v2", "X")
-                .unwrap()
-                .as_str(),
-            "https://api.abuseipdb.com/api/v2/"
-        );
-        for bad in [
-            "",
-            "api.abuseipdb.com",
-            "ftp://x/",
-            "mailto:a@b",
-            "https://",
-        ] {
-            assert!(base(bad, "X").is_err(), "{bad}");
-        }
-        let client = Client::new(
-            "http://127.0.0.1:1/api/v2",
-            "http://127.0.0.1:1",
-            Duration::from_secs(1),
-            UpstreamLimits::default(),
-        )
-        .unwrap();
-        assert_eq!(client.check.as_str(), "http://127.0.0.1:1/api/v2/check");
-        assert_eq!(client.categories.as_str(), "http://127.0.0.1:1/categories");
     }
 }

@@ -54,7 +54,8 @@ use std::time::Duration;
 
 use xdr_relay_core::{
     App, CredentialField, CredentialKind, EnvError, EnvVar, Settings, UPSTREAM_BREAKER_COOL_DOWN,
-    UPSTREAM_BREAKER_FAILURES, UPSTREAM_MAX_IN_FLIGHT, UpstreamLimits,
+    UPSTREAM_BREAKER_FAILURES, UPSTREAM_MAX_IN_FLIGHT, UPSTREAM_STOP_MAX, UpstreamLimits,
+    stop_max_from_settings,
 };
 
 pub use error::BuildError;
@@ -130,9 +131,19 @@ pub const CACHE_MIB: EnvVar = EnvVar::new(
      positive integer; the least used answers go first. Default 64.",
 );
 
+/// Most reports kept of an answer.
+pub const MAX_REPORTS: EnvVar = EnvVar::new(
+    "ABUSEIPDB_MAX_REPORTS",
+    "abuseipdb-max-reports",
+    "N",
+    "Most reports of an address kept from AbuseIPDB's answer (the newest), the most sightings \
+     a token's CTR_ENTITIES_LIMIT gets per address; a positive integer. Default 1000.",
+);
+
 /// Every setting of the relay besides relay-core's, in `--help` order: its own, then the cap
-/// on calls in flight and the circuit breaker every networked relay has ([`UpstreamLimits`]).
-pub const SETTINGS: [EnvVar; 10] = [
+/// on calls in flight and the circuit breaker every networked relay has ([`UpstreamLimits`]),
+/// and how long a caller's rate limit is remembered ([`UPSTREAM_STOP_MAX`]).
+pub const SETTINGS: [EnvVar; 12] = [
     API_URL,
     WEB_URL,
     TIMEOUT,
@@ -140,9 +151,11 @@ pub const SETTINGS: [EnvVar; 10] = [
     CATEGORIES_TTL,
     CACHE_TTL,
     CACHE_MIB,
+    MAX_REPORTS,
     UPSTREAM_MAX_IN_FLIGHT,
     UPSTREAM_BREAKER_FAILURES,
     UPSTREAM_BREAKER_COOL_DOWN,
+    UPSTREAM_STOP_MAX,
 ];
 
 /// The names of the relay's own metrics (relay-core's are in `xdr_relay_core::telemetry`).
@@ -194,6 +207,10 @@ pub struct AbuseIpdbConfig {
     pub cache_ttl: Duration,
     /// Most memory the lookup cache holds, in MiB, `ABUSEIPDB_CACHE_MIB`.
     pub cache_mib: u64,
+    /// Most reports kept of an answer (the newest), `ABUSEIPDB_MAX_REPORTS`.
+    pub max_reports: usize,
+    /// Longest a caller's rate limit is remembered, `RELAY_UPSTREAM_STOP_MAX`.
+    pub stop_max: Duration,
     /// The cap on calls in flight to AbuseIPDB (over every request) and the circuit breaker,
     /// `RELAY_UPSTREAM_*`.
     pub upstream: UpstreamLimits,
@@ -209,6 +226,8 @@ impl Default for AbuseIpdbConfig {
             categories_ttl: Duration::from_secs(86_400),
             cache_ttl: Duration::from_secs(3_600),
             cache_mib: 64,
+            max_reports: 1_000,
+            stop_max: Duration::from_secs(3_600),
             upstream: UpstreamLimits::default(),
         }
     }
@@ -243,7 +262,11 @@ impl AbuseIpdbConfig {
         if let Some(mib) = settings.count(&CACHE_MIB)? {
             config.cache_mib = u64::try_from(mib).unwrap_or(u64::MAX);
         }
+        if let Some(most) = settings.count(&MAX_REPORTS)? {
+            config.max_reports = most;
+        }
         config.upstream = UpstreamLimits::from_settings(settings)?;
+        config.stop_max = stop_max_from_settings(settings)?;
         Ok(config)
     }
 }
@@ -290,6 +313,8 @@ mod tests {
             ("ABUSEIPDB_CATEGORIES_TTL", "60"),
             ("ABUSEIPDB_CACHE_TTL", "0"),
             ("ABUSEIPDB_CACHE_MIB", "8"),
+            ("ABUSEIPDB_MAX_REPORTS", "50"),
+            ("RELAY_UPSTREAM_STOP_MAX", "600"),
         ]))
         .unwrap();
         assert_eq!(config.api_url, "http://127.0.0.1:9/api/v2");
@@ -298,6 +323,8 @@ mod tests {
         assert_eq!(config.categories_ttl, Duration::from_secs(60));
         assert!(config.cache_ttl.is_zero());
         assert_eq!(config.cache_mib, 8);
+        assert_eq!(config.max_reports, 50);
+        assert_eq!(config.stop_max, Duration::from_secs(600));
         for (pairs, name) in [
             (&[("ABUSEIPDB_TIMEOUT", "0")][..], "ABUSEIPDB_TIMEOUT"),
             (
@@ -327,9 +354,9 @@ mod tests {
     fn the_app_declares_its_settings_and_builds() {
         let app = app();
         let names: Vec<&str> = app.provider_settings().iter().map(|v| v.name).collect();
-        assert_eq!(names.len(), 10);
-        assert!(names[..7].iter().all(|n| n.starts_with("ABUSEIPDB_")));
-        assert!(names[7..].iter().all(|n| n.starts_with("RELAY_UPSTREAM_")));
+        assert_eq!(names.len(), 12);
+        assert!(names[..8].iter().all(|n| n.starts_with("ABUSEIPDB_")));
+        assert!(names[8..].iter().all(|n| n.starts_with("RELAY_UPSTREAM_")));
         assert!(app.build(&settings(&[])).is_ok());
         let error = app
             .build(&settings(&[("ABUSEIPDB_API_URL", "http://[::1")]))

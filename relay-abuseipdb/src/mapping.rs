@@ -2,9 +2,9 @@
 //! from the confidence score, and for each of the newest reports a judgement, a sighting, an
 //! indicator per category and the sighting's `sighting-of` relationships to them.
 
-use std::borrow::Cow;
 use std::collections::HashSet;
 
+use xdr_relay_core::BaseUrl;
 use xdr_relay_core::ctim_model::{
     Confidence, Disposition, ExternalReference, Id, Indicator, Judgement, Observable,
     ObservableType, ObserveBundle, ObservedRelation, ObservedRelationType, ObservedTime,
@@ -33,56 +33,41 @@ const VERDICT_DAYS: i64 = 30;
 const JUDGEMENT_DAYS: i64 = 7;
 
 /// CTIM's bounds on the texts the relay fills from AbuseIPDB's data (characters).
-const SHORT: usize = 1024;
-const LONG: usize = 5000;
+const SHORT: usize = xdr_relay_core::ctim_model::SHORT_STRING;
+const MED: usize = xdr_relay_core::ctim_model::MED_STRING;
+const LONG: usize = xdr_relay_core::ctim_model::LONG_STRING;
 
-/// The pages of AbuseIPDB's web site the entities link to.
+/// `text`, or its first `max - 1` characters and `…` when it is longer than `max`
+/// (ctim-model's [`truncate`](xdr_relay_core::ctim_model::truncate)).
+pub(crate) use xdr_relay_core::ctim_model::truncate as bounded;
+
+/// The pages of AbuseIPDB's web site the entities link to, under the checked
+/// `ABUSEIPDB_WEB_URL`.
 #[derive(Debug, Clone)]
 pub(crate) struct Links {
-    /// The site's base URL, ending in `/`.
-    web: String,
+    web: BaseUrl,
 }
 
 impl Links {
-    /// The links of the site at `web` (a trailing `/` is added when missing).
-    pub(crate) fn new(web: &str) -> Self {
-        let mut web = web.to_owned();
-        if !web.ends_with('/') {
-            web.push('/');
-        }
+    /// The links of the site at `web`.
+    pub(crate) fn new(web: BaseUrl) -> Self {
         Self { web }
     }
 
-    /// The page of an address: `{web}check/{value}`.
+    /// The page of an address: `{web}check/{value}`, the value one percent-encoded segment.
     pub(crate) fn check(&self, value: &str) -> String {
-        format!("{}check/{value}", self.web)
+        self.web.link(&["check", value])
     }
 
     /// The categories page: `{web}categories`.
     pub(crate) fn categories(&self) -> String {
-        format!("{}categories", self.web)
-    }
-}
-
-/// `text`, or its first `max - 1` characters and `…` when it is longer than `max`.
-pub(crate) fn bounded(text: &str, max: usize) -> Cow<'_, str> {
-    // Byte length bounds the character count from above.
-    if text.len() <= max {
-        return Cow::Borrowed(text);
-    }
-    match text.char_indices().nth(max.saturating_sub(1)) {
-        Some((cut, _)) if text[cut..].chars().nth(1).is_some() => {
-            Cow::Owned(format!("{}…", &text[..cut]))
-        }
-        _ => Cow::Borrowed(text),
+        self.web.link(&["categories"])
     }
 }
 
 /// The current time to the millisecond (as CTIA writes times; nanoseconds say nothing here).
 pub(crate) fn now() -> Timestamp {
-    let now = xdr_relay_core::time::OffsetDateTime::now_utc();
-    let millis = now.nanosecond() / 1_000_000 * 1_000_000;
-    Timestamp::from(now.replace_nanosecond(millis).unwrap_or(now))
+    Timestamp::now_ms()
 }
 
 /// The disposition of a confidence score: Suspicious up to 85 (0 included), Malicious above.
@@ -247,7 +232,7 @@ impl<'a> Mapper<'a> {
         let mut indicator = Indicator::new(indicator_id(id), SOURCE, ValidTime::default());
         let text = category.text();
         indicator.title = Some(bounded(&category.name(), SHORT).into_owned().into());
-        indicator.short_description = Some(bounded(&text, 2048).into_owned().into());
+        indicator.short_description = Some(bounded(&text, MED).into_owned().into());
         indicator.description = Some(bounded(&text, LONG).into_owned().into());
         indicator.confidence = Some(Confidence::Medium);
         indicator.external_ids = vec![id.to_string().into()];
@@ -319,19 +304,9 @@ mod tests {
     }
 
     #[test]
-    fn texts_are_bounded_by_characters() {
-        assert_eq!(bounded("short", 10), "short");
-        assert_eq!(bounded("exactly", 7), "exactly");
-        assert_eq!(bounded("éééé", 4), "éééé");
-        assert_eq!(bounded("éééééé", 4), "ééé…");
-        assert_eq!(bounded("abcdef", 4).chars().count(), 4);
-        assert_eq!(bounded(&"ü".repeat(6000), LONG).chars().count(), LONG);
-    }
-
-    #[test]
     fn links_have_one_slash() {
         for web in ["https://www.abuseipdb.com/", "https://www.abuseipdb.com"] {
-            let links = Links::new(web);
+            let links = Links::new(BaseUrl::parse(web).unwrap());
             assert_eq!(
                 links.check("2001:db8::1"),
                 "https://www.abuseipdb.com/check/2001:db8::1"
@@ -342,7 +317,7 @@ mod tests {
 
     #[test]
     fn repeated_categories_make_one_indicator_and_one_relationship_per_sighting() {
-        let links = Links::new("https://www.abuseipdb.com/");
+        let links = Links::new(BaseUrl::parse("https://www.abuseipdb.com/").unwrap());
         let table = CategoryTable::builtin();
         let at = Timestamp::parse("2020-03-10T23:11:57Z").unwrap();
         let report = |categories: Vec<u64>| Report {

@@ -256,6 +256,62 @@ impl Credentials {
     }
 }
 
+impl Credentials {
+    /// Who the caller is, without their secrets: the SHA-256 of every declared field (names
+    /// and values), for keying what is kept per caller (a lookup cache, a rate limit). Two
+    /// tokens with the same credentials have the same digest; `CTR_ENTITIES_LIMIT` is not
+    /// part of it.
+    ///
+    /// ```
+    /// use serde_json::json;
+    /// use xdr_relay_core::{CredentialField, CredentialKind, Credentials};
+    ///
+    /// let fields = [CredentialField::required("key", CredentialKind::ApiKey, "the API key")];
+    /// let of = |payload: serde_json::Value| {
+    ///     Credentials::from_payload(payload.as_object().unwrap(), &fields).unwrap().digest()
+    /// };
+    /// assert_eq!(of(json!({"key": "a"})), of(json!({"key": "a", "CTR_ENTITIES_LIMIT": 3})));
+    /// assert_ne!(of(json!({"key": "a"})), of(json!({"key": "b"})));
+    /// assert_eq!(format!("{:?}", of(json!({"key": "a"}))), "CallerDigest(..)");
+    /// ```
+    #[must_use]
+    pub fn digest(&self) -> CallerDigest {
+        use sha2::Digest as _;
+        let mut hasher = sha2::Sha256::new();
+        // A map of declared fields in name order (serde_json's map is ordered): each name and
+        // value, length-prefixed so that no two different maps hash the same bytes.
+        for (name, value) in &self.fields {
+            let value = value.to_string();
+            for part in [name.as_bytes(), value.as_bytes()] {
+                hasher.update((part.len() as u64).to_be_bytes());
+                hasher.update(part);
+            }
+        }
+        CallerDigest(hasher.finalize().into())
+    }
+}
+
+/// The SHA-256 of a caller's credentials ([`Credentials::digest`]): tells callers apart
+/// without holding a secret. `Debug` prints nothing of it.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CallerDigest([u8; 32]);
+
+impl CallerDigest {
+    /// The digest of one secret alone (a provider whose caller is one API key it was given
+    /// outside a token, or a test).
+    #[must_use]
+    pub fn of_secret(secret: &str) -> Self {
+        use sha2::Digest as _;
+        Self(sha2::Sha256::digest(secret.as_bytes()).into())
+    }
+}
+
+impl fmt::Debug for CallerDigest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("CallerDigest(..)")
+    }
+}
+
 impl fmt::Debug for Credentials {
     /// Field names only: the values are secrets.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

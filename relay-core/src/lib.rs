@@ -11,7 +11,12 @@
 //! The source is a [`Provider`], described for the adapters by an [`App`] (its
 //! [`ProviderInfo`], its [settings](EnvVar), how it is built); a networked provider calls its
 //! upstream through an [`Upstream`] (a cap on calls in flight, a circuit breaker, metrics) and
-//! looks many observables up at once with [`lookup_all`]. [`module_type`] derives the XDR
+//! looks many observables up at once with [`lookup_all`]; the lookup toolkit serves the rest of
+//! what a networked relay needs: a cache per caller and query that shares calls
+//! ([`LookupCache`], [`Credentials::digest`]), rate limits remembered per caller
+//! ([`Upstream::call_as`]), HTTP helpers ([`http_client`], [`read_body`], [`StatusErrors`],
+//! [`RetryAfter`], [`BaseUrl`]), reference data refreshed in the background ([`Refreshed`])
+//! and [`Outcome::gather`]. [`module_type`] derives the XDR
 //! module type and [`encode_claims`] signs tokens. Every request gets an id (`X-Request-Id`), a
 //! tracing span, a log line and metrics, and a handler that panics answers HTTP 500 alone:
 //! [`telemetry`]. With the `signals` feature (on by default), the first provider:
@@ -72,20 +77,25 @@
 // and `stats` import nothing from the crate.
 mod app;
 mod auth;
+mod caller;
 mod config;
 mod credentials;
 mod error;
+mod fetch;
 mod jwks;
 mod layers;
+mod lookup;
 mod module_type;
 mod openapi;
 mod provider;
+mod refresh;
 mod request;
 mod routes;
 mod settings;
 #[cfg(feature = "signals")]
 mod signals;
 mod stats;
+mod stops;
 pub mod telemetry;
 pub mod tiles;
 mod token;
@@ -108,9 +118,11 @@ pub use time;
 pub use app::App;
 pub use auth::{SecretKey, SigningError, encode_claims, encode_token};
 pub use config::RelayConfig;
-pub use credentials::{CredentialField, CredentialKind, Credentials};
+pub use credentials::{CallerDigest, CredentialField, CredentialKind, Credentials};
 pub use error::{AuthFailure, ConfigError, RelayError, UpstreamFailure};
+pub use fetch::{BaseUrl, RetryAfter, StatusErrors, http_client, read_body, sensitive_header};
 pub use jwks::{DEFAULT_JWKS_HOSTS, JwksConfig};
+pub use lookup::{LookupCache, LookupLimits, Weigh, lookup_distinct};
 pub use module_type::{
     CONFIGURATION_PREFIX, Capability, ConfigurationField, ModuleAuth, ModuleProperties, ModuleType,
     SECRET_KEY_PLACEHOLDER, configuration_key, module_type,
@@ -119,6 +131,7 @@ pub use openapi::openapi_for;
 pub use provider::{
     Context, Outcome, Provider, ProviderInfo, ReferLink, ResponseAction, TriggerStatus,
 };
+pub use refresh::Refreshed;
 pub use request::{ParsedObservable, Trigger};
 pub use routes::router_for;
 pub use settings::{EnvError, EnvVar, Settings};
@@ -127,6 +140,7 @@ pub use signals::{
     Auth0Signals, DEFAULT_SIGNALS_API_URL, SIGNALS_API_URL, SignalsConfig, openapi, router,
     signals_info,
 };
+pub use stops::{UPSTREAM_STOP_MAX, stop_max_from_settings};
 pub use tiles::{Period, Tile, TileData, TileType};
 pub use upstream::{
     UPSTREAM_BREAKER_COOL_DOWN, UPSTREAM_BREAKER_FAILURES, UPSTREAM_MAX_IN_FLIGHT, Upstream,

@@ -59,6 +59,12 @@ pub const IN_FLIGHT: &str = "relay_requests_in_flight";
 pub const METADATA_CACHE_HITS: &str = "relay_metadata_cache_hits_total";
 /// Counter: blocklist metadata not in the cache (fetched, or joined a fetch in progress).
 pub const METADATA_CACHE_MISSES: &str = "relay_metadata_cache_misses_total";
+/// Counter: lookups answered from a provider's lookup cache
+/// ([`LookupCache`](crate::LookupCache)), or from a lookup in progress, by `upstream`.
+pub const LOOKUP_CACHE_HITS: &str = "relay_lookup_cache_hits_total";
+/// Counter: lookups a provider's lookup cache did not have (each one upstream call), by
+/// `upstream`.
+pub const LOOKUP_CACHE_MISSES: &str = "relay_lookup_cache_misses_total";
 /// Counter: key set fetches of Cisco XDR key servers, by `outcome`.
 pub const JWKS_FETCHES: &str = "relay_jwks_fetches_total";
 /// Counter: a provider's calls to its upstream services ([`Upstream`](crate::Upstream)), by
@@ -103,6 +109,14 @@ pub fn describe_metrics(info: &ProviderInfo) {
     describe_counter!(
         METADATA_CACHE_MISSES,
         "Blocklist metadata not found in the cache."
+    );
+    describe_counter!(
+        LOOKUP_CACHE_HITS,
+        "Lookups answered from a provider's lookup cache (or a lookup in progress), by upstream."
+    );
+    describe_counter!(
+        LOOKUP_CACHE_MISSES,
+        "Lookups not in a provider's lookup cache: one upstream call each, by upstream."
     );
     describe_counter!(
         JWKS_FETCHES,

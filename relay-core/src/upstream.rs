@@ -147,6 +147,8 @@ pub struct Upstream {
     limits: UpstreamLimits,
     slots: Semaphore,
     circuit: Mutex<Circuit>,
+    /// The callers stopped by a rate limit or refused credentials (`stops.rs`).
+    pub(crate) stops: crate::stops::Stops,
 }
 
 /// The circuit breaker's state.
@@ -182,6 +184,7 @@ impl Upstream {
             slots: Semaphore::new(limits.max_in_flight.clamp(1, Semaphore::MAX_PERMITS)),
             limits,
             circuit: Mutex::new(Circuit::Closed { failures: 0 }),
+            stops: crate::stops::Stops::default(),
         }
     }
 
@@ -372,6 +375,8 @@ impl Drop for InFlight {
 pub struct UpstreamError {
     failure: UpstreamFailure,
     error: RelayError,
+    /// How long the upstream asked to be left alone (`Retry-After`; `stops.rs`).
+    pub(crate) retry_after: Option<Duration>,
 }
 
 impl UpstreamError {
@@ -381,6 +386,7 @@ impl UpstreamError {
         Self {
             failure: kind,
             error: RelayError::upstream(kind, message),
+            retry_after: None,
         }
     }
 
@@ -391,6 +397,7 @@ impl UpstreamError {
         Self {
             failure: kind,
             error,
+            retry_after: None,
         }
     }
 

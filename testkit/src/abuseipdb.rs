@@ -1,6 +1,7 @@
-//! A local AbuseIPDB stand-in: axum on 127.0.0.1 (an ephemeral port), serving `GET
-//! /api/v2/check`, the categories page `GET /categories` and, for configuration tokens, a key
-//! server's `GET /.well-known/jwks`. Tests and the bench set what it answers per address
+//! A local AbuseIPDB stand-in on the generic [`standin`] (127.0.0.1, an
+//! ephemeral port, every request recorded), serving `GET /api/v2/check`, the categories page
+//! `GET /categories` and, for configuration tokens, a key server's `GET /.well-known/jwks`:
+//! only AbuseIPDB's routes and bodies are its own. Tests and the bench set what it answers per address
 //! ([`Scenario`]) and for the page ([`Page`]), a delay for every call, and read back what it was
 //! asked. No network beyond 127.0.0.1.
 //!
@@ -8,16 +9,17 @@
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use axum::routing::get;
 use serde_json::{Value, json};
+
+use crate::standin::{self, Jwks, Reply, Scenarios};
 
 /// AbuseIPDB's words for a key it does not know.
 pub const UNAUTHORIZED_DETAIL: &str = "Authentication failed. You are either missing your API key or it is incorrect. Note: The APIv2 key differs from the APIv1 key.";
@@ -87,31 +89,24 @@ pub struct Seen {
     pub user_agent: Option<String>,
 }
 
+const CHECK: &str = "/api/v2/check";
+const PAGE: &str = "/categories";
+
+/// What the handlers read: the scenarios per address, the refused keys, the page.
 #[derive(Default)]
 struct Shared {
-    scenarios: Mutex<HashMap<String, Scenario>>,
+    scenarios: Scenarios<Scenario>,
     refused_keys: Mutex<HashSet<String>>,
     page: Mutex<Option<Page>>,
-    delay: Mutex<Duration>,
-    checks: Mutex<Vec<Seen>>,
-    page_reads: AtomicUsize,
-    in_flight: AtomicUsize,
-    most_in_flight: AtomicUsize,
-    jwks: Mutex<Value>,
 }
 
-/// The stand-in, serving until dropped.
+/// The stand-in, serving until dropped: AbuseIPDB's routes on [`standin::StandIn`].
 pub struct StandIn {
     /// Where it listens.
     pub address: SocketAddr,
     shared: Arc<Shared>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for StandIn {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
+    jwks: Jwks,
+    server: standin::StandIn,
 }
 
 impl StandIn {
@@ -126,11 +121,10 @@ impl StandIn {
     pub async fn start_on(port: u16) -> Self {
         let shared = Arc::new(Shared::default());
         *shared.page.lock().unwrap() = Some(Page::Html(categories_page(&published())));
-        *shared.jwks.lock().unwrap() = json!({"keys": []});
-        let app = Router::new()
-            .route("/api/v2/check", get(check))
-            .route("/categories", get(page))
-            .route("/.well-known/jwks", get(jwks))
+        let jwks = Jwks::default();
+        let router = Router::new()
+            .route(CHECK, get(check))
+            .route(PAGE, get(page))
             .fallback(|| async {
                 (
                     StatusCode::NOT_FOUND,
@@ -138,28 +132,23 @@ impl StandIn {
                 )
             })
             .with_state(Arc::clone(&shared));
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
-            .await
-            .unwrap_or_else(|e| panic!("cannot listen on 127.0.0.1:{port}: {e}"));
-        let address = listener.local_addr().unwrap();
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let server = standin::StandIn::start_on(port, jwks.route(router)).await;
         Self {
-            address,
+            address: server.address,
             shared,
-            task,
+            jwks,
+            server,
         }
     }
 
     /// `http://127.0.0.1:PORT/api/v2/`: the relay's `ABUSEIPDB_API_URL`.
     pub fn api_url(&self) -> String {
-        format!("http://{}/api/v2/", self.address)
+        format!("{}api/v2/", self.server.url())
     }
 
     /// `http://127.0.0.1:PORT/`: the relay's `ABUSEIPDB_WEB_URL`.
     pub fn web_url(&self) -> String {
-        format!("http://{}/", self.address)
+        self.server.url()
     }
 
     /// `127.0.0.1:PORT`, what a configuration token names as its `jwks_host`.
@@ -169,11 +158,7 @@ impl StandIn {
 
     /// Answers checks of `ip` with `scenario`.
     pub fn set(&self, ip: &str, scenario: Scenario) {
-        self.shared
-            .scenarios
-            .lock()
-            .unwrap()
-            .insert(ip.to_owned(), scenario);
+        self.shared.scenarios.set(ip, scenario);
     }
 
     /// Answers checks of `ip` with `data` (the object under `"data"`).
@@ -197,17 +182,27 @@ impl StandIn {
 
     /// Waits `delay` before every answer (checks and the page).
     pub fn delay(&self, delay: Duration) {
-        *self.shared.delay.lock().unwrap() = delay;
+        self.server.delay(delay);
     }
 
     /// Publishes `keys` (JWKs) at `/.well-known/jwks`.
     pub fn publish_keys(&self, keys: Vec<Value>) {
-        *self.shared.jwks.lock().unwrap() = json!({ "keys": keys });
+        self.jwks.publish(keys);
     }
 
     /// Every check received, in order.
     pub fn checks(&self) -> Vec<Seen> {
-        self.shared.checks.lock().unwrap().clone()
+        self.server
+            .seen_at(CHECK)
+            .into_iter()
+            .map(|seen| Seen {
+                ip: seen.query.get("ipAddress").cloned().unwrap_or_default(),
+                key: seen.header("key"),
+                accept: seen.header("accept"),
+                user_agent: seen.header("user-agent"),
+                query: seen.query,
+            })
+            .collect()
     }
 
     /// How many checks of `ip` were received.
@@ -217,45 +212,18 @@ impl StandIn {
 
     /// How many times the categories page was asked for.
     pub fn page_reads(&self) -> usize {
-        self.shared.page_reads.load(Ordering::SeqCst)
+        self.server.seen_at(PAGE).len()
     }
 
     /// The most checks in flight at once so far.
     pub fn most_in_flight(&self) -> usize {
-        self.shared.most_in_flight.load(Ordering::SeqCst)
+        self.server.most_in_flight(CHECK)
     }
 
     /// Forgets the checks received and the most in flight.
     pub fn reset_counts(&self) {
-        self.shared.checks.lock().unwrap().clear();
-        self.shared.page_reads.store(0, Ordering::SeqCst);
-        self.shared.most_in_flight.store(0, Ordering::SeqCst);
+        self.server.reset_counts();
     }
-}
-
-/// Counts a check in flight until dropped (also when the client gives up and the answer is
-/// dropped unfinished).
-struct InFlight(Arc<Shared>);
-
-impl InFlight {
-    fn start(shared: &Arc<Shared>) -> Self {
-        let now = shared.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
-        shared.most_in_flight.fetch_max(now, Ordering::SeqCst);
-        Self(Arc::clone(shared))
-    }
-}
-
-impl Drop for InFlight {
-    fn drop(&mut self) {
-        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
-fn header(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
 }
 
 async fn check(
@@ -263,102 +231,67 @@ async fn check(
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
-    let _in_flight = InFlight::start(&shared);
     let ip = query.get("ipAddress").cloned().unwrap_or_default();
-    let key = header(&headers, "key");
-    shared.checks.lock().unwrap().push(Seen {
-        ip: ip.clone(),
-        query: query.clone(),
-        key: key.clone(),
-        accept: header(&headers, "accept"),
-        user_agent: header(&headers, "user-agent"),
-    });
-    let delay = *shared.delay.lock().unwrap();
-    if !delay.is_zero() {
-        tokio::time::sleep(delay).await;
-    }
-    let refused = key
-        .as_ref()
-        .is_none_or(|k| shared.refused_keys.lock().unwrap().contains(k));
+    let key = headers.get("key").and_then(|v| v.to_str().ok());
+    let refused = key.is_none_or(|k| shared.refused_keys.lock().unwrap().contains(k));
     if refused {
-        return answer(Scenario::error(401, UNAUTHORIZED_DETAIL), &ip).await;
+        return reply(Scenario::error(401, UNAUTHORIZED_DETAIL), &ip)
+            .respond()
+            .await;
     }
-    let scenario = shared.scenarios.lock().unwrap().get(&ip).cloned();
+    let scenario = shared.scenarios.get(&ip);
     let scenario = scenario.unwrap_or_else(|| Scenario::Data(json!({"abuseConfidenceScore": 0})));
-    answer(scenario, &ip).await
+    reply(scenario, &ip).respond().await
 }
 
-/// The answer of `scenario` for `ip`.
-async fn answer(mut scenario: Scenario, ip: &str) -> Response {
-    loop {
-        match scenario {
-            Scenario::Slow(wait, then) => {
-                tokio::time::sleep(wait).await;
-                scenario = *then;
+/// The reply of `scenario` for `ip`: AbuseIPDB's bodies.
+fn reply(scenario: Scenario, ip: &str) -> Reply {
+    match scenario {
+        Scenario::Slow(wait, then) => Reply::Slow(wait, Box::new(reply(*then, ip))),
+        Scenario::Hang => Reply::Hang,
+        Scenario::Data(mut data) => {
+            if let Some(object) = data.as_object_mut() {
+                object
+                    .entry("ipAddress")
+                    .or_insert_with(|| Value::String(ip.to_owned()));
             }
-            Scenario::Hang => std::future::pending::<()>().await,
-            Scenario::Data(mut data) => {
-                if let Some(object) = data.as_object_mut() {
-                    object
-                        .entry("ipAddress")
-                        .or_insert_with(|| Value::String(ip.to_owned()));
-                }
-                return axum::Json(json!({ "data": data })).into_response();
-            }
-            Scenario::Error {
-                status,
-                detail,
-                retry_after,
-            } => {
-                let status = StatusCode::from_u16(status).unwrap();
-                let body = match detail {
-                    Some(detail) => {
-                        json!({"errors": [{"detail": detail, "status": status.as_u16()}]})
-                    }
-                    None => json!({}),
-                };
-                let mut response = (status, axum::Json(body)).into_response();
-                if let Some(after) = retry_after {
-                    response
-                        .headers_mut()
-                        .insert(header::RETRY_AFTER, after.parse().unwrap());
-                }
-                return response;
-            }
-            Scenario::Raw {
-                status,
-                content_type,
-                body,
-            } => {
-                let status = StatusCode::from_u16(status).unwrap();
-                return (status, [(header::CONTENT_TYPE, content_type)], body).into_response();
+            Reply::json(200, &json!({ "data": data }))
+        }
+        Scenario::Error {
+            status,
+            detail,
+            retry_after,
+        } => {
+            let body = match detail {
+                Some(detail) => json!({"errors": [{"detail": detail, "status": status}]}),
+                None => json!({}),
+            };
+            let reply = Reply::json(status, &body);
+            match retry_after {
+                Some(after) => reply.with_header("retry-after", &after),
+                None => reply,
             }
         }
+        Scenario::Raw {
+            status,
+            content_type,
+            body,
+        } => Reply::raw(status, content_type, body),
     }
 }
 
 async fn page(State(shared): State<Arc<Shared>>) -> Response {
-    shared.page_reads.fetch_add(1, Ordering::SeqCst);
-    let delay = *shared.delay.lock().unwrap();
-    if !delay.is_zero() {
-        tokio::time::sleep(delay).await;
-    }
     let page = shared.page.lock().unwrap().clone();
-    let html = |html: String| ([(header::CONTENT_TYPE, "text/html; charset=UTF-8")], html);
-    match page {
-        Some(Page::Html(text)) => html(text).into_response(),
+    let reply = match page {
+        Some(Page::Html(text)) => Reply::raw(200, standin::HTML, text),
         Some(Page::Slow(wait, text)) => {
-            tokio::time::sleep(wait).await;
-            html(text).into_response()
+            Reply::Slow(wait, Box::new(Reply::raw(200, standin::HTML, text)))
         }
-        Some(Page::Status(status)) => StatusCode::from_u16(status).unwrap().into_response(),
-        Some(Page::Hang) => std::future::pending().await,
-        None => StatusCode::NOT_FOUND.into_response(),
-    }
-}
-
-async fn jwks(State(shared): State<Arc<Shared>>) -> Response {
-    axum::Json(shared.jwks.lock().unwrap().clone()).into_response()
+        Some(Page::Status(status)) => Reply::raw(status, "text/plain", ""),
+        Some(Page::Hang) => Reply::Hang,
+        None => Reply::raw(404, "text/plain", ""),
+    };
+    reply.respond().await
 }
 
 /// AbuseIPDB's published categories, as its page lists them: (id, title, description).

@@ -41,5 +41,6 @@ pub mod process;
 pub mod relay;
 pub mod rss;
 pub mod signals;
+pub mod standin;
 pub mod testdata;
 pub mod token;

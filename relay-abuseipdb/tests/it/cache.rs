@@ -46,8 +46,9 @@ async fn repeated_enrichments_of_one_address_spend_one_check() {
     let second = relay.observe(&ips(&[IP])).await;
     let deliberate = relay.deliberate(&ips(&[IP])).await;
     assert_eq!(relay.standin.checks_of(IP), 1);
-    assert_eq!(counters.counter(LOOKUP_CACHE_MISSES), 1);
-    assert_eq!(counters.counter(LOOKUP_CACHE_HITS), 2);
+    let labelled = |name: &str| format!("{name}{{upstream=abuseipdb}}");
+    assert_eq!(counters.counter(&labelled(LOOKUP_CACHE_MISSES)), 1);
+    assert_eq!(counters.counter(&labelled(LOOKUP_CACHE_HITS)), 2);
     // The answer is cached, not the entities: times are the answer's own.
     assert!(verdict_start(&second) > verdict_start(&first));
     assert_eq!(docs(&second, "sightings").len(), 1);

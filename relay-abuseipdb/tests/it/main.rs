@@ -10,6 +10,7 @@ mod categories;
 mod concurrency;
 mod errors;
 mod hostile;
+mod lookups;
 mod mapping;
 mod process;
 mod secrets;

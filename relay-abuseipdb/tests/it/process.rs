@@ -126,7 +126,7 @@ async fn serves_against_abuseipdb_with_its_own_tokens() {
     let metrics = get_text(&served.metrics).await;
     for expected in [
         "# HELP abuseipdb_lookup_cache_misses_total",
-        "abuseipdb_lookup_cache_misses_total 1",
+        r#"abuseipdb_lookup_cache_misses_total{upstream="abuseipdb"} 1"#,
         r#"abuseipdb_categories_reads_total{outcome="page"} 1"#,
         r#"relay_upstream_requests_total{upstream="abuseipdb",outcome="ok"} 2"#,
     ] {
@@ -238,4 +238,81 @@ fn help_lists_the_settings_and_a_bad_one_stops_the_relay_naming_it() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(stderr.contains(var), "{var}: {stderr}");
     }
+}
+
+/// Most resident memory the relay may reach while it answers [`memory_is_bounded_by_what_is_kept`]'s
+/// request (MiB): the process at rest (about 10), the answers in flight, the kept reports and
+/// the CTIM answer. Reading each answer into a JSON tree and keeping all 10,000 reports of
+/// every address took several times this.
+const PEAK_RSS_MIB: u64 = 160;
+
+// 64 addresses with 10,000 reports each (about 3 MiB of JSON an answer) under a lookup cache
+// of 1 MiB: the relay keeps the newest reports it may map, not every report, and its memory
+// stays within a bound.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_is_bounded_by_what_is_kept() {
+    let standin = StandIn::start().await;
+    let reports: Vec<Value> = (0..10_000)
+        .map(|n| {
+            report(
+                &format!(
+                    "2024-01-{:02}T{:02}:{:02}:00+00:00",
+                    1 + n % 28,
+                    n / 60 % 24,
+                    n % 60
+                ),
+                json!(format!("report {n}: {}", "x".repeat(160))),
+                json!([18, 22]),
+            )
+        })
+        .collect();
+    let addresses: Vec<String> = (0..64).map(|n| format!("203.0.113.{n}")).collect();
+    for address in &addresses {
+        let mut answer = data(100, Some("example.net"), reports.clone());
+        answer["ipAddress"] = json!(address);
+        standin.set(
+            address,
+            Scenario::Raw {
+                status: 200,
+                content_type: "application/json",
+                body: json!({ "data": answer }).to_string(),
+            },
+        );
+    }
+    drop(reports);
+    let mut binary = command();
+    binary
+        .env("ABUSEIPDB_WEB_URL", standin.web_url())
+        .env("ABUSEIPDB_CACHE_MIB", "1");
+    let api = standin.api_url();
+    let served = Relay::serve(
+        binary,
+        "abuseipdb-relay",
+        &["--abuseipdb-api-url", &api, "--abuseipdb-timeout", "30"],
+    );
+    let sampler = testkit::rss::Sampler::start(served.process.pid());
+    let refs: Vec<&str> = addresses.iter().map(String::as_str).collect();
+    let token = token();
+    let answer: Value = reqwest::Client::new()
+        .post(format!("{}/observe/observables", served.url))
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .body(ips(&refs))
+        .timeout(Duration::from_secs(60))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let peak_kib = sampler.stop();
+    assert!(answer.get("errors").is_none(), "{}", answer["errors"]);
+    assert_eq!(answer["data"]["verdicts"]["count"], 64);
+    assert_eq!(answer["data"]["sightings"]["count"], 64 * 100);
+    eprintln!("peak RSS: {:.1} MiB", testkit::rss::mib(peak_kib));
+    assert!(
+        peak_kib <= PEAK_RSS_MIB * 1024,
+        "peak RSS {:.1} MiB > {PEAK_RSS_MIB} MiB",
+        testkit::rss::mib(peak_kib)
+    );
 }
