@@ -788,10 +788,19 @@ mod tests {
             ("-1e126", "-1e+126"),
             ("1e-200", "1e-200"),
             ("9.9e-131", "9.9e-131"),
-            ("123456789012345678901", "1.2345678901234567e+20"),
+            // The nearest float, or the one next to it: serde_json's `float_roundtrip` (on when
+            // another crate of the build enables it) parses this one differently.
+            ("123456789012345678901", ""),
             ("9007199254740992.0", "9007199254740992.0"),
         ] {
             let value: Value = serde_json::from_str(number).unwrap();
+            let parsed = value.to_string();
+            let shown = if shown.is_empty() {
+                assert!(parsed.starts_with("1.234567890123456"), "{parsed}");
+                parsed.as_str()
+            } else {
+                shown
+            };
             let input = with(
                 "details",
                 json!([{"username": "u"}, {"username": "v", "x": [value]}]),
