@@ -327,7 +327,7 @@ impl Upstream {
             std::mem::forget(probe);
             match verdict {
                 Verdict::Failed => {
-                    self.open(&mut circuit, "the probe failed: the circuit opens again")
+                    self.open(&mut circuit, "the probe failed: the circuit opens again");
                 }
                 // The deadline decided, not the upstream: the next call probes.
                 Verdict::Cut => {
