@@ -133,7 +133,8 @@ pub struct Limits {
 
 impl Default for Limits {
     /// nginx's timeouts (`client_header_timeout`, `client_body_timeout`,
-    /// `keepalive_timeout`), and two minutes for a whole body (1 MiB at 8.7 KB/s); request
+    /// `keepalive_timeout`), and 30 s for a whole body (Threat Response waits 30 s for the
+    /// whole exchange; 1 MiB at 35 KB/s); request
     /// heads of at most 32 KiB (nginx's `large_client_header_buffers` allows four of 8 KiB);
     /// 10,000 connections (an idle keep-alive one holds hyper's two buffers, 16 KiB to start
     /// and 64 KiB at most, a silent one none), lowered to the open-file limit if needed; a
@@ -143,7 +144,7 @@ impl Default for Limits {
         Self {
             header_read_timeout: Duration::from_secs(60),
             body_read_timeout: Duration::from_secs(60),
-            body_timeout: Duration::from_secs(120),
+            body_timeout: Duration::from_secs(30),
             max_header_bytes: 32 << 10,
             idle_timeout: Duration::from_secs(75),
             max_connections: 10_000,

@@ -69,7 +69,7 @@ pub const BODY_TIMEOUT: EnvVar = EnvVar::new(
     "body-timeout",
     "SECONDS",
     "Seconds a client has to send a request's whole body, from its headers, however steadily \
-     it sends; the request is then answered as unreadable. Default 120.",
+     it sends; the request is then answered as unreadable. Default 30.",
 );
 
 /// Most bytes of a request head.
