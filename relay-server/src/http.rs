@@ -119,7 +119,9 @@ pub struct Limits {
     /// A connection with no request in flight and no byte received or sent for this long is
     /// closed: the keep-alive timeout, and the send timeout of a client that stops reading.
     pub idle_timeout: Duration,
-    /// Most client connections open at once; the next clients wait in the kernel's listen
+    /// Most client connections open at once. At the cap, a client that arrives is accepted
+    /// and the connection idle the longest (keep-alive, between requests) is closed for it;
+    /// with none idle, it waits for a slot, and the next clients in the kernel's listen
     /// backlog. Lowered at start to fit the process's open-file limit.
     pub max_connections: usize,
     /// Lingering close: longest time to read and discard what a client still sends after an
@@ -511,6 +513,7 @@ async fn connection(
         stream,
         conn: Arc::clone(&conn),
         linger: None,
+        shut: false,
     });
     let service = AppService {
         app,
@@ -728,6 +731,9 @@ struct Io {
     stream: TcpStream,
     conn: Arc<Conn>,
     linger: Option<Linger>,
+    /// Whether the FIN was sent and the lingering decided: once, on hyper's first call (a
+    /// later call must not take the client's bytes sent after the close for unread ones).
+    shut: bool,
 }
 
 impl AsyncRead for Io {
@@ -781,15 +787,18 @@ impl AsyncWrite for Io {
     /// hyper calls this once its answer is flushed: send FIN, then linger if needed.
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        if this.linger.is_none() {
-            ready!(Pin::new(&mut this.stream).poll_shutdown(cx))?;
+        if !this.shut {
             // Bytes the client sent that nobody read (hyper stops reading after a
             // `Connection: close` request): closing over them would reset the connection.
+            // Looked at before the FIN: what a client sends once it has seen the close is not
+            // part of its request.
             let mut byte = [0u8; 1];
             let unread = matches!(
                 this.stream.poll_peek(cx, &mut ReadBuf::new(&mut byte)),
                 Poll::Ready(Ok(1..))
             );
+            ready!(Pin::new(&mut this.stream).poll_shutdown(cx))?;
+            this.shut = true;
             if !this.conn.start_lingering(unread) {
                 return Poll::Ready(Ok(()));
             }

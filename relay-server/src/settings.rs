@@ -95,8 +95,9 @@ pub const MAX_CONNECTIONS: EnvVar = EnvVar::new(
     "RELAY_MAX_CONNECTIONS",
     "max-connections",
     "N",
-    "Most client connections open at once; the next wait in the listen backlog (lowered at \
-     start to fit the open-file limit). Default 10000.",
+    "Most client connections open at once; at the cap the connection idle the longest is \
+     closed for a new client, and with none idle the next wait in the listen backlog \
+     (lowered at start to fit the open-file limit). Default 10000.",
 );
 
 /// Seconds requests in flight get after SIGTERM.
