@@ -136,9 +136,8 @@ impl RelayConfig {
         config.openapi = settings
             .boolean(&EnvVar::RELAY_OPENAPI)?
             .unwrap_or(config.openapi);
-        if let Some(seconds) = settings.count(&EnvVar::RELAY_REQUEST_TIMEOUT)? {
-            config.request_timeout =
-                Duration::from_secs(u64::try_from(seconds).unwrap_or(u64::MAX));
+        if let Some(timeout) = settings.positive_seconds(&EnvVar::RELAY_REQUEST_TIMEOUT)? {
+            config.request_timeout = timeout;
         }
 
         if jwks_mode {
@@ -380,6 +379,11 @@ mod tests {
         ),
         err(
             &[S, ("RELAY_REQUEST_TIMEOUT", "1.5")],
+            "RELAY_REQUEST_TIMEOUT",
+        ),
+        // More than an instant can take: refused at start, naming the setting.
+        err(
+            &[S, ("RELAY_REQUEST_TIMEOUT", "18446744073709551615")],
             "RELAY_REQUEST_TIMEOUT",
         ),
         // RELAY_OPENAPI: a boolean.

@@ -9,6 +9,7 @@
 
 use std::borrow::Cow;
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use ctim_model::{ObservableType, ObserveBundle, Verdict};
@@ -356,6 +357,17 @@ impl Context {
     #[must_use]
     pub fn deadline(&self) -> Option<Instant> {
         self.deadline
+    }
+
+    /// How long the request has left before its [deadline](Self::deadline) (zero once it has
+    /// passed), or `None` without one. Read it inside the future given to
+    /// [`Upstream::call`](crate::Upstream::call), which runs once the call has its slot, and
+    /// bound the client's own timeouts and `Retry-After` waits by it: a call the request's
+    /// deadline cuts is the relay's lack of time, which the circuit breaker does not count.
+    #[must_use]
+    pub fn time_left(&self) -> Option<Duration> {
+        self.deadline
+            .map(|deadline| deadline.saturating_duration_since(Instant::now()))
     }
 
     /// The caller's credentials: the fields of [`ProviderInfo::credentials`], checked.

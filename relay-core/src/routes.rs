@@ -18,6 +18,7 @@ use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get, post};
 use ctim_model::ObserveBundle;
+use futures::StreamExt as _;
 use serde::Serialize;
 use serde_json::json;
 
@@ -29,6 +30,7 @@ use crate::layers;
 use crate::openapi;
 use crate::provider::{Context, Outcome, Provider, ProviderInfo};
 use crate::request::{self, ParsedObservable};
+use crate::settings::Settings;
 use crate::stats::RequestStats;
 use crate::tiles;
 
@@ -58,10 +60,15 @@ impl Relay {
         let limit = credentials
             .entities_limit()
             .unwrap_or(self.config.entities_limit);
-        let deadline = stats.arrived + self.config.request_timeout;
+        // Clamped: a timeout set in code may be too large to add to an instant.
+        let deadline = stats.arrived + self.config.request_timeout.min(LONGEST_WAIT);
         Context::counted(credentials, limit, stats).with_deadline(deadline)
     }
 }
+
+/// The longest request timeout used (what the settings accept at most): a larger one would
+/// overflow the instant of the deadline.
+const LONGEST_WAIT: Duration = Duration::from_secs(Settings::MAX_SECONDS);
 
 /// How long after the request's deadline a provider still gets before the route answers its
 /// timeout: calls through [`crate::Upstream`] give up at the deadline itself, so a provider
@@ -182,13 +189,42 @@ async fn authorised_observables(
     Ok((relay.context(credentials, stats), supported, requested))
 }
 
+/// The body, at most `limit` bytes, gathered into one buffer as its frames arrive: a frame is
+/// copied and dropped at once, so what a body holds while it arrives is proportional to its
+/// bytes whatever its framing (`to_bytes` keeps every frame until the end, and a chunk flood
+/// of one-byte chunks is one frame, and one pinned piece of the server's read buffer, per
+/// byte). The buffer grows with the bytes received, never with what `Content-Length` claims.
 async fn read_body(body: Body, limit: usize) -> Result<Bytes, RelayError> {
-    axum::body::to_bytes(body, limit).await.map_err(|_| {
+    let unreadable = || {
         RelayError::InvalidArgument(format!(
             "Invalid JSON payload received. {}",
             json!({ "_schema": [format!("Request body too large or unreadable (at most {limit} bytes).")] })
         ))
-    })
+    };
+    let mut frames = body.into_data_stream();
+    // A body of one frame (the usual case) is not copied: the first frame is kept until a
+    // second one comes.
+    let mut first: Option<Bytes> = None;
+    let mut gathered = Vec::new();
+    while let Some(data) = frames.next().await {
+        let data = data.map_err(|_| unreadable())?;
+        let held = first.as_ref().map_or(gathered.len(), Bytes::len);
+        if data.len() > limit.saturating_sub(held) {
+            return Err(unreadable());
+        }
+        if data.is_empty() {
+            continue;
+        }
+        match first.take() {
+            None if gathered.is_empty() => first = Some(data),
+            Some(first) => {
+                gathered.extend_from_slice(&first);
+                gathered.extend_from_slice(&data);
+            }
+            None => gathered.extend_from_slice(&data),
+        }
+    }
+    Ok(first.unwrap_or_else(|| Bytes::from(gathered)))
 }
 
 /// A handler's answer: a response, or the error whose envelope is the response.
@@ -502,6 +538,68 @@ mod tests {
 
         assert!(!server.is_finished());
         server.abort();
+    }
+
+    /// Many tiny frames (a chunk flood: hyper gives each chunk as a frame of its own, which
+    /// pins its read buffer) are copied into one buffer as they arrive, not kept until the
+    /// body ends: what the body holds is proportional to its bytes, whatever the framing.
+    #[tokio::test]
+    async fn a_body_of_tiny_frames_is_gathered_without_keeping_the_frames() {
+        struct One {
+            _alive: Arc<()>,
+        }
+        impl AsRef<[u8]> for One {
+            fn as_ref(&self) -> &[u8] {
+                b"x"
+            }
+        }
+        let alive = Arc::new(());
+        let frames = (0..10_000).map({
+            let alive = Arc::clone(&alive);
+            move |_| {
+                Ok::<_, std::io::Error>(Bytes::from_owner(One {
+                    _alive: Arc::clone(&alive),
+                }))
+            }
+        });
+        // No end: the flood goes on.
+        let flood = futures::stream::iter(frames).chain(futures::stream::pending());
+        let mut reading = std::pin::pin!(read_body(Body::from_stream(flood), 1 << 20));
+        for _ in 0..10 {
+            assert!(futures::poll!(reading.as_mut()).is_pending());
+        }
+        assert!(
+            Arc::strong_count(&alive) <= 2,
+            "{} frames kept",
+            Arc::strong_count(&alive) - 1
+        );
+
+        let frames = (0..10_000).map(|_| Ok::<_, std::io::Error>(Bytes::from_static(b"y")));
+        let body = Body::from_stream(futures::stream::iter(frames));
+        assert_eq!(read_body(body, 1 << 20).await.unwrap().len(), 10_000);
+        let frames = (0..10_000).map(|_| Ok::<_, std::io::Error>(Bytes::from_static(b"y")));
+        let body = Body::from_stream(futures::stream::iter(frames));
+        assert!(read_body(body, 9_999).await.is_err());
+    }
+
+    /// A request timeout too large to add to an instant (a config built in code, past what
+    /// the settings accept) is clamped, not a panic answered 500.
+    #[tokio::test]
+    async fn a_request_timeout_too_large_for_an_instant_is_clamped() {
+        use tower::ServiceExt as _;
+        let config = RelayConfig {
+            secret_key: SecretKey::new(SECRET),
+            request_timeout: Duration::MAX,
+            ..RelayConfig::default()
+        };
+        let router = router_for(config, Arc::new(Panics)).unwrap();
+        let token = encode_token(&SecretKey::new(SECRET).unwrap(), "k", None).unwrap();
+        let request = axum::http::Request::post("/observe/observables")
+            .header("Authorization", format!("Bearer {token}"))
+            .body(Body::from(r#"[{"type": "ip", "value": "192.0.2.1"}]"#))
+            .unwrap();
+        let answer = router.oneshot(request).await.unwrap();
+        assert_eq!(answer.status(), 200);
     }
 
     #[test]

@@ -156,7 +156,8 @@ impl EnvVar {
 /// - values are trimmed, except a [secret](EnvVar::secret)'s, which is used exactly as given;
 ///   an empty value counts as unset;
 /// - a boolean is `true`, `false`, `1` or `0`, in any case;
-/// - a count is a positive integer; a duration is whole seconds, `0` included;
+/// - a count is a positive integer; a duration is whole seconds, `0` included, at most ten
+///   years;
 /// - a URL starts with `http://` or `https://`;
 /// - errors ([`EnvError`]) name the variable and quote the value, never a secret's.
 ///
@@ -265,7 +266,8 @@ impl<'a> Settings<'a> {
         }
     }
 
-    /// A whole number of seconds, `0` included (which a setting may read as "off").
+    /// A whole number of seconds, `0` included (which a setting may read as "off"), at most
+    /// [`MAX_SECONDS`](Self::MAX_SECONDS).
     ///
     /// # Errors
     ///
@@ -274,11 +276,21 @@ impl<'a> Settings<'a> {
         let Some(value) = self.value(var) else {
             return Ok(None);
         };
-        value
-            .parse::<u64>()
-            .map(|s| Some(Duration::from_secs(s)))
-            .map_err(|_| EnvError::invalid(var, "a whole number of seconds", &value))
+        match value.parse::<u64>() {
+            Ok(seconds) if seconds <= Self::MAX_SECONDS => Ok(Some(Duration::from_secs(seconds))),
+            Ok(_) => Err(EnvError::invalid(
+                var,
+                "a whole number of seconds up to 315360000 (ten years)",
+                &value,
+            )),
+            Err(_) => Err(EnvError::invalid(var, "a whole number of seconds", &value)),
+        }
     }
+
+    /// The longest duration [`seconds`](Self::seconds) accepts: ten years. Longer ones are
+    /// refused at start, naming the setting, since added to an instant they could overflow
+    /// it (a panic on the first request or the first open circuit).
+    pub const MAX_SECONDS: u64 = 10 * 365 * 24 * 3600;
 
     /// A whole number of seconds, at least one: a timeout, where 0 would fail everything.
     ///
@@ -432,6 +444,16 @@ mod tests {
         assert_eq!(
             with("T_COUNT", "0").seconds(&COUNT).unwrap(),
             Some(Duration::ZERO)
+        );
+        // Beyond ten years a duration is refused: added to an instant it could overflow.
+        let huge = with("T_COUNT", "18446744073709551615").seconds(&COUNT);
+        assert_eq!(
+            huge.unwrap_err().to_string(),
+            r#"T_COUNT must be a whole number of seconds up to 315360000 (ten years), got "18446744073709551615""#
+        );
+        assert_eq!(
+            with("T_COUNT", "315360000").seconds(&COUNT).unwrap(),
+            Some(Duration::from_secs(315_360_000))
         );
         let zero = with("T_COUNT", "0").positive_seconds(&COUNT).unwrap_err();
         assert_eq!(

@@ -41,7 +41,8 @@ pub struct UpstreamLimits {
     /// lookups (up to 50 observables) in one round trip, and never a herd against an upstream
     /// that is struggling or a quota that is counted.
     pub max_in_flight: usize,
-    /// Consecutive failures (timeouts, refused connections, 5xx) that open the circuit: calls
+    /// Consecutive failures of the upstream itself (timeouts, refused connections, 5xx; not a
+    /// call the request's deadline cut, see [`Upstream::call`]) that open the circuit: calls
     /// then fail at once with `service unavailable` for [`breaker_cool_down`](Self::breaker_cool_down),
     /// then one probe decides whether it closes. 0 turns the breaker off. Default 5.
     pub breaker_failures: u32,
@@ -195,9 +196,14 @@ impl Upstream {
     }
 
     /// Makes one call (retries inside `call` count as one): refused at once while the circuit
-    /// is open, else in one of the call slots, given up at the request's deadline; counted on
-    /// the request's `context` and in the metric by outcome; its failure turned into the
-    /// relay's error.
+    /// is open, else in one of the call slots (and refused then if the circuit opened while
+    /// it waited), given up at the request's deadline; counted on the request's `context` and
+    /// in the metric by outcome; its failure turned into the relay's error.
+    ///
+    /// `call` runs once the call has its slot: read [`Context::time_left`] inside it to bound
+    /// the client's own timeouts and retry waits. Only the upstream's own failures count
+    /// towards opening the circuit: a call cut by the request's deadline (it waited for its
+    /// slot, or its client timed out at the time left) is the relay's lack of time.
     ///
     /// # Errors
     ///
@@ -211,16 +217,7 @@ impl Upstream {
         let probe = match self.admit() {
             Admission::Pass => None,
             Admission::Probe => Some(Probe(self)),
-            Admission::Refuse => {
-                self.count("circuit_open");
-                return Err(RelayError::ServiceUnavailable(format!(
-                    "{} is failing: its calls are paused for up to {} s after {} failures in a \
-                     row",
-                    self.name,
-                    self.limits.breaker_cool_down.as_secs(),
-                    self.limits.breaker_failures
-                )));
-            }
+            Admission::Refuse => return Err(self.refuse()),
         };
         let deadline = context.deadline();
         let slot = match deadline {
@@ -237,29 +234,60 @@ impl Upstream {
                 self.name
             )));
         };
+        // Admitted again with the slot: the circuit may have opened while the call waited.
+        let probe = match (probe, self.admit()) {
+            (Some(probe), _) => Some(probe),
+            (None, Admission::Pass) => None,
+            (None, Admission::Probe) => Some(Probe(self)),
+            (None, Admission::Refuse) => return Err(self.refuse()),
+        };
         context.record_upstream_calls(1);
         let _in_flight = InFlight::start(self);
-        let result = match deadline {
-            Some(deadline) => tokio::time::timeout_at(deadline, call)
-                .await
-                .unwrap_or_else(|_| {
+        let (result, cut) = match deadline {
+            Some(deadline) => match tokio::time::timeout_at(deadline, call).await {
+                Ok(result) => {
+                    // The client's own timeout, bounded by the time left, ended at the
+                    // deadline: cut by it too.
+                    let at_deadline = tokio::time::Instant::now() + DEADLINE_MARGIN >= deadline;
+                    let timed_out = result
+                        .as_ref()
+                        .err()
+                        .is_some_and(|error| error.failure == UpstreamFailure::Timeout);
+                    (result, timed_out && at_deadline)
+                }
+                Err(_) => (
                     Err(UpstreamError::new(
                         UpstreamFailure::Timeout,
                         format!("{} did not answer before the request's deadline", self.name),
-                    ))
-                }),
-            None => call.await,
+                    )),
+                    true,
+                ),
+            },
+            None => (call.await, false),
         };
-        let failed = result
-            .as_ref()
-            .err()
-            .is_some_and(|error| error.trips_the_circuit());
-        self.settle(probe, failed);
+        let verdict = match &result {
+            _ if cut => Verdict::Cut,
+            Err(error) if error.trips_the_circuit() => Verdict::Failed,
+            _ => Verdict::Answered,
+        };
+        self.settle(probe, verdict);
         self.count(match &result {
+            _ if cut => "deadline",
             Ok(_) => "ok",
             Err(error) => error.failure.as_str(),
         });
         result.map_err(|error| error.error)
+    }
+
+    /// The error of a call refused by the open circuit, counted.
+    fn refuse(&self) -> RelayError {
+        self.count("circuit_open");
+        RelayError::ServiceUnavailable(format!(
+            "{} is failing: its calls are paused for up to {} s after {} failures in a row",
+            self.name,
+            self.limits.breaker_cool_down.as_secs(),
+            self.limits.breaker_failures
+        ))
     }
 
     fn count(&self, outcome: &'static str) {
@@ -290,44 +318,62 @@ impl Upstream {
         }
     }
 
-    /// Records a call's end: `probe` when it was the circuit's probe, `failed` when the
-    /// upstream itself failed it.
-    fn settle(&self, probe: Option<Probe<'_>>, failed: bool) {
+    /// Records a call's end: `probe` when it was the circuit's probe, and what it says of the
+    /// upstream. One lock from reading the circuit to changing it: two failures cannot both
+    /// open it, and a success in between is not overwritten.
+    fn settle(&self, probe: Option<Probe<'_>>, verdict: Verdict) {
         if self.limits.breaker_failures == 0 {
             return;
         }
+        let mut circuit = self.circuit();
         if let Some(probe) = probe {
             std::mem::forget(probe);
-            if failed {
-                self.open("the probe failed: the circuit opens again");
-            } else {
-                *self.circuit() = Circuit::Closed { failures: 0 };
-                metrics::gauge!(telemetry::UPSTREAM_CIRCUIT_OPEN, "upstream" => self.name.clone())
-                    .set(0.0);
-                tracing::info!(upstream = %self.name, "the probe succeeded: the circuit closes");
+            match verdict {
+                Verdict::Failed => {
+                    self.open(&mut circuit, "the probe failed: the circuit opens again");
+                }
+                // The deadline decided, not the upstream: the next call probes.
+                Verdict::Cut => {
+                    *circuit = Circuit::Open {
+                        until: std::time::Instant::now(),
+                    };
+                }
+                Verdict::Answered => {
+                    *circuit = Circuit::Closed { failures: 0 };
+                    drop(circuit);
+                    metrics::gauge!(telemetry::UPSTREAM_CIRCUIT_OPEN, "upstream" => self.name.clone())
+                        .set(0.0);
+                    tracing::info!(upstream = %self.name, "the probe succeeded: the circuit closes");
+                }
             }
             return;
         }
-        let mut circuit = self.circuit();
         // Calls that began before the circuit opened do not decide anything afterwards.
         let Circuit::Closed { failures } = *circuit else {
             return;
         };
-        if !failed {
-            *circuit = Circuit::Closed { failures: 0 };
-        } else if failures + 1 >= self.limits.breaker_failures {
-            drop(circuit);
-            self.open("consecutive failures: the circuit opens");
-        } else {
-            *circuit = Circuit::Closed {
-                failures: failures + 1,
-            };
+        match verdict {
+            Verdict::Cut => {}
+            Verdict::Answered => *circuit = Circuit::Closed { failures: 0 },
+            Verdict::Failed if failures.saturating_add(1) >= self.limits.breaker_failures => {
+                self.open(&mut circuit, "consecutive failures: the circuit opens");
+            }
+            Verdict::Failed => {
+                *circuit = Circuit::Closed {
+                    failures: failures + 1,
+                };
+            }
         }
     }
 
-    fn open(&self, why: &'static str) {
-        let cool_down = self.limits.breaker_cool_down;
-        *self.circuit() = Circuit::Open {
+    /// Opens `circuit` (this upstream's, locked by the caller) for the cool-down.
+    fn open(&self, circuit: &mut Circuit, why: &'static str) {
+        // Clamped: a cool-down set in code may be too large to add to an instant.
+        let cool_down = self
+            .limits
+            .breaker_cool_down
+            .min(Duration::from_secs(Settings::MAX_SECONDS));
+        *circuit = Circuit::Open {
             until: std::time::Instant::now() + cool_down,
         };
         metrics::gauge!(telemetry::UPSTREAM_CIRCUIT_OPEN, "upstream" => self.name.clone()).set(1.0);
@@ -338,6 +384,21 @@ impl Upstream {
             "{why}"
         );
     }
+}
+
+/// A call ending at most this long before the request's deadline with a timeout was cut by
+/// the deadline (the client's own timeout, bounded by the time left, fired then).
+const DEADLINE_MARGIN: Duration = Duration::from_millis(10);
+
+/// What a call's end says of the upstream, for the circuit breaker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verdict {
+    /// It answered (a refused key or a rate limit is an answer: the upstream is up).
+    Answered,
+    /// It failed on its own: down, unreachable, or no answer within the client's timeout.
+    Failed,
+    /// The request's deadline cut it: the relay's lack of time says nothing of the upstream.
+    Cut,
 }
 
 /// The circuit's probe in progress: if its call is dropped before it ends (the client went
@@ -748,6 +809,117 @@ mod tests {
                 .is_err()
         );
         assert!(upstream.call(&context, ok()).await.is_ok());
+    }
+
+    /// The issue's example: one slot, a breaker of one failure, a healthy upstream answering
+    /// in 2/3 of the request's time. Two concurrent calls: the second waits for the slot and
+    /// is cut by the deadline, which is the relay's lack of time, not the upstream's failure;
+    /// a third call is then made, not refused as "paused".
+    #[tokio::test]
+    async fn a_call_cut_by_the_deadline_after_waiting_for_its_slot_is_not_a_failure() {
+        let upstream = Arc::new(Upstream::with_limits(
+            "test",
+            UpstreamLimits {
+                max_in_flight: 1,
+                ..limits(1, 60_000)
+            },
+        ));
+        let healthy = || async {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            Ok::<_, UpstreamError>(())
+        };
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(300);
+        let context = Context::new(Credentials::default(), 1).with_deadline(deadline);
+        let (first, second) = tokio::join!(
+            upstream.call(&context, healthy()),
+            upstream.call(&context, healthy())
+        );
+        assert!(first.is_ok());
+        let cut = second.unwrap_err();
+        assert_eq!(cut.code(), "service unavailable");
+        assert!(cut.to_string().contains("deadline"), "{cut}");
+        let later = Context::new(Credentials::default(), 1)
+            .with_deadline(tokio::time::Instant::now() + Duration::from_millis(300));
+        assert_eq!(upstream.call(&later, healthy()).await, Ok(()));
+    }
+
+    /// A call admitted while the circuit was closed, which then waits for a slot while the
+    /// circuit opens, is refused once it gets the slot: it does not go out.
+    #[tokio::test]
+    async fn a_call_that_waited_for_its_slot_while_the_circuit_opened_is_refused() {
+        let upstream = Upstream::with_limits(
+            "test",
+            UpstreamLimits {
+                max_in_flight: 1,
+                ..limits(1, 60_000)
+            },
+        );
+        let context = Context::new(Credentials::default(), 1);
+        let made = std::sync::atomic::AtomicBool::new(false);
+        let failing_later = async {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            Err::<(), _>(UpstreamError::new(UpstreamFailure::Unavailable, "down"))
+        };
+        let waiting = async {
+            made.store(true, Ordering::SeqCst);
+            Ok(())
+        };
+        let (failed, waited) = tokio::join!(
+            upstream.call(&context, failing_later),
+            upstream.call(&context, waiting)
+        );
+        assert_eq!(failed.unwrap_err().code(), "service unavailable");
+        let refused = waited.unwrap_err();
+        assert!(refused.to_string().contains("paused"), "{refused}");
+        assert!(!made.load(Ordering::SeqCst));
+        assert_eq!(context.upstream_calls(), 1);
+    }
+
+    /// Inside the call, the context says how long the request has left: the time after the
+    /// wait for a slot, which the client's own timeouts and `Retry-After` waits must fit in.
+    #[tokio::test]
+    async fn the_call_sees_the_time_left_after_its_wait_for_a_slot() {
+        let upstream = Upstream::with_limits(
+            "test",
+            UpstreamLimits {
+                max_in_flight: 1,
+                ..limits(0, 0)
+            },
+        );
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        let context = Context::new(Credentials::default(), 1).with_deadline(deadline);
+        let holding = async {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            Ok::<_, UpstreamError>(())
+        };
+        let asking = async { Ok::<_, UpstreamError>(context.time_left()) };
+        let (_, left) = tokio::join!(
+            upstream.call(&context, holding),
+            upstream.call(&context, asking)
+        );
+        let left = left.unwrap().unwrap();
+        assert!(left <= Duration::from_millis(9_700), "{left:?}");
+        assert!(left > Duration::from_secs(5), "{left:?}");
+        let none = Context::new(Credentials::default(), 1);
+        assert_eq!(none.time_left(), None);
+    }
+
+    /// A cool-down too large to add to an instant (built in code, past what the settings
+    /// accept) is clamped: the circuit opens and refuses, with no panic.
+    #[tokio::test]
+    async fn a_cool_down_too_large_for_an_instant_is_clamped() {
+        let upstream = Upstream::with_limits(
+            "test",
+            UpstreamLimits {
+                breaker_cool_down: Duration::MAX,
+                ..limits(1, 0)
+            },
+        );
+        let context = Context::new(Credentials::default(), 1);
+        let failed = upstream.call(&context, failing(UpstreamFailure::Timeout));
+        assert_eq!(failed.await.unwrap_err().code(), "service unavailable");
+        let refused = upstream.call(&context, ok()).await.unwrap_err();
+        assert!(refused.to_string().contains("paused"), "{refused}");
     }
 
     #[tokio::test]

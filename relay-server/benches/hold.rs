@@ -12,9 +12,20 @@
 //!    then the time of 10 more observe calls (the breaker is open by then) and the server's
 //!    peak RSS.
 //!
+//! 3. **A slow body**: `POST` with `Content-Length: 1000`, one body byte every 2 s, under
+//!    `--body-read-timeout 3 --request-timeout 5`. Printed: when the server cut it (the body
+//!    timeout, 30 s by default) and what it answered, or that it was never cut in
+//!    `HOLD_SLOW_BODY_WAIT` s (45).
+//! 4. **A chunk flood**: 20 connections, `Transfer-Encoding: chunked`, 300,000 one-byte chunks
+//!    each and no terminator. Printed: the server's RSS before and with them sent.
+//! 5. **Huge headers**: 200 connections each midway through a 300 KB header (150 KB sent).
+//!    Printed: the server's RSS before and with them held, and how many were answered 431.
+//!
 //! `cargo xtask bench hold`, or `cargo bench -p xdr-relay-server --bench hold` (release build).
 //! `HOLD_IDLE=2000` and `HOLD_WAIT=5` make a quick run (the closing figure then says nothing
-//! about the timeout).
+//! about the timeout). `HOLD_ONLY=slow-body,chunks,headers` (any of `idle`, `hung`,
+//! `slow-body`, `chunks`, `headers`) runs some parts; `HOLD_BIN` measures another build of
+//! `relay-server` (an older one, for the figures before a change).
 #![allow(
     missing_docs,
     clippy::unwrap_used,
@@ -34,7 +45,17 @@ use testkit::rss;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-const BIN: &str = env!("CARGO_BIN_EXE_relay-server");
+const BUILT: &str = env!("CARGO_BIN_EXE_relay-server");
+
+/// The binary measured: this build's, or `HOLD_BIN`.
+fn bin() -> String {
+    std::env::var("HOLD_BIN").unwrap_or_else(|_| BUILT.to_owned())
+}
+
+/// Whether `part` is to run (`HOLD_ONLY` unset: every part).
+fn runs(part: &str) -> bool {
+    std::env::var("HOLD_ONLY").map_or(true, |only| only.split(',').any(|p| p.trim() == part))
+}
 const SECRET: &str = "a-hold-bench-secret-0123456789abcdef0123456789abcdef0123456789";
 const API_KEY: &str = "11111111-2222-4333-8444-555555555555";
 
@@ -64,9 +85,15 @@ fn established_to(port: u16) -> usize {
 
 /// `relay-server serve` on an ephemeral port with `env`; the server and its address.
 fn serve(env: &[(&str, &str)]) -> (Served, String) {
-    let mut command = Command::new(BIN);
+    serve_with(env, &[])
+}
+
+/// [`serve`], with flags `args`.
+fn serve_with(env: &[(&str, &str)], args: &[&str]) -> (Served, String) {
+    let mut command = Command::new(bin());
     command
         .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
+        .args(args)
         .env("SECRET_KEY", SECRET)
         .env("RUST_LOG", "warn,xdr_relay_server=info")
         .envs(env.iter().copied());
@@ -267,6 +294,124 @@ async fn hung_upstream(clients: usize, duration: Duration) {
     println!("hung upstream: relay peak RSS {peak_rss:.1} MiB");
 }
 
+async fn slow_body(wait: Duration) {
+    let (served, address) =
+        serve_with(&[], &["--body-read-timeout", "3", "--request-timeout", "5"]);
+    let stream = TcpStream::connect(&address).await.unwrap();
+    let (mut reader, mut writer) = stream.into_split();
+    let started = Instant::now();
+    let dribble = tokio::spawn(async move {
+        let head = "POST /observe/observables HTTP/1.1\r\nHost: relay\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n";
+        writer.write_all(head.as_bytes()).await.unwrap();
+        for _ in 0..1000 {
+            if writer.write_all(b" ").await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        }
+    });
+    let mut bytes = Vec::new();
+    let read = tokio::time::timeout(wait, reader.read_to_end(&mut bytes)).await;
+    let elapsed = started.elapsed();
+    dribble.abort();
+    let answer = parse_answer(&bytes).map(|(answer, _)| answer);
+    match (read, answer) {
+        (Err(_), _) => println!(
+            "slow body: one byte every 2 s under --body-read-timeout 3 --request-timeout 5: never cut in {} s",
+            wait.as_secs()
+        ),
+        (Ok(_), Some(answer)) => println!(
+            "slow body: one byte every 2 s under --body-read-timeout 3 --request-timeout 5: cut after {:.1} s, answered {} {:?}",
+            elapsed.as_secs_f64(),
+            answer.status,
+            answer.body.chars().take(120).collect::<String>()
+        ),
+        (Ok(_), None) => println!(
+            "slow body: one byte every 2 s: closed after {:.1} s without an answer",
+            elapsed.as_secs_f64()
+        ),
+    }
+    drop(served);
+}
+
+async fn chunk_flood(connections: usize, chunks: usize) {
+    let (served, address) = serve(&[]);
+    let pid = served.pid();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let before = rss_mib(pid);
+    let mut open = Vec::with_capacity(connections);
+    let mut senders = Vec::with_capacity(connections);
+    for _ in 0..connections {
+        let stream = TcpStream::connect(&address).await.unwrap();
+        let (reader, mut writer) = stream.into_split();
+        open.push(reader);
+        senders.push(tokio::spawn(async move {
+            let head = "POST /observe/observables HTTP/1.1\r\nHost: relay\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
+            writer.write_all(head.as_bytes()).await.unwrap();
+            let block = b"1\r\n \r\n".repeat(1000);
+            for _ in 0..chunks / 1000 {
+                if writer.write_all(&block).await.is_err() {
+                    return (writer, false);
+                }
+            }
+            (writer, true)
+        }));
+    }
+    let mut writers = Vec::with_capacity(connections);
+    let mut whole = 0;
+    for sender in senders {
+        let (writer, sent) = sender.await.unwrap();
+        whole += usize::from(sent);
+        writers.push(writer);
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let held = rss_mib(pid);
+    println!(
+        "chunk flood: {connections} connections x {chunks} one-byte chunks, no terminator ({whole} sent whole): RSS {before:.1} MiB before, {held:.1} MiB with them sent ({:.1} MiB of body bytes)",
+        (connections * chunks) as f64 / (1024.0 * 1024.0)
+    );
+    drop((open, writers, served));
+}
+
+async fn huge_headers(connections: usize, sent: usize) {
+    let (served, address) = serve(&[]);
+    let pid = served.pid();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let before = rss_mib(pid);
+    let mut head = b"GET /watchdog HTTP/1.1\r\nHost: relay\r\nX-Big: ".to_vec();
+    head.resize(sent, b'a');
+    let head: Arc<[u8]> = head.into();
+    let mut tasks = Vec::with_capacity(connections);
+    for _ in 0..connections {
+        let (address, head) = (address.clone(), Arc::clone(&head));
+        tasks.push(tokio::spawn(async move {
+            let mut stream = TcpStream::connect(&address).await.unwrap();
+            let _ = stream.write_all(&head).await;
+            stream
+        }));
+    }
+    let mut streams = Vec::with_capacity(connections);
+    for task in tasks {
+        streams.push(task.await.unwrap());
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let held = rss_mib(pid);
+    let mut refused = 0;
+    let mut buffer = Vec::new();
+    for stream in &mut streams {
+        let answer =
+            tokio::time::timeout(Duration::from_millis(5), read_answer(stream, &mut buffer)).await;
+        if matches!(answer, Ok(Some(answer)) if answer.status == 431) {
+            refused += 1;
+        }
+    }
+    println!(
+        "huge headers: {connections} connections each {} KB into a 300 KB header: RSS {before:.1} MiB before, {held:.1} MiB with them held; {refused} answered 431",
+        sent / 1000
+    );
+    drop((streams, served));
+}
+
 fn main() {
     // `cargo test --benches` runs benches once with `--bench` absent: nothing to measure then.
     if !std::env::args().any(|a| a == "--bench") {
@@ -277,12 +422,25 @@ fn main() {
         .build()
         .unwrap();
     runtime.block_on(async {
-        let count = setting("HOLD_IDLE", 10_000) as usize;
-        idle_connections(count, Duration::from_secs(setting("HOLD_WAIT", 70))).await;
-        hung_upstream(
-            setting("HOLD_CLIENTS", 1_500) as usize,
-            Duration::from_secs(setting("HOLD_SECONDS", 25)),
-        )
-        .await;
+        if runs("idle") {
+            let count = setting("HOLD_IDLE", 10_000) as usize;
+            idle_connections(count, Duration::from_secs(setting("HOLD_WAIT", 70))).await;
+        }
+        if runs("hung") {
+            hung_upstream(
+                setting("HOLD_CLIENTS", 1_500) as usize,
+                Duration::from_secs(setting("HOLD_SECONDS", 25)),
+            )
+            .await;
+        }
+        if runs("slow-body") {
+            slow_body(Duration::from_secs(setting("HOLD_SLOW_BODY_WAIT", 45))).await;
+        }
+        if runs("chunks") {
+            chunk_flood(20, 300_000).await;
+        }
+        if runs("headers") {
+            huge_headers(200, 150_000).await;
+        }
     });
 }

@@ -21,20 +21,37 @@
 //!   (An answer larger than the socket buffers, to a client that sends before it reads,
 //!   still waits on the client until the idle timeout: the relay's early answers are small.)
 //! - hyper allocates 16 KiB of buffers per connection as it starts: it is started on the
-//!   first byte, so a silent connection costs a task and a socket only.
+//!   first byte, so a silent connection costs a task and a socket only. Its read buffer grows
+//!   up to its `max_buf_size` (about 400 KiB by default) to hold a request head, and never
+//!   shrinks on keep-alive: it is set to [`Limits::max_header_bytes`], and a head that does not
+//!   fit is answered 431. The write buffer has the same bound.
+//! - hyper hands a chunked body over one frame per chunk, each holding on to the piece of the
+//!   read buffer it came in: a handler that keeps the frames until the body ends (axum's
+//!   `to_bytes`) holds about ten times the body's bytes under a flood of one-byte chunks.
+//!   relay-core copies each frame into one buffer as it arrives.
+//!
+//! What a connection can hold, then: a task and a socket; once it has sent a byte, hyper's
+//! read and write buffers, at most [`Limits::max_header_bytes`] each (64 KiB by default); and
+//! what the handler keeps of a request (the relay: its body, at most 1 MiB, for at most
+//! [`Limits::body_timeout`]).
+//!
+//! When the connection cap is reached, a new client is not left in the listen backlog while
+//! idle keep-alive connections hold every slot: it is accepted, and the connection idle the
+//! longest is closed to make room for it (nginx does the same when it runs short).
 //!
 //! A request in flight is never cut, except by the shutdown grace: a handler that never
 //! ends holds its connection, so the app bounds its own handlers.
 #![forbid(unsafe_code)]
 
 use std::{
+    collections::HashMap,
     convert::Infallible,
     future::{Future, poll_fn},
     io,
     mem::MaybeUninit,
     net::SocketAddr,
     pin::{Pin, pin},
-    sync::{Arc, Mutex, MutexGuard, PoisonError},
+    sync::{Arc, Mutex, MutexGuard, PoisonError, Weak},
     task::{Context, Poll, ready},
     time::Duration,
 };
@@ -47,7 +64,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::{
     io::{AsyncRead, AsyncWrite, ReadBuf},
     net::{TcpListener, TcpStream},
-    sync::{OwnedSemaphorePermit, Semaphore, watch},
+    sync::{Notify, OwnedSemaphorePermit, Semaphore, watch},
     time::{Instant, Sleep, sleep, sleep_until, timeout},
 };
 use tower::ServiceExt as _;
@@ -78,6 +95,8 @@ const RECHECK: Duration = Duration::from_millis(100);
 const FD_RESERVE: usize = 128;
 /// Longest wait any limit may ask for, so that adding it to an instant cannot overflow.
 const LONGEST: Duration = Duration::from_secs(365 * 24 * 3600);
+/// hyper's least `max_buf_size` (it panics below it).
+const LEAST_HEADER_BYTES: usize = 8192;
 
 /// Limits of the connections [`serve`] accepts: each bounds one way a client can hold a
 /// connection, a task and its buffers.
@@ -89,10 +108,20 @@ pub struct Limits {
     /// Longest wait for the next piece of a request body while the handler waits for it; the
     /// handler then gets an error and answers.
     pub body_read_timeout: Duration,
+    /// Longest time to receive a request's whole body, from its headers, however steadily it
+    /// comes: a body dribbled a byte at a time cannot extend it (Go's `ReadTimeout`). The
+    /// handler then gets an error and answers (the relay: as unreadable).
+    pub body_timeout: Duration,
+    /// Most bytes of a request head (request line and headers): hyper's read buffer, which
+    /// a head must fit, and its write buffer. A larger head is answered 431. At least 8 KiB,
+    /// hyper's least.
+    pub max_header_bytes: usize,
     /// A connection with no request in flight and no byte received or sent for this long is
     /// closed: the keep-alive timeout, and the send timeout of a client that stops reading.
     pub idle_timeout: Duration,
-    /// Most client connections open at once; the next clients wait in the kernel's listen
+    /// Most client connections open at once. At the cap, a client that arrives is accepted
+    /// and the connection idle the longest (keep-alive, between requests) is closed for it;
+    /// with none idle, it waits for a slot, and the next clients in the kernel's listen
     /// backlog. Lowered at start to fit the process's open-file limit.
     pub max_connections: usize,
     /// Lingering close: longest time to read and discard what a client still sends after an
@@ -106,14 +135,19 @@ pub struct Limits {
 
 impl Default for Limits {
     /// nginx's timeouts (`client_header_timeout`, `client_body_timeout`,
-    /// `keepalive_timeout`); 10,000 connections (an idle keep-alive one holds hyper's two
-    /// 8 KiB buffers, a silent one none), lowered to the open-file limit if needed; a lingering
-    /// close that drains a 5 MiB upload rejected at 1 MiB; and the 30 s a container runtime
-    /// typically waits between SIGTERM and SIGKILL.
+    /// `keepalive_timeout`), and 30 s for a whole body (Threat Response waits 30 s for the
+    /// whole exchange; 1 MiB at 35 KB/s); request
+    /// heads of at most 32 KiB (nginx's `large_client_header_buffers` allows four of 8 KiB);
+    /// 10,000 connections (an idle keep-alive one holds hyper's two buffers, 16 KiB to start
+    /// and 64 KiB at most, a silent one none), lowered to the open-file limit if needed; a
+    /// lingering close that drains a 5 MiB upload rejected at 1 MiB; and the 30 s a container
+    /// runtime typically waits between SIGTERM and SIGKILL.
     fn default() -> Self {
         Self {
             header_read_timeout: Duration::from_secs(60),
             body_read_timeout: Duration::from_secs(60),
+            body_timeout: Duration::from_secs(30),
+            max_header_bytes: 32 << 10,
             idle_timeout: Duration::from_secs(75),
             max_connections: 10_000,
             linger_time: Duration::from_secs(5),
@@ -128,6 +162,8 @@ impl Limits {
         Self {
             header_read_timeout: self.header_read_timeout.min(LONGEST),
             body_read_timeout: self.body_read_timeout.min(LONGEST),
+            body_timeout: self.body_timeout.min(LONGEST),
+            max_header_bytes: self.max_header_bytes.max(LEAST_HEADER_BYTES),
             idle_timeout: self.idle_timeout.min(LONGEST),
             linger_time: self.linger_time.min(LONGEST),
             shutdown_grace: self.shutdown_grace.min(LONGEST),
@@ -153,66 +189,143 @@ pub async fn serve(
     limits: Limits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
-    let limits = limits.clamped();
-    let cap = connection_cap(limits.max_connections);
     metrics::describe_gauge!(CONNECTIONS_OPEN, "Client connections open now.");
     metrics::describe_counter!(
         CONNECTIONS_SATURATED,
         "Times the connection cap was reached."
     );
     metrics::describe_counter!(ACCEPT_ERRORS, "Failed accepts (each followed by a pause).");
+    serve_on(listener, app, limits, shutdown, Listener::Relay).await
+}
+
+/// Which listener a loop serves: the relay's counts its connections in the metrics; the
+/// metrics listener's do not (they would count themselves).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Listener {
+    Relay,
+    Metrics,
+}
+
+impl Listener {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Relay => "relay",
+            Self::Metrics => "metrics",
+        }
+    }
+
+    fn counted(self) -> bool {
+        self == Self::Relay
+    }
+}
+
+/// [`serve`], for either listener.
+pub(crate) async fn serve_on(
+    listener: TcpListener,
+    app: Router,
+    limits: Limits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    role: Listener,
+) -> io::Result<()> {
+    let limits = limits.clamped();
+    let cap = connection_cap(limits.max_connections);
     let slots = Arc::new(Semaphore::new(cap));
+    let registry = Arc::new(Registry::default());
     let (stop, stopped) = watch::channel(false);
     let mut shutdown = pin!(shutdown);
     let mut saturated = false;
     let (mut failures, mut warned) = (0u32, None::<Instant>);
-    loop {
+    'serving: loop {
         // Hysteresis: the episode ends once a quarter of the slots are free again.
         if saturated && slots.available_permits() >= cap.div_ceil(4) {
-            info!(max_connections = cap, "connection cap no longer reached");
+            info!(
+                listener = role.name(),
+                max_connections = cap,
+                "connection cap no longer reached"
+            );
             saturated = false;
         }
+        // A client accepted while every slot was taken, waiting for the slot its arrival
+        // freed by closing an idle connection.
+        let mut waiting = None;
         let slot = match Arc::clone(&slots).try_acquire_owned() {
             Ok(slot) => slot,
             Err(_) => {
                 if !saturated {
                     warn!(
+                        listener = role.name(),
                         max_connections = cap,
-                        "connection cap reached: further clients wait in the listen backlog"
+                        "connection cap reached: idle connections are closed for new clients, \
+                         further clients wait in the listen backlog"
                     );
-                    metrics::counter!(CONNECTIONS_SATURATED).increment(1);
+                    if role.counted() {
+                        metrics::counter!(CONNECTIONS_SATURATED).increment(1);
+                    }
                     saturated = true;
                 }
-                tokio::select! {
-                    biased;
-                    () = &mut shutdown => break,
-                    slot = Arc::clone(&slots).acquire_owned() => match slot {
-                        Ok(slot) => slot,
-                        Err(_closed) => break,
-                    },
+                // The connection last closed to make room, until it is gone.
+                let mut reclaimed: Option<Weak<Conn>> = None;
+                loop {
+                    tokio::select! {
+                        biased;
+                        () = &mut shutdown => break 'serving,
+                        slot = Arc::clone(&slots).acquire_owned() => match slot {
+                            Ok(slot) => break slot,
+                            Err(_closed) => break 'serving,
+                        },
+                        accepted = listener.accept(), if waiting.is_none() => match accepted {
+                            Ok(client) => {
+                                waiting = Some(client);
+                                reclaimed = registry.reclaim_oldest_idle();
+                            }
+                            Err(error) => {
+                                if role.counted() {
+                                    metrics::counter!(ACCEPT_ERRORS).increment(1);
+                                }
+                                debug!(%error, "accept failed");
+                                sleep(ACCEPT_BACKOFF).await;
+                            }
+                        },
+                        // No connection was idle, or the one closed is slow to go: look again.
+                        () = sleep(RECHECK), if waiting.is_some() => {
+                            let going = reclaimed
+                                .as_ref()
+                                .and_then(Weak::upgrade)
+                                .is_some_and(|conn| conn.state().reclaimed);
+                            if !going {
+                                reclaimed = registry.reclaim_oldest_idle();
+                            }
+                        }
+                    }
                 }
             }
         };
-        let accepted = tokio::select! {
-            biased;
-            () = &mut shutdown => break,
-            accepted = listener.accept() => accepted,
+        let accepted = match waiting {
+            Some(client) => Ok(client),
+            None => tokio::select! {
+                biased;
+                () = &mut shutdown => break,
+                accepted = listener.accept() => accepted,
+            },
         };
         match accepted {
             Ok((stream, peer)) => {
                 failures = 0;
-                let open = Open::new(slot);
+                let conn = Arc::new(Conn::new(limits));
+                let open = Open::new(slot, role, Arc::clone(&registry), &conn);
                 tokio::spawn(connection(
                     stream,
                     peer,
                     app.clone(),
-                    limits,
+                    conn,
                     stopped.clone(),
                     open,
                 ));
             }
             Err(error) => {
-                metrics::counter!(ACCEPT_ERRORS).increment(1);
+                if role.counted() {
+                    metrics::counter!(ACCEPT_ERRORS).increment(1);
+                }
                 failures = failures.saturating_add(1);
                 // One connection's error used up that connection: accepting again cannot spin.
                 use io::ErrorKind::{ConnectionAborted, ConnectionReset, Interrupted};
@@ -225,7 +338,7 @@ pub async fn serve(
                     continue;
                 }
                 if warned.is_none_or(|at| at.elapsed() >= ACCEPT_LOG_EVERY) {
-                    warn!(%error, failures, "accept failing: pausing between tries");
+                    warn!(listener = role.name(), %error, failures, "accept failing: pausing between tries");
                     warned = Some(Instant::now());
                 }
                 tokio::select! {
@@ -238,6 +351,7 @@ pub async fn serve(
     }
     drop(listener);
     info!(
+        listener = role.name(),
         open = cap.saturating_sub(slots.available_permits()),
         "shutting down: finishing open connections"
     );
@@ -250,10 +364,55 @@ pub async fn serve(
     )
     .await
     {
-        Ok(_) => info!("all connections closed"),
-        Err(_) => warn!("connections still open after the shutdown grace"),
+        Ok(_) => info!(listener = role.name(), "all connections closed"),
+        Err(_) => warn!(
+            listener = role.name(),
+            "connections still open after the shutdown grace"
+        ),
     }
     Ok(())
+}
+
+/// The connections open, by id: where the loop finds the idle one to close for a new client
+/// when every slot is taken.
+#[derive(Default)]
+struct Registry {
+    open: Mutex<(u64, HashMap<u64, Weak<Conn>>)>,
+}
+
+impl Registry {
+    fn lock(&self) -> MutexGuard<'_, (u64, HashMap<u64, Weak<Conn>>)> {
+        self.open.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn add(&self, conn: &Arc<Conn>) -> u64 {
+        let mut open = self.lock();
+        let id = open.0;
+        open.0 = open.0.wrapping_add(1);
+        open.1.insert(id, Arc::downgrade(conn));
+        id
+    }
+
+    fn remove(&self, id: u64) {
+        self.lock().1.remove(&id);
+    }
+
+    /// Closes the connection idle the longest, if any is idle; returns it.
+    fn reclaim_oldest_idle(&self) -> Option<Weak<Conn>> {
+        let oldest = {
+            let open = self.lock();
+            open.1
+                .values()
+                .filter_map(|weak| {
+                    let conn = weak.upgrade()?;
+                    let since = conn.idle_since()?;
+                    Some((since, conn))
+                })
+                .min_by_key(|(since, _)| *since)
+                .map(|(_, conn)| conn)
+        }?;
+        oldest.reclaim().then(|| Arc::downgrade(&oldest))
+    }
 }
 
 /// `max_connections`, lowered to leave [`FD_RESERVE`] descriptors free under the soft
@@ -288,18 +447,37 @@ fn connection_cap(wanted: usize) -> usize {
 /// happens even if the task panics.
 struct Open {
     _slot: OwnedSemaphorePermit,
+    counted: bool,
+    registry: Arc<Registry>,
+    id: u64,
 }
 
 impl Open {
-    fn new(slot: OwnedSemaphorePermit) -> Self {
-        metrics::gauge!(CONNECTIONS_OPEN).increment(1.0);
-        Self { _slot: slot }
+    fn new(
+        slot: OwnedSemaphorePermit,
+        role: Listener,
+        registry: Arc<Registry>,
+        conn: &Arc<Conn>,
+    ) -> Self {
+        if role.counted() {
+            metrics::gauge!(CONNECTIONS_OPEN).increment(1.0);
+        }
+        let id = registry.add(conn);
+        Self {
+            _slot: slot,
+            counted: role.counted(),
+            registry,
+            id,
+        }
     }
 }
 
 impl Drop for Open {
     fn drop(&mut self) {
-        metrics::gauge!(CONNECTIONS_OPEN).decrement(1.0);
+        self.registry.remove(self.id);
+        if self.counted {
+            metrics::gauge!(CONNECTIONS_OPEN).decrement(1.0);
+        }
     }
 }
 
@@ -308,14 +486,14 @@ async fn connection(
     stream: TcpStream,
     peer: SocketAddr,
     app: Router,
-    limits: Limits,
+    conn: Arc<Conn>,
     mut stopped: watch::Receiver<bool>,
     _open: Open,
 ) {
     if let Err(error) = stream.set_nodelay(true) {
         debug!(%peer, %error, "cannot set TCP_NODELAY");
     }
-    let conn = Arc::new(Conn::new(limits));
+    let limits = conn.limits;
     // hyper allocates 16 KiB of buffers when it starts: start it once the client has sent
     // something, so that a silent connection holds none. (`readable()` can complete at once.)
     let mut first = [0u8; 1];
@@ -335,6 +513,7 @@ async fn connection(
         stream,
         conn: Arc::clone(&conn),
         linger: None,
+        shut: false,
     });
     let service = AppService {
         app,
@@ -346,6 +525,7 @@ async fn connection(
     // the timer only serves hyper timeouts enabled later.
     http.timer(TokioTimer::new())
         .header_read_timeout(None)
+        .max_buf_size(limits.max_header_bytes)
         .keep_alive(true);
     let mut http = pin!(http.serve_connection(io, service));
     let mut stop = pin!(async move {
@@ -353,11 +533,19 @@ async fn connection(
         let _ = stopped.wait_for(|stop| *stop).await;
     });
     let mut timer = pin!(sleep_until(Instant::now() + limits.header_read_timeout));
+    let mut reclaim = pin!(conn.reclaim.notified());
     let mut hard_stop: Option<Instant> = None;
     let end = poll_fn(|cx| {
         loop {
             if let Poll::Ready(result) = http.as_mut().poll(cx) {
                 return Poll::Ready(result.map_err(|error| error.to_string()));
+            }
+            if reclaim.as_mut().poll(cx).is_ready() {
+                if conn.state().reclaimed {
+                    return Poll::Ready(Err("closed, idle, for a new client".to_owned()));
+                }
+                reclaim.set(conn.reclaim.notified());
+                continue;
             }
             if hard_stop.is_none() && stop.as_mut().poll(cx).is_ready() {
                 http.as_mut().graceful_shutdown();
@@ -392,6 +580,8 @@ async fn connection(
 struct Conn {
     limits: Limits,
     state: Mutex<State>,
+    /// Wakes the connection's task when the loop closes it, idle, for a new client.
+    reclaim: Notify,
 }
 
 struct State {
@@ -408,6 +598,8 @@ struct State {
     /// The client closed its side: nothing more will come.
     eof: bool,
     lingering: bool,
+    /// Chosen, idle, to be closed for a new client (undone if a byte comes first).
+    reclaimed: bool,
 }
 
 impl Conn {
@@ -421,11 +613,39 @@ impl Conn {
             body_unfinished: false,
             eof: false,
             lingering: false,
+            reclaimed: false,
         };
         Self {
             limits,
             state: Mutex::new(state),
+            reclaim: Notify::new(),
         }
+    }
+
+    /// Since when the connection has been idle: between requests, nothing received since.
+    fn idle_since(&self) -> Option<Instant> {
+        let state = self.state();
+        let idle = state.busy == 0
+            && state.head_since.is_none()
+            && !state.unanswered
+            && !state.lingering
+            && !state.eof
+            && !state.reclaimed;
+        idle.then_some(state.last_io)
+    }
+
+    /// Marks the connection to be closed for a new client, if it is still idle, and wakes
+    /// its task.
+    fn reclaim(&self) -> bool {
+        let mut state = self.state();
+        let idle =
+            state.busy == 0 && state.head_since.is_none() && !state.unanswered && !state.lingering;
+        state.reclaimed = idle;
+        drop(state);
+        if idle {
+            self.reclaim.notify_one();
+        }
+        idle
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -455,9 +675,14 @@ impl Conn {
         }
         let now = Instant::now();
         state.last_io = now;
+        state.reclaimed = false;
         if state.busy == 0 && !state.lingering {
             state.unanswered = true;
             state.head_since.get_or_insert(now);
+        } else if !state.body_unfinished && !state.lingering {
+            // Past the request's body while it is in flight: pipelined bytes, which closing
+            // with them unread would answer with a reset.
+            state.unanswered = true;
         }
     }
 
@@ -480,11 +705,12 @@ impl Conn {
     }
 
     /// Whether closing needs a lingering read: unless the client has closed, bytes it sent
-    /// are unread (a body cut short, a bad request), and closing now would reset the
-    /// connection and destroy the answer it has not read yet.
-    fn start_lingering(&self) -> bool {
+    /// are unread (a body cut short, a bad request, bytes pipelined behind the request, or
+    /// `unread` ones still in the socket), and closing now would reset the connection and
+    /// destroy the answer it has not read yet.
+    fn start_lingering(&self, unread: bool) -> bool {
         let mut state = self.state();
-        state.lingering = !state.eof && (state.body_unfinished || state.unanswered);
+        state.lingering = !state.eof && (state.body_unfinished || state.unanswered || unread);
         state.lingering
     }
 }
@@ -505,6 +731,9 @@ struct Io {
     stream: TcpStream,
     conn: Arc<Conn>,
     linger: Option<Linger>,
+    /// Whether the FIN was sent and the lingering decided: once, on hyper's first call (a
+    /// later call must not take the client's bytes sent after the close for unread ones).
+    shut: bool,
 }
 
 impl AsyncRead for Io {
@@ -558,9 +787,19 @@ impl AsyncWrite for Io {
     /// hyper calls this once its answer is flushed: send FIN, then linger if needed.
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        if this.linger.is_none() {
+        if !this.shut {
+            // Bytes the client sent that nobody read (hyper stops reading after a
+            // `Connection: close` request): closing over them would reset the connection.
+            // Looked at before the FIN: what a client sends once it has seen the close is not
+            // part of its request.
+            let mut byte = [0u8; 1];
+            let unread = matches!(
+                this.stream.poll_peek(cx, &mut ReadBuf::new(&mut byte)),
+                Poll::Ready(Ok(1..))
+            );
             ready!(Pin::new(&mut this.stream).poll_shutdown(cx))?;
-            if !this.conn.start_lingering() {
+            this.shut = true;
+            if !this.conn.start_lingering(unread) {
                 return Poll::Ready(Ok(()));
             }
             let (limits, now) = (&this.conn.limits, Instant::now());
@@ -647,6 +886,7 @@ impl hyper::service::Service<Request<Incoming>> for AppService {
         let body = Body::new(RequestBody {
             inner,
             conn: Arc::clone(&self.conn),
+            until: Instant::now() + self.conn.limits.body_timeout,
             timer: None,
             waiting: false,
         });
@@ -663,13 +903,25 @@ impl hyper::service::Service<Request<Incoming>> for AppService {
     }
 }
 
-/// The request body the handler reads: errors after `body_read_timeout` without data, and
-/// records whether it was read to its end.
+/// The request body the handler reads: errors after `body_read_timeout` without data or at
+/// `body_timeout` from the headers, and records whether it was read to its end.
 struct RequestBody {
     inner: Incoming,
     conn: Arc<Conn>,
+    /// The whole body's deadline.
+    until: Instant,
     timer: Option<Pin<Box<Sleep>>>,
     waiting: bool,
+}
+
+impl RequestBody {
+    fn too_late(&self) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let error = io::Error::new(
+            io::ErrorKind::TimedOut,
+            "request body timed out: not received whole within the body timeout",
+        );
+        Poll::Ready(Some(Err(error.into())))
+    }
 }
 
 impl http_body::Body for RequestBody {
@@ -683,17 +935,23 @@ impl http_body::Body for RequestBody {
         let this = self.get_mut();
         if let Poll::Ready(frame) = Pin::new(&mut this.inner).poll_frame(cx) {
             this.waiting = false;
-            if frame.is_none() || this.inner.is_end_stream() {
+            let end = frame.is_none() || this.inner.is_end_stream();
+            if end {
                 this.conn.state().body_unfinished = false;
+            } else if Instant::now() >= this.until {
+                return this.too_late();
             }
             return Poll::Ready(frame.map(|frame| frame.map_err(BoxError::from)));
         }
-        let at = Instant::now() + this.conn.limits.body_read_timeout;
+        let at = (Instant::now() + this.conn.limits.body_read_timeout).min(this.until);
         let timer = this.timer.get_or_insert_with(|| Box::pin(sleep_until(at)));
         if !std::mem::replace(&mut this.waiting, true) {
             timer.as_mut().reset(at);
         }
         ready!(timer.as_mut().poll(cx));
+        if Instant::now() >= this.until {
+            return this.too_late();
+        }
         let error = io::Error::new(io::ErrorKind::TimedOut, "request body read timed out");
         Poll::Ready(Some(Err(error.into())))
     }

@@ -54,7 +54,7 @@ pub(crate) fn run<P: Provider>(
                 .local_addr()
                 .map_err(|e| format!("cannot read the metrics address: {e}"))?;
             tracing::info!(address = %local, "metrics at GET /metrics");
-            tokio::spawn(metrics::serve(listener, handle));
+            tokio::spawn(async move { metrics::serve(listener, handle, &limits).await });
         }
         if let Some(task) = app.serve_task(provider) {
             tokio::spawn(task);

@@ -63,6 +63,24 @@ pub const BODY_READ_TIMEOUT: EnvVar = EnvVar::new(
      answered as unreadable. Default 60.",
 );
 
+/// Seconds to receive a whole request body.
+pub const BODY_TIMEOUT: EnvVar = EnvVar::new(
+    "RELAY_BODY_TIMEOUT",
+    "body-timeout",
+    "SECONDS",
+    "Seconds a client has to send a request's whole body, from its headers, however steadily \
+     it sends; the request is then answered as unreadable. Default 30.",
+);
+
+/// Most bytes of a request head.
+pub const MAX_HEADER_BYTES: EnvVar = EnvVar::new(
+    "RELAY_MAX_HEADER_BYTES",
+    "max-header-bytes",
+    "BYTES",
+    "Most bytes of a request's line and headers (at least 8192); a larger head is answered \
+     431. Also the size of each of a connection's two buffers at most. Default 32768.",
+);
+
 /// Seconds an idle keep-alive connection stays open.
 pub const IDLE_TIMEOUT: EnvVar = EnvVar::new(
     "RELAY_IDLE_TIMEOUT",
@@ -77,8 +95,9 @@ pub const MAX_CONNECTIONS: EnvVar = EnvVar::new(
     "RELAY_MAX_CONNECTIONS",
     "max-connections",
     "N",
-    "Most client connections open at once; the next wait in the listen backlog (lowered at \
-     start to fit the open-file limit). Default 10000.",
+    "Most client connections open at once; at the cap the connection idle the longest is \
+     closed for a new client, and with none idle the next wait in the listen backlog \
+     (lowered at start to fit the open-file limit). Default 10000.",
 );
 
 /// Seconds requests in flight get after SIGTERM.
@@ -98,6 +117,8 @@ pub const SERVER_VARS: &[EnvVar] = &[
     METRICS_LISTEN,
     HEADER_READ_TIMEOUT,
     BODY_READ_TIMEOUT,
+    BODY_TIMEOUT,
+    MAX_HEADER_BYTES,
     IDLE_TIMEOUT,
     MAX_CONNECTIONS,
     SHUTDOWN_GRACE,
@@ -112,6 +133,19 @@ pub(crate) fn limits(settings: &Settings<'_>) -> Result<Limits, EnvError> {
     }
     if let Some(timeout) = settings.positive_seconds(&BODY_READ_TIMEOUT)? {
         limits.body_read_timeout = timeout;
+    }
+    if let Some(timeout) = settings.positive_seconds(&BODY_TIMEOUT)? {
+        limits.body_timeout = timeout;
+    }
+    if let Some(most) = settings.count(&MAX_HEADER_BYTES)? {
+        if most < 8192 {
+            return Err(EnvError::invalid(
+                &MAX_HEADER_BYTES,
+                "at least 8192 bytes",
+                &most.to_string(),
+            ));
+        }
+        limits.max_header_bytes = most;
     }
     if let Some(timeout) = settings.positive_seconds(&IDLE_TIMEOUT)? {
         limits.idle_timeout = timeout;
@@ -417,6 +451,8 @@ mod tests {
             ("RELAY_IDLE_TIMEOUT", "7"),
             ("RELAY_MAX_CONNECTIONS", "8"),
             ("RELAY_SHUTDOWN_GRACE", "0"),
+            ("RELAY_BODY_TIMEOUT", "10"),
+            ("RELAY_MAX_HEADER_BYTES", "16384"),
         ]);
         let given = args(&["--idle-timeout", "9"]);
         let set = limits(&given.settings(env)).unwrap();
@@ -425,10 +461,16 @@ mod tests {
         assert_eq!(set.idle_timeout, Duration::from_secs(9));
         assert_eq!(set.max_connections, 8);
         assert_eq!(set.shutdown_grace, Duration::ZERO);
+        assert_eq!(set.body_timeout, Duration::from_secs(10));
+        assert_eq!(set.max_header_bytes, 16384);
         for (name, value) in [
             ("RELAY_IDLE_TIMEOUT", "0"),
             ("RELAY_HEADER_READ_TIMEOUT", "soon"),
             ("RELAY_MAX_CONNECTIONS", "0"),
+            ("RELAY_MAX_HEADER_BYTES", "8191"),
+            ("RELAY_BODY_TIMEOUT", "0"),
+            // More than an instant can take: refused, not an overflow.
+            ("RELAY_BODY_READ_TIMEOUT", "18446744073709551615"),
         ] {
             let error = limits(&none.settings(move |n| (n == name).then(|| value.to_owned())));
             assert_eq!(error.unwrap_err().name(), name);

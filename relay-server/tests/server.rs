@@ -521,6 +521,38 @@ fn series(text: &str) -> std::collections::BTreeMap<String, f64> {
         .collect()
 }
 
+/// The metrics listener holds nothing for a client that sends nothing: it runs the same
+/// hardened loop as the relay's, with its timeouts no longer than the relay's.
+#[tokio::test]
+async fn a_silent_connection_to_the_metrics_listener_is_closed() {
+    use tokio::io::AsyncReadExt as _;
+    let upstream = upstream(Duration::ZERO).await;
+    let mut command = Command::new(BIN);
+    command
+        .args([
+            "--metrics-listen",
+            "127.0.0.1:0",
+            "--header-read-timeout",
+            "1",
+        ])
+        .env("SECRET_KEY", SECRET)
+        .env("SIGNALS_API_URL", upstream.uri());
+    let server = Server::spawn(command);
+    let metrics_url = server.metrics_url.clone().unwrap();
+    let address = metrics_url
+        .trim_start_matches("http://")
+        .trim_end_matches("/metrics");
+    let mut silent = tokio::net::TcpStream::connect(address).await.unwrap();
+    let mut byte = [0u8; 1];
+    let read = tokio::time::timeout(Duration::from_secs(10), silent.read(&mut byte)).await;
+    assert!(
+        matches!(read, Ok(Ok(0) | Err(_))),
+        "the metrics listener kept a silent connection open: {read:?}"
+    );
+    let answer = reqwest::get(&metrics_url).await.unwrap();
+    assert_eq!(answer.status(), 200);
+}
+
 #[tokio::test]
 async fn metrics_count_known_traffic_exactly_on_their_own_listener() {
     let upstream = upstream(Duration::ZERO).await;

@@ -44,6 +44,8 @@ const LIST_ID_KEEP: &AsciiSet = &NON_ALPHANUMERIC
 #[derive(Clone)]
 pub struct SignalsClient {
     inner: Arc<Inner>,
+    /// The caller's time left ([`SignalsClient::within`]), bounding `total_timeout`.
+    within: Option<Duration>,
 }
 
 struct Inner {
@@ -64,6 +66,7 @@ impl fmt::Debug for SignalsClient {
             .field("connect_timeout", &inner.connect_timeout)
             .field("attempt_timeout", &inner.attempt_timeout)
             .field("total_timeout", &inner.total_timeout)
+            .field("within", &self.within)
             .field("retry", &inner.retry)
             .finish_non_exhaustive()
     }
@@ -104,7 +107,36 @@ impl SignalsClient {
                 total_timeout: config.total_timeout,
                 retry,
             }),
+            within: None,
         })
+    }
+
+    /// The same client (the same pool) whose calls take at most `budget` in all, attempts
+    /// and `Retry-After` waits included, when that is shorter than its `total_timeout`: a
+    /// caller with a deadline passes the time it has left, so that the client neither plans a
+    /// wait that cannot end in time nor has its call cut in the middle of one.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), signals_client::Error> {
+    /// use std::time::Duration;
+    /// let client = signals_client::SignalsClient::new(Default::default())?;
+    /// let hurried = client.within(Duration::from_millis(800));
+    /// # drop(hurried);
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn within(&self, budget: Duration) -> Self {
+        Self {
+            inner: Arc::clone(&self.inner),
+            within: Some(self.within.map_or(budget, |within| within.min(budget))),
+        }
+    }
+
+    /// The bound of one call over all its attempts.
+    fn total_timeout(&self) -> Duration {
+        let total = self.inner.total_timeout;
+        self.within.map_or(total, |within| within.min(total))
     }
 
     /// The report on `ip` (`GET /v2.0/ip/<ip>`), or `Ok(None)` when the upstream has no data
@@ -205,7 +237,7 @@ impl SignalsClient {
         let span = Span::current();
         let mut attempt = 1;
         loop {
-            let left = inner.total_timeout.saturating_sub(started.elapsed());
+            let left = self.total_timeout().saturating_sub(started.elapsed());
             let (status, outcome) = self
                 .attempt(key, url, inner.attempt_timeout.min(left))
                 .await;
@@ -241,7 +273,7 @@ impl SignalsClient {
         };
         // A wait that ends past the deadline could only end in a timeout: report the real
         // cause now instead.
-        (elapsed.saturating_add(delay) < self.inner.total_timeout).then_some(delay)
+        (elapsed.saturating_add(delay) < self.total_timeout()).then_some(delay)
     }
 
     /// One HTTP exchange, bounded by `budget` from sending to the last body byte.

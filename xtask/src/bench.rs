@@ -72,8 +72,9 @@ enum Sub {
     /// Lookup cost of the blocklist relay (relay-blocklist) at 1, 1,000 and 1,000,000 entries,
     /// and the load time and heap of 1,000,000; later arguments go to criterion.
     Blocklist(Rest),
-    /// What the server holds under 10,000 idle connections and a hung upstream
-    /// (relay-server's `hold` bench; `HOLD_*` variables make a quick run).
+    /// What the server holds under 10,000 idle connections, a hung upstream, a dribbled
+    /// body, a chunk flood and huge headers (relay-server's `hold` bench; `HOLD_*` variables
+    /// make a quick run).
     Hold,
 }
 

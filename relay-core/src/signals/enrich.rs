@@ -48,13 +48,26 @@ impl Enricher {
         })
     }
 
+    /// The client, its calls bounded by the time `context`'s request has left: called inside
+    /// the future given to [`Upstream::call`], once the call has its slot, so that the
+    /// client plans its retries and `Retry-After` waits against that time, not its own.
+    fn client(&self, context: &Context) -> SignalsClient {
+        match context.time_left() {
+            Some(left) => self.client.within(left),
+            None => self.client.clone(),
+        }
+    }
+
     /// `/health`: proves the caller's key works with one real upstream call.
     pub(crate) async fn check_key(
         &self,
         context: &Context,
         key: &ApiKey,
     ) -> Result<(), RelayError> {
-        let check = async { self.client.check_key(key).await.map_err(upstream_error) };
+        let check = async {
+            let client = self.client(context);
+            client.check_key(key).await.map_err(upstream_error)
+        };
         self.upstream.call(context, check).await
     }
 
@@ -129,10 +142,8 @@ impl Enricher {
     ) -> (Vec<(&'a IpObservable, IpReport)>, Vec<RelayError>) {
         let results = lookup_all(ips, self.concurrency, |o| async move {
             let report = async {
-                self.client
-                    .ip_report(key, o.ip)
-                    .await
-                    .map_err(upstream_error)
+                let client = self.client(context);
+                client.ip_report(key, o.ip).await.map_err(upstream_error)
             };
             (o, self.upstream.call(context, report).await)
         })
@@ -168,7 +179,8 @@ impl Enricher {
         self.metadata
             .try_get_with(cache_key, async {
                 let fetch = async {
-                    let metadata = self.client.list_metadata(key, kind, id).await;
+                    let client = self.client(context);
+                    let metadata = client.list_metadata(key, kind, id).await;
                     metadata.map(Arc::new).map_err(upstream_error)
                 };
                 self.upstream.call(context, fetch).await
@@ -187,6 +199,9 @@ fn upstream_error(e: signals_client::Error) -> UpstreamError {
             UpstreamError::new(UpstreamFailure::Unauthorized, message.clone())
         }
         Error::Tls { message } => UpstreamError::new(UpstreamFailure::Tls, message.clone()),
+        // A timeout, not `unavailable`: the circuit breaker tells one at the request's
+        // deadline (the time left ran out) from the client's own.
+        Error::Timeout { .. } => UpstreamError::new(UpstreamFailure::Timeout, e.to_string()),
         _ => {
             let failure = match e.kind() {
                 ErrorKind::Authorization => UpstreamFailure::Unauthorized,

@@ -317,6 +317,33 @@ async fn a_retry_after_longer_than_the_budget_is_not_waited_for() {
     assert_eq!(requests, 2, "one good lookup, one 429 not retried");
 }
 
+/// The client plans its `Retry-After` waits against the time the request has left, not its
+/// own 20 s: with 1 s left, a 1 s wait cannot fit, so the caller hears "too many requests"
+/// at once instead of the deadline's "service unavailable" after the wait.
+#[tokio::test]
+async fn a_retry_after_longer_than_the_time_left_is_not_waited_for() {
+    let stub = start(vec![("192.0.2.66", Fault::RateLimited)]).await;
+    let relay = Relay::start_at(&stub.url, |config| {
+        config.relay.request_timeout = Duration::from_secs(1);
+        config.signals.client.total_timeout = Duration::from_secs(20);
+        config.signals.client.retry.max_retry_after = Duration::from_secs(5);
+    })
+    .await;
+    let (status, body) = tokio::time::timeout(
+        Duration::from_secs(60),
+        relay.post("/observe/observables", &ips(&["192.0.2.66"])),
+    )
+    .await
+    .expect("the relay answered (the guard is a minute)");
+    assert_eq!(status, 200);
+    assert_eq!(codes(&body), ["too many requests"], "{body:#}");
+    assert_eq!(
+        stub.requests.load(Ordering::SeqCst),
+        1,
+        "no retry after the 429"
+    );
+}
+
 #[tokio::test]
 async fn many_ips_rate_limited_report_one_error() {
     let limited = [

@@ -61,6 +61,8 @@ pub fn limits() -> Limits {
     Limits {
         header_read_timeout: Duration::from_millis(300),
         body_read_timeout: Duration::from_millis(300),
+        body_timeout: Duration::from_secs(10),
+        max_header_bytes: 16 << 10,
         idle_timeout: Duration::from_millis(1000),
         max_connections: 64,
         linger_time: Duration::from_secs(3),

@@ -15,6 +15,7 @@ mod accept_errors;
 mod app;
 mod cap;
 mod common;
+mod hostile;
 mod linger;
 mod shutdown;
 mod timeouts;
