@@ -338,8 +338,9 @@ impl Endpoint {
             return Err(too_many.into());
         }
         let arns = self.arns(&context.invoked_function_arn)?;
-        // A context with no deadline (0: not an invocation's) leaves the batch unbounded.
-        let deadline = (context.deadline > 0)
+        // A deadline that is no time since the epoch leaves the batch unbounded: 0 (a context
+        // made by hand) or a duration (`cargo lambda watch` sends its timeout, 600000 ms).
+        let deadline = (context.deadline >= EPOCH_MS_2001)
             .then(|| {
                 let left = context.deadline().duration_since(SystemTime::now());
                 Instant::now().checked_add(left.unwrap_or_default())
@@ -494,6 +495,10 @@ impl Endpoint {
         counts.to_string()
     }
 }
+
+/// Milliseconds since the epoch on 2001-09-09: any invocation's deadline is later, while the
+/// emulator's stand-in for one (a duration) and a hand-made context's 0 are smaller.
+const EPOCH_MS_2001: u64 = 1_000_000_000_000;
 
 /// `creator`'s batch, `concurrency` events at once, no event begun past `deadline`.
 async fn create<S: EventStore, L: PlaybookLauncher>(

@@ -359,3 +359,20 @@ async fn no_event_begins_past_the_invocations_deadline() {
     let stored = LocalStore::open(&db.0).unwrap().contents().await.unwrap();
     assert!(stored.events.is_empty());
 }
+
+#[tokio::test]
+async fn an_emulators_deadline_that_is_a_duration_bounds_nothing() {
+    let db = db();
+    let endpoint = endpoint(&db, |_| {}).await;
+    let mut context = lambda_http::Context::default();
+    // What `cargo lambda watch` hands the function: its timeout, not a time.
+    context.deadline = 600_000;
+    context.invoked_function_arn = "function-arn".to_owned();
+    let mut request = Request::new(Body::from(ALERT)).with_lambda_context(context);
+    request
+        .headers_mut()
+        .insert("authorization", "Bearer tutorial-token".parse().unwrap());
+    let response = endpoint.handle(request, &tutorial).await;
+    let reply: Value = serde_json::from_slice(response.body().as_ref()).unwrap();
+    assert_eq!(response.status(), StatusCode::OK, "{reply}");
+}
