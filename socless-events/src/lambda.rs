@@ -455,13 +455,13 @@ impl Endpoint {
             whole["error"] = json!(error);
         }
         let text = whole.to_string();
-        if text.len() <= limit {
+        let whole_bytes = text.len();
+        if whole_bytes <= limit {
             return text;
         }
         let note = format!(
-            "the answer was {} bytes, over the {limit}-byte limit ({MAX_RESPONSE_BYTES_ENV}): \
-             the events' contents are left out",
-            text.len()
+            "the answer was {whole_bytes} bytes, over the {limit}-byte limit \
+             ({MAX_RESPONSE_BYTES_ENV}): the events' contents are left out"
         );
         let events: Vec<Value> = output
             .events
@@ -484,9 +484,8 @@ impl Endpoint {
             "events": output.events.len(),
             "playbooks_started": output.execution_reports.iter().filter(|r| r.error.is_empty()).count(),
             "truncated": format!(
-                "the answer was {} bytes, over the {limit}-byte limit ({MAX_RESPONSE_BYTES_ENV}): \
-                 only counts are given",
-                whole.to_string().len()
+                "the answer was {whole_bytes} bytes, over the {limit}-byte limit \
+                 ({MAX_RESPONSE_BYTES_ENV}): only counts are given"
             ),
         });
         if let Some(error) = error {
