@@ -5,6 +5,11 @@ use crate::error::Error;
 /// Environment variable holding the region (set by Lambda).
 pub const REGION_ENV: &str = "AWS_REGION";
 
+/// The account of the embedded backend's state machines when nothing names one.
+pub const LOCAL_ACCOUNT_ID: &str = "000000000000";
+/// The region of the embedded backend's state machines when `AWS_REGION` is unset.
+pub const LOCAL_REGION: &str = "us-east-1";
+
 /// Where playbooks live: partition, region and account of their state machines.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StateMachineArns {

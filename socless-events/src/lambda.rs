@@ -78,10 +78,8 @@ pub const DEFAULT_MAX_DETAILS: usize = 500;
 /// [`MAX_RESPONSE_BYTES_ENV`]'s default: under Lambda's 6 MB response limit once the body is
 /// escaped into the response's JSON.
 pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 4_000_000;
-/// The account of the embedded backend's state machines when nothing names one.
-pub const LOCAL_ACCOUNT_ID: &str = "000000000000";
-/// The region of the embedded backend's state machines when `AWS_REGION` is unset.
-pub const LOCAL_REGION: &str = "us-east-1";
+/// The embedded backend's account and region when nothing names them (also the CLI's).
+pub use crate::arn::{LOCAL_ACCOUNT_ID, LOCAL_REGION};
 
 /// What an alert mapping returns: the `event_details` (a [`Value`]), or a `Result` whose error
 /// is answered 400 with its text.

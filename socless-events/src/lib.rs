@@ -109,7 +109,7 @@ mod model;
 #[cfg(feature = "aws")]
 mod policy;
 
-pub use arn::{REGION_ENV, StateMachineArns, partition_for_region};
+pub use arn::{LOCAL_ACCOUNT_ID, LOCAL_REGION, REGION_ENV, StateMachineArns, partition_for_region};
 #[cfg(feature = "aws")]
 #[cfg_attr(docsrs, doc(cfg(feature = "aws")))]
 pub use aws::{AwsLauncher, AwsStore};

@@ -13,12 +13,9 @@ use clap::Parser;
 use serde_json::Value;
 use socless_events::{
     AwsLauncher, AwsStore, CreateEventsOutput, DEFAULT_CONCURRENCY, Error, EventCreator,
-    EventStore, LocalLauncher, LocalStore, PlaybookLauncher, REGION_ENV, StateMachineArns,
-    TableNames,
+    EventStore, LOCAL_ACCOUNT_ID, LOCAL_REGION, LocalLauncher, LocalStore, PlaybookLauncher,
+    REGION_ENV, StateMachineArns, TableNames,
 };
-
-/// The account used for local ARNs when none is given.
-const LOCAL_ACCOUNT: &str = "000000000000";
 
 /// Create Socless events and start their playbooks, on AWS or on a local SQLite store.
 ///
@@ -154,8 +151,8 @@ fn print_output(output: &CreateEventsOutput) {
 async fn run(cli: &Cli, event_details: &Value) -> Result<CreateEventsOutput, Error> {
     match &cli.local {
         Some(path) => {
-            let region = std::env::var(REGION_ENV).unwrap_or_else(|_| "us-east-1".to_owned());
-            let arns = arns(cli, region, Some(LOCAL_ACCOUNT))?;
+            let region = std::env::var(REGION_ENV).unwrap_or_else(|_| LOCAL_REGION.to_owned());
+            let arns = arns(cli, region, Some(LOCAL_ACCOUNT_ID))?;
             let mut launcher = LocalLauncher::open(path)?;
             if let Some(url) = &cli.webhook {
                 launcher = launcher.with_webhook(url)?;

@@ -29,6 +29,11 @@ const ATTEMPTS: u32 = 3;
 
 /// The test policy: standard mode, [`ATTEMPTS`] attempts, millisecond backoffs.
 fn policy() -> AwsClientPolicy {
+    policy_with_attempt_timeout(Duration::from_secs(5))
+}
+
+/// [`policy`] with each attempt given up after `attempt`.
+fn policy_with_attempt_timeout(attempt: Duration) -> AwsClientPolicy {
     AwsClientPolicy::new(
         RetryConfig::standard()
             .with_max_attempts(ATTEMPTS)
@@ -36,7 +41,7 @@ fn policy() -> AwsClientPolicy {
             .with_max_backoff(Duration::from_millis(5)),
         TimeoutConfig::builder()
             .connect_timeout(Duration::from_secs(2))
-            .operation_attempt_timeout(Duration::from_secs(5))
+            .operation_attempt_timeout(attempt)
             .build(),
     )
 }
@@ -277,16 +282,7 @@ async fn step_functions_throttling_has_its_kind() {
 /// A policy whose attempts give up after 300 ms: long enough for the stand-in to answer,
 /// short enough that a lost answer is a quick timeout.
 fn impatient_policy() -> AwsClientPolicy {
-    AwsClientPolicy::new(
-        RetryConfig::standard()
-            .with_max_attempts(ATTEMPTS)
-            .with_initial_backoff(Duration::from_millis(1))
-            .with_max_backoff(Duration::from_millis(5)),
-        TimeoutConfig::builder()
-            .connect_timeout(Duration::from_secs(2))
-            .operation_attempt_timeout(Duration::from_millis(300))
-            .build(),
-    )
+    policy_with_attempt_timeout(Duration::from_millis(300))
 }
 
 fn stand_in(fixture: &AwsFixture) -> &AwsStandIn {
