@@ -2,8 +2,9 @@
 //! client with the relay's `User-Agent` that follows no redirect ([`http_client`]), a checked
 //! base URL setting and links built from it by path segment ([`BaseUrl`]), the credential
 //! header marked sensitive ([`sensitive_header`]), a bounded body read ([`read_body`]),
-//! `Retry-After` ([`RetryAfter`]) and a status → relay error mapping a provider extends with
-//! its source's own codes ([`StatusErrors`]).
+//! `Retry-After` ([`RetryAfter`]), a status → relay error mapping a provider extends with
+//! its source's own codes ([`StatusErrors`]), and a value quoted as Cisco's relays quote it in
+//! ids ([`quote`]).
 
 use std::borrow::Cow;
 use std::time::Duration;
@@ -328,6 +329,25 @@ impl BaseUrl {
         }
         url.into()
     }
+}
+
+/// Every byte of `text` but ASCII letters, digits and `_.-~` percent-encoded (UTF-8): what
+/// Python's `urllib.parse.quote(text, safe="")` gives, with which Cisco's relays put an
+/// observable's value in a refer link's or a response action's id.
+///
+/// ```
+/// assert_eq!(xdr_relay_core::quote("https://x.example/a b?c=é"), "https%3A%2F%2Fx.example%2Fa%20b%3Fc%3D%C3%A9");
+/// assert_eq!(xdr_relay_core::quote("2001:db8::1"), "2001%3Adb8%3A%3A1");
+/// assert_eq!(xdr_relay_core::quote("a-b_c.d~e"), "a-b_c.d~e");
+/// ```
+#[must_use]
+pub fn quote(text: &str) -> String {
+    const SAFE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'-')
+        .remove(b'~');
+    percent_encoding::utf8_percent_encode(text, SAFE).to_string()
 }
 
 impl Settings<'_> {
