@@ -346,7 +346,10 @@ mod tests {
             {"_id": "x".repeat(200), "task": null, "page": {"domain": "", "url": 7}},
         ]}));
         let ids: Vec<Option<&str>> = found.hits.iter().map(|h| h.id.as_deref()).collect();
-        assert_eq!(ids, [Some("d"), Some("b"), Some("a"), None, Some("c"), None]);
+        assert_eq!(
+            ids,
+            [Some("d"), Some("b"), Some("a"), None, Some("c"), None]
+        );
         assert_eq!(
             found.hits[0].stats,
             [
@@ -358,7 +361,11 @@ mod tests {
         assert_eq!(found.hits[4].page, Page::default());
         assert!(found.hits[4].stats.is_empty());
         assert_eq!(found.hits[5].page, Page::default());
-        for body in [json!({}), json!({"results": null}), json!({"results": {"a": 1}})] {
+        for body in [
+            json!({}),
+            json!({"results": null}),
+            json!({"results": {"a": 1}}),
+        ] {
             assert!(search(body).hits.is_empty());
         }
         for bad in ["", "[", "<!DOCTYPE html><html></html>", "null"] {

@@ -13,8 +13,8 @@ use std::time::Duration;
 use reqwest::header::{ACCEPT, HeaderMap};
 use reqwest::{StatusCode, Url};
 use xdr_relay_core::{
-    BaseUrl, CallerDigest, ConfigError, Context, RelayError, StatusErrors, Upstream,
-    UpstreamError, UpstreamFailure, UpstreamLimits, http_client, read_body, sensitive_header,
+    BaseUrl, CallerDigest, ConfigError, Context, RelayError, StatusErrors, Upstream, UpstreamError,
+    UpstreamFailure, UpstreamLimits, http_client, read_body, sensitive_header,
 };
 
 use crate::Visibility;
@@ -202,7 +202,10 @@ impl Client {
         let (failure, error) = match (code, call) {
             (400, Call::Scan) => (
                 UpstreamFailure::Other,
-                RelayError::custom("bad request", said(format!("{NAME} refused to scan the URL"))),
+                RelayError::custom(
+                    "bad request",
+                    said(format!("{NAME} refused to scan the URL")),
+                ),
             ),
             (400, Call::Search) => (
                 UpstreamFailure::Other,
@@ -239,7 +242,9 @@ impl Client {
                 UpstreamFailure::Other,
                 RelayError::custom(
                     "not found",
-                    said(format!("{NAME} answered 404 Not Found (check URLSCAN_API_URL)")),
+                    said(format!(
+                        "{NAME} answered 404 Not Found (check URLSCAN_API_URL)"
+                    )),
                 ),
             ),
             _ => return self.statuses.error(status, headers, detail),
@@ -320,7 +325,8 @@ mod tests {
 
     #[test]
     fn statuses_map_to_ciscos_codes() {
-        let said = |m: &str, d: &str| json!({"message": m, "description": d, "status": 0}).to_string();
+        let said =
+            |m: &str, d: &str| json!({"message": m, "description": d, "status": 0}).to_string();
         for (call, status, code) in [
             (Call::Search, 400, "bad request"),
             (Call::Scan, 400, "bad request"),
@@ -338,7 +344,11 @@ mod tests {
             (Call::Search, 418, "unknown"),
             (Call::Search, 520, "unknown"),
         ] {
-            assert_eq!(error(call, status, None, "").code(), code, "{status} {call:?}");
+            assert_eq!(
+                error(call, status, None, "").code(),
+                code,
+                "{status} {call:?}"
+            );
         }
         assert_eq!(
             error(
@@ -355,17 +365,34 @@ mod tests {
              .example could not be resolved to a valid IPv4/IPv6 address."
         );
         assert_eq!(
-            error(Call::Result("abc"), 404, None, &said("Scan is not finished yet", "")).to_string(),
+            error(
+                Call::Result("abc"),
+                404,
+                None,
+                &said("Scan is not finished yet", "")
+            )
+            .to_string(),
             "urlscan.io has no result for scan abc (HTTP 404; a scan still running has none yet): \
              Scan is not finished yet"
         );
         assert_eq!(
-            error(Call::Search, 429, Some("30"), &said("Rate limit for `search` exceeded.", ""))
-                .to_string(),
+            error(
+                Call::Search,
+                429,
+                Some("30"),
+                &said("Rate limit for `search` exceeded.", "")
+            )
+            .to_string(),
             "Rate limit for `search` exceeded. Retry after 30 seconds."
         );
         assert_eq!(
-            error(Call::Search, 520, None, "<!DOCTYPE html><html>origin error</html>").to_string(),
+            error(
+                Call::Search,
+                520,
+                None,
+                "<!DOCTYPE html><html>origin error</html>"
+            )
+            .to_string(),
             "urlscan.io answered HTTP 520."
         );
         assert_eq!(
@@ -382,7 +409,12 @@ mod tests {
             None,
             &json!({"message": "API key s3cr3t is not valid"}).to_string(),
         );
-        assert!(echoed.to_string().ends_with("API key <redacted> is not valid"), "{echoed}");
+        assert!(
+            echoed
+                .to_string()
+                .ends_with("API key <redacted> is not valid"),
+            "{echoed}"
+        );
         let long = error(
             Call::Scan,
             400,
@@ -390,7 +422,13 @@ mod tests {
             &json!({"message": "y".repeat(5000)}).to_string(),
         );
         assert!(long.to_string().chars().count() < 600, "{long}");
-        for body in ["", "not json", "{\"message\": 5}", "{\"message\": \" \"}", "[]"] {
+        for body in [
+            "",
+            "not json",
+            "{\"message\": 5}",
+            "{\"message\": \" \"}",
+            "[]",
+        ] {
             assert_eq!(detail(body.as_bytes(), "k"), None, "{body}");
         }
     }

@@ -408,7 +408,11 @@ mod tests {
 
     #[test]
     fn visibilities_have_urlscans_names() {
-        for visibility in [Visibility::Public, Visibility::Unlisted, Visibility::Private] {
+        for visibility in [
+            Visibility::Public,
+            Visibility::Unlisted,
+            Visibility::Private,
+        ] {
             assert_eq!(Visibility::parse(visibility.as_str()), Some(visibility));
             assert_eq!(visibility.to_string(), visibility.as_str());
         }

@@ -9,8 +9,8 @@ use std::net::IpAddr;
 use xdr_relay_core::ctim_model::{
     ColumnDefinition, ColumnType, Confidence, Disposition, ExternalReference, Id, Indicator,
     Judgement, Observable, ObservableType, ObserveBundle, ObservedRelation, ObservedRelationType,
-    ObservedTime, Relationship, RelationshipType, Severity, Sighting, SightingDataTable,
-    Timestamp, ValidTime,
+    ObservedTime, Relationship, RelationshipType, Severity, Sighting, SightingDataTable, Timestamp,
+    ValidTime,
 };
 use xdr_relay_core::time::Duration;
 use xdr_relay_core::{BaseUrl, ParsedObservable, ReferLink, RelayError, ResponseAction, quote};
@@ -86,7 +86,10 @@ pub(crate) fn query(observable: &ParsedObservable) -> Option<String> {
         ObservableType::Url => "page.url.keyword",
         _ => return None,
     };
-    let value = observable.value().replace('\\', "\\\\").replace('"', "\\\"");
+    let value = observable
+        .value()
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"");
     Some(format!("{field}:\"{value}\""))
 }
 
@@ -366,8 +369,16 @@ mod tests {
     fn queries_are_ciscos_with_quotes_escaped() {
         for (kind, value, expected) in [
             (ObservableType::Ip, "1.1.1.1", r#"page.ip:"1.1.1.1""#),
-            (ObservableType::Ipv6, "2001:db8::1", r#"page.ip:"2001:db8::1""#),
-            (ObservableType::Domain, "example.com", r#"page.domain:"example.com""#),
+            (
+                ObservableType::Ipv6,
+                "2001:db8::1",
+                r#"page.ip:"2001:db8::1""#,
+            ),
+            (
+                ObservableType::Domain,
+                "example.com",
+                r#"page.domain:"example.com""#,
+            ),
             (
                 ObservableType::Url,
                 "https://example.com/a",
@@ -379,9 +390,16 @@ mod tests {
                 r#"page.url.keyword:"https://x.example/\"a\"\\b""#,
             ),
         ] {
-            assert_eq!(query(&observable(kind, value)).unwrap(), expected, "{value}");
+            assert_eq!(
+                query(&observable(kind, value)).unwrap(),
+                expected,
+                "{value}"
+            );
         }
-        assert_eq!(query(&observable(ObservableType::Sha256, &"a".repeat(64))), None);
+        assert_eq!(
+            query(&observable(ObservableType::Sha256, &"a".repeat(64))),
+            None
+        );
     }
 
     #[test]
@@ -403,7 +421,8 @@ mod tests {
     fn refer_links_are_ciscos_under_the_web_url() {
         let links = links();
         let mapper = Mapper::new(&links);
-        let ip = serde_json::to_value(mapper.refer(&observable(ObservableType::Ip, "1.1.1.1"))).unwrap();
+        let ip =
+            serde_json::to_value(mapper.refer(&observable(ObservableType::Ip, "1.1.1.1"))).unwrap();
         assert_eq!(
             ip,
             json!([
@@ -417,11 +436,20 @@ mod tests {
         );
         let url = mapper.refer(&observable(ObservableType::Url, "https://a.example/x y#z"));
         assert_eq!(url.len(), 1);
-        assert_eq!(url[0].id, "ref-urlscan-search-url-https%3A%2F%2Fa.example%2Fx%20y%23z");
-        assert_eq!(url[0].url, "https://urlscan.io/search/#%22https://a.example/x%20y#z%22");
+        assert_eq!(
+            url[0].id,
+            "ref-urlscan-search-url-https%3A%2F%2Fa.example%2Fx%20y%23z"
+        );
+        assert_eq!(
+            url[0].url,
+            "https://urlscan.io/search/#%22https://a.example/x%20y#z%22"
+        );
         let domain = mapper.refer(&observable(ObservableType::Domain, "exämple.com"));
         assert_eq!(domain[0].url, "https://urlscan.io/domain/ex%C3%A4mple.com");
-        assert_eq!(domain[1].url, "https://urlscan.io/search/#domain:ex%C3%A4mple.com");
+        assert_eq!(
+            domain[1].url,
+            "https://urlscan.io/search/#domain:ex%C3%A4mple.com"
+        );
         let v6 = mapper.refer(&observable(ObservableType::Ipv6, "2001:db8::1"));
         assert_eq!(v6[0].id, "ref-urlscan-browse-ipv6-2001%3Adb8%3A%3A1");
         assert_eq!(v6[0].url, "https://urlscan.io/ip/2001:db8::1");
@@ -462,19 +490,29 @@ mod tests {
                 .map(|r| (r.relation, r.related.kind))
                 .collect()
         };
-        let all = hit(Some("a.example"), Some("https://a.example/"), Some("2606:4700::1"));
+        let all = hit(
+            Some("a.example"),
+            Some("https://a.example/"),
+            Some("2606:4700::1"),
+        );
         assert_eq!(
             kinds(&all),
             [
                 (ObservedRelationType::Contains, ObservableType::Domain),
                 (ObservedRelationType::ResolvedTo, ObservableType::Ipv6),
-                (ObservedRelationType::Other(HOSTED_BY.into()), ObservableType::Ipv6),
+                (
+                    ObservedRelationType::Other(HOSTED_BY.into()),
+                    ObservableType::Ipv6
+                ),
             ]
         );
         assert_eq!(kinds(&hit(Some("a.example"), None, Some("not-an-ip"))), []);
         assert_eq!(
             kinds(&hit(None, Some("https://a.example/"), Some("192.0.2.1"))),
-            [(ObservedRelationType::Other(HOSTED_BY.into()), ObservableType::Ip)]
+            [(
+                ObservedRelationType::Other(HOSTED_BY.into()),
+                ObservableType::Ip
+            )]
         );
     }
 }

@@ -94,10 +94,7 @@ impl StandIn {
             })
             .with_state(Arc::clone(&shared));
         let server = standin::StandIn::start_on(port, jwks.route(router)).await;
-        *shared.urls.lock().unwrap() = (
-            format!("{}api/v1/", server.url()),
-            server.url(),
-        );
+        *shared.urls.lock().unwrap() = (format!("{}api/v1/", server.url()), server.url());
         Self {
             address: server.address,
             shared,
@@ -169,9 +166,7 @@ impl StandIn {
 
     /// Every search received, in order (`what`: its `q`).
     pub fn searches(&self) -> Vec<Seen> {
-        self.seen(|s| {
-            (s.path == SEARCH).then(|| s.query.get("q").cloned().unwrap_or_default())
-        })
+        self.seen(|s| (s.path == SEARCH).then(|| s.query.get("q").cloned().unwrap_or_default()))
     }
 
     /// Every result read, in order (`what`: the scan id).
@@ -422,19 +417,39 @@ mod tests {
     async fn it_answers_as_urlscan_does_and_records_the_calls() {
         let standin = StandIn::start().await;
         let q = "page.ip:\"1.1.1.1\"";
-        standin.search(q, vec![hit("a", "2020-01-01T00:00:00.000Z", page("d", "u", "1.1.1.1"))]);
-        let body = standin.result_body("a", "2020-01-01T00:00:00.000Z", "u", true, &["phishing"], &["phishing"]);
+        standin.search(
+            q,
+            vec![hit(
+                "a",
+                "2020-01-01T00:00:00.000Z",
+                page("d", "u", "1.1.1.1"),
+            )],
+        );
+        let body = standin.result_body(
+            "a",
+            "2020-01-01T00:00:00.000Z",
+            "u",
+            true,
+            &["phishing"],
+            &["phishing"],
+        );
         standin.result("a", &body);
         let client = reqwest::Client::new();
         let get = |url: String| client.get(url).header("API-Key", "k").send();
-        let found: Value = get(format!("{}search?q={}", standin.api_url(), "page.ip%3A%221.1.1.1%22"))
-            .await
-            .unwrap()
-            .json()
+        let found: Value = get(format!(
+            "{}search?q={}",
+            standin.api_url(),
+            "page.ip%3A%221.1.1.1%22"
+        ))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+        assert_eq!(found["results"][0]["_id"], "a");
+        let read = get(format!("{}result/a/", standin.api_url()))
             .await
             .unwrap();
-        assert_eq!(found["results"][0]["_id"], "a");
-        let read = get(format!("{}result/a/", standin.api_url())).await.unwrap();
         assert_eq!(read.status(), 200);
         let running = get(format!("{}result/b", standin.api_url())).await.unwrap();
         assert_eq!(running.status(), 404);
