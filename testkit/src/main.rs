@@ -96,14 +96,20 @@ mod tests {
             "check-image --tag t --user 1:1 --version 0.1.0 --upstream signals --relay-bin /b",
             "check-image --tag t --user 1:1 --version 0.1.0 --upstream abuseipdb --relay-bin /b \
              --standin /s",
+            "check-image --tag t --user 1:1 --version 0.1.0 --upstream urlscan --relay-bin /b \
+             --standin /s",
         ] {
             let words = std::iter::once("testkit").chain(line.split_whitespace());
             if let Err(e) = super::Cli::try_parse_from(words) {
                 panic!("{line}: {e}");
             }
         }
-        let no_standin = "testkit check-image --tag t --user 1:1 --version 0 --upstream abuseipdb \
-             --relay-bin /b";
-        assert!(super::Cli::try_parse_from(no_standin.split_whitespace()).is_err());
+        for upstream in ["abuseipdb", "urlscan"] {
+            let no_standin = format!(
+                "testkit check-image --tag t --user 1:1 --version 0 --upstream {upstream} \
+                 --relay-bin /b"
+            );
+            assert!(super::Cli::try_parse_from(no_standin.split_whitespace()).is_err());
+        }
     }
 }

@@ -34,9 +34,9 @@ pub(crate) struct Args {
     /// What the relay is run against.
     #[arg(long, value_enum)]
     upstream: Upstream,
-    /// The AbuseIPDB stand-in's binary (relay-abuseipdb's `standin` example), for
-    /// `--upstream abuseipdb`.
-    #[arg(long, required_if_eq("upstream", "abuseipdb"))]
+    /// The stand-in's binary (the relay's `standin` example: relay-abuseipdb's for
+    /// `--upstream abuseipdb`, relay-urlscan's for `--upstream urlscan`).
+    #[arg(long, required_if_eq_any([("upstream", "abuseipdb"), ("upstream", "urlscan")]))]
     standin: Option<PathBuf>,
 }
 
@@ -47,6 +47,8 @@ pub(crate) enum Upstream {
     Signals,
     /// The AbuseIPDB relay's stand-in (its `standin` example), a process.
     Abuseipdb,
+    /// The urlscan.io relay's stand-in (its `standin` example), a process.
+    Urlscan,
 }
 
 /// A running stand-in: the variables that point the relay at it, its API key, and what keeps
@@ -72,20 +74,33 @@ impl Args {
                     _process: None,
                 })
             }
-            (Upstream::Abuseipdb, standin) => {
+            (upstream, standin) => {
                 let standin = standin
                     .as_ref()
-                    .ok_or("--upstream abuseipdb needs --standin")?;
+                    .ok_or("--upstream abuseipdb and urlscan need --standin")?;
                 let mut command = Command::new(standin);
                 command.args(["--port", "0"]);
                 let server = Server::spawn(&mut command, false).map_err(message)?;
                 let address = server.address.clone();
+                let (env, key) = match upstream {
+                    Upstream::Urlscan => (
+                        [
+                            format!("URLSCAN_API_URL=http://{address}/api/v1/"),
+                            format!("URLSCAN_WEB_URL=http://{address}/"),
+                        ],
+                        "a-ci-urlscan-key",
+                    ),
+                    _ => (
+                        [
+                            format!("ABUSEIPDB_API_URL=http://{address}/api/v2/"),
+                            format!("ABUSEIPDB_WEB_URL=http://{address}/"),
+                        ],
+                        "a-ci-abuseipdb-key",
+                    ),
+                };
                 Ok(StandIn {
-                    env: vec![
-                        format!("ABUSEIPDB_API_URL=http://{address}/api/v2/"),
-                        format!("ABUSEIPDB_WEB_URL=http://{address}/"),
-                    ],
-                    key: "a-ci-abuseipdb-key",
+                    env: env.into(),
+                    key,
                     _process: Some(server),
                 })
             }
