@@ -25,6 +25,33 @@ pub async fn get_json(url: &str) -> Value {
     serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {url}: not JSON ({e}): {body}"))
 }
 
+/// `POST path` to a relay's `router` in process (no socket), with `token` as its bearer token
+/// when given and `body` as JSON: the HTTP status and the JSON answer (failing when it is not
+/// JSON).
+pub async fn post_router(
+    router: &axum::Router,
+    path: &str,
+    token: Option<&str>,
+    body: &str,
+) -> (u16, Value) {
+    use tower::ServiceExt as _;
+    let mut request = axum::http::Request::post(path).header("content-type", "application/json");
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    let request = request
+        .body(axum::body::Body::from(body.to_owned()))
+        .unwrap();
+    let response = router.clone().oneshot(request).await.unwrap();
+    let status = response.status().as_u16();
+    let bytes = axum::body::to_bytes(response.into_body(), 64 << 20)
+        .await
+        .unwrap();
+    let value = serde_json::from_slice(&bytes)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&bytes)));
+    (status, value)
+}
+
 /// A complete HTTP/1.1 response, as far as a test needs it.
 #[derive(Debug)]
 pub struct Answer {

@@ -1,4 +1,5 @@
-//! Reading answers in assertions: the strings of a JSON array, by value or by a field.
+//! Reading answers in assertions: the strings of a JSON array, by value or by a field, and a
+//! relay's envelope (its `errors`, its entities' `docs`).
 
 use serde_json::Value;
 
@@ -23,6 +24,36 @@ pub fn field<'a>(value: &'a Value, field: &str) -> Vec<&'a str> {
         .collect()
 }
 
+/// The `errors` of a relay's answer as (code, message) pairs, each checked `fatal`; none when
+/// the answer has no `errors`.
+pub fn envelope_errors(answer: &Value) -> Vec<(String, String)> {
+    let Some(errors) = answer.get("errors") else {
+        return Vec::new();
+    };
+    array(errors)
+        .iter()
+        .map(|e| {
+            assert_eq!(e["type"], "fatal", "{e}");
+            let text = |name: &str| {
+                e[name]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("no string `{name}` in {e}"))
+                    .to_owned()
+            };
+            (text("code"), text("message"))
+        })
+        .collect()
+}
+
+/// The `docs` of `kind` (`sightings`, `verdicts`...) in a relay's answer's `data`; none when
+/// absent.
+pub fn docs<'a>(answer: &'a Value, kind: &str) -> Vec<&'a Value> {
+    answer["data"][kind]["docs"]
+        .as_array()
+        .map(|docs| docs.iter().collect())
+        .unwrap_or_default()
+}
+
 fn array(value: &Value) -> &[Value] {
     value
         .as_array()
@@ -42,5 +73,20 @@ mod tests {
         );
         let numbers = json!([1]);
         assert!(std::panic::catch_unwind(|| super::strings(&numbers).len()).is_err());
+    }
+
+    #[test]
+    fn reads_a_relays_envelope() {
+        let answer = json!({
+            "data": {"sightings": {"count": 1, "docs": [{"id": "s"}]}},
+            "errors": [{"type": "fatal", "code": "unknown", "message": "no"}],
+        });
+        assert_eq!(
+            super::envelope_errors(&answer),
+            [("unknown".to_owned(), "no".to_owned())]
+        );
+        assert_eq!(super::docs(&answer, "sightings"), [&json!({"id": "s"})]);
+        assert!(super::docs(&answer, "verdicts").is_empty());
+        assert!(super::envelope_errors(&json!({"data": {}})).is_empty());
     }
 }
