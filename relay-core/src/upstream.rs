@@ -210,6 +210,32 @@ impl Upstream {
         }
     }
 
+    /// The upstream called `name`, with every setting of [`UPSTREAM_SETTINGS`] (the cap, the
+    /// breaker and how long a caller's rate limit is remembered) read from `settings`, each
+    /// unset one at its default: what a provider's build function calls.
+    ///
+    /// ```
+    /// let settings = xdr_relay_core::Settings::new(|name| {
+    ///     (name == "RELAY_UPSTREAM_MAX_IN_FLIGHT").then(|| "8".to_owned())
+    /// });
+    /// let upstream = xdr_relay_core::Upstream::from_settings("internetdb", &settings)?;
+    /// assert_eq!(upstream.name(), "internetdb");
+    /// # Ok::<(), xdr_relay_core::EnvError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`EnvError`] naming the setting whose value is not what it accepts.
+    pub fn from_settings(
+        name: impl Into<Cow<'static, str>>,
+        settings: &Settings<'_>,
+    ) -> Result<Self, EnvError> {
+        Ok(
+            Self::with_limits(name, UpstreamLimits::from_settings(settings)?)
+                .with_stop_max(crate::stops::stop_max_from_settings(settings)?),
+        )
+    }
+
     /// The same upstream, called `display_name` in the errors users read (`Shodan
     /// InternetDB is failing: ...`) while metrics and logs keep the short name.
     ///
