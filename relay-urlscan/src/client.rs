@@ -70,7 +70,11 @@ impl Client {
             search: join("search")?,
             result: join("result/")?,
             scan: join("scan")?,
-            api: Arc::new(Upstream::with_limits("urlscan", limits).with_stop_max(stop_max)),
+            api: Arc::new(
+                Upstream::with_limits("urlscan", limits)
+                    .with_stop_max(stop_max)
+                    .display_name(NAME),
+            ),
             statuses: StatusErrors::new(NAME).custom(
                 500,
                 UpstreamFailure::Unavailable,

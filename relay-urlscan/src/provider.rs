@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use xdr_relay_core::ctim_model::{ObservableType, ObserveBundle, Verdict};
 use xdr_relay_core::{
-    BaseUrl, CallerDigest, ConfigError, Context, LookupCache, LookupLimits, Outcome,
+    BaseUrl, CallerDigest, ConfigError, Context, EntityKind, LookupCache, LookupLimits, Outcome,
     ParsedObservable, Provider, ProviderInfo, ReferLink, RelayError, ResponseAction, Trigger,
     TriggerStatus, lookup_all, lookup_distinct,
 };
@@ -174,6 +174,19 @@ pub fn info() -> ProviderInfo {
     .refers()
     .responds()
     .types_in_any_case()
+    // No verdicts: the module type lists health, observe, refer and respond, as Cisco's.
+    .returns([
+        EntityKind::Judgement,
+        EntityKind::Sighting,
+        EntityKind::Indicator,
+        EntityKind::Relationship,
+    ])
+    .capability_text(
+        "health",
+        "Performs a health check against urlscan.io's API.",
+    )
+    .capability_text("refer", "Pivot on IP, Domain, and URL to urlscan.io UI.")
+    .capability_text("respond", "Submit URL to urlscan.io to be scanned.")
     .description(
         "urlscan.io is a service to scan and analyse websites: an automated browser loads a \
          submitted URL and records the domains and IPs contacted, the resources requested and \
