@@ -136,13 +136,12 @@ impl Urlscan {
 
     /// The results of the scans `ids` name, each once, at most `concurrency` at once, from
     /// the result cache or one read each.
-    async fn results(
-        &self,
-        context: &Context,
-        caller: CallerDigest,
-        key: &str,
-        ids: Vec<String>,
-    ) -> Results {
+    ///
+    /// urlscan.io counts result reads apart from searches: the reads are made as a caller of
+    /// their own ([`reader`]), so that a 429 of the read quota stops the key's next reads, not
+    /// its searches (and the reverse).
+    async fn results(&self, context: &Context, key: &str, ids: Vec<String>) -> Results {
+        let caller = reader(key);
         let read = lookup_all(&ids, self.concurrency, |id| {
             let client = Arc::clone(&self.client);
             let (key, asked) = (key.to_owned(), id.clone());
@@ -154,6 +153,12 @@ impl Urlscan {
         });
         ids.iter().cloned().zip(read.await).collect()
     }
+}
+
+/// The caller of `key`'s result reads: the digest of the key and the quota's name, apart from
+/// the caller of its searches (the digest of the token's credentials).
+fn reader(key: &str) -> CallerDigest {
+    CallerDigest::of_secret(&format!("urlscan.io result reads\u{0}{key}"))
 }
 
 /// What the relay is: urlscan.io's scans of addresses, domains and URLs, with the caller's API
@@ -245,7 +250,7 @@ impl Provider for Urlscan {
             .filter_map(|hit| hit.id.clone())
             .filter(|id| seen.insert(id.clone()))
             .collect();
-        let results = self.results(context, caller, key, ids).await;
+        let results = self.results(context, key, ids).await;
         let mapper = Mapper::new(&self.links);
         let mut outcome = Outcome::gather(
             ObserveBundle::default(),

@@ -247,6 +247,34 @@ async fn a_429_is_answered_at_once_never_retried_and_stops_the_searches_not_star
 }
 
 #[tokio::test]
+async fn the_read_quota_is_not_the_search_quota() {
+    let relay = Relay::start().await;
+    relay.malicious(
+        &ip_query("192.0.2.1"),
+        "q1",
+        "2024-01-01T00:00:00.000Z",
+        &["phishing"],
+    );
+    relay.standin.result_reply("q1", rate_limited(Some("60")));
+    let answer = relay.observe(&observables("ip", &["192.0.2.1"])).await;
+    // The sighting, and the read's 429 beside it.
+    assert_eq!(docs(&answer, "sightings").len(), 1);
+    assert_eq!(errors(&answer)[0].0, "too many requests");
+    // The key's searches go on; its reads wait for the Retry-After, unsent.
+    relay.malicious(
+        &ip_query("192.0.2.2"),
+        "q2",
+        "2024-01-02T00:00:00.000Z",
+        &["phishing"],
+    );
+    let answer = relay.observe(&observables("ip", &["192.0.2.2"])).await;
+    assert_eq!(docs(&answer, "sightings").len(), 1);
+    assert_eq!(errors(&answer)[0].0, "too many requests");
+    assert_eq!(relay.standin.searches().len(), 2);
+    assert_eq!(relay.standin.result_reads_of("q2"), 0);
+}
+
+#[tokio::test]
 async fn slow_answers_within_the_timeout_are_read_and_a_hung_upstream_is_bounded() {
     let relay = Relay::start_with(|_, c| c.timeout = Duration::from_millis(800)).await;
     let found = vec![hit(

@@ -156,6 +156,25 @@ fn module_type_is_ciscos_shape_with_refer_and_respond() {
     );
     let respond = &module["capabilities"][3]["description"];
     assert_eq!(respond, "Submit URL to urlscan.io to be scanned.");
+    assert_eq!(module["properties"]["configuration-token-alg"], "HS256");
+
+    // Cisco XDR's configuration tokens, as Cisco's module type has them.
+    let out = run(&[
+        "module-type",
+        "--relay-url",
+        "https://urlscan-relay.example.com",
+        "--auth-type",
+        "jwks",
+        "--jwks-host",
+        "visibility.eu.amp.cisco.com",
+    ]);
+    assert_success(&out);
+    let module: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(module["properties"]["configuration-token-alg"], "RS256");
+    assert_eq!(
+        module["properties"]["custom_jwks_host"],
+        "visibility.eu.amp.cisco.com"
+    );
     assert!(!String::from_utf8_lossy(&out.stdout).contains(SECRET));
 }
 
