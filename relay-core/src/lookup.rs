@@ -244,7 +244,7 @@ where
         let Some((answer, calls)) = waited else {
             return Err(RelayError::ServiceUnavailable(format!(
                 "{} did not answer before the request's deadline",
-                inner.upstream.name()
+                inner.upstream.shown_name()
             )));
         };
         if leader {
@@ -278,7 +278,7 @@ where
                 .unwrap_or_else(|_| {
                     Err(RelayError::ServiceUnavailable(format!(
                         "{} did not answer in time",
-                        inner.upstream.name()
+                        inner.upstream.shown_name()
                     )))
                 });
             if let (Ok(value), Some(kept)) = (&result, &inner.kept) {

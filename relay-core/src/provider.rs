@@ -220,6 +220,43 @@ pub struct ProviderInfo {
     /// that lowercase it. Default `false`: only the type as CTIM writes it. Either way the
     /// provider is given the type as CTIM writes it.
     pub types_in_any_case: bool,
+    /// The kinds of entity `observe` returns, for the module type's words (and whether it
+    /// lists `deliberate`: only with [`EntityKind::Verdict`]). Default verdicts, judgements,
+    /// sightings and indicators.
+    pub returns: Vec<EntityKind>,
+    /// The module type's description of a capability (`health`, `observe`, ...), replacing
+    /// the one derived from the rest of the info. Default none.
+    pub capability_texts: Vec<(Cow<'static, str>, Cow<'static, str>)>,
+}
+
+/// A kind of CTIM entity a provider's `observe` returns ([`ProviderInfo::returns`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum EntityKind {
+    /// Verdicts (also what `deliberate` answers).
+    Verdict,
+    /// Judgements.
+    Judgement,
+    /// Sightings.
+    Sighting,
+    /// Indicators.
+    Indicator,
+    /// Relationships.
+    Relationship,
+}
+
+impl EntityKind {
+    /// The kind's plural in lower case (`sightings`).
+    #[must_use]
+    pub const fn plural(self) -> &'static str {
+        match self {
+            Self::Verdict => "verdicts",
+            Self::Judgement => "judgements",
+            Self::Sighting => "sightings",
+            Self::Indicator => "indicators",
+            Self::Relationship => "relationships",
+        }
+    }
 }
 
 impl ProviderInfo {
@@ -247,7 +284,57 @@ impl ProviderInfo {
             tiles: Vec::new(),
             description: description.into(),
             types_in_any_case: false,
+            returns: vec![
+                EntityKind::Verdict,
+                EntityKind::Judgement,
+                EntityKind::Sighting,
+                EntityKind::Indicator,
+            ],
+            capability_texts: Vec::new(),
         }
+    }
+
+    /// The kinds of entity `observe` returns (replacing the default four), for the module
+    /// type's words: a provider without [`EntityKind::Verdict`] is not listed as offering
+    /// `deliberate`.
+    ///
+    /// ```
+    /// use xdr_relay_core::ctim_model::ObservableType;
+    /// use xdr_relay_core::{EntityKind, ModuleAuth, ProviderInfo, module_type};
+    ///
+    /// let info = ProviderInfo::new("Pulses", "1.0.0", [ObservableType::Domain])
+    ///     .returns([EntityKind::Sighting, EntityKind::Indicator, EntityKind::Relationship]);
+    /// let module = module_type(&info, "https://relay.example.com", ModuleAuth::SecretKey { key: None });
+    /// let observe = module.capabilities.iter().find(|c| c.id == "observe").unwrap();
+    /// assert_eq!(observe.description, "Sightings, indicators and relationships on domain observables from Pulses.");
+    /// assert!(module.capabilities.iter().all(|c| c.id != "deliberate"));
+    /// ```
+    #[must_use]
+    pub fn returns(mut self, kinds: impl IntoIterator<Item = EntityKind>) -> Self {
+        self.returns = kinds.into_iter().collect();
+        self
+    }
+
+    /// The module type describes capability `id` (`health`, `deliberate`, `observe`,
+    /// `refer`, `respond`, `tiles`) as `text` instead of the derived words.
+    ///
+    /// ```
+    /// use xdr_relay_core::ctim_model::ObservableType;
+    /// use xdr_relay_core::{ModuleAuth, ProviderInfo, module_type};
+    ///
+    /// let info = ProviderInfo::new("Example", "1.0.0", [ObservableType::Ip])
+    ///     .capability_text("health", "Looks 8.8.8.8 up in Example.");
+    /// let module = module_type(&info, "https://relay.example.com", ModuleAuth::SecretKey { key: None });
+    /// assert_eq!(module.capabilities[0].description, "Looks 8.8.8.8 up in Example.");
+    /// ```
+    #[must_use]
+    pub fn capability_text(
+        mut self,
+        id: impl Into<Cow<'static, str>>,
+        text: impl Into<Cow<'static, str>>,
+    ) -> Self {
+        self.capability_texts.push((id.into(), text.into()));
+        self
     }
 
     /// It takes observable types in any case (`IP`, `Ipv6`).
