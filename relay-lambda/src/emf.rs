@@ -309,7 +309,8 @@ struct Registry {
 /// [`drain`](Self::drain) turns them into embedded-metric-format lines.
 ///
 /// Cheap to clone: clones share what is recorded. Recording never blocks on a line being
-/// written and never panics. Install it as the process's recorder
+/// written and never panics. A counter set with `absolute` (the relay never does) is written
+/// as given, not as an increase. Install it as the process's recorder
 /// ([`EmfConfig::install`] does), or for a scope with [`metrics::with_local_recorder`].
 #[derive(Clone)]
 pub struct EmfRecorder {
@@ -643,6 +644,9 @@ impl Writer {
 /// log: formatting them takes microseconds, bounded by the number of series (which the
 /// relay keeps bounded), and handing them over does not block. While the thread is 64
 /// flushes behind, a flush is skipped and its metrics stay in the recorder for the next one.
+/// The thread writes a line in microseconds, before the runtime has posted the answer and
+/// asked for the next event; should Lambda freeze the environment first, the line is written
+/// when it thaws, with its invocation's timestamp.
 ///
 /// ```
 /// use std::sync::{Arc, Mutex};
