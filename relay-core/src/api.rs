@@ -148,6 +148,19 @@ impl JsonApi {
             .await
     }
 
+    /// [`json`](Self::json) of a plain `GET` of `url`.
+    ///
+    /// # Errors
+    ///
+    /// As [`json`](Self::json).
+    pub async fn get_json<T: DeserializeOwned>(
+        &self,
+        context: &Context,
+        url: Url,
+    ) -> Result<Option<T>, RelayError> {
+        self.json(context, self.get(url)).await
+    }
+
     /// [`json`](Self::json) made as `caller`'s: after the upstream refuses the caller's
     /// credentials (401) or rate-limits them (429), the caller's next calls answer the same
     /// error at once, without a call, for a while ([`Upstream::call_as`]).

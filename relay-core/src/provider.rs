@@ -92,11 +92,15 @@ pub trait Provider: Send + Sync + 'static {
     }
 
     /// `/deliberate/observables`: a verdict for each observable the provider knows about.
+    /// The default: the verdicts of [`observe`](Self::observe), with its errors (write it
+    /// when verdicts cost less than the rest).
     async fn deliberate(
         &self,
         context: &Context,
         observables: &[ParsedObservable],
-    ) -> Result<Outcome<Vec<Verdict>>, RelayError>;
+    ) -> Result<Outcome<Vec<Verdict>>, RelayError> {
+        Ok(self.observe(context, observables).await?.into_verdicts())
+    }
 
     /// `/observe/observables`: verdicts, judgements, sightings, indicators and relationships,
     /// at most [`Context::entities_limit`] sightings per observable.
@@ -555,6 +559,27 @@ pub struct ReferLink {
     pub url: String,
     /// Threat Response's categories, e.g. `Search` and the source's name.
     pub categories: Vec<Cow<'static, str>>,
+}
+
+impl Outcome<ObserveBundle> {
+    /// The verdicts of an observe answer, with its errors: what `deliberate` answers for the
+    /// same observables.
+    ///
+    /// ```
+    /// use xdr_relay_core::ctim_model::{Disposition, Observable, ObservableType, ObserveBundle, ValidTime, Verdict};
+    /// use xdr_relay_core::{Outcome, RelayError};
+    ///
+    /// let mut bundle = ObserveBundle::default();
+    /// let ip = Observable::new(ObservableType::Ip, "192.0.2.1");
+    /// bundle.verdicts.push(Verdict::new(Disposition::Clean, ip, ValidTime::default()));
+    /// let outcome = Outcome::with_errors(bundle, vec![RelayError::Unknown("one failed".into())]);
+    /// let verdicts = outcome.into_verdicts();
+    /// assert_eq!((verdicts.data.len(), verdicts.errors.len()), (1, 1));
+    /// ```
+    #[must_use]
+    pub fn into_verdicts(self) -> Outcome<Vec<Verdict>> {
+        Outcome::with_errors(self.data.verdicts.into_vec(), self.errors)
+    }
 }
 
 impl ReferLink {

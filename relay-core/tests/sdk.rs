@@ -1331,3 +1331,59 @@ mod json_api {
         assert_eq!(server.received_requests().await.unwrap().len(), 3);
     }
 }
+
+/// A provider that writes only `observe`: `deliberate` answers its verdicts and errors.
+struct ObserveOnly;
+
+#[async_trait]
+impl Provider for ObserveOnly {
+    fn info(&self) -> ProviderInfo {
+        ProviderInfo::new("Observe Only", "1.0.0", [ObservableType::Ip])
+    }
+
+    async fn observe(
+        &self,
+        _: &Context,
+        observables: &[ParsedObservable],
+    ) -> Result<Outcome<ObserveBundle>, RelayError> {
+        let mut bundle = ObserveBundle::default();
+        let mut errors = Vec::new();
+        for o in observables {
+            if o.value() == "192.0.2.66" {
+                errors.push(RelayError::Unknown("this one failed".into()));
+            } else {
+                let verdict = Verdict::new(
+                    Disposition::Clean,
+                    o.observable().clone(),
+                    ValidTime::default(),
+                );
+                bundle.verdicts.push(verdict);
+            }
+        }
+        Ok(Outcome::with_errors(bundle, errors))
+    }
+}
+
+#[tokio::test]
+async fn deliberate_defaults_to_the_verdicts_of_observe() {
+    let mut config = RelayConfig::default();
+    config.secret_key = Some(secret());
+    let app = xdr_relay_core::router_for(config, Arc::new(ObserveOnly)).unwrap();
+    let harness = Harness {
+        app,
+        seen: Seen::default(),
+    };
+    let body = observables(&[("ip", "192.0.2.1"), ("ip", "192.0.2.66")]);
+    let answer = harness
+        .post("/deliberate/observables", Some(&good_token()), &body)
+        .await;
+    assert_eq!(answer["data"]["verdicts"]["count"], 1, "{answer}");
+    assert_eq!(
+        answer["data"]["verdicts"]["docs"][0]["observable"]["value"],
+        "192.0.2.1"
+    );
+    assert_eq!(
+        answer["errors"][0]["message"], "this one failed",
+        "{answer}"
+    );
+}
