@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 
 use xdr_relay_core::ctim_model::{
-    ColumnDefinition, ColumnType, Confidence, Disposition, ExternalReference, Id, Indicator,
+    Bound, ColumnDefinition, ColumnType, Confidence, Disposition, ExternalReference, Id, Indicator,
     Judgement, Observable, ObservableType, ObserveBundle, ObservedRelation, ObservedRelationType,
     ObservedTime, Relationship, RelationshipType, Severity, Sighting, SightingDataTable, Timestamp,
     ValidTime,
@@ -31,12 +31,6 @@ const PRIORITY: u8 = 85;
 const JUDGEMENT_DAYS: i64 = 7;
 /// The response action's title.
 pub(crate) const SCAN_TITLE: &str = "Make Scan in urlscan.io";
-
-/// CTIM's bounds on the texts the relay fills from urlscan.io's data (characters).
-const SHORT: usize = xdr_relay_core::ctim_model::SHORT_STRING;
-const MED: usize = xdr_relay_core::ctim_model::MED_STRING;
-const LONG: usize = xdr_relay_core::ctim_model::LONG_STRING;
-use xdr_relay_core::ctim_model::truncate as bounded;
 
 /// What a scan's result is in one request: read, or the error reading it met.
 pub(crate) type Results = HashMap<String, Result<std::sync::Arc<ScanResult>, RelayError>>;
@@ -161,35 +155,29 @@ impl<'a> Mapper<'a> {
     }
 
     fn sighting(&self, observable: &Observable, hit: &Hit, time: Timestamp) -> Sighting {
-        let mut sighting = Sighting::new(
-            Id::transient("sighting"),
-            1,
-            Confidence::High,
-            ObservedTime::at(time),
-        );
-        sighting.source = Some(SOURCE.into());
-        sighting.description = Some(SIGHTING_DESCRIPTION.into());
-        sighting.internal = Some(false);
-        sighting.observables = vec![observable.clone()];
+        let mut sighting = Sighting::builder(ObservedTime::at(time))
+            .confidence(Confidence::High)
+            .source(SOURCE)
+            .description(SIGHTING_DESCRIPTION)
+            .observable(observable.clone());
         if let Some(id) = &hit.id {
-            sighting.external_ids = vec![id.clone().into()];
-            sighting.source_uri = Some(self.links.result(id).into());
+            sighting = sighting
+                .external_id(id.clone())
+                .source_uri(self.links.result(id));
         }
-        sighting.relations = relations(hit);
+        for relation in relations(hit) {
+            sighting = sighting.relation(relation);
+        }
+        let mut sighting = sighting.build();
+        // Set after the builder, which would add a `row_count` Cisco's relay does not write.
         if !hit.stats.is_empty() {
-            let columns = hit.stats.iter().map(|(name, _)| ColumnDefinition {
-                name: bounded(name, SHORT).into_owned().into(),
-                kind: ColumnType::Integer,
-                description: None,
-                required: None,
-                short_description: None,
+            let columns = hit.stats.iter().map(|(name, _)| {
+                ColumnDefinition::new(Bound::Short.clip(name.clone()), ColumnType::Integer)
             });
             let row = hit.stats.iter().map(|(_, value)| value.clone()).collect();
-            sighting.data = Some(SightingDataTable {
-                columns: columns.collect(),
-                rows: vec![row],
-                row_count: None,
-            });
+            let mut table = SightingDataTable::new(columns.collect(), vec![row]);
+            table.row_count = None;
+            sighting.data = Some(table);
         }
         sighting
     }
@@ -204,29 +192,22 @@ impl<'a> Mapper<'a> {
     ) -> Option<Judgement> {
         let at = result.time.or(hit.time)?;
         let valid = ValidTime::between(at, at.saturating_add(Duration::days(JUDGEMENT_DAYS)));
-        let mut judgement = Judgement::new(
-            Id::transient("judgement"),
-            observable.clone(),
-            Disposition::Malicious,
-            SOURCE,
-            Confidence::High,
-            Severity::High,
-            PRIORITY,
-            valid,
-        );
-        judgement.reason = Some(bounded(&result.tags.join(", "), SHORT).into_owned().into());
-        judgement.source_uri = result.report_url().map(|url| url.to_owned().into());
-        judgement.external_references = result
-            .links
-            .iter()
-            .map(|(name, url)| {
-                let mut reference = ExternalReference::new(SOURCE);
-                reference.description = Some((*name).into());
-                reference.url = Some(url.clone().into());
-                reference
-            })
-            .collect();
-        Some(judgement)
+        let mut judgement = Judgement::builder(observable.clone(), Disposition::Malicious, SOURCE)
+            .confidence(Confidence::High)
+            .severity(Severity::High)
+            .priority(PRIORITY)
+            .valid_time(valid)
+            .reason(result.tags.join(", "));
+        if let Some(report) = result.report_url() {
+            judgement = judgement.source_uri(report.to_owned());
+        }
+        for (name, url) in &result.links {
+            let mut reference = ExternalReference::new(SOURCE);
+            reference.description = Some((*name).into());
+            reference.url = Some(url.clone().into());
+            judgement = judgement.external_reference(reference);
+        }
+        Some(judgement.build())
     }
 
     /// The refer links of `observable`, whose search found scans: browse (addresses and
@@ -305,13 +286,8 @@ fn relations(hit: &Hit) -> Vec<ObservedRelation> {
             };
             Observable::new(kind, ip.to_string())
         });
-    let relation = |source: &Observable, related: &Observable, relation| ObservedRelation {
-        origin: RELATION_ORIGIN.into(),
-        origin_uri: None,
-        relation,
-        relation_info: None,
-        source: source.clone(),
-        related: related.clone(),
+    let relation = |source: &Observable, related: &Observable, relation| {
+        ObservedRelation::new(RELATION_ORIGIN, source.clone(), relation, related.clone())
     };
     let mut relations = Vec::new();
     if let (Some(url), Some(domain)) = (&url, &domain) {
@@ -330,18 +306,18 @@ fn relations(hit: &Hit) -> Vec<ObservedRelation> {
 
 /// The indicator of `category`, with `tags`.
 fn indicator(category: &str, tags: &[String]) -> Indicator {
-    let mut indicator = Indicator::new(indicator_id(category), SOURCE, ValidTime::default());
     // Cisco's relay writes "Сlassified" with a Cyrillic С (U+0421): a Latin C here.
     let text = format!("Classified as {category}");
-    indicator.title = Some(bounded(category, SHORT).into_owned().into());
-    indicator.short_description = Some(bounded(&text, MED).into_owned().into());
-    indicator.description = Some(bounded(&text, LONG).into_owned().into());
-    indicator.confidence = Some(Confidence::High);
-    indicator.tags = tags
-        .iter()
-        .map(|t| bounded(t, SHORT).into_owned().into())
-        .collect();
-    indicator
+    let mut indicator = Indicator::builder(SOURCE)
+        .id(indicator_id(category))
+        .title(category.to_owned())
+        .short_description(text.clone())
+        .description(text)
+        .confidence(Confidence::High);
+    for tag in tags {
+        indicator = indicator.tag(tag.clone());
+    }
+    indicator.build()
 }
 
 /// The indicator of `category`: `transient:indicator-` and the version 5 uuid of the category
@@ -355,7 +331,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::answer::Page;
+    use crate::answer::{Page, ScanResult};
 
     fn links() -> Links {
         Links::new(BaseUrl::parse("https://urlscan.io").unwrap())
@@ -470,6 +446,33 @@ mod tests {
             })
         );
         assert!(scan_action(&observable(ObservableType::Domain, "test.com")).is_none());
+    }
+
+    #[test]
+    fn texts_from_urlscan_are_clipped_to_ctims_bounds() {
+        let long = "x".repeat(6000);
+        let indicator = indicator(&long, &[long.clone()]);
+        indicator.validate().unwrap();
+        let links = links();
+        let hit = Hit {
+            id: Some("id".into()),
+            time: Timestamp::parse_lenient("2024-01-01T00:00:00Z"),
+            page: Page::default(),
+            stats: vec![(long.clone(), json!(1))],
+        };
+        let observable = Observable::new(ObservableType::Ip, "192.0.2.1");
+        let sighting = Mapper::new(&links).sighting(&observable, &hit, hit.time.unwrap());
+        sighting.validate().unwrap();
+        assert!(sighting.data.as_ref().unwrap().row_count.is_none());
+        let result = ScanResult {
+            malicious: true,
+            tags: vec![long; 3],
+            ..ScanResult::default()
+        };
+        let judgement = Mapper::new(&links)
+            .judgement(&observable, &hit, &result)
+            .unwrap();
+        judgement.validate().unwrap();
     }
 
     #[test]
