@@ -451,7 +451,7 @@ mod tests {
     #[test]
     fn texts_from_urlscan_are_clipped_to_ctims_bounds() {
         let long = "x".repeat(6000);
-        let indicator = indicator(&long, &[long.clone()]);
+        let indicator = indicator(&long, std::slice::from_ref(&long));
         indicator.validate().unwrap();
         let links = links();
         let hit = Hit {
