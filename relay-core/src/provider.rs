@@ -220,6 +220,11 @@ pub struct ProviderInfo {
     /// that lowercase it. Default `false`: only the type as CTIM writes it. Either way the
     /// provider is given the type as CTIM writes it.
     pub types_in_any_case: bool,
+    /// The error code of a body that is not a list of observables, when the provider's
+    /// source answers one of its own (Cisco's relays differ: most say `invalid argument`,
+    /// some `invalid payload received`). Default `None`: `invalid argument`. The message is
+    /// relay-core's either way.
+    pub invalid_payload_code: Option<&'static str>,
 }
 
 impl ProviderInfo {
@@ -247,7 +252,25 @@ impl ProviderInfo {
             tiles: Vec::new(),
             description: description.into(),
             types_in_any_case: false,
+            invalid_payload_code: None,
         }
+    }
+
+    /// A body that is not a list of observables is answered with `code` rather than
+    /// `invalid argument` (as Cisco's relay of the same source answers it).
+    ///
+    /// ```
+    /// use xdr_relay_core::ctim_model::ObservableType;
+    /// use xdr_relay_core::ProviderInfo;
+    ///
+    /// let info = ProviderInfo::new("Example Intel", "1.0.0", [ObservableType::Domain])
+    ///     .invalid_payload_code("invalid payload received");
+    /// assert_eq!(info.invalid_payload_code, Some("invalid payload received"));
+    /// ```
+    #[must_use]
+    pub fn invalid_payload_code(mut self, code: &'static str) -> Self {
+        self.invalid_payload_code = Some(code);
+        self
     }
 
     /// It takes observable types in any case (`IP`, `Ipv6`).
