@@ -70,7 +70,11 @@ impl Client {
         Ok(Self {
             http,
             api,
-            upstream: Arc::new(Upstream::with_limits("otx", limits).with_stop_max(stop_max)),
+            upstream: Arc::new(
+                Upstream::with_limits("otx", limits)
+                    .display_name(NAME)
+                    .with_stop_max(stop_max),
+            ),
             max_pages,
         })
     }

@@ -10,8 +10,9 @@ use std::time::Duration;
 use reqwest::header::HeaderValue;
 use xdr_relay_core::ctim_model::{ObserveBundle, Verdict};
 use xdr_relay_core::{
-    BaseUrl, CallerDigest, Context, LookupCache, LookupLimits, Outcome, ParsedObservable, Provider,
-    ProviderInfo, ReferLink, RelayError, Weigh, lookup_all, lookup_distinct,
+    BaseUrl, CallerDigest, Context, EntityKind, LookupCache, LookupLimits, Outcome,
+    ParsedObservable, Provider, ProviderInfo, ReferLink, RelayError, Weigh, lookup_all,
+    lookup_distinct,
 };
 
 use crate::answer::{Entry, General};
@@ -209,6 +210,22 @@ pub fn info() -> ProviderInfo {
         .refers()
         .types_in_any_case()
         .invalid_payload_code("invalid payload received")
+        .returns([
+            EntityKind::Sighting,
+            EntityKind::Indicator,
+            EntityKind::Relationship,
+        ])
+        // Cisco's module type's words.
+        .capability_text("health", "Check the health of the AlienVault OTX API")
+        .capability_text(
+            "observe",
+            "Query AlienVault OTX for IP, IPv6, Domain, URL, MD5, SHA1, and SHA256 return \
+             Sighting, Indicator and Relationship",
+        )
+        .capability_text(
+            "refer",
+            "Pivot on IP, IPv6, Domain, URL, Email, MD5, SHA1, and SHA256 to AlienVault OTX UI",
+        )
         .description(
             "Looks IP and IPv6 addresses, domains, URLs and MD5, SHA1 and SHA256 hashes up in \
              AlienVault Open Threat Exchange: for each community pulse that lists the \

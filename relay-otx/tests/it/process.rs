@@ -127,7 +127,15 @@ fn module_type_is_ciscos_shape_in_both_modes() {
     let spec: Vec<&str> = testkit::json::field(&module["configuration_spec"], "key");
     assert_eq!(spec, ["custom_key", "custom_CTR_ENTITIES_LIMIT"]);
     let capabilities: Vec<&str> = testkit::json::field(&module["capabilities"], "id");
-    assert!(capabilities.contains(&"observe") && capabilities.contains(&"refer"));
+    assert_eq!(capabilities, ["health", "observe", "refer"]);
+    assert_eq!(
+        module["capabilities"][2]["description"],
+        "Pivot on IP, IPv6, Domain, URL, Email, MD5, SHA1, and SHA256 to AlienVault OTX UI"
+    );
+    assert_eq!(
+        module["properties"]["supported-apis"],
+        json!(["health", "observe/observables", "refer/observables"])
+    );
     assert_eq!(module["properties"]["configuration-token-alg"], "HS256");
     assert!(!String::from_utf8_lossy(&out.stdout).contains(SECRET));
 
