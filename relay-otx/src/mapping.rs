@@ -78,7 +78,7 @@ pub(crate) fn observe(
     mut found: Vec<(&Pulse, Entry)>,
     limit: usize,
 ) {
-    found.sort_by(|a, b| b.1.created.cmp(&a.1.created));
+    found.sort_by_key(|&(_, entry)| std::cmp::Reverse(entry.created));
     for (pulse, entry) in found.into_iter().take(limit) {
         let page = links.pulse(&pulse.id);
         let sighting = sighting(observable, pulse, entry, &page);
