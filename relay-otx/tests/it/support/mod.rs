@@ -118,32 +118,8 @@ impl Relay {
     }
 }
 
-/// The `errors` of an answer as (code, message) pairs.
-pub(crate) fn errors(answer: &Value) -> Vec<(String, String)> {
-    answer["errors"]
-        .as_array()
-        .map(|errors| {
-            errors
-                .iter()
-                .map(|e| {
-                    assert_eq!(e["type"], "fatal", "{e}");
-                    (
-                        e["code"].as_str().unwrap().to_owned(),
-                        e["message"].as_str().unwrap().to_owned(),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// The `docs` of `kind` (`sightings`, `indicators`...) in an answer's data; none when absent.
-pub(crate) fn docs<'a>(answer: &'a Value, kind: &str) -> Vec<&'a Value> {
-    answer["data"][kind]["docs"]
-        .as_array()
-        .map(|docs| docs.iter().collect())
-        .unwrap_or_default()
-}
+/// The `errors` of an answer as (code, message) pairs; the `docs` of one kind in its data.
+pub(crate) use testkit::json::{docs, errors};
 
 /// The pulse ids of an answer's sightings, in order.
 pub(crate) fn sighted(answer: &Value) -> Vec<String> {
