@@ -11,7 +11,7 @@ use std::time::Duration;
 use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
 use reqwest::{StatusCode, Url};
 
-use crate::error::{AuthFailure, ConfigError, RelayError, UpstreamFailure};
+use crate::error::{AuthFailure, BuildError, ConfigError, RelayError, UpstreamFailure};
 use crate::settings::{EnvError, EnvVar, Settings};
 use crate::upstream::UpstreamError;
 
@@ -295,6 +295,16 @@ impl BaseUrl {
             return Err("not an http:// or https:// URL".into());
         }
         Ok(Self(url))
+    }
+
+    /// The URL of the setting `setting` (its name, for the error), checked as [`parse`](Self::parse)
+    /// checks it.
+    ///
+    /// # Errors
+    ///
+    /// [`BuildError::Url`] naming the setting and what is wrong.
+    pub fn setting(text: &str, setting: &'static str) -> Result<Self, BuildError> {
+        Self::parse(text).map_err(|reason| BuildError::Url { setting, reason })
     }
 
     /// The URL, ending in `/`.
