@@ -12,12 +12,11 @@ use std::time::Duration;
 use reqwest::header::{ACCEPT, HeaderValue};
 use reqwest::{StatusCode, Url};
 use xdr_relay_core::{
-    AuthFailure, BaseUrl, CallerDigest, Context, RelayError, Upstream, UpstreamError,
+    AuthFailure, BaseUrl, BuildError, CallerDigest, Context, RelayError, Upstream, UpstreamError,
     UpstreamFailure, UpstreamLimits, http_client, quote, read_body,
 };
 
 use crate::answer::{Entry, General, Page};
-use crate::error::BuildError;
 use crate::kind::Query;
 
 /// The upstream's name in messages.

@@ -10,14 +10,13 @@ use std::time::Duration;
 use reqwest::header::HeaderValue;
 use xdr_relay_core::ctim_model::{ObserveBundle, Verdict};
 use xdr_relay_core::{
-    BaseUrl, CallerDigest, Context, EntityKind, LookupCache, LookupLimits, Outcome,
+    BaseUrl, BuildError, CallerDigest, Context, EntityKind, LookupCache, LookupLimits, Outcome,
     ParsedObservable, Provider, ProviderInfo, ReferLink, RelayError, Weigh, lookup_all,
     lookup_distinct,
 };
 
 use crate::answer::{Entry, General};
 use crate::client::{self, Client, Search};
-use crate::error::BuildError;
 use crate::kind::{self, Kind, Query};
 use crate::mapping::{self, Links};
 use crate::{KEY, OtxConfig, metrics as names};
@@ -78,24 +77,17 @@ impl Otx {
     /// [`BuildError`] when a URL is unusable, a bound is zero, or the HTTP client cannot be
     /// made.
     pub fn new(config: &OtxConfig) -> Result<Self, BuildError> {
-        for (setting, zero) in [
-            ("OTX_TIMEOUT", config.timeout.is_zero()),
-            ("OTX_CONCURRENCY", config.concurrency == 0),
-            ("OTX_PULSE_CONCURRENCY", config.pulse_concurrency == 0),
-            ("OTX_MAX_PULSES", config.max_pulses == 0),
-            ("OTX_MAX_PAGES", config.max_pages == 0),
-            ("OTX_PULSE_TIMEOUT", config.pulse_timeout.is_zero()),
-            ("OTX_CACHE_MIB", config.cache_mib == 0),
-        ] {
-            if zero {
-                return Err(BuildError::Zero { setting });
-            }
-        }
-        let base = |url: &str, setting: &'static str| {
-            BaseUrl::parse(url).map_err(|reason| BuildError::Url { setting, reason })
-        };
-        let api = base(&config.api_url, "OTX_API_URL")?;
-        let web = base(&config.web_url, "OTX_WEB_URL")?;
+        BuildError::positive([
+            ("OTX_TIMEOUT", !config.timeout.is_zero()),
+            ("OTX_CONCURRENCY", config.concurrency > 0),
+            ("OTX_PULSE_CONCURRENCY", config.pulse_concurrency > 0),
+            ("OTX_MAX_PULSES", config.max_pulses > 0),
+            ("OTX_MAX_PAGES", config.max_pages > 0),
+            ("OTX_PULSE_TIMEOUT", !config.pulse_timeout.is_zero()),
+            ("OTX_CACHE_MIB", config.cache_mib > 0),
+        ])?;
+        let api = BaseUrl::setting(&config.api_url, "OTX_API_URL")?;
+        let web = BaseUrl::setting(&config.web_url, "OTX_WEB_URL")?;
         crate::describe_metrics();
         let client = Client::new(
             api,
