@@ -4,8 +4,8 @@
 //! indicator; and one refer link per observable.
 
 use xdr_relay_core::ctim_model::{
-    Confidence, Id, Indicator, LONG_STRING, MED_STRING, Observable, ObserveBundle, ObservedTime,
-    Relationship, RelationshipType, SHORT_STRING, Sighting, ValidTime, truncate,
+    Confidence, Id, Indicator, Observable, ObserveBundle, ObservedTime, Relationship,
+    RelationshipType, Sighting, ValidTime,
 };
 use xdr_relay_core::{BaseUrl, ReferLink, quote};
 
@@ -95,50 +95,47 @@ pub(crate) fn observe(
 }
 
 fn sighting(observable: &Observable, pulse: &Pulse, entry: Entry, page: &str) -> Sighting {
-    let mut sighting = Sighting::new(
-        Id::transient("sighting"),
-        1,
-        Confidence::High,
-        ObservedTime::at(entry.created),
-    );
-    sighting.internal = Some(false);
-    sighting.source = Some(SOURCE.into());
-    sighting.source_uri = Some(page.to_owned().into());
-    sighting.title = pulse.name.as_deref().map(|n| bounded(n, SHORT_STRING));
-    sighting.description = Some(bounded(description(pulse), LONG_STRING));
-    sighting.external_ids = vec![pulse.id.clone().into()];
-    sighting.observables = vec![observable.clone()];
-    sighting.tlp = pulse.tlp;
-    sighting
+    let mut sighting = Sighting::builder(ObservedTime::at(entry.created))
+        .confidence(Confidence::High)
+        .internal(false)
+        .source(SOURCE)
+        .source_uri(page.to_owned())
+        .description(description(pulse).to_owned())
+        .external_id(pulse.id.clone())
+        .observable(observable.clone());
+    if let Some(name) = &pulse.name {
+        sighting = sighting.title(name.clone());
+    }
+    if let Some(tlp) = pulse.tlp {
+        sighting = sighting.tlp(tlp);
+    }
+    sighting.build()
 }
 
 fn indicator(pulse: &Pulse, entry: Entry, page: &str) -> Indicator {
-    let valid = match entry.expiration {
-        Some(end) => ValidTime::between(entry.created, end),
-        None => ValidTime {
-            start_time: Some(entry.created),
-            ..ValidTime::default()
-        },
+    let valid = ValidTime {
+        start_time: Some(entry.created),
+        end_time: entry.expiration,
     };
-    let producer = pulse.author.as_deref().unwrap_or(SOURCE);
-    let mut indicator = Indicator::new(
-        indicator_id(&pulse.id),
-        truncate(producer, SHORT_STRING).into_owned(),
-        valid,
-    );
-    indicator.confidence = Some(Confidence::High);
-    indicator.source = Some(SOURCE.into());
-    indicator.source_uri = Some(page.to_owned().into());
-    indicator.title = pulse.name.as_deref().map(|n| bounded(n, SHORT_STRING));
-    indicator.short_description = Some(bounded(description(pulse), MED_STRING));
-    indicator.external_ids = vec![pulse.id.clone().into()];
-    indicator.tags = pulse
-        .tags
-        .iter()
-        .map(|t| bounded(t, SHORT_STRING))
-        .collect();
-    indicator.tlp = pulse.tlp;
-    indicator
+    let producer = pulse.author.clone().unwrap_or_else(|| SOURCE.to_owned());
+    let mut indicator = Indicator::builder(producer)
+        .id(indicator_id(&pulse.id))
+        .valid_time(valid)
+        .confidence(Confidence::High)
+        .source(SOURCE)
+        .source_uri(page.to_owned())
+        .short_description(description(pulse).to_owned())
+        .external_id(pulse.id.clone());
+    for tag in &pulse.tags {
+        indicator = indicator.tag(tag.clone());
+    }
+    if let Some(name) = &pulse.name {
+        indicator = indicator.title(name.clone());
+    }
+    if let Some(tlp) = pulse.tlp {
+        indicator = indicator.tlp(tlp);
+    }
+    indicator.build()
 }
 
 /// The pulse's description, empty when it has none (as Cisco's relay writes it).
@@ -146,14 +143,9 @@ fn description(pulse: &Pulse) -> &str {
     pulse.description.as_deref().unwrap_or("")
 }
 
-/// `text` cut to `max` characters (ctim-model's [`truncate`]: the start kept).
-fn bounded<T: From<String>>(text: &str, max: usize) -> T {
-    T::from(truncate(text, max).into_owned())
-}
-
 #[cfg(test)]
 mod tests {
-    use xdr_relay_core::ctim_model::{ObservableType, Timestamp, Tlp};
+    use xdr_relay_core::ctim_model::{LONG_STRING, ObservableType, SHORT_STRING, Timestamp, Tlp};
 
     use super::*;
 
