@@ -23,7 +23,7 @@ pub(crate) const FLOORS: [(&str, f64); 8] = [
     ("relay-lambda", 90.0),
     ("relay-server", 85.0),
     ("relay-abuseipdb", 93.0),
-    ("relay-otx", 90.0),
+    ("relay-otx", 88.0),
     ("socless-events", 89.0),
 ];
 
