@@ -5,10 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::Body;
-use axum::http::Request;
 use serde_json::{Map, Value, json};
-use tower::ServiceExt as _;
 use xdr_relay_abuseipdb::{AbuseIpdb, AbuseIpdbConfig, info};
 use xdr_relay_core::{RelayConfig, SecretKey};
 
@@ -94,23 +91,7 @@ impl Relay {
 
     /// `POST path` with `token` (when given) and `body`: the HTTP status and the JSON answer.
     pub(crate) async fn post(&self, path: &str, token: Option<&str>, body: &str) -> (u16, Value) {
-        let mut request = Request::post(path).header("content-type", "application/json");
-        if let Some(token) = token {
-            request = request.header("authorization", format!("Bearer {token}"));
-        }
-        let response = self
-            .router
-            .clone()
-            .oneshot(request.body(Body::from(body.to_owned())).unwrap())
-            .await
-            .unwrap();
-        let status = response.status().as_u16();
-        let bytes = axum::body::to_bytes(response.into_body(), 64 << 20)
-            .await
-            .unwrap();
-        let value = serde_json::from_slice(&bytes)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&bytes)));
-        (status, value)
+        testkit::http::post_to(&self.router, path, token, body).await
     }
 
     /// `/observe/observables` with the test token: the answer, which must be HTTP 200.
