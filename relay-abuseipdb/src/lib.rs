@@ -292,12 +292,7 @@ mod tests {
     use super::*;
 
     fn settings(pairs: &'static [(&'static str, &'static str)]) -> Settings<'static> {
-        Settings::new(move |name| {
-            pairs
-                .iter()
-                .find(|(n, _)| *n == name)
-                .map(|(_, v)| (*v).to_owned())
-        })
+        Settings::from_pairs(pairs)
     }
 
     #[test]
