@@ -4,6 +4,7 @@
 // Helpers outside #[test] functions fail their test by panicking, as tests do.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod auth;
 mod bounds;
 mod cache;
 mod errors;

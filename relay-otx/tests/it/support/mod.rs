@@ -71,7 +71,14 @@ impl Relay {
 
     /// The same, with `adjust` applied to the relay's and the provider's configuration.
     pub(crate) async fn start_with(adjust: impl FnOnce(&mut RelayConfig, &mut OtxConfig)) -> Self {
-        let standin = StandIn::start().await;
+        Self::start_on(StandIn::start().await, adjust)
+    }
+
+    /// A relay in front of `standin`, with `adjust` applied.
+    pub(crate) fn start_on(
+        standin: StandIn,
+        adjust: impl FnOnce(&mut RelayConfig, &mut OtxConfig),
+    ) -> Self {
         let mut relay = RelayConfig::default();
         relay.secret_key = Some(secret());
         let mut provider = config(&standin);
