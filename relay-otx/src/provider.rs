@@ -162,7 +162,7 @@ impl Otx {
                 Ok(Search::Absent) => {}
                 Ok(Search::Bounded) => {
                     metrics::counter!(names::PAGING_BOUND_REACHED).increment(1);
-                    tracing::info!(
+                    tracing::debug!(
                         pulse = %pulse.id,
                         "an OTX pulse was left out: its first OTX_MAX_PAGES indicator pages do \
                          not name the observable"
