@@ -241,6 +241,13 @@ pub(crate) fn ci_check() -> Result<String, String> {
             },
             "abuseipdb",
         ),
+        (
+            Relay {
+                package: "xdr-relay-otx",
+                bin: "otx-relay",
+            },
+            "otx",
+        ),
     ] {
         // Its own tag: CI's unoptimised build never takes the name of the image users ship.
         let tag = format!("{}-ci", default_tag(relay.package));
@@ -252,12 +259,13 @@ pub(crate) fn ci_check() -> Result<String, String> {
             .map(Into::into)
             .collect();
         words.push(bin.join(relay.bin).into_os_string());
-        if upstream == "abuseipdb" {
-            // The AbuseIPDB relay's stand-in: its `standin` example, a process.
-            let examples = crate::procs::build(
-                false,
-                &["-p", "xdr-relay-abuseipdb", "--example", "standin"],
-            )?;
+        if let Some(package) = match upstream {
+            "abuseipdb" => Some("xdr-relay-abuseipdb"),
+            "otx" => Some("xdr-relay-otx"),
+            _ => None,
+        } {
+            // The relay's stand-in: its `standin` example, a process.
+            let examples = crate::procs::build(false, &["-p", package, "--example", "standin"])?;
             words.push("--standin".into());
             words.push(examples.join("examples").join("standin").into_os_string());
         }
