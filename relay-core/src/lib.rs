@@ -128,7 +128,7 @@ pub use app::App;
 pub use auth::{SecretKey, SigningError, encode_claims, encode_token};
 pub use config::RelayConfig;
 pub use credentials::{CallerDigest, CredentialField, CredentialKind, Credentials};
-pub use error::{AuthFailure, ConfigError, RelayError, UpstreamFailure};
+pub use error::{AuthFailure, BuildError, ConfigError, RelayError, UpstreamFailure};
 pub use fetch::{
     BaseUrl, RetryAfter, StatusErrors, http_client, quote, read_body, sensitive_header,
 };

@@ -1,5 +1,5 @@
 //! The tests' urlscan.io stand-in as a program, to run the relay locally without a urlscan.io
-//! account: it listens on 127.0.0.1 (`--port`, default 8090), answers `search`, `result` and
+//! account: it listens on 127.0.0.1 (`--port`, default 8092), answers `search`, `result` and
 //! `scan`, and knows a few observables (the rest have no scans). Any API key is accepted but
 //! `bad-key` (urlscan.io's 401); `192.0.2.29` answers urlscan.io's 429, and a submission of
 //! `https://unresolvable.invalid/` is refused as urlscan.io refuses a name that does not
@@ -27,7 +27,7 @@ fn main() {
     let port: u16 = std::env::args()
         .skip_while(|a| a != "--port")
         .nth(1)
-        .map_or(8090, |p| p.parse().expect("--port takes a port number"));
+        .map_or(8092, |p| p.parse().expect("--port takes a port number"));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -223,7 +223,7 @@ impl<'a> Mapper<'a> {
         };
         if let Some(page) = browse {
             links.push(ReferLink::new(
-                format!("ref-urlscan-browse-{kind}-{}", quote(value)),
+                format!("ref-urlscan-browse-{kind}-{}", quote(value, "")),
                 format!("Browse {kind}"),
                 description.clone(),
                 self.links.browse(page, value),
@@ -236,7 +236,7 @@ impl<'a> Mapper<'a> {
             _ => format!("\"{value}\""),
         };
         links.push(ReferLink::new(
-            format!("ref-urlscan-search-{kind}-{}", quote(value)),
+            format!("ref-urlscan-search-{kind}-{}", quote(value, "")),
             format!("Search for this {kind}"),
             description,
             self.links.search(&search),
@@ -252,7 +252,10 @@ pub(crate) fn scan_action(observable: &ParsedObservable) -> Option<ResponseActio
         return None;
     }
     let mut action = ResponseAction::new(
-        format!("respond-urlscan-action-url-{}", quote(observable.value())),
+        format!(
+            "respond-urlscan-action-url-{}",
+            quote(observable.value(), "")
+        ),
         SCAN_TITLE,
         "Makes a request to scan this observable",
         observable,

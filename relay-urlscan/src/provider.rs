@@ -10,9 +10,9 @@ use std::time::Duration;
 
 use xdr_relay_core::ctim_model::{ObservableType, ObserveBundle, Verdict};
 use xdr_relay_core::{
-    BaseUrl, CallerDigest, ConfigError, Context, EntityKind, LookupCache, LookupLimits, Outcome,
-    ParsedObservable, Provider, ProviderInfo, ReferLink, RelayError, ResponseAction, Trigger,
-    TriggerStatus, lookup_all, lookup_distinct,
+    BaseUrl, BuildError, CallerDigest, ConfigError, Context, EntityKind, LookupCache, LookupLimits,
+    Outcome, ParsedObservable, Provider, ProviderInfo, ReferLink, RelayError, ResponseAction,
+    Trigger, TriggerStatus, lookup_all, lookup_distinct,
 };
 
 use crate::answer::{ScanResult, Search};
@@ -58,22 +58,13 @@ impl Urlscan {
     /// [`ConfigError`] naming the setting when a URL is unusable or a bound is zero, or when
     /// the HTTP client cannot be made.
     pub fn new(config: &UrlscanConfig) -> Result<Self, ConfigError> {
-        for (setting, zero) in [
-            ("URLSCAN_TIMEOUT", config.timeout.is_zero()),
-            ("URLSCAN_CONCURRENCY", config.concurrency == 0),
-            ("URLSCAN_CACHE_MIB", config.cache_mib == 0),
-        ] {
-            if zero {
-                return Err(ConfigError::new(format!("{setting} must be positive")));
-            }
-        }
-        let base = |url: &str, setting: &str| {
-            BaseUrl::parse(url).map_err(|reason| {
-                ConfigError::new(format!("{setting} is not a usable URL: {reason}"))
-            })
-        };
-        let api = base(&config.api_url, "URLSCAN_API_URL")?;
-        let web = base(&config.web_url, "URLSCAN_WEB_URL")?;
+        BuildError::positive([
+            ("URLSCAN_TIMEOUT", !config.timeout.is_zero()),
+            ("URLSCAN_CONCURRENCY", config.concurrency != 0),
+            ("URLSCAN_CACHE_MIB", config.cache_mib != 0),
+        ])?;
+        let api = BaseUrl::setting(&config.api_url, "URLSCAN_API_URL")?;
+        let web = BaseUrl::setting(&config.web_url, "URLSCAN_WEB_URL")?;
         crate::describe_metrics();
         let client = Client::new(&api, config.timeout, config.upstream, config.stop_max)?;
         let limits = |ttl| {

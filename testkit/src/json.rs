@@ -1,5 +1,5 @@
 //! Reading answers in assertions: the strings of a JSON array, by value or by a field, and a
-//! relay's envelope (its `errors`, its entities' `docs`).
+//! relay's envelope (its errors, the docs of one kind of entity).
 
 use serde_json::Value;
 
@@ -24,20 +24,20 @@ pub fn field<'a>(value: &'a Value, field: &str) -> Vec<&'a str> {
         .collect()
 }
 
-/// The `errors` of a relay's answer as (code, message) pairs, each checked `fatal`; none when
-/// the answer has no `errors`.
-pub fn envelope_errors(answer: &Value) -> Vec<(String, String)> {
-    let Some(errors) = answer.get("errors") else {
+/// The `errors` of a relay's envelope as (code, message) pairs (none when it has none); fails
+/// on an error that is not `fatal` or lacks its code or message.
+pub fn errors(answer: &Value) -> Vec<(String, String)> {
+    let Some(errors) = answer["errors"].as_array() else {
         return Vec::new();
     };
-    array(errors)
+    errors
         .iter()
         .map(|e| {
             assert_eq!(e["type"], "fatal", "{e}");
-            let text = |name: &str| {
-                e[name]
+            let text = |key: &str| {
+                e[key]
                     .as_str()
-                    .unwrap_or_else(|| panic!("no string `{name}` in {e}"))
+                    .unwrap_or_else(|| panic!("no string `{key}` in {e}"))
                     .to_owned()
             };
             (text("code"), text("message"))
@@ -45,7 +45,7 @@ pub fn envelope_errors(answer: &Value) -> Vec<(String, String)> {
         .collect()
 }
 
-/// The `docs` of `kind` (`sightings`, `verdicts`...) in a relay's answer's `data`; none when
+/// The `docs` of `kind` (`verdicts`, `sightings`...) in an observe answer's data; none when
 /// absent.
 pub fn docs<'a>(answer: &'a Value, kind: &str) -> Vec<&'a Value> {
     answer["data"][kind]["docs"]
@@ -71,22 +71,18 @@ mod tests {
             super::field(&json!([{"id": "x"}, {"id": "y"}]), "id"),
             ["x", "y"]
         );
-        let numbers = json!([1]);
-        assert!(std::panic::catch_unwind(|| super::strings(&numbers).len()).is_err());
-    }
-
-    #[test]
-    fn reads_a_relays_envelope() {
         let answer = json!({
             "data": {"sightings": {"count": 1, "docs": [{"id": "s"}]}},
-            "errors": [{"type": "fatal", "code": "unknown", "message": "no"}],
+            "errors": [{"type": "fatal", "code": "oops", "message": "m"}],
         });
-        assert_eq!(
-            super::envelope_errors(&answer),
-            [("unknown".to_owned(), "no".to_owned())]
-        );
-        assert_eq!(super::docs(&answer, "sightings"), [&json!({"id": "s"})]);
+        assert_eq!(super::docs(&answer, "sightings")[0]["id"], "s");
         assert!(super::docs(&answer, "verdicts").is_empty());
-        assert!(super::envelope_errors(&json!({"data": {}})).is_empty());
+        assert_eq!(
+            super::errors(&answer),
+            [("oops".to_owned(), "m".to_owned())]
+        );
+        assert!(super::errors(&json!({"data": {}})).is_empty());
+        let numbers = json!([1]);
+        assert!(std::panic::catch_unwind(|| super::strings(&numbers).len()).is_err());
     }
 }

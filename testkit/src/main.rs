@@ -96,6 +96,8 @@ mod tests {
             "check-image --tag t --user 1:1 --version 0.1.0 --upstream signals --relay-bin /b",
             "check-image --tag t --user 1:1 --version 0.1.0 --upstream abuseipdb --relay-bin /b \
              --standin /s",
+            "check-image --tag t --user 1:1 --version 0.1.0 --upstream otx --relay-bin /b \
+             --standin /s",
             "check-image --tag t --user 1:1 --version 0.1.0 --upstream urlscan --relay-bin /b \
              --standin /s",
         ] {
@@ -104,11 +106,11 @@ mod tests {
                 panic!("{line}: {e}");
             }
         }
-        for upstream in ["abuseipdb", "urlscan"] {
-            let no_standin = format!(
-                "testkit check-image --tag t --user 1:1 --version 0 --upstream {upstream} \
-                 --relay-bin /b"
-            );
+        let no_standin = "testkit check-image --tag t --user 1:1 --version 0 --upstream abuseipdb \
+             --relay-bin /b";
+        assert!(super::Cli::try_parse_from(no_standin.split_whitespace()).is_err());
+        for upstream in ["otx", "urlscan"] {
+            let no_standin = no_standin.replace("abuseipdb", upstream);
             assert!(super::Cli::try_parse_from(no_standin.split_whitespace()).is_err());
         }
     }

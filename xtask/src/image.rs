@@ -243,6 +243,13 @@ pub(crate) fn ci_check() -> Result<String, String> {
         ),
         (
             Relay {
+                package: "xdr-relay-otx",
+                bin: "otx-relay",
+            },
+            "otx",
+        ),
+        (
+            Relay {
                 package: "xdr-relay-urlscan",
                 bin: "urlscan-relay",
             },
@@ -259,10 +266,14 @@ pub(crate) fn ci_check() -> Result<String, String> {
             .map(Into::into)
             .collect();
         words.push(bin.join(relay.bin).into_os_string());
-        if upstream != "signals" {
-            // The relay's stand-in of its upstream: its `standin` example, a process.
-            let examples =
-                crate::procs::build(false, &["-p", relay.package, "--example", "standin"])?;
+        if let Some(package) = match upstream {
+            "abuseipdb" => Some("xdr-relay-abuseipdb"),
+            "otx" => Some("xdr-relay-otx"),
+            "urlscan" => Some("xdr-relay-urlscan"),
+            _ => None,
+        } {
+            // The relay's stand-in: its `standin` example, a process.
+            let examples = crate::procs::build(false, &["-p", package, "--example", "standin"])?;
             words.push("--standin".into());
             words.push(examples.join("examples").join("standin").into_os_string());
         }

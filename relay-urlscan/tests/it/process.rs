@@ -57,22 +57,8 @@ async fn serves_against_urlscan_with_its_own_tokens() {
         "urlscan-relay",
         &["--urlscan-api-url", &api, "--urlscan-timeout", "5"],
     );
-    let secret_file =
-        std::env::temp_dir().join(format!("urlscan-relay-secret-{}", std::process::id()));
-    std::fs::write(&secret_file, format!("{SECRET}\n")).unwrap();
-    let path = secret_file.to_str().unwrap().to_owned();
     let key = format!("key={API_KEY}");
-    let out = run(&[
-        "jwt",
-        "--quiet",
-        "--secret-key-file",
-        &path,
-        "--field",
-        &key,
-    ]);
-    let _ = std::fs::remove_file(&secret_file);
-    assert_success(&out);
-    let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let token = testkit::process::jwt(command(), SECRET, &[&key]);
     let client = reqwest::Client::new();
     let post = |route: &str, body: Value| {
         client

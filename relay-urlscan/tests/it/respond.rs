@@ -11,7 +11,7 @@ const URL: &str = "https://phish.example/login?next=/account";
 
 fn trigger(kind: &str, value: &str) -> String {
     json!({
-        "action-id": format!("respond-urlscan-action-{kind}-{}", xdr_relay_core::quote(value)),
+        "action-id": format!("respond-urlscan-action-{kind}-{}", xdr_relay_core::quote(value, "")),
         "observable_type": kind,
         "observable_value": value,
     })

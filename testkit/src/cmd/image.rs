@@ -34,9 +34,14 @@ pub(crate) struct Args {
     /// What the relay is run against.
     #[arg(long, value_enum)]
     upstream: Upstream,
-    /// The stand-in's binary (the relay's `standin` example: relay-abuseipdb's for
-    /// `--upstream abuseipdb`, relay-urlscan's for `--upstream urlscan`).
-    #[arg(long, required_if_eq_any([("upstream", "abuseipdb"), ("upstream", "urlscan")]))]
+    /// The stand-in's binary (relay-abuseipdb's, relay-otx's or relay-urlscan's `standin`
+    /// example), for `--upstream abuseipdb`, `otx` and `urlscan`.
+    #[arg(
+        long,
+        required_if_eq("upstream", "abuseipdb"),
+        required_if_eq("upstream", "otx"),
+        required_if_eq("upstream", "urlscan")
+    )]
     standin: Option<PathBuf>,
 }
 
@@ -47,6 +52,8 @@ pub(crate) enum Upstream {
     Signals,
     /// The AbuseIPDB relay's stand-in (its `standin` example), a process.
     Abuseipdb,
+    /// The AlienVault OTX relay's stand-in (its `standin` example), a process.
+    Otx,
     /// The urlscan.io relay's stand-in (its `standin` example), a process.
     Urlscan,
 }
@@ -74,32 +81,24 @@ impl Args {
                     _process: None,
                 })
             }
-            (upstream, standin) => {
+            (Upstream::Abuseipdb | Upstream::Otx | Upstream::Urlscan, standin) => {
+                let (prefix, api, key) = match self.upstream {
+                    Upstream::Otx => ("OTX", "api/v1/", "a-ci-otx-key"),
+                    Upstream::Urlscan => ("URLSCAN", "api/v1/", "a-ci-urlscan-key"),
+                    _ => ("ABUSEIPDB", "api/v2/", "a-ci-abuseipdb-key"),
+                };
                 let standin = standin
                     .as_ref()
-                    .ok_or("--upstream abuseipdb and urlscan need --standin")?;
+                    .ok_or("--upstream abuseipdb, otx and urlscan need --standin")?;
                 let mut command = Command::new(standin);
                 command.args(["--port", "0"]);
                 let server = Server::spawn(&mut command, false).map_err(message)?;
                 let address = server.address.clone();
-                let (env, key) = match upstream {
-                    Upstream::Urlscan => (
-                        [
-                            format!("URLSCAN_API_URL=http://{address}/api/v1/"),
-                            format!("URLSCAN_WEB_URL=http://{address}/"),
-                        ],
-                        "a-ci-urlscan-key",
-                    ),
-                    _ => (
-                        [
-                            format!("ABUSEIPDB_API_URL=http://{address}/api/v2/"),
-                            format!("ABUSEIPDB_WEB_URL=http://{address}/"),
-                        ],
-                        "a-ci-abuseipdb-key",
-                    ),
-                };
                 Ok(StandIn {
-                    env: env.into(),
+                    env: vec![
+                        format!("{prefix}_API_URL=http://{address}/{api}"),
+                        format!("{prefix}_WEB_URL=http://{address}/"),
+                    ],
                     key,
                     _process: Some(server),
                 })

@@ -10,7 +10,6 @@ use xdr_relay_abuseipdb::{AbuseIpdb, AbuseIpdbConfig, info};
 use xdr_relay_core::{RelayConfig, SecretKey};
 
 pub(crate) use testkit::abuseipdb::{Page, Scenario, StandIn, categories_page, data, report};
-pub(crate) use testkit::json::{docs, envelope_errors as errors};
 pub(crate) use testkit::logs::Logs;
 pub(crate) use testkit::metrics::Recorded;
 
@@ -92,7 +91,7 @@ impl Relay {
 
     /// `POST path` with `token` (when given) and `body`: the HTTP status and the JSON answer.
     pub(crate) async fn post(&self, path: &str, token: Option<&str>, body: &str) -> (u16, Value) {
-        testkit::http::post_router(&self.router, path, token, body).await
+        testkit::http::post_to(&self.router, path, token, body).await
     }
 
     /// `/observe/observables` with the test token: the answer, which must be HTTP 200.
@@ -117,6 +116,9 @@ impl Relay {
         answer
     }
 }
+
+/// The `errors` of an answer as (code, message) pairs; the `docs` of one kind in its data.
+pub(crate) use testkit::json::{docs, errors};
 
 /// The observable values of an answer's verdicts.
 pub(crate) fn verdict_values(answer: &Value) -> Vec<String> {

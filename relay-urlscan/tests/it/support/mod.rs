@@ -9,7 +9,7 @@ use serde_json::{Map, Value, json};
 use xdr_relay_core::{RelayConfig, SecretKey};
 use xdr_relay_urlscan::{Urlscan, UrlscanConfig, info};
 
-pub(crate) use testkit::json::{docs, envelope_errors as errors};
+pub(crate) use testkit::json::{docs, errors};
 pub(crate) use testkit::logs::Logs;
 pub(crate) use testkit::metrics::Recorded;
 pub(crate) use testkit::standin::Reply;
@@ -100,7 +100,7 @@ impl Relay {
 
     /// `POST path` with `token` (when given) and `body`: the HTTP status and the JSON answer.
     pub(crate) async fn post(&self, path: &str, token: Option<&str>, body: &str) -> (u16, Value) {
-        testkit::http::post_router(&self.router, path, token, body).await
+        testkit::http::post_to(&self.router, path, token, body).await
     }
 
     /// `/observe/observables` with the test token: the answer, which must be HTTP 200.
