@@ -119,7 +119,7 @@ fn with_tools(path: &OsStr, totals: &mut TestTotals) -> Vec<StepResult> {
         ),
         in_process(
             "image",
-            "the relay-server, abuseipdb-relay and otx-relay images (buildah), run: /version, /watchdog, /health",
+            "the relay-server, abuseipdb-relay, otx-relay and urlscan-relay images (buildah), run: /version, /watchdog, /health",
             crate::image::ci_check,
         ),
         in_process("cfn-lint", "cfn-lint deploy/relay/template.yaml", || {
