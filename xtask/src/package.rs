@@ -50,8 +50,11 @@ pub(crate) fn check() -> Result<String, String> {
         .map_err(|e| format!("cannot create {}: {e}", scratch.display()))?;
     let mut members = Vec::new();
     for file in &crates {
+        // `-m`: the files dated now, not as packed. A package keeps its sources' old times,
+        // and the shared target holds an earlier run's build of the same path and version:
+        // cargo would take that build as fresh and check the new package against it.
         let mut tar = Command::new("tar");
-        tar.arg("-xzf").arg(file).arg("-C").arg(&scratch);
+        tar.arg("-xzmf").arg(file).arg("-C").arg(&scratch);
         crate::procs::status(&mut tar)?;
         members.push(unpacked_name(file)?);
     }
