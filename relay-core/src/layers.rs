@@ -186,7 +186,10 @@ mod tests {
         assert_eq!(truncate("/ééé", 2), "/é");
         assert_eq!(route_label(None), "unmatched");
         let route = || "/abuseipdb/observe/observables".to_owned();
-        assert_eq!(mount_relative(route(), Some("abuseipdb")), "/observe/observables");
+        assert_eq!(
+            mount_relative(route(), Some("abuseipdb")),
+            "/observe/observables"
+        );
         assert_eq!(mount_relative(route(), None), route());
         assert_eq!(mount_relative(route(), Some("abuse")), route());
         assert_eq!(mount_relative("unmatched".into(), Some("otx")), "unmatched");

@@ -296,7 +296,11 @@ impl Suite {
     ///
     /// [`ConfigError`] naming the relay and what its settings lack, or a mount name that
     /// cannot be a path segment, repeats another, or is `watchdog` or `version`.
-    pub fn build(&self, config: &RelayConfig, settings: &Settings<'_>) -> Result<Served, ConfigError> {
+    pub fn build(
+        &self,
+        config: &RelayConfig,
+        settings: &Settings<'_>,
+    ) -> Result<Served, ConfigError> {
         let explicit = !settings.list(&RELAYS).is_empty();
         let mut mounts = Vec::new();
         let mut tasks = Vec::new();
@@ -312,10 +316,7 @@ impl Suite {
                     continue;
                 }
                 Err(error) => {
-                    return Err(ConfigError::new(format!(
-                        "relay {}: {error}",
-                        member.name
-                    )));
+                    return Err(ConfigError::new(format!("relay {}: {error}", member.name)));
                 }
             };
             tasks.extend(task);
@@ -387,7 +388,8 @@ impl Suite {
             .method_not_allowed_fallback(routes::method_not_allowed);
         let mut router = layers::around(root);
         for (name, _, provider) in mounts {
-            let relay = routes::relay_router(mounted(config, &name), provider, Some(Arc::clone(&name)))?;
+            let relay =
+                routes::relay_router(mounted(config, &name), provider, Some(Arc::clone(&name)))?;
             telemetry::in_relay_sync(Arc::clone(&name), count_from_zero);
             router = router.nest(&format!("/{name}"), relay);
         }
@@ -420,7 +422,9 @@ fn check_name(
         )));
     }
     if mounts.iter().any(|(other, ..)| other.as_ref() == name) {
-        return Err(ConfigError::new(format!("two relays are mounted as {name:?}")));
+        return Err(ConfigError::new(format!(
+            "two relays are mounted as {name:?}"
+        )));
     }
     Ok(())
 }

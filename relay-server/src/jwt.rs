@@ -38,7 +38,11 @@ pub(crate) fn command<P: Provider>(app: &App<P>) -> clap::Command {
 /// The subcommand of a suite: `--relay NAME` chooses the relay whose credential fields the
 /// token carries (exactly those it takes alone).
 pub(crate) fn suite_command(suite: &Suite, function: &str) -> clap::Command {
-    let names: Vec<String> = suite.members().iter().map(|m| m.name().to_owned()).collect();
+    let names: Vec<String> = suite
+        .members()
+        .iter()
+        .map(|m| m.name().to_owned())
+        .collect();
     let fields: Vec<String> = suite
         .members()
         .iter()

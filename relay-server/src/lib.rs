@@ -150,7 +150,11 @@ fn serve_suite(name: &str, suite: &Suite, matches: &clap::ArgMatches) -> ExitCod
 
 /// Every setting the suite's `serve` reads: the server's, then the suite's.
 fn suite_vars(suite: &Suite) -> Vec<xdr_relay_core::EnvVar> {
-    SERVER_VARS.iter().copied().chain(suite.env_vars()).collect()
+    SERVER_VARS
+        .iter()
+        .copied()
+        .chain(suite.env_vars())
+        .collect()
 }
 
 /// The executable's file name, e.g. `relay-server`.
@@ -221,7 +225,9 @@ fn report(name: &str, subcommand: &str, result: Result<(), String>) -> ExitCode 
 /// `serve`: settings, logging, the panic hook, then the server.
 fn serve_command<P: Provider>(name: &str, app: App<P>, matches: &clap::ArgMatches) -> ExitCode {
     let vars: Vec<xdr_relay_core::EnvVar> = serve_vars(&app).copied().collect();
-    serve_with(name, &vars, matches, |settings| server::run(name, &app, settings))
+    serve_with(name, &vars, matches, |settings| {
+        server::run(name, &app, settings)
+    })
 }
 
 /// `serve` of `vars` from `matches` and the environment: logging, the panic hook, then

@@ -51,10 +51,9 @@ struct RelayLabel<R>(R);
 impl<R> RelayLabel<R> {
     fn key(key: &Key) -> Key {
         match telemetry::current_relay() {
-            Some(relay) => key.with_extra_labels(vec![Label::new(
-                telemetry::RELAY_LABEL,
-                relay.to_string(),
-            )]),
+            Some(relay) => {
+                key.with_extra_labels(vec![Label::new(telemetry::RELAY_LABEL, relay.to_string())])
+            }
             None => key.clone(),
         }
     }

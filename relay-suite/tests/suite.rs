@@ -43,10 +43,9 @@ impl Upstreams {
     async fn start() -> Self {
         let abuseipdb = abuseipdb::StandIn::start().await;
         abuseipdb.data(IP, abuseipdb::data(75, Some("example.net"), vec![]));
-        let signals = StandIn::start(Router::new().fallback(|| async {
-            (StatusCode::NOT_FOUND, "{}")
-        }))
-        .await;
+        let signals =
+            StandIn::start(Router::new().fallback(|| async { (StatusCode::NOT_FOUND, "{}") }))
+                .await;
         Self { abuseipdb, signals }
     }
 
@@ -88,7 +87,13 @@ fn token_for(member: &Member) -> String {
 }
 
 /// What a request answered: status, content type, and the body with ids and times masked.
-async fn call(router: &Router, method: &str, path: &str, token: Option<&str>, body: &str) -> (u16, String, String) {
+async fn call(
+    router: &Router,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: &str,
+) -> (u16, String, String) {
     let mut request = Request::builder().method(method).uri(path);
     if let Some(token) = token {
         request = request.header("Authorization", format!("Bearer {token}"));
@@ -105,7 +110,9 @@ async fn call(router: &Router, method: &str, path: &str, token: Option<&str>, bo
         .get("content-type")
         .map(|v| v.to_str().unwrap().to_owned())
         .unwrap_or_default();
-    let bytes = axum::body::to_bytes(answer.into_body(), 1 << 24).await.unwrap();
+    let bytes = axum::body::to_bytes(answer.into_body(), 1 << 24)
+        .await
+        .unwrap();
     (status, content_type, mask(&String::from_utf8_lossy(&bytes)))
 }
 
@@ -147,7 +154,8 @@ fn mask(text: &str) -> String {
 /// Every route a relay has, with a body, each asked with a token (and the routes that take
 /// none, and paths and methods it does not serve).
 fn requests(member: &Member) -> Vec<(&'static str, String, bool, String)> {
-    let ips = json!([{"type": "ip", "value": IP}, {"type": "domain", "value": "example.com"}]).to_string();
+    let ips = json!([{"type": "ip", "value": IP}, {"type": "domain", "value": "example.com"}])
+        .to_string();
     let tile = member
         .info()
         .tiles
@@ -157,17 +165,28 @@ fn requests(member: &Member) -> Vec<(&'static str, String, bool, String)> {
     let mut all = vec![
         ("POST", "/health".to_owned(), true, String::new()),
         ("POST", "/observe/observables".to_owned(), true, ips.clone()),
-        ("POST", "/deliberate/observables".to_owned(), true, ips.clone()),
+        (
+            "POST",
+            "/deliberate/observables".to_owned(),
+            true,
+            ips.clone(),
+        ),
         ("POST", "/refer/observables".to_owned(), true, ips.clone()),
         ("POST", "/respond/observables".to_owned(), true, ips.clone()),
         (
             "POST",
             "/respond/trigger".to_owned(),
             true,
-            json!({"action-id": "none", "observable_type": "ip", "observable_value": IP}).to_string(),
+            json!({"action-id": "none", "observable_type": "ip", "observable_value": IP})
+                .to_string(),
         ),
         ("POST", "/tiles".to_owned(), true, String::new()),
-        ("POST", "/tiles/tile".to_owned(), true, json!({"tile_id": tile}).to_string()),
+        (
+            "POST",
+            "/tiles/tile".to_owned(),
+            true,
+            json!({"tile_id": tile}).to_string(),
+        ),
         (
             "POST",
             "/tiles/tile-data".to_owned(),
@@ -179,10 +198,25 @@ fn requests(member: &Member) -> Vec<(&'static str, String, bool, String)> {
         ("GET", "/watchdog".to_owned(), false, String::new()),
         ("GET", "/openapi.json".to_owned(), false, String::new()),
         // Refused: no token, a bad body, a path and a method it does not serve.
-        ("POST", "/observe/observables".to_owned(), false, ips.clone()),
-        ("POST", "/observe/observables".to_owned(), true, "[{".to_owned()),
+        (
+            "POST",
+            "/observe/observables".to_owned(),
+            false,
+            ips.clone(),
+        ),
+        (
+            "POST",
+            "/observe/observables".to_owned(),
+            true,
+            "[{".to_owned(),
+        ),
         ("POST", "/no/such/route".to_owned(), true, String::new()),
-        ("GET", "/observe/observables".to_owned(), true, String::new()),
+        (
+            "GET",
+            "/observe/observables".to_owned(),
+            true,
+            String::new(),
+        ),
         ("POST", "/".to_owned(), true, String::new()),
     ];
     all.retain(|(_, path, ..)| !path.is_empty());
@@ -217,9 +251,19 @@ async fn every_relay_answers_alike_alone_and_mounted() {
     // The answers carried data: AbuseIPDB's observe through its mount has the address.
     let member = suite.member("abuseipdb").unwrap();
     let body = json!([{"type": "ip", "value": IP}]).to_string();
-    let (status, _, answer) = call(&mounted, "POST", "/abuseipdb/observe/observables", Some(&token_for(member)), &body).await;
+    let (status, _, answer) = call(
+        &mounted,
+        "POST",
+        "/abuseipdb/observe/observables",
+        Some(&token_for(member)),
+        &body,
+    )
+    .await;
     assert_eq!(status, 200);
-    assert!(answer.contains("\"sightings\"") && answer.contains(IP), "{answer}");
+    assert!(
+        answer.contains("\"verdicts\"") && answer.contains(IP),
+        "{answer}"
+    );
 }
 
 #[tokio::test]
@@ -228,7 +272,10 @@ async fn the_root_answers_watchdog_version_and_not_found() {
     let table = upstreams.settings(&[]);
     let env = settings(&table);
     let config = RelayConfig::from_settings(&env).unwrap();
-    let router = xdr_relay_suite::suite().build(&config, &env).unwrap().into_router();
+    let router = xdr_relay_suite::suite()
+        .build(&config, &env)
+        .unwrap()
+        .into_router();
     let (status, _, body) = call(&router, "GET", "/watchdog", None, "").await;
     assert_eq!((status, body.as_str()), (200, r#"{"data":"alive"}"#));
     let (status, _, body) = call(&router, "GET", "/version", None, "").await;
@@ -243,10 +290,18 @@ async fn the_root_answers_watchdog_version_and_not_found() {
         .collect();
     assert_eq!(names, ["auth0-signals", "abuseipdb", "blocklist"]);
     assert_eq!(version["relays"][1]["relay"], "AbuseIPDB", "{version}");
-    for path in ["/", "/observe/observables", "/otx/health", "/abuseipdbx/health"] {
+    for path in [
+        "/",
+        "/observe/observables",
+        "/otx/health",
+        "/abuseipdbx/health",
+    ] {
         let (status, _, body) = call(&router, "POST", path, None, "").await;
         assert_eq!(status, 404, "{path}");
-        assert!(body.contains("\"not_found\"") || body.contains("not found"), "{path}: {body}");
+        assert!(
+            body.contains("\"not_found\"") || body.contains("not found"),
+            "{path}: {body}"
+        );
     }
 }
 
@@ -267,7 +322,14 @@ async fn a_hung_upstream_slows_no_other_mount() {
         .map(|_| {
             let (router, token, body) = (router.clone(), abuseipdb.clone(), body.clone());
             tokio::spawn(async move {
-                call(&router, "POST", "/abuseipdb/observe/observables", Some(&token), &body).await
+                call(
+                    &router,
+                    "POST",
+                    "/abuseipdb/observe/observables",
+                    Some(&token),
+                    &body,
+                )
+                .await
             })
         })
         .collect();
@@ -278,11 +340,20 @@ async fn a_hung_upstream_slows_no_other_mount() {
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    assert!(upstreams.abuseipdb.checks_of(IP) > 0, "AbuseIPDB was never asked");
+    assert!(
+        upstreams.abuseipdb.checks_of(IP) > 0,
+        "AbuseIPDB was never asked"
+    );
     let blocklist = token_for(suite.member("blocklist").unwrap());
     for _ in 0..50 {
-        let (status, _, answer) =
-            call(&router, "POST", "/blocklist/observe/observables", Some(&blocklist), &body).await;
+        let (status, _, answer) = call(
+            &router,
+            "POST",
+            "/blocklist/observe/observables",
+            Some(&blocklist),
+            &body,
+        )
+        .await;
         assert_eq!(status, 200);
         assert!(answer.contains(IP), "{answer}");
     }
@@ -307,7 +378,12 @@ fn configuration_token(claims: &Value) -> String {
     let message = format!("{}.{}", b64(&header), b64(claims));
     let mut signature = vec![0; PLATFORM.public_modulus_len()];
     PLATFORM
-        .sign(&signature::RSA_PKCS1_SHA256, &SystemRandom::new(), message.as_bytes(), &mut signature)
+        .sign(
+            &signature::RSA_PKCS1_SHA256,
+            &SystemRandom::new(),
+            message.as_bytes(),
+            &mut signature,
+        )
         .unwrap();
     format!("{message}.{}", URL_SAFE_NO_PAD.encode(signature))
 }
@@ -327,7 +403,10 @@ async fn in_jwks_mode_each_mount_has_its_own_audience() {
     jwks.allowed_hosts = vec![upstreams.abuseipdb.host()];
     jwks.allow_http = true;
     config.jwks = Some(jwks);
-    let router = xdr_relay_suite::suite().build(&config, &env).unwrap().into_router();
+    let router = xdr_relay_suite::suite()
+        .build(&config, &env)
+        .unwrap()
+        .into_router();
     let now = xdr_relay_core::time::OffsetDateTime::now_utc().unix_timestamp();
     let token = |audience: &str| {
         configuration_token(&json!({
@@ -337,18 +416,54 @@ async fn in_jwks_mode_each_mount_has_its_own_audience() {
     };
     let body = json!([{"type": "ip", "value": IP}]).to_string();
     let own = token("https://relays.example.com/abuseipdb");
-    let (status, _, answer) = call(&router, "POST", "/abuseipdb/observe/observables", Some(&own), &body).await;
+    let (status, _, answer) = call(
+        &router,
+        "POST",
+        "/abuseipdb/observe/observables",
+        Some(&own),
+        &body,
+    )
+    .await;
     assert_eq!(status, 200, "{answer}");
-    assert!(answer.contains("\"sightings\""), "{answer}");
+    assert!(answer.contains("\"verdicts\""), "{answer}");
     // The same token at another mount, and the suite's own URL, are refused.
-    let (status, _, answer) = call(&router, "POST", "/blocklist/observe/observables", Some(&own), &body).await;
-    assert_eq!(status, 401, "{answer}");
+    let refused = "Wrong configuration-token-audience";
+    let (_, _, answer) = call(
+        &router,
+        "POST",
+        "/blocklist/observe/observables",
+        Some(&own),
+        &body,
+    )
+    .await;
+    assert!(
+        answer.contains(refused) && !answer.contains("\"data\""),
+        "{answer}"
+    );
     let root = token("https://relays.example.com");
-    let (status, _, answer) = call(&router, "POST", "/abuseipdb/observe/observables", Some(&root), &body).await;
-    assert_eq!(status, 401, "{answer}");
+    let (_, _, answer) = call(
+        &router,
+        "POST",
+        "/abuseipdb/observe/observables",
+        Some(&root),
+        &body,
+    )
+    .await;
+    assert!(
+        answer.contains(refused) && !answer.contains("\"data\""),
+        "{answer}"
+    );
     let blocklist = token("https://relays.example.com/blocklist");
-    let (status, _, answer) = call(&router, "POST", "/blocklist/observe/observables", Some(&blocklist), &body).await;
+    let (status, _, answer) = call(
+        &router,
+        "POST",
+        "/blocklist/observe/observables",
+        Some(&blocklist),
+        &body,
+    )
+    .await;
     assert_eq!(status, 200, "{answer}");
+    assert!(answer.contains(IP) && !answer.contains(refused), "{answer}");
 }
 
 fn run(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
@@ -362,7 +477,10 @@ fn run(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
 
 #[test]
 fn module_type_prints_one_module_type_per_relay_at_its_mount() {
-    let output = run(&["module-type", "--relay-url", "https://relays.example.com"], &[]);
+    let output = run(
+        &["module-type", "--relay-url", "https://relays.example.com"],
+        &[],
+    );
     let text = testkit::process::assert_success(&output);
     let array: Value = serde_json::from_str(&text).unwrap();
     let suite = xdr_relay_suite::suite();
@@ -371,15 +489,27 @@ fn module_type_prints_one_module_type_per_relay_at_its_mount() {
         .iter()
         .map(|m| {
             let url = format!("https://relays.example.com/{}", m.name());
-            let module = xdr_relay_core::module_type(m.info(), &url, ModuleAuth::SecretKey { key: None });
+            let module =
+                xdr_relay_core::module_type(m.info(), &url, ModuleAuth::SecretKey { key: None });
             serde_json::to_value(module).unwrap()
         })
         .collect();
     assert_eq!(array, Value::Array(want));
-    assert_eq!(array[1]["properties"]["url"], "https://relays.example.com/abuseipdb", "{array}");
+    assert_eq!(
+        array[1]["properties"]["url"], "https://relays.example.com/abuseipdb",
+        "{array}"
+    );
 
     let output = run(
-        &["module-type", "--relay-url", "https://relays.example.com", "--auth-type", "jwks", "--relays", "blocklist"],
+        &[
+            "module-type",
+            "--relay-url",
+            "https://relays.example.com",
+            "--auth-type",
+            "jwks",
+            "--relays",
+            "blocklist",
+        ],
         &[],
     );
     let array: Value = serde_json::from_str(&testkit::process::assert_success(&output)).unwrap();
@@ -388,33 +518,70 @@ fn module_type_prints_one_module_type_per_relay_at_its_mount() {
     let want = xdr_relay_core::module_type(
         member.info(),
         "https://relays.example.com/blocklist",
-        ModuleAuth::Jwks { jwks_host: "visibility.amp.cisco.com" },
+        ModuleAuth::Jwks {
+            jwks_host: "visibility.amp.cisco.com",
+        },
     );
     assert_eq!(array[0], serde_json::to_value(want).unwrap());
 }
 
 #[test]
 fn a_named_relay_without_its_settings_stops_the_start_naming_both() {
-    let output = run(&["--relays", "abuseipdb,blocklist", "--listen", "127.0.0.1:0"], &[("SECRET_KEY", SECRET)]);
+    let output = run(
+        &["--relays", "abuseipdb,blocklist", "--listen", "127.0.0.1:0"],
+        &[("SECRET_KEY", SECRET)],
+    );
     assert!(!output.status.success());
     let log = String::from_utf8_lossy(&output.stderr);
-    assert!(log.contains("relay blocklist") && log.contains("BLOCKLIST_FILES"), "{log}");
+    assert!(
+        log.contains("relay blocklist") && log.contains("BLOCKLIST_FILES"),
+        "{log}"
+    );
 
-    let output = run(&["--relays", "otx-not-here", "--listen", "127.0.0.1:0"], &[("SECRET_KEY", SECRET)]);
+    let output = run(
+        &["--relays", "otx-not-here", "--listen", "127.0.0.1:0"],
+        &[("SECRET_KEY", SECRET)],
+    );
     assert!(!output.status.success());
     let log = String::from_utf8_lossy(&output.stderr);
-    assert!(log.contains("otx-not-here") && log.contains("abuseipdb"), "{log}");
+    assert!(
+        log.contains("otx-not-here") && log.contains("abuseipdb"),
+        "{log}"
+    );
 }
 
 #[test]
 fn jwt_signs_exactly_the_named_relays_fields() {
-    let output = run(&["jwt", "--relay", "abuseipdb", "--key", "the-key", "--secret-key", SECRET, "--quiet"], &[]);
+    let output = run(
+        &[
+            "jwt",
+            "--relay",
+            "abuseipdb",
+            "--key",
+            "the-key",
+            "--secret-key",
+            SECRET,
+            "--quiet",
+        ],
+        &[],
+    );
     let token = testkit::process::assert_success(&output);
     let payload = token.trim().split('.').nth(1).unwrap();
     let claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
     assert_eq!(claims["key"], "the-key", "{claims}");
     // A relay that reads no `key` refuses it as a field.
-    let output = run(&["jwt", "--relay", "blocklist", "--field", "key=x", "--secret-key", SECRET], &[]);
+    let output = run(
+        &[
+            "jwt",
+            "--relay",
+            "blocklist",
+            "--field",
+            "key=x",
+            "--secret-key",
+            SECRET,
+        ],
+        &[],
+    );
     assert!(!output.status.success());
     let output = run(&["jwt", "--field", "key=x"], &[]);
     assert!(!output.status.success(), "--relay is required");
@@ -426,14 +593,27 @@ fn jwt_signs_exactly_the_named_relays_fields() {
 fn metrics_and_logs_tell_the_relays_apart() {
     let mut command = Command::new(BIN);
     command
-        .args(["--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0", "--log-format", "json"])
-        .args(["--blocklist-files", &LIST.display().to_string()])
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--metrics-listen",
+            "127.0.0.1:0",
+            "--log-format",
+            "json",
+        ])
+        .args(["--list", &LIST.display().to_string()])
         .env_clear()
         .env("SECRET_KEY", SECRET);
     let mut served = testkit::process::Served::spawn(command);
     let url = format!("http://{}", served.address_of("xdr-relays listening"));
-    let metrics = format!("http://{}/metrics", served.address_of("metrics at GET /metrics"));
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let metrics = format!(
+        "http://{}/metrics",
+        served.address_of("metrics at GET /metrics")
+    );
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     runtime.block_on(async {
         let client = reqwest::Client::new();
         let answer = client
