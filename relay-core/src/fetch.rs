@@ -322,11 +322,25 @@ impl BaseUrl {
     /// address, a domain, a URL: a `/`, `?` or `#` in a value stays in its segment).
     #[must_use]
     pub fn link(&self, segments: &[&str]) -> String {
+        self.at(segments).into()
+    }
+
+    /// The URL of `segments` under the base, each percent-encoded as one path segment, for
+    /// a call (`api.at(&[ip])` → `https://api.example/v1/192.0.2.1`); [`link`](Self::link) as
+    /// a `Url`.
+    ///
+    /// ```
+    /// let api = xdr_relay_core::BaseUrl::parse("https://api.example/v1/")?;
+    /// assert_eq!(api.at(&["domain", "a/b?c"]).as_str(), "https://api.example/v1/domain/a%2Fb%3Fc");
+    /// # Ok::<(), String>(())
+    /// ```
+    #[must_use]
+    pub fn at(&self, segments: &[&str]) -> Url {
         let mut url = self.0.clone();
         if let Ok(mut path) = url.path_segments_mut() {
             path.pop_if_empty().extend(segments);
         }
-        url.into()
+        url
     }
 }
 
@@ -343,6 +357,28 @@ impl Settings<'_> {
         BaseUrl::parse(&value)
             .map(Some)
             .map_err(|_| EnvError::invalid(var, "an http:// or https:// URL", &value))
+    }
+
+    /// The base URL setting `var`, or `default` when it is not set.
+    ///
+    /// ```
+    /// let settings = xdr_relay_core::Settings::new(|_| None);
+    /// # const URL: xdr_relay_core::EnvVar = xdr_relay_core::EnvVar::new("X_URL", "x-url", "URL", "");
+    /// let url = settings.base_url_or(&URL, "https://api.example.com/v1")?;
+    /// assert_eq!(url.as_str(), "https://api.example.com/v1/");
+    /// # Ok::<(), xdr_relay_core::EnvError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`EnvError::Invalid`] naming `var` when its value, or `default`, is not an
+    /// `http(s)://` URL with a host.
+    pub fn base_url_or(&self, var: &EnvVar, default: &str) -> Result<BaseUrl, EnvError> {
+        match self.base_url(var)? {
+            Some(url) => Ok(url),
+            None => BaseUrl::parse(default)
+                .map_err(|_| EnvError::invalid(var, "an http:// or https:// URL", default)),
+        }
     }
 }
 

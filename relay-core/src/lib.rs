@@ -14,7 +14,9 @@
 //! looks many observables up at once with [`lookup_all`]; the lookup toolkit serves the rest of
 //! what a networked relay needs: a cache per caller and query that shares calls
 //! ([`LookupCache`], [`Credentials::digest`]), rate limits remembered per caller
-//! ([`Upstream::call_as`]), HTTP helpers ([`http_client`], [`read_body`], [`StatusErrors`],
+//! ([`Upstream::call_as`]), a JSON API in one call per request ([`JsonApi`]: timeouts bounded
+//! by the deadline, a bounded body, status mapping, "nothing known" statuses, a keyless health
+//! probe), HTTP helpers ([`http_client`], [`read_body`], [`StatusErrors`],
 //! [`RetryAfter`], [`BaseUrl`]), reference data refreshed in the background ([`Refreshed`])
 //! and [`Outcome::gather`]. [`module_type`] derives the XDR
 //! module type and [`encode_claims`] signs tokens. Every request gets an id (`X-Request-Id`), a
@@ -75,6 +77,7 @@
 // Invariants of the module graph (ARCHITECTURE.md draws it): the `use crate::` lines form no
 // cycle; the shared half never imports `signals`, which imports the shared half; `settings`
 // and `stats` import nothing from the crate.
+mod api;
 mod app;
 mod auth;
 mod caller;
@@ -111,10 +114,16 @@ pub use async_trait::async_trait;
 /// The CTIM entities providers return, re-exported so that a provider's crate uses exactly
 /// relay-core's version.
 pub use ctim_model;
+/// The HTTP client relay-core's helpers take and give ([`JsonApi::get`], [`http_client`],
+/// [`UpstreamError::from_reqwest`]), re-exported so that a provider's crate builds requests
+/// with exactly relay-core's version (0.13, rustls) and needs no dependency of its own.
+pub use reqwest;
 /// Dates and durations (CTIM's [`Timestamp`](ctim_model::Timestamp) wraps
 /// `time::OffsetDateTime`), re-exported so that a provider computes times with relay-core's
 /// version.
 pub use time;
+
+pub use api::JsonApi;
 
 pub use app::App;
 pub use auth::{SecretKey, SigningError, encode_claims, encode_token};
@@ -130,7 +139,7 @@ pub use module_type::{
 };
 pub use openapi::openapi_for;
 pub use provider::{
-    Context, Outcome, Provider, ProviderInfo, ReferLink, ResponseAction, TriggerStatus,
+    Context, EntityKind, Outcome, Provider, ProviderInfo, ReferLink, ResponseAction, TriggerStatus,
 };
 pub use refresh::Refreshed;
 pub use request::{ParsedObservable, Trigger};
@@ -145,8 +154,8 @@ pub use stops::{UPSTREAM_STOP_MAX, stop_max_from_settings};
 pub use suite::{Member, RELAYS, Served, Suite};
 pub use tiles::{Period, Tile, TileData, TileType};
 pub use upstream::{
-    UPSTREAM_BREAKER_COOL_DOWN, UPSTREAM_BREAKER_FAILURES, UPSTREAM_MAX_IN_FLIGHT, Upstream,
-    UpstreamError, UpstreamLimits, lookup_all,
+    UPSTREAM_BREAKER_COOL_DOWN, UPSTREAM_BREAKER_FAILURES, UPSTREAM_MAX_IN_FLIGHT,
+    UPSTREAM_SETTINGS, Upstream, UpstreamError, UpstreamLimits, lookup_all,
 };
 
 /// The code of README.md, compiled (and run, unless marked `no_run`) with the doctests (its

@@ -269,7 +269,7 @@ where
         let Some((answer, calls)) = waited else {
             return Err(RelayError::ServiceUnavailable(format!(
                 "{} did not answer before the request's deadline",
-                inner.upstream.name()
+                inner.upstream.shown_name()
             )));
         };
         if leader {
@@ -303,7 +303,7 @@ where
                 .unwrap_or_else(|_| {
                     Err(RelayError::ServiceUnavailable(format!(
                         "{} did not answer in time",
-                        inner.upstream.name()
+                        inner.upstream.shown_name()
                     )))
                 });
             if let (Ok(value), Some(kept)) = (&result, &inner.kept) {
@@ -410,6 +410,41 @@ where
 }
 
 impl<T> Outcome<T> {
+    /// Looks each of `items` up, at most `concurrency` at once ([`lookup_all`]), and
+    /// [gathers](Self::gather) the results into `data`: each success `add`ed with its item,
+    /// each error kept beside the data.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use xdr_relay_core::{Outcome, RelayError};
+    /// let items = [1, 2, 3];
+    /// let outcome = Outcome::lookups(&items, 2, Vec::new(), |n| async move {
+    ///     if *n == 2 { Err(RelayError::Unknown("no".into())) } else { Ok(n * 10) }
+    /// }, |data, n, found| data.push((*n, found)))
+    /// .await;
+    /// assert_eq!(outcome.data, [(1, 10), (3, 30)]);
+    /// assert_eq!(outcome.errors.len(), 1);
+    /// # }
+    /// ```
+    pub async fn lookups<'a, I, X, F, Fut>(
+        items: &'a [I],
+        concurrency: usize,
+        data: T,
+        lookup: F,
+        mut add: impl FnMut(&mut T, &'a I, X),
+    ) -> Self
+    where
+        F: Fn(&'a I) -> Fut,
+        Fut: Future<Output = Result<X, RelayError>>,
+    {
+        let results = lookup_all(items, concurrency, |item| {
+            let found = lookup(item);
+            async move { found.await.map(|found| (item, found)) }
+        })
+        .await;
+        Self::gather(data, results, |data, (item, found)| add(data, item, found))
+    }
+
     /// The outcome of per-observable `results`: each success `add`ed to `data`, each error
     /// kept beside it, so one observable's failure does not hide the others' data.
     ///

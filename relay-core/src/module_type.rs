@@ -12,7 +12,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::credentials::{CredentialKind, ENTITIES_LIMIT};
-use crate::provider::ProviderInfo;
+use crate::provider::{EntityKind, ProviderInfo};
 
 /// The prefix of every `configuration_spec` key whose value XDR signs into the token: the
 /// claim is the key without it.
@@ -140,9 +140,12 @@ pub struct ModuleProperties {
 /// `configuration_spec` has one entry per [credential field](ProviderInfo::credentials)
 /// (key [`configuration_key`], type from its [`CredentialKind`], label, tooltip, required)
 /// and the optional `custom_CTR_ENTITIES_LIMIT` every relay reads; `capabilities` and
-/// `properties.supported-apis` list `health`, `deliberate` and `observe`, and `refer` and
-/// `respond` when the provider offers them, and `tiles` (`tiles`, `tiles/tile`,
-/// `tiles/tile-data`) when it has [tiles](ProviderInfo::tiles).
+/// `properties.supported-apis` list `health` and `observe`, `deliberate` when the provider
+/// [returns](ProviderInfo::returns) verdicts, `refer` and `respond` when it offers them, and
+/// `tiles` (`tiles`, `tiles/tile`, `tiles/tile-data`) when it has
+/// [tiles](ProviderInfo::tiles). Each capability's words come from the info: `health` "Checks
+/// the credentials with …" (or, with no credential fields, "Checks that … answers."),
+/// `observe` the kinds it returns; [`ProviderInfo::capability_text`] replaces any of them.
 ///
 /// ```
 /// use xdr_relay_core::ctim_model::ObservableType;
@@ -183,15 +186,26 @@ pub fn module_type(info: &ProviderInfo, url: &str, auth: ModuleAuth<'_>) -> Modu
     });
 
     let types = type_list(&info.observable_types);
-    let mut capabilities = vec![
-        capability("health", format!("Checks the credentials with {name}.")),
-        capability("deliberate", format!("Verdicts on {types} from {name}.")),
-        capability(
-            "observe",
-            format!("Verdicts, judgements, sightings and indicators on {types} from {name}."),
-        ),
-    ];
-    let mut apis = vec!["health", "deliberate/observables", "observe/observables"];
+    let health = if info.credentials.is_empty() {
+        format!("Checks that {name} answers.")
+    } else {
+        format!("Checks the credentials with {name}.")
+    };
+    let verdicts = info.returns.contains(&EntityKind::Verdict);
+    let mut capabilities = vec![capability("health", health)];
+    let mut apis = vec!["health"];
+    if verdicts {
+        capabilities.push(capability(
+            "deliberate",
+            format!("Verdicts on {types} from {name}."),
+        ));
+        apis.push("deliberate/observables");
+    }
+    capabilities.push(capability(
+        "observe",
+        format!("{} on {types} from {name}.", entity_list(&info.returns)),
+    ));
+    apis.push("observe/observables");
     if info.refers {
         capabilities.push(capability("refer", format!("Links to {name} for {types}.")));
         apis.push("refer/observables");
@@ -206,6 +220,12 @@ pub fn module_type(info: &ProviderInfo, url: &str, auth: ModuleAuth<'_>) -> Modu
     if !info.tiles.is_empty() {
         capabilities.push(capability("tiles", format!("Dashboard tiles from {name}.")));
         apis.extend(["tiles", "tiles/tile", "tiles/tile-data"]);
+    }
+
+    for (id, text) in &info.capability_texts {
+        if let Some(capability) = capabilities.iter_mut().find(|c| c.id == id.as_ref()) {
+            capability.description = text.to_string();
+        }
     }
 
     let (token_alg, token_key, jwks_host) = match auth {
@@ -238,6 +258,21 @@ pub fn module_type(info: &ProviderInfo, url: &str, auth: ModuleAuth<'_>) -> Modu
 
 fn capability(id: &'static str, description: String) -> Capability {
     Capability { id, description }
+}
+
+/// `Verdicts, judgements and sightings`.
+fn entity_list(kinds: &[EntityKind]) -> String {
+    let names: Vec<&str> = kinds.iter().map(|kind| kind.plural()).collect();
+    let list = match names.split_last() {
+        None => "No entities".to_owned(),
+        Some((last, [])) => (*last).to_owned(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+    };
+    let mut chars = list.chars();
+    chars
+        .next()
+        .map(|first| first.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
 }
 
 /// `ip, ipv6 and domain observables`.
@@ -390,6 +425,62 @@ mod tests {
             },
         );
         assert_eq!(key.properties.token_key.as_deref(), Some("s3cr3t"));
+    }
+
+    #[test]
+    fn the_words_follow_what_the_provider_declares() {
+        let words = |info: &ProviderInfo| -> Vec<(String, String)> {
+            module_type(info, "https://r", ModuleAuth::SecretKey { key: None })
+                .capabilities
+                .into_iter()
+                .map(|c| (c.id.to_owned(), c.description))
+                .collect()
+        };
+        let keyless = ProviderInfo::new("InternetDB", "1.0.0", [ObservableType::Ip])
+            .returns([EntityKind::Verdict, EntityKind::Judgement]);
+        assert_eq!(
+            words(&keyless),
+            [
+                ("health".into(), "Checks that InternetDB answers.".into()),
+                (
+                    "deliberate".into(),
+                    "Verdicts on ip observables from InternetDB.".into()
+                ),
+                (
+                    "observe".into(),
+                    "Verdicts and judgements on ip observables from InternetDB.".into()
+                ),
+            ]
+        );
+        let sightings = ProviderInfo::new("Pulses", "1.0.0", [ObservableType::Ip])
+            .credential(crate::CredentialField::required(
+                "key",
+                CredentialKind::ApiKey,
+                "the key",
+            ))
+            .returns([EntityKind::Sighting])
+            .refers()
+            .capability_text("refer", "Pulse searches.")
+            .capability_text("no such capability", "ignored");
+        let module = module_type(&sightings, "https://r", ModuleAuth::SecretKey { key: None });
+        assert_eq!(
+            module.properties.supported_apis,
+            ["health", "observe/observables", "refer/observables"]
+        );
+        assert_eq!(
+            words(&sightings),
+            [
+                (
+                    "health".into(),
+                    "Checks the credentials with Pulses.".into()
+                ),
+                (
+                    "observe".into(),
+                    "Sightings on ip observables from Pulses.".into()
+                ),
+                ("refer".into(), "Pulse searches.".into()),
+            ]
+        );
     }
 
     #[test]

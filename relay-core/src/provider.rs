@@ -92,11 +92,15 @@ pub trait Provider: Send + Sync + 'static {
     }
 
     /// `/deliberate/observables`: a verdict for each observable the provider knows about.
+    /// The default: the verdicts of [`observe`](Self::observe), with its errors (write it
+    /// when verdicts cost less than the rest).
     async fn deliberate(
         &self,
         context: &Context,
         observables: &[ParsedObservable],
-    ) -> Result<Outcome<Vec<Verdict>>, RelayError>;
+    ) -> Result<Outcome<Vec<Verdict>>, RelayError> {
+        Ok(self.observe(context, observables).await?.into_verdicts())
+    }
 
     /// `/observe/observables`: verdicts, judgements, sightings, indicators and relationships,
     /// at most [`Context::entities_limit`] sightings per observable.
@@ -220,6 +224,43 @@ pub struct ProviderInfo {
     /// that lowercase it. Default `false`: only the type as CTIM writes it. Either way the
     /// provider is given the type as CTIM writes it.
     pub types_in_any_case: bool,
+    /// The kinds of entity `observe` returns, for the module type's words (and whether it
+    /// lists `deliberate`: only with [`EntityKind::Verdict`]). Default verdicts, judgements,
+    /// sightings and indicators.
+    pub returns: Vec<EntityKind>,
+    /// The module type's description of a capability (`health`, `observe`, ...), replacing
+    /// the one derived from the rest of the info. Default none.
+    pub capability_texts: Vec<(Cow<'static, str>, Cow<'static, str>)>,
+}
+
+/// A kind of CTIM entity a provider's `observe` returns ([`ProviderInfo::returns`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum EntityKind {
+    /// Verdicts (also what `deliberate` answers).
+    Verdict,
+    /// Judgements.
+    Judgement,
+    /// Sightings.
+    Sighting,
+    /// Indicators.
+    Indicator,
+    /// Relationships.
+    Relationship,
+}
+
+impl EntityKind {
+    /// The kind's plural in lower case (`sightings`).
+    #[must_use]
+    pub const fn plural(self) -> &'static str {
+        match self {
+            Self::Verdict => "verdicts",
+            Self::Judgement => "judgements",
+            Self::Sighting => "sightings",
+            Self::Indicator => "indicators",
+            Self::Relationship => "relationships",
+        }
+    }
 }
 
 impl ProviderInfo {
@@ -247,7 +288,57 @@ impl ProviderInfo {
             tiles: Vec::new(),
             description: description.into(),
             types_in_any_case: false,
+            returns: vec![
+                EntityKind::Verdict,
+                EntityKind::Judgement,
+                EntityKind::Sighting,
+                EntityKind::Indicator,
+            ],
+            capability_texts: Vec::new(),
         }
+    }
+
+    /// The kinds of entity `observe` returns (replacing the default four), for the module
+    /// type's words: a provider without [`EntityKind::Verdict`] is not listed as offering
+    /// `deliberate`.
+    ///
+    /// ```
+    /// use xdr_relay_core::ctim_model::ObservableType;
+    /// use xdr_relay_core::{EntityKind, ModuleAuth, ProviderInfo, module_type};
+    ///
+    /// let info = ProviderInfo::new("Pulses", "1.0.0", [ObservableType::Domain])
+    ///     .returns([EntityKind::Sighting, EntityKind::Indicator, EntityKind::Relationship]);
+    /// let module = module_type(&info, "https://relay.example.com", ModuleAuth::SecretKey { key: None });
+    /// let observe = module.capabilities.iter().find(|c| c.id == "observe").unwrap();
+    /// assert_eq!(observe.description, "Sightings, indicators and relationships on domain observables from Pulses.");
+    /// assert!(module.capabilities.iter().all(|c| c.id != "deliberate"));
+    /// ```
+    #[must_use]
+    pub fn returns(mut self, kinds: impl IntoIterator<Item = EntityKind>) -> Self {
+        self.returns = kinds.into_iter().collect();
+        self
+    }
+
+    /// The module type describes capability `id` (`health`, `deliberate`, `observe`,
+    /// `refer`, `respond`, `tiles`) as `text` instead of the derived words.
+    ///
+    /// ```
+    /// use xdr_relay_core::ctim_model::ObservableType;
+    /// use xdr_relay_core::{ModuleAuth, ProviderInfo, module_type};
+    ///
+    /// let info = ProviderInfo::new("Example", "1.0.0", [ObservableType::Ip])
+    ///     .capability_text("health", "Looks 8.8.8.8 up in Example.");
+    /// let module = module_type(&info, "https://relay.example.com", ModuleAuth::SecretKey { key: None });
+    /// assert_eq!(module.capabilities[0].description, "Looks 8.8.8.8 up in Example.");
+    /// ```
+    #[must_use]
+    pub fn capability_text(
+        mut self,
+        id: impl Into<Cow<'static, str>>,
+        text: impl Into<Cow<'static, str>>,
+    ) -> Self {
+        self.capability_texts.push((id.into(), text.into()));
+        self
     }
 
     /// It takes observable types in any case (`IP`, `Ipv6`).
@@ -468,6 +559,27 @@ pub struct ReferLink {
     pub url: String,
     /// Threat Response's categories, e.g. `Search` and the source's name.
     pub categories: Vec<Cow<'static, str>>,
+}
+
+impl Outcome<ObserveBundle> {
+    /// The verdicts of an observe answer, with its errors: what `deliberate` answers for the
+    /// same observables.
+    ///
+    /// ```
+    /// use xdr_relay_core::ctim_model::{Disposition, Observable, ObservableType, ObserveBundle, ValidTime, Verdict};
+    /// use xdr_relay_core::{Outcome, RelayError};
+    ///
+    /// let mut bundle = ObserveBundle::default();
+    /// let ip = Observable::new(ObservableType::Ip, "192.0.2.1");
+    /// bundle.verdicts.push(Verdict::new(Disposition::Clean, ip, ValidTime::default()));
+    /// let outcome = Outcome::with_errors(bundle, vec![RelayError::Unknown("one failed".into())]);
+    /// let verdicts = outcome.into_verdicts();
+    /// assert_eq!((verdicts.data.len(), verdicts.errors.len()), (1, 1));
+    /// ```
+    #[must_use]
+    pub fn into_verdicts(self) -> Outcome<Vec<Verdict>> {
+        Outcome::with_errors(self.data.verdicts.into_vec(), self.errors)
+    }
 }
 
 impl ReferLink {

@@ -87,6 +87,25 @@ pub const UPSTREAM_BREAKER_COOL_DOWN: EnvVar = EnvVar::new(
      Default 30.",
 );
 
+/// Every setting of a networked relay's upstream besides its own: the cap and the breaker
+/// ([`UpstreamLimits::ENV_VARS`]) and how long a caller's rate limit is remembered
+/// ([`UPSTREAM_STOP_MAX`](crate::UPSTREAM_STOP_MAX)). Declare them with the relay's own
+/// (`App::settings`), so that `--help` lists them and the server takes them as flags:
+///
+/// ```
+/// # use xdr_relay_core::{App, EnvVar, UPSTREAM_SETTINGS};
+/// # const TIMEOUT: EnvVar = EnvVar::new("EXAMPLE_TIMEOUT", "example-timeout", "SECONDS", "...");
+/// # fn declare<P: xdr_relay_core::Provider>(app: App<P>) -> App<P> {
+/// app.settings([TIMEOUT]).settings(UPSTREAM_SETTINGS)
+/// # }
+/// ```
+pub const UPSTREAM_SETTINGS: [EnvVar; 4] = [
+    UPSTREAM_MAX_IN_FLIGHT,
+    UPSTREAM_BREAKER_FAILURES,
+    UPSTREAM_BREAKER_COOL_DOWN,
+    crate::stops::UPSTREAM_STOP_MAX,
+];
+
 impl UpstreamLimits {
     /// The variables [`from_settings`](Self::from_settings) reads.
     pub const ENV_VARS: &'static [EnvVar] = &[
@@ -145,6 +164,7 @@ impl UpstreamLimits {
 #[derive(Debug)]
 pub struct Upstream {
     name: Cow<'static, str>,
+    display_name: Option<Cow<'static, str>>,
     limits: UpstreamLimits,
     slots: Semaphore,
     circuit: Mutex<Circuit>,
@@ -189,6 +209,7 @@ impl Upstream {
         metrics::gauge!(telemetry::UPSTREAM_CIRCUIT_OPEN, "upstream" => label).set(0.0);
         Self {
             name,
+            display_name: None,
             slots: Semaphore::new(limits.max_in_flight.clamp(1, Semaphore::MAX_PERMITS)),
             limits,
             circuit: Mutex::new(Circuit::Closed { failures: 0 }),
@@ -196,10 +217,58 @@ impl Upstream {
         }
     }
 
-    /// Its name.
+    /// The upstream called `name`, with every setting of [`UPSTREAM_SETTINGS`] (the cap, the
+    /// breaker and how long a caller's rate limit is remembered) read from `settings`, each
+    /// unset one at its default: what a provider's build function calls.
+    ///
+    /// ```
+    /// let settings = xdr_relay_core::Settings::new(|name| {
+    ///     (name == "RELAY_UPSTREAM_MAX_IN_FLIGHT").then(|| "8".to_owned())
+    /// });
+    /// let upstream = xdr_relay_core::Upstream::from_settings("internetdb", &settings)?;
+    /// assert_eq!(upstream.name(), "internetdb");
+    /// # Ok::<(), xdr_relay_core::EnvError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`EnvError`] naming the setting whose value is not what it accepts.
+    pub fn from_settings(
+        name: impl Into<Cow<'static, str>>,
+        settings: &Settings<'_>,
+    ) -> Result<Self, EnvError> {
+        Ok(
+            Self::with_limits(name, UpstreamLimits::from_settings(settings)?)
+                .with_stop_max(crate::stops::stop_max_from_settings(settings)?),
+        )
+    }
+
+    /// The same upstream, called `display_name` in the errors users read (`Shodan
+    /// InternetDB is failing: ...`) while metrics and logs keep the short name.
+    ///
+    /// ```
+    /// use xdr_relay_core::Upstream;
+    /// let upstream = Upstream::new("internetdb").display_name("Shodan InternetDB");
+    /// assert_eq!((upstream.name(), upstream.shown_name()), ("internetdb", "Shodan InternetDB"));
+    /// assert_eq!(Upstream::new("internetdb").shown_name(), "internetdb");
+    /// ```
+    #[must_use]
+    pub fn display_name(mut self, display_name: impl Into<Cow<'static, str>>) -> Self {
+        self.display_name = Some(display_name.into());
+        self
+    }
+
+    /// Its name: the `upstream` label of its metrics and log lines.
     #[must_use]
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The name its errors show users: the [display name](Self::display_name), else
+    /// [`name`](Self::name).
+    #[must_use]
+    pub fn shown_name(&self) -> &str {
+        self.display_name.as_deref().unwrap_or(&self.name)
     }
 
     /// Makes one call (retries inside `call` count as one): refused at once while the circuit
@@ -238,7 +307,7 @@ impl Upstream {
             self.count("deadline");
             return Err(RelayError::ServiceUnavailable(format!(
                 "{} is busy: no call could start before the request's deadline",
-                self.name
+                self.shown_name()
             )));
         };
         // Admitted again with the slot: the circuit may have opened while the call waited.
@@ -265,7 +334,10 @@ impl Upstream {
                 Err(_) => (
                     Err(UpstreamError::new(
                         UpstreamFailure::Timeout,
-                        format!("{} did not answer before the request's deadline", self.name),
+                        format!(
+                            "{} did not answer before the request's deadline",
+                            self.shown_name()
+                        ),
                     )),
                     true,
                 ),
@@ -291,7 +363,7 @@ impl Upstream {
         self.count("circuit_open");
         RelayError::ServiceUnavailable(format!(
             "{} is failing: its calls are paused for up to {} s after {} failures in a row",
-            self.name,
+            self.shown_name(),
             self.limits.breaker_cool_down.as_secs(),
             self.limits.breaker_failures
         ))

@@ -1130,3 +1130,260 @@ fn the_module_type_lists_tiles_only_for_a_dashboard() {
     let module = serde_json::to_value(module_type(&plain, "https://r", auth)).unwrap();
     assert!(!module.to_string().contains("tiles"), "{module}");
 }
+
+/// `JsonApi`: one call per request, against a stand-in upstream on 127.0.0.1.
+mod json_api {
+    use std::time::Duration;
+
+    use serde_json::json;
+    use wiremock::matchers::{header, method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    use xdr_relay_core::reqwest::Url;
+    use xdr_relay_core::{
+        Context, Credentials, JsonApi, Upstream, UpstreamLimits, sensitive_header,
+    };
+
+    #[derive(Debug, serde::Deserialize, PartialEq)]
+    struct Host {
+        ports: Vec<u16>,
+    }
+
+    fn api(limits: UpstreamLimits, timeout_ms: u64) -> JsonApi {
+        let upstream =
+            Upstream::with_limits("internetdb", limits).display_name("Shodan InternetDB");
+        JsonApi::new(
+            upstream,
+            "test-relay/1.0",
+            Duration::from_millis(timeout_ms),
+        )
+        .unwrap()
+        .nothing_on(404)
+        .max_body(1024)
+    }
+
+    fn url(server: &MockServer, path: &str) -> Url {
+        format!("{}/{path}", server.uri()).parse().unwrap()
+    }
+
+    fn context() -> Context {
+        Context::new(Credentials::default(), 100)
+    }
+
+    #[tokio::test]
+    async fn a_call_reads_json_maps_statuses_and_treats_nothing_as_none() {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .and(path("/192.0.2.1"))
+            .and(header("user-agent", "test-relay/1.0"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"ports": [22, 443]})))
+            .mount(&server)
+            .await;
+        Mock::given(path("/192.0.2.2"))
+            .respond_with(
+                ResponseTemplate::new(404)
+                    .set_body_json(json!({"detail": "No information available"})),
+            )
+            .mount(&server)
+            .await;
+        Mock::given(path("/192.0.2.3"))
+            .respond_with(
+                ResponseTemplate::new(429)
+                    .insert_header("retry-after", "60")
+                    .set_body_json(json!({"detail": "Slow down, key s3cr3t"})),
+            )
+            .mount(&server)
+            .await;
+        Mock::given(path("/192.0.2.4"))
+            .respond_with(ResponseTemplate::new(200).set_body_string("x".repeat(4096)))
+            .mount(&server)
+            .await;
+        Mock::given(path("/192.0.2.5"))
+            .respond_with(ResponseTemplate::new(200).set_body_string("{\"ports\": \"none\"}"))
+            .mount(&server)
+            .await;
+        Mock::given(path("/192.0.2.6"))
+            .respond_with(ResponseTemplate::new(520).set_body_string("<html>origin error</html>"))
+            .mount(&server)
+            .await;
+        let api = api(UpstreamLimits::default(), 2_000);
+        let context = context();
+
+        let host: Option<Host> = api
+            .json(&context, api.get(url(&server, "192.0.2.1")))
+            .await
+            .unwrap();
+        assert_eq!(
+            host,
+            Some(Host {
+                ports: vec![22, 443]
+            })
+        );
+        let nothing: Option<Host> = api
+            .json(&context, api.get(url(&server, "192.0.2.2")))
+            .await
+            .unwrap();
+        assert_eq!(nothing, None);
+
+        let request = api
+            .get(url(&server, "192.0.2.3"))
+            .header("x-key", sensitive_header("s3cr3t").unwrap());
+        let limited = api.json::<Host>(&context, request).await.unwrap_err();
+        assert_eq!(limited.code(), "too many requests");
+        assert_eq!(
+            limited.to_string(),
+            "Slow down, key <redacted> Retry after 60 seconds."
+        );
+
+        let large = api
+            .json::<Host>(&context, api.get(url(&server, "192.0.2.4")))
+            .await
+            .unwrap_err();
+        assert!(
+            large
+                .to_string()
+                .contains("Shodan InternetDB's answer is larger than 1 KiB"),
+            "{large}"
+        );
+        let unreadable = api
+            .json::<Host>(&context, api.get(url(&server, "192.0.2.5")))
+            .await
+            .unwrap_err();
+        assert!(
+            unreadable
+                .to_string()
+                .starts_with("Shodan InternetDB sent an answer that could not be read"),
+            "{unreadable}"
+        );
+        let odd = api
+            .json::<Host>(&context, api.get(url(&server, "192.0.2.6")))
+            .await
+            .unwrap_err();
+        assert_eq!(odd.to_string(), "Shodan InternetDB answered HTTP 520.");
+        assert_eq!(context.upstream_calls(), 6);
+    }
+
+    #[tokio::test]
+    async fn a_call_never_outlives_the_requests_deadline() {
+        let server = MockServer::start().await;
+        Mock::given(path("/slow"))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_delay(Duration::from_secs(5))
+                    .set_body_json(json!({"ports": []})),
+            )
+            .mount(&server)
+            .await;
+        // The API's own timeout is long; the request has 200 ms left.
+        let api = api(UpstreamLimits::default(), 30_000);
+        let context =
+            context().with_deadline(tokio::time::Instant::now() + Duration::from_millis(200));
+        let error = api
+            .json::<Host>(&context, api.get(url(&server, "slow")))
+            .await
+            .unwrap_err();
+        // Without the bound the stand-in would answer, after 5 s, with a success.
+        assert_eq!(error.code(), "service unavailable", "{error}");
+        // The API's own timeout, shorter than the time left.
+        let api = self::api(UpstreamLimits::default(), 100);
+        let error = api
+            .json::<Host>(&self::context(), api.get(url(&server, "slow")))
+            .await
+            .unwrap_err();
+        assert!(error.to_string().contains("Shodan InternetDB"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn a_probe_is_ok_for_an_answer_and_the_breaker_names_the_relay() {
+        let server = MockServer::start().await;
+        Mock::given(path("/8.8.8.8"))
+            .respond_with(ResponseTemplate::new(404))
+            .mount(&server)
+            .await;
+        Mock::given(path("/down"))
+            .respond_with(ResponseTemplate::new(503))
+            .mount(&server)
+            .await;
+        let mut limits = UpstreamLimits::default();
+        limits.breaker_failures = 2;
+        limits.breaker_cool_down = Duration::from_secs(60);
+        let api = api(limits, 2_000);
+        let context = context();
+        api.probe(&context, api.get(url(&server, "8.8.8.8")))
+            .await
+            .unwrap();
+        for _ in 0..2 {
+            let down = api
+                .probe(&context, api.get(url(&server, "down")))
+                .await
+                .unwrap_err();
+            assert_eq!(down.code(), "service unavailable");
+        }
+        let refused = api
+            .probe(&context, api.get(url(&server, "8.8.8.8")))
+            .await
+            .unwrap_err();
+        assert!(
+            refused
+                .to_string()
+                .starts_with("Shodan InternetDB is failing: its calls are paused"),
+            "{refused}"
+        );
+        assert_eq!(server.received_requests().await.unwrap().len(), 3);
+    }
+}
+
+/// A provider that writes only `observe`: `deliberate` answers its verdicts and errors.
+struct ObserveOnly;
+
+#[async_trait]
+impl Provider for ObserveOnly {
+    fn info(&self) -> ProviderInfo {
+        ProviderInfo::new("Observe Only", "1.0.0", [ObservableType::Ip])
+    }
+
+    async fn observe(
+        &self,
+        _: &Context,
+        observables: &[ParsedObservable],
+    ) -> Result<Outcome<ObserveBundle>, RelayError> {
+        let mut bundle = ObserveBundle::default();
+        let mut errors = Vec::new();
+        for o in observables {
+            if o.value() == "192.0.2.66" {
+                errors.push(RelayError::Unknown("this one failed".into()));
+            } else {
+                let verdict = Verdict::new(
+                    Disposition::Clean,
+                    o.observable().clone(),
+                    ValidTime::default(),
+                );
+                bundle.verdicts.push(verdict);
+            }
+        }
+        Ok(Outcome::with_errors(bundle, errors))
+    }
+}
+
+#[tokio::test]
+async fn deliberate_defaults_to_the_verdicts_of_observe() {
+    let mut config = RelayConfig::default();
+    config.secret_key = Some(secret());
+    let app = xdr_relay_core::router_for(config, Arc::new(ObserveOnly)).unwrap();
+    let harness = Harness {
+        app,
+        seen: Seen::default(),
+    };
+    let body = observables(&[("ip", "192.0.2.1"), ("ip", "192.0.2.66")]);
+    let answer = harness
+        .post("/deliberate/observables", Some(&good_token()), &body)
+        .await;
+    assert_eq!(answer["data"]["verdicts"]["count"], 1, "{answer}");
+    assert_eq!(
+        answer["data"]["verdicts"]["docs"][0]["observable"]["value"],
+        "192.0.2.1"
+    );
+    assert_eq!(
+        answer["errors"][0]["message"], "this one failed",
+        "{answer}"
+    );
+}

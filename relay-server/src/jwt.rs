@@ -92,7 +92,7 @@ fn with_args(
                 .value_name("FILE")
                 .value_parser(clap::value_parser!(PathBuf))
                 .conflicts_with("field")
-                .help("A JSON file with the credentials, e.g. {\"key\": \"...\"}."),
+                .help(file_help(&info.credentials)),
         );
     if let Some(key) = key {
         command = command.arg(
@@ -140,7 +140,40 @@ fn with_args(
         )
 }
 
+/// `--file`'s help, its example made of the provider's own fields.
+fn file_help(fields: &[CredentialField]) -> String {
+    let example: Vec<String> = fields
+        .iter()
+        .map(|field| {
+            let value = match field.kind {
+                CredentialKind::ApiKey | CredentialKind::Text => "\"...\"",
+                CredentialKind::PositiveInteger => "30",
+                CredentialKind::Boolean => "true",
+                // A kind added later: any JSON value reads as "a value here".
+                _ => "...",
+            };
+            format!("\"{}\": {value}", field.name)
+        })
+        .collect();
+    if example.is_empty() {
+        return format!(
+            "A JSON file with the token's fields: this relay reads no credential, only an \
+             optional {ENTITIES_LIMIT}, e.g. {{\"{ENTITIES_LIMIT}\": 50}}."
+        );
+    }
+    format!(
+        "A JSON file with the credentials, e.g. {{{}}}.",
+        example.join(", ")
+    )
+}
+
 fn field_help(fields: &[CredentialField]) -> String {
+    if fields.is_empty() {
+        return format!(
+            "A field of the token, repeatable: this relay reads no credential, only an optional \
+             {ENTITIES_LIMIT} (the most sightings per observable)."
+        );
+    }
     let mut help = String::from("A credential, repeatable:");
     for field in fields {
         let required = if field.required { ", required" } else { "" };
@@ -435,6 +468,23 @@ mod tests {
         assert_eq!(a.len(), 64);
         assert!(a.bytes().all(|c| c.is_ascii_alphanumeric()));
         assert_ne!(a, b);
+    }
+
+    #[test]
+    fn the_help_shows_the_providers_own_fields() {
+        assert_eq!(
+            file_help(&FIELDS),
+            r#"A JSON file with the credentials, e.g. {"key": "...", "max_age_days": 30, "verbose": true}."#
+        );
+        let keyless = file_help(&[]);
+        assert!(!keyless.contains("\"key\""), "{keyless}");
+        assert!(keyless.contains("reads no credential"), "{keyless}");
+        let fields = field_help(&[]);
+        assert!(
+            fields.contains("reads no credential") && !fields.contains("key"),
+            "{fields}"
+        );
+        assert!(field_help(&FIELDS).contains("key (the API key, required)"));
     }
 
     #[test]
