@@ -30,6 +30,7 @@ pub(crate) fn command<P: Provider>(app: &App<P>) -> clap::Command {
             info.name
         ),
         field_help(&info.credentials),
+        file_help(&info.credentials),
         key.map(|key| capitalised(&key.description)),
         function_name(&info.name),
     )
@@ -48,14 +49,21 @@ pub(crate) fn suite_command(suite: &Suite, function: &str) -> clap::Command {
         .iter()
         .map(|m| format!("[{}] {}", m.name(), field_help(&m.info().credentials)))
         .collect();
+    let files: Vec<String> = suite
+        .members()
+        .iter()
+        .map(|m| format!("[{}] {}", m.name(), file_help(&m.info().credentials)))
+        .collect();
     let any_key = suite
         .members()
         .iter()
         .any(|m| m.info().credentials.iter().any(|f| f.name == "key"));
     with_args(
-        "Make a SECRET_KEY and the JWT Threat Response sends for one relay of the suite          (--relay), from your credentials of its source."
+        "Make a SECRET_KEY and the JWT Threat Response sends for one relay of the suite \
+         (--relay), from your credentials of its source."
             .to_owned(),
         fields.join(" "),
+        files.join(" "),
         any_key.then(|| "The relay's API key".to_owned()),
         function.to_owned(),
     )
@@ -69,11 +77,12 @@ pub(crate) fn suite_command(suite: &Suite, function: &str) -> clap::Command {
     )
 }
 
-/// The subcommand's arguments: `about`, the `--field` help, a `--key` shorthand described by
-/// `key` when there is a `key` field, and the default Lambda function name.
+/// The subcommand's arguments: `about`, the `--field` and `--file` helps, a `--key` shorthand
+/// described by `key` when there is a `key` field, and the default Lambda function name.
 fn with_args(
     about: String,
     fields: String,
+    file: String,
     key: Option<String>,
     function: String,
 ) -> clap::Command {
@@ -92,7 +101,7 @@ fn with_args(
                 .value_name("FILE")
                 .value_parser(clap::value_parser!(PathBuf))
                 .conflicts_with("field")
-                .help(file_help(&info.credentials)),
+                .help(file),
         );
     if let Some(key) = key {
         command = command.arg(

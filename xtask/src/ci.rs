@@ -118,13 +118,21 @@ fn with_tools(path: &OsStr, totals: &mut TestTotals) -> Vec<StepResult> {
             || crate::first_endpoint::run(&crate::first_endpoint::Args {}).map(|()| String::new()),
         ),
         in_process(
+            "demo",
+            "cargo xtask demo: the relay suite with every relay on its stand-in, then the Socless endpoint, within 120 s",
+            || {
+                crate::demo::run(&crate::task_args(&[])?)
+                    .map(|()| "every relay answered through its mount; the Socless endpoint recorded the alert".to_owned())
+            },
+        ),
+        in_process(
             "image",
-            "the relay-server and abuseipdb-relay images (buildah), run: /version, /watchdog, /health",
+            "the relay-server, abuseipdb-relay and xdr-relays images (buildah), run: /version, /watchdog, /health",
             crate::image::ci_check,
         ),
-        in_process("cfn-lint", "cfn-lint deploy/relay/template.yaml", || {
+        in_process("cfn-lint", "cfn-lint deploy/relay/template.yaml deploy/suite/template.yaml", || {
             let mut lint = std::process::Command::new("cfn-lint");
-            lint.arg("deploy/relay/template.yaml")
+            lint.args(["deploy/relay/template.yaml", "deploy/suite/template.yaml"])
                 .current_dir(crate::workspace_root()?);
             crate::procs::status(lint.env("PATH", path)).map(|()| String::new())
         }),
