@@ -456,3 +456,142 @@ struct RelayVersion {
     relay: String,
     version: String,
 }
+
+#[cfg(test)]
+mod tests {
+    use ctim_model::{ObservableType, ObserveBundle};
+
+    use super::*;
+    use crate::error::RelayError;
+    use crate::jwks::JwksConfig;
+    use crate::provider::{Context, Outcome};
+    use crate::request::ParsedObservable;
+
+    const NEEDED: EnvVar = EnvVar::new("NEEDED_FILE", "needed-file", "FILE", "help");
+    const SHARED: EnvVar = EnvVar::new("SHARED_CAP", "shared-cap", "N", "help");
+
+    struct Nothing;
+
+    #[async_trait::async_trait]
+    impl Provider for Nothing {
+        fn info(&self) -> ProviderInfo {
+            ProviderInfo::new("Nothing", "1.0.0", [ObservableType::Ip])
+        }
+        async fn observe(
+            &self,
+            _: &Context,
+            _: &[ParsedObservable],
+        ) -> Result<Outcome<ObserveBundle>, RelayError> {
+            Ok(Outcome::new(ObserveBundle::default()))
+        }
+    }
+
+    /// A relay that needs `NEEDED_FILE`, and shares `SHARED_CAP` with the other.
+    fn needy() -> App<Nothing> {
+        App::new(Nothing.info(), |settings| {
+            settings
+                .required(&NEEDED, "name a file")
+                .map(|_| Nothing)
+                .map_err(Into::into)
+        })
+        .settings([NEEDED, SHARED])
+    }
+
+    fn easy() -> App<Nothing> {
+        App::new(Nothing.info(), |_| Ok(Nothing)).settings([SHARED])
+    }
+
+    fn suite() -> Suite {
+        Suite::new("9.0.0")
+            .relay("easy", easy())
+            .relay("needy", needy())
+    }
+
+    fn table(pairs: &'static [(&'static str, &'static str)]) -> Settings<'static> {
+        Settings::new(move |name| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| (*v).to_owned())
+        })
+    }
+
+    #[test]
+    fn a_relay_without_its_own_settings_is_left_out_unless_named() {
+        let config = RelayConfig::default();
+        // A shared setting set is not the needy relay's own: it is left out.
+        let served = suite()
+            .build(&config, &table(&[("SHARED_CAP", "3")]))
+            .unwrap();
+        assert_eq!(served.relays(), ["easy"]);
+        assert_eq!(served.skipped()[0].0, "needy");
+        assert!(served.skipped()[0].1.contains("NEEDED_FILE"), "{served:?}");
+        // Named, it stops the start, naming the relay and the setting.
+        let error = suite()
+            .build(&config, &table(&[("RELAYS", "needy")]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("relay needy") && error.contains("NEEDED_FILE"),
+            "{error}"
+        );
+        // One of its own settings set: a failure is an error, not a skip.
+        let error = suite()
+            .build(&config, &table(&[("NEEDED_FILE", "")]))
+            .map(|s| s.relays().to_vec());
+        assert_eq!(
+            error.ok(),
+            Some(vec!["easy".to_owned()]),
+            "an empty value is unset"
+        );
+        let served = suite()
+            .build(
+                &config,
+                &table(&[("NEEDED_FILE", "x"), ("RELAYS", "needy,needy")]),
+            )
+            .unwrap();
+        assert_eq!(served.relays(), ["needy"]);
+        let error = suite()
+            .build(&config, &table(&[("RELAYS", "other")]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("\"other\"") && error.contains("easy, needy"),
+            "{error}"
+        );
+        let none = Suite::new("1").relay("needy", needy());
+        let error = none.build(&config, &table(&[])).unwrap_err().to_string();
+        assert!(error.starts_with("no relay to serve"), "{error}");
+    }
+
+    #[test]
+    fn mount_names_are_path_segments_once_and_not_the_roots() {
+        let config = RelayConfig::default();
+        let env = table(&[]);
+        for bad in ["", "Upper", "a/b", "watchdog", "version", "a b"] {
+            let suite = Suite::new("1").relay(bad, easy());
+            assert!(suite.build(&config, &env).is_err(), "{bad:?} was accepted");
+        }
+        let twice = Suite::new("1").relay("same", easy()).relay("same", easy());
+        let error = twice.build(&config, &env).unwrap_err().to_string();
+        assert!(error.contains("two relays"), "{error}");
+    }
+
+    #[test]
+    fn settings_are_listed_once_and_a_mounts_audience_is_its_own() {
+        let vars = suite().env_vars();
+        assert_eq!(vars[0], RELAYS);
+        assert_eq!(vars.iter().filter(|v| **v == SHARED).count(), 1);
+        assert!(vars.contains(&NEEDED) && vars.contains(&EnvVar::SECRET_KEY));
+        let mut config = RelayConfig::default();
+        config.jwks = Some(JwksConfig::new("https://relays.example.com/"));
+        let audience = mounted(&config, "otx").jwks.map(|j| j.audience);
+        assert_eq!(audience.as_deref(), Some("https://relays.example.com/otx"));
+        assert!(mounted(&RelayConfig::default(), "otx").jwks.is_none());
+        let member = &suite().members()[1];
+        assert_eq!(member.name(), "needy");
+        assert_eq!(member.provider_settings(), [NEEDED, SHARED]);
+        assert!(member.catalog().is_empty());
+        assert!(format!("{member:?}").contains("needy"));
+    }
+}

@@ -15,15 +15,28 @@ fn the_sam_template_deploys_the_suites_zip_under_every_mount() {
         "../../target/lambda/xdr-relays-lambda/bootstrap.zip"
     );
     let variables = at(function, &["Environment", "Variables"]);
-    for name in ["RELAYS", "AUTH_TYPE", "SECRET_KEY", "RELAY_URL", "SIGNALS_API_URL", "ABUSEIPDB_API_URL"] {
-        assert!(variables.get(name).is_some(), "{name} is not set by {TEMPLATE}");
+    for name in [
+        "RELAYS",
+        "AUTH_TYPE",
+        "SECRET_KEY",
+        "RELAY_URL",
+        "SIGNALS_API_URL",
+        "ABUSEIPDB_API_URL",
+    ] {
+        assert!(
+            variables.get(name).is_some(),
+            "{name} is not set by {TEMPLATE}"
+        );
     }
     // Each variable the template sets is one the suite reads.
     let suite = xdr_relay_suite::suite();
     let read: Vec<&str> = suite.env_vars().iter().map(|v| v.name).collect();
     for (name, _) in variables.as_mapping().unwrap() {
         let name = name.as_str().unwrap();
-        assert!(read.contains(&name), "{TEMPLATE} sets {name}, which the suite does not read");
+        assert!(
+            read.contains(&name),
+            "{TEMPLATE} sets {name}, which the suite does not read"
+        );
     }
     let routes: Vec<&str> = at(&template, &["Resources"])
         .as_mapping()
@@ -32,7 +45,12 @@ fn the_sam_template_deploys_the_suites_zip_under_every_mount() {
         .filter(|r| r.get("Type").and_then(Yaml::as_str) == Some("AWS::ApiGatewayV2::Route"))
         .map(|r| text(r, &["Properties", "RouteKey"]))
         .collect();
-    for route in ["POST /{relay}/{proxy+}", "GET /{relay}/{proxy+}", "GET /watchdog", "GET /version"] {
+    for route in [
+        "POST /{relay}/{proxy+}",
+        "GET /{relay}/{proxy+}",
+        "GET /watchdog",
+        "GET /version",
+    ] {
         assert!(routes.contains(&route), "{route} missing from {routes:?}");
     }
 }
@@ -58,8 +76,14 @@ fn the_kubernetes_manifest_runs_the_suite_with_its_secret_as_a_file() {
         .map(|i| args[i + 1])
         .expect("--secret-key-file");
     let mount = container["volumeMounts"][0]["mountPath"].as_str().unwrap();
-    assert!(file.starts_with(mount), "{file} is not in the secret's volume {mount}");
-    assert_eq!(pod["volumes"][0]["secret"]["secretName"].as_str(), Some("xdr-relays"));
+    assert!(
+        file.starts_with(mount),
+        "{file} is not in the secret's volume {mount}"
+    );
+    assert_eq!(
+        pod["volumes"][0]["secret"]["secretName"].as_str(),
+        Some("xdr-relays")
+    );
     for probe in ["livenessProbe", "readinessProbe"] {
         assert_eq!(text(container, &[probe, "httpGet", "path"]), "/watchdog");
         assert_eq!(
@@ -71,6 +95,9 @@ fn the_kubernetes_manifest_runs_the_suite_with_its_secret_as_a_file() {
     let relays = container["env"][0]["value"].as_str().unwrap();
     let suite = xdr_relay_suite::suite();
     for name in relays.split(',') {
-        assert!(suite.member(name).is_some(), "{MANIFEST} names no relay {name}");
+        assert!(
+            suite.member(name).is_some(),
+            "{MANIFEST} names no relay {name}"
+        );
     }
 }

@@ -130,12 +130,16 @@ fn with_tools(path: &OsStr, totals: &mut TestTotals) -> Vec<StepResult> {
             "the relay-server, abuseipdb-relay and xdr-relays images (buildah), run: /version, /watchdog, /health",
             crate::image::ci_check,
         ),
-        in_process("cfn-lint", "cfn-lint deploy/relay/template.yaml deploy/suite/template.yaml", || {
-            let mut lint = std::process::Command::new("cfn-lint");
-            lint.args(["deploy/relay/template.yaml", "deploy/suite/template.yaml"])
-                .current_dir(crate::workspace_root()?);
-            crate::procs::status(lint.env("PATH", path)).map(|()| String::new())
-        }),
+        in_process(
+            "cfn-lint",
+            "cfn-lint deploy/relay/template.yaml deploy/suite/template.yaml",
+            || {
+                let mut lint = std::process::Command::new("cfn-lint");
+                lint.args(["deploy/relay/template.yaml", "deploy/suite/template.yaml"])
+                    .current_dir(crate::workspace_root()?);
+                crate::procs::status(lint.env("PATH", path)).map(|()| String::new())
+            },
+        ),
         in_process("deny", "cargo deny check licenses bans sources", || {
             println!(
                 "deny: advisories skipped: the RustSec database needs the network, which CI \

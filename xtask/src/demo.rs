@@ -23,7 +23,10 @@ pub(crate) fn run(args: &Args) -> Result<(), String> {
         false,
         &["-p", "socless-events", "--example", "tutorial_endpoint"],
     )?;
-    crate::procs::build(false, &["-p", "xdr-relay-abuseipdb", "--example", "standin"])?;
+    crate::procs::build(
+        false,
+        &["-p", "xdr-relay-abuseipdb", "--example", "standin"],
+    )?;
     let bin = crate::procs::build(false, &["-p", "xdr-relay-suite", "--bin", "xdr-relays"])?;
     let testkit = crate::testkit::build(false)?;
     let alert =

@@ -86,18 +86,26 @@ struct Mount {
 async fn demo(args: &Args) -> Result<(), String> {
     let json_output = args.json;
     let program = args.bin.join("xdr-relays");
-    let signals = signals::start(SocketAddr::from(([127, 0, 0, 1], 0)), signals::Config::default())
-        .await
-        .map_err(message)?;
-    step(&format!("Auth0 Signals stand-in listening on http://{signals}"));
+    let signals = signals::start(
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+        signals::Config::default(),
+    )
+    .await
+    .map_err(message)?;
+    step(&format!(
+        "Auth0 Signals stand-in listening on http://{signals}"
+    ));
     let mut standin = Command::new(args.bin.join("examples").join("standin"));
     let abuseipdb = Server::spawn(standin.args(["--port", "0"]), false).map_err(message)?;
     let abuseipdb_at = abuseipdb.address.clone();
-    step(&format!("AbuseIPDB stand-in listening on http://{abuseipdb_at}"));
+    step(&format!(
+        "AbuseIPDB stand-in listening on http://{abuseipdb_at}"
+    ));
     let dir = std::env::temp_dir().join(format!("testkit-demo-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let list = dir.join("demo-blocklist.netset");
-    std::fs::write(&list, BLOCKLIST).map_err(|e| format!("cannot write {}: {e}", list.display()))?;
+    std::fs::write(&list, BLOCKLIST)
+        .map_err(|e| format!("cannot write {}: {e}", list.display()))?;
     step(&format!("blocklist file {}", list.display()));
 
     let jwt = |relay: &str, key: Option<&str>, secret: Option<&str>| {
@@ -130,12 +138,17 @@ async fn demo(args: &Args) -> Result<(), String> {
         .env("RELAY_LOG_FORMAT", "text")
         .env("RUST_LOG", "warn,xdr_relays=info,xdr_relay_server=info")
         .env("SIGNALS_API_URL", format!("http://{signals}/"))
-        .env("ABUSEIPDB_API_URL", format!("http://{abuseipdb_at}/api/v2/"))
+        .env(
+            "ABUSEIPDB_API_URL",
+            format!("http://{abuseipdb_at}/api/v2/"),
+        )
         .env("ABUSEIPDB_WEB_URL", format!("http://{abuseipdb_at}/"))
         .env("BLOCKLIST_FILES", &list);
     let server = Server::spawn(&mut command, true).map_err(message)?;
     let url = server.url();
-    step(&format!("xdr-relays (every relay, each under /{{name}}/) listening on {url}"));
+    step(&format!(
+        "xdr-relays (every relay, each under /{{name}}/) listening on {url}"
+    ));
     let client = reqwest::Client::new();
     let version: Value = client
         .get(format!("{url}/version"))

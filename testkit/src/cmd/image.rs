@@ -152,7 +152,9 @@ async fn run_image(args: &Args) -> Result<String, String> {
     let mut check = container.run(&listen, &healthcheck);
     relay::output(&mut check).map_err(|e| format!("the image's HEALTHCHECK failed: {e:#}"))?;
     let prefix = mount.map(|m| format!("/{m}")).unwrap_or_default();
-    let health = client.post(format!("{url}{prefix}/health")).bearer_auth(&jwt);
+    let health = client
+        .post(format!("{url}{prefix}/health"))
+        .bearer_auth(&jwt);
     let health = answer(health).await?;
     if health != serde_json::json!({"data": {"status": "ok"}}) {
         return Err(format!("{prefix}/health answered {health}"));
