@@ -636,3 +636,33 @@ fn metrics_and_logs_tell_the_relays_apart() {
     assert_eq!(line["span"]["relay"], "blocklist", "{line}");
     assert_eq!(line["path"], "/watchdog", "{line}");
 }
+
+/// The Lambda function's router: the same suite from the function's variables, a relay whose
+/// settings are missing left out by default.
+#[tokio::test]
+async fn the_lambda_router_serves_the_relays_whose_settings_are_complete() {
+    let upstreams = Upstreams::start().await;
+    let mut table = upstreams.settings(&[]);
+    table.remove("BLOCKLIST_FILES");
+    let suite = xdr_relay_suite::suite();
+    let router =
+        xdr_relay_lambda::suite_router_from_env(&suite, |name| table.get(name).cloned()).unwrap();
+    let (status, _, body) = call(&router, "GET", "/abuseipdb/version", None, "").await;
+    let version = &suite.member("abuseipdb").unwrap().info().version;
+    assert_eq!(
+        (status, body),
+        (200, format!(r#"{{"version":"{version}"}}"#))
+    );
+    let (status, _, body) = call(&router, "GET", "/version", None, "").await;
+    assert_eq!(status, 200);
+    assert!(
+        body.contains("abuseipdb") && !body.contains("blocklist"),
+        "{body}"
+    );
+    let (status, ..) = call(&router, "GET", "/blocklist/version", None, "").await;
+    assert_eq!(status, 404);
+    table.insert("RELAYS".into(), "blocklist".into());
+    let error = xdr_relay_lambda::suite_router_from_env(&suite, |name| table.get(name).cloned())
+        .unwrap_err();
+    assert!(error.to_string().contains("BLOCKLIST_FILES"), "{error}");
+}
