@@ -201,7 +201,6 @@ impl Served {
     }
 
     /// The router of every mounted relay.
-    #[must_use]
     pub fn into_router(self) -> Router {
         self.router
     }
@@ -583,8 +582,10 @@ mod tests {
         assert_eq!(vars[0], RELAYS);
         assert_eq!(vars.iter().filter(|v| **v == SHARED).count(), 1);
         assert!(vars.contains(&NEEDED) && vars.contains(&EnvVar::SECRET_KEY));
-        let mut config = RelayConfig::default();
-        config.jwks = Some(JwksConfig::new("https://relays.example.com/"));
+        let config = RelayConfig {
+            jwks: Some(JwksConfig::new("https://relays.example.com/")),
+            ..RelayConfig::default()
+        };
         let audience = mounted(&config, "otx").jwks.map(|j| j.audience);
         assert_eq!(audience.as_deref(), Some("https://relays.example.com/otx"));
         assert!(mounted(&RelayConfig::default(), "otx").jwks.is_none());

@@ -1,6 +1,8 @@
 //! The suite's deployment files, kept wired to the suite: the SAM template's zip, routes and
 //! variables, and the Kubernetes manifest's command, secret and probes.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use testkit::deploy::{Yaml, at, text, yaml};
 
 const TEMPLATE: &str = "deploy/suite/template.yaml";
