@@ -3,7 +3,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::Text;
+use crate::{Bound, Text};
 
 /// A pointer to information outside CTIM (a report, a database entry, ...).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
@@ -38,6 +38,25 @@ impl ExternalReference {
             hashes: Vec::new(),
             url: None,
         }
+    }
+
+    /// This reference with `source_name` and `description` clipped to their CTIM bounds
+    /// ([`Bound::Med`], [`Bound::Long`]), as the entity builders add references.
+    ///
+    /// ```
+    /// use ctim_model::ExternalReference;
+    ///
+    /// let mut reference = ExternalReference::new("Shodan");
+    /// reference.description = Some("y".repeat(6000).into());
+    /// let clipped = reference.clipped();
+    /// assert_eq!(clipped.source_name, "Shodan");
+    /// assert_eq!(clipped.description.map(|d| d.chars().count()), Some(5000));
+    /// ```
+    #[must_use]
+    pub fn clipped(mut self) -> ExternalReference {
+        self.source_name = Bound::Med.clip(self.source_name);
+        self.description = self.description.map(|d| Bound::Long.clip(d));
+        self
     }
 }
 

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::validate::{Checker, LONG, MED, Problems, SHORT};
 use crate::{
-    BooleanOperator, CTIM_SCHEMA_VERSION, Confidence, ExternalReference, Id, IndicatorType,
+    BooleanOperator, Bound, CTIM_SCHEMA_VERSION, Confidence, ExternalReference, Id, IndicatorType,
     KillChainPhase, Severity, Text, Timestamp, Tlp, ValidTime,
 };
 
@@ -159,6 +159,40 @@ impl Indicator {
         }
     }
 
+    /// A builder of an indicator by `producer` (clipped to [`Bound::Short`]), that sets the
+    /// other fields by name. Until set: a fresh `transient:indicator-<uuid v4>` id (a feed's
+    /// indicator usually wants a stable one, [`Id::transient_from_name`]) and a `valid_time`
+    /// with no bounds (`{}`, always).
+    ///
+    /// Every text it sets is clipped to its CTIM bound, so the indicator validates whatever
+    /// an upstream sent; what stays yours to get right is what it takes as is: an [`Id`] you
+    /// give, kill-chain phases, and a `valid_time` that ends before it starts.
+    ///
+    /// ```
+    /// use ctim_model::{Confidence, Id, Indicator};
+    ///
+    /// let tag = "vpn";
+    /// let indicator = Indicator::builder("Shodan InternetDB")
+    ///     .id(Id::transient_from_name("indicator", tag))
+    ///     .title(format!("Tagged {tag}"))
+    ///     .short_description("Shodan tags the host as a VPN endpoint")
+    ///     .description("z".repeat(9000))
+    ///     .confidence(Confidence::Medium)
+    ///     .tag(tag)
+    ///     .build();
+    ///
+    /// assert!(indicator.validate().is_ok());
+    /// assert_eq!(indicator.id, Id::transient_from_name("indicator", "vpn"));
+    /// assert_eq!(indicator.description.as_deref().map(|d| d.chars().count()), Some(5000));
+    /// ```
+    pub fn builder(producer: impl Into<Text>) -> IndicatorBuilder {
+        IndicatorBuilder(Indicator::new(
+            Id::transient(Self::TYPE),
+            Bound::Short.clip(producer),
+            ValidTime::default(),
+        ))
+    }
+
     /// Checks what serde cannot (see [`Problems`]); reports every problem found.
     ///
     /// # Errors
@@ -187,6 +221,141 @@ impl Indicator {
         c.texts("test_mechanisms", &self.test_mechanisms, MED);
         c.opt_text("title", self.title.as_deref(), SHORT);
         c.finish()
+    }
+}
+
+/// Builds an [`Indicator`] field by field, each text clipped to its CTIM bound; made by
+/// [`Indicator::builder`], finished by [`build`](IndicatorBuilder::build).
+#[derive(Debug, Clone)]
+#[must_use = "a builder does nothing until `build()`"]
+pub struct IndicatorBuilder(Indicator);
+
+impl IndicatorBuilder {
+    /// The id, instead of a fresh transient one.
+    pub fn id(mut self, id: Id) -> Self {
+        self.0.id = id;
+        self
+    }
+
+    /// When the indicator is valid (default `{}`, always).
+    pub fn valid_time(mut self, valid_time: ValidTime) -> Self {
+        self.0.valid_time = valid_time;
+        self
+    }
+
+    /// A short title, clipped to [`Bound::Short`] (1024 characters).
+    pub fn title(mut self, title: impl Into<Text>) -> Self {
+        self.0.title = Some(Bound::Short.clip(title));
+        self
+    }
+
+    /// A one-line summary, clipped to [`Bound::Med`] (2048 characters).
+    pub fn short_description(mut self, short_description: impl Into<Text>) -> Self {
+        self.0.short_description = Some(Bound::Med.clip(short_description));
+        self
+    }
+
+    /// A description (Markdown), clipped to [`Bound::Long`] (5000 characters).
+    pub fn description(mut self, description: impl Into<Text>) -> Self {
+        self.0.description = Some(Bound::Long.clip(description));
+        self
+    }
+
+    /// The likely impact if the indicator occurs, clipped to [`Bound::Long`].
+    pub fn likely_impact(mut self, likely_impact: impl Into<Text>) -> Self {
+        self.0.likely_impact = Some(Bound::Long.clip(likely_impact));
+        self
+    }
+
+    /// Confidence in the indicator.
+    pub fn confidence(mut self, confidence: Confidence) -> Self {
+        self.0.confidence = Some(confidence);
+        self
+    }
+
+    /// Severity of the threat.
+    pub fn severity(mut self, severity: Severity) -> Self {
+        self.0.severity = Some(severity);
+        self
+    }
+
+    /// The source of the intelligence, clipped to [`Bound::Med`] (2048 characters).
+    pub fn source(mut self, source: impl Into<Text>) -> Self {
+        self.0.source = Some(Bound::Med.clip(source));
+        self
+    }
+
+    /// URI of the source.
+    pub fn source_uri(mut self, source_uri: impl Into<Text>) -> Self {
+        self.0.source_uri = Some(source_uri.into());
+        self
+    }
+
+    /// Adds a type of the indicator.
+    pub fn indicator_type(mut self, indicator_type: IndicatorType) -> Self {
+        self.0.indicator_type.push(indicator_type);
+        self
+    }
+
+    /// Adds a descriptor, clipped to [`Bound::Short`].
+    pub fn tag(mut self, tag: impl Into<Text>) -> Self {
+        self.0.tags.push(Bound::Short.clip(tag));
+        self
+    }
+
+    /// Adds a test mechanism, clipped to [`Bound::Med`].
+    pub fn test_mechanism(mut self, test_mechanism: impl Into<Text>) -> Self {
+        self.0.test_mechanisms.push(Bound::Med.clip(test_mechanism));
+        self
+    }
+
+    /// How to recognise the indicator.
+    pub fn specification(mut self, specification: Specification) -> Self {
+        self.0.specification = Some(specification);
+        self
+    }
+
+    /// Adds a kill-chain phase (validated as CTIM's rules say, not changed).
+    pub fn kill_chain_phase(mut self, phase: KillChainPhase) -> Self {
+        self.0.kill_chain_phases.push(phase);
+        self
+    }
+
+    /// Adds an external identifier.
+    pub fn external_id(mut self, external_id: impl Into<Text>) -> Self {
+        self.0.external_ids.push(external_id.into());
+        self
+    }
+
+    /// Adds an external reference, its `source_name` and `description` clipped to their
+    /// bounds.
+    pub fn external_reference(mut self, reference: ExternalReference) -> Self {
+        self.0.external_references.push(reference.clipped());
+        self
+    }
+
+    /// The primary language of the affected system, clipped to [`Bound::Short`].
+    pub fn language(mut self, language: impl Into<Text>) -> Self {
+        self.0.language = Some(Bound::Short.clip(language));
+        self
+    }
+
+    /// When the indicator was created or last modified.
+    pub fn timestamp(mut self, timestamp: Timestamp) -> Self {
+        self.0.timestamp = Some(timestamp);
+        self
+    }
+
+    /// How widely the indicator may be shared.
+    pub fn tlp(mut self, tlp: Tlp) -> Self {
+        self.0.tlp = Some(tlp);
+        self
+    }
+
+    /// The indicator.
+    #[must_use]
+    pub fn build(self) -> Indicator {
+        self.0
     }
 }
 

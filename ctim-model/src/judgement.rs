@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::validate::{Checker, MED, ProblemKind, Problems, SHORT};
 use crate::{
-    CTIM_SCHEMA_VERSION, Confidence, Disposition, ExternalReference, Id, Observable, Severity,
-    Text, Timestamp, Tlp, ValidTime,
+    Bound, CTIM_SCHEMA_VERSION, Confidence, Disposition, ExternalReference, Id, Observable,
+    Severity, Text, Timestamp, Tlp, ValidTime,
 };
 
 type_tag!(JudgementType, "judgement");
@@ -143,6 +143,61 @@ impl Judgement {
         }
     }
 
+    /// A builder of a judgement of `observable` as `disposition`, by `source` (clipped to
+    /// [`Bound::Med`]), that sets the other fields by name. Until set: a fresh
+    /// `transient:judgement-<uuid v4>` id, confidence and severity `Unknown`, priority 90
+    /// (CTIM's ceiling for automated systems), and a `valid_time` with no bounds (`{}`).
+    ///
+    /// Every text it sets is clipped to its CTIM bound, so the judgement validates whatever
+    /// an upstream sent; what stays yours to get right is what it takes as is: an [`Id`] you
+    /// give (`id`), an observable type outside CTIM's list, and a `valid_time` that ends
+    /// before it starts (`ValidTime::from_now` and `ValidTime::starting` never do).
+    ///
+    /// ```
+    /// use ctim_model::{
+    ///     Confidence, Disposition, Judgement, Observable, ObservableType, Severity, Tlp,
+    ///     ValidTime, Verdict,
+    /// };
+    /// use time::Duration;
+    ///
+    /// let cves: Vec<String> = (1..=399).map(|n| format!("CVE-2024-{n:05}")).collect();
+    /// let judgement = Judgement::builder(
+    ///     Observable::new(ObservableType::Ip, "192.0.2.1"),
+    ///     Disposition::Malicious,
+    ///     "Shodan InternetDB",
+    /// )
+    /// .confidence(Confidence::High)
+    /// .severity(Severity::Medium)
+    /// .valid_time(ValidTime::from_now(Duration::days(7)))
+    /// .reason(format!("Vulnerable to {}", cves.join(", "))) // 5,000+ characters
+    /// .source_uri("https://internetdb.shodan.io/192.0.2.1")
+    /// .tlp(Tlp::White)
+    /// .build();
+    ///
+    /// assert!(judgement.validate().is_ok());
+    /// assert_eq!(judgement.reason.as_deref().map(|r| r.chars().count()), Some(1024));
+    /// assert!(judgement.id.as_str().starts_with("transient:judgement-"));
+    /// assert_eq!(judgement.priority, 90);
+    /// let verdict = Verdict::from_judgement(&judgement);
+    /// assert_eq!(verdict.judgement_id, Some(judgement.id));
+    /// ```
+    pub fn builder(
+        observable: Observable,
+        disposition: Disposition,
+        source: impl Into<Text>,
+    ) -> JudgementBuilder {
+        JudgementBuilder(Judgement::new(
+            Id::transient(Self::TYPE),
+            observable,
+            disposition,
+            Bound::Med.clip(source),
+            Confidence::Unknown,
+            Severity::Unknown,
+            JudgementBuilder::DEFAULT_PRIORITY,
+            ValidTime::default(),
+        ))
+    }
+
     /// Checks what serde cannot (see [`Problems`]); reports every problem found.
     ///
     /// # Errors
@@ -160,5 +215,111 @@ impl Judgement {
         c.opt_text("language", self.language.as_deref(), SHORT);
         c.opt_text("reason", self.reason.as_deref(), SHORT);
         c.finish()
+    }
+}
+
+/// Builds a [`Judgement`] field by field, each text clipped to its CTIM bound; made by
+/// [`Judgement::builder`], finished by [`build`](JudgementBuilder::build).
+#[derive(Debug, Clone)]
+#[must_use = "a builder does nothing until `build()`"]
+pub struct JudgementBuilder(Judgement);
+
+impl JudgementBuilder {
+    /// The priority of a built judgement until [`priority`](Self::priority) sets one: 90,
+    /// the most CTIM advises for automated systems (95 is for curated lists, 100 for humans).
+    pub const DEFAULT_PRIORITY: u8 = 90;
+
+    /// The id, instead of a fresh transient one (e.g. a stable
+    /// [`Id::transient_from_name`]).
+    pub fn id(mut self, id: Id) -> Self {
+        self.0.id = id;
+        self
+    }
+
+    /// Confidence in the judgement (default `Unknown`).
+    pub fn confidence(mut self, confidence: Confidence) -> Self {
+        self.0.confidence = confidence;
+        self
+    }
+
+    /// Severity of the threat (default `Unknown`).
+    pub fn severity(mut self, severity: Severity) -> Self {
+        self.0.severity = severity;
+        self
+    }
+
+    /// Priority, clamped to 0..=100 (default [`DEFAULT_PRIORITY`](Self::DEFAULT_PRIORITY)).
+    ///
+    /// ```
+    /// use ctim_model::{Disposition, Judgement, Observable, ObservableType};
+    ///
+    /// let ip = Observable::new(ObservableType::Ip, "192.0.2.1");
+    /// let judgement = Judgement::builder(ip, Disposition::Clean, "Feed").priority(120).build();
+    /// assert_eq!(judgement.priority, 100);
+    /// ```
+    pub fn priority(mut self, priority: u8) -> Self {
+        self.0.priority = priority.min(100);
+        self
+    }
+
+    /// When the judgement holds (default `{}`, no bounds); see [`ValidTime::from_now`].
+    pub fn valid_time(mut self, valid_time: ValidTime) -> Self {
+        self.0.valid_time = valid_time;
+        self
+    }
+
+    /// Why the source judged so, clipped to [`Bound::Short`] (1024 characters).
+    pub fn reason(mut self, reason: impl Into<Text>) -> Self {
+        self.0.reason = Some(Bound::Short.clip(reason));
+        self
+    }
+
+    /// A URI with the reason.
+    pub fn reason_uri(mut self, reason_uri: impl Into<Text>) -> Self {
+        self.0.reason_uri = Some(reason_uri.into());
+        self
+    }
+
+    /// URI of the source.
+    pub fn source_uri(mut self, source_uri: impl Into<Text>) -> Self {
+        self.0.source_uri = Some(source_uri.into());
+        self
+    }
+
+    /// Adds an external identifier.
+    pub fn external_id(mut self, external_id: impl Into<Text>) -> Self {
+        self.0.external_ids.push(external_id.into());
+        self
+    }
+
+    /// Adds an external reference, its `source_name` and `description` clipped to their
+    /// bounds.
+    pub fn external_reference(mut self, reference: ExternalReference) -> Self {
+        self.0.external_references.push(reference.clipped());
+        self
+    }
+
+    /// The primary language of the affected system, clipped to [`Bound::Short`].
+    pub fn language(mut self, language: impl Into<Text>) -> Self {
+        self.0.language = Some(Bound::Short.clip(language));
+        self
+    }
+
+    /// When the judgement was created or last modified.
+    pub fn timestamp(mut self, timestamp: Timestamp) -> Self {
+        self.0.timestamp = Some(timestamp);
+        self
+    }
+
+    /// How widely the judgement may be shared.
+    pub fn tlp(mut self, tlp: Tlp) -> Self {
+        self.0.tlp = Some(tlp);
+        self
+    }
+
+    /// The judgement.
+    #[must_use]
+    pub fn build(self) -> Judgement {
+        self.0
     }
 }

@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 
 use crate::validate::{Checker, LONG, MED, ProblemKind, Problems, SHORT};
 use crate::{
-    CTIM_SCHEMA_VERSION, ColumnType, Confidence, ExternalReference, Id, Observable,
+    Bound, CTIM_SCHEMA_VERSION, ColumnType, Confidence, ExternalReference, Id, Observable,
     ObservedRelationType, ObservedTime, Resolution, Sensor, Severity, Text, Timestamp, Tlp,
 };
 
@@ -181,6 +181,54 @@ impl Sighting {
         }
     }
 
+    /// A builder of a sighting made at `observed_time`, that sets the other fields by name.
+    /// Until set: a fresh `transient:sighting-<uuid v4>` id, `count` 1, confidence `Unknown`,
+    /// `internal` false (a relay reports what an outside source saw), no observables.
+    ///
+    /// Every text it sets is clipped to its CTIM bound and a data table's `row_count` is its
+    /// number of rows, so the sighting validates whatever an upstream sent; what stays yours
+    /// to get right is what it takes as is: an [`Id`] you give (`id`), an observable type
+    /// outside CTIM's list, and a time range that ends before it starts.
+    ///
+    /// ```
+    /// use ctim_model::{
+    ///     Confidence, Observable, ObservableType, ObservedRelation, ObservedRelationType,
+    ///     ObservedTime, Sighting,
+    /// };
+    ///
+    /// let ip = Observable::new(ObservableType::Ip, "192.0.2.1");
+    /// let sighting = Sighting::builder(ObservedTime::now())
+    ///     .observable(ip.clone())
+    ///     .confidence(Confidence::High)
+    ///     .source("Shodan InternetDB")
+    ///     .source_uri("https://internetdb.shodan.io/192.0.2.1")
+    ///     .title("Found in Shodan InternetDB")
+    ///     .description("Open ports: 22, 80, 443. ".repeat(500)) // 12,500 characters
+    ///     .relation(ObservedRelation::new(
+    ///         "Shodan InternetDB",
+    ///         Observable::new(ObservableType::Domain, "example.com"),
+    ///         ObservedRelationType::ResolvedTo,
+    ///         ip,
+    ///     ))
+    ///     .build();
+    ///
+    /// assert!(sighting.validate().is_ok());
+    /// assert_eq!(sighting.count, 1);
+    /// assert_eq!(sighting.internal, Some(false));
+    /// assert_eq!(sighting.description.as_deref().map(|d| d.chars().count()), Some(5000));
+    /// assert!(sighting.id.as_str().starts_with("transient:sighting-"));
+    /// ```
+    pub fn builder(observed_time: ObservedTime) -> SightingBuilder {
+        let mut sighting = Sighting::new(
+            Id::transient(Self::TYPE),
+            1,
+            Confidence::Unknown,
+            observed_time,
+        );
+        sighting.internal = Some(false);
+        SightingBuilder(sighting)
+    }
+
     /// Checks what serde cannot (see [`Problems`]); reports every problem found.
     ///
     /// # Errors
@@ -277,6 +325,76 @@ pub struct ObservedRelation {
     pub related: Observable,
 }
 
+impl ObservedRelation {
+    /// `source` relates to `related` as `relation` says, according to `origin` (who
+    /// established it); no `origin_uri` or `relation_info` until set with
+    /// [`with_origin_uri`](Self::with_origin_uri) and
+    /// [`with_relation_info`](Self::with_relation_info).
+    ///
+    /// ```
+    /// use ctim_model::{Observable, ObservableType, ObservedRelation, ObservedRelationType};
+    ///
+    /// let relation = ObservedRelation::new(
+    ///     "AbuseIPDB",
+    ///     Observable::new(ObservableType::Domain, "example.com"),
+    ///     ObservedRelationType::ResolvedTo,
+    ///     Observable::new(ObservableType::Ip, "192.0.2.1"),
+    /// )
+    /// .with_origin_uri("https://www.abuseipdb.com/check/192.0.2.1");
+    ///
+    /// let json = serde_json::to_value(&relation).unwrap();
+    /// assert_eq!(json["relation"], "Resolved_To");
+    /// assert_eq!(json["source"]["value"], "example.com");
+    /// assert_eq!(json["related"]["type"], "ip");
+    /// assert_eq!(json["origin_uri"], "https://www.abuseipdb.com/check/192.0.2.1");
+    /// assert!(json.get("relation_info").is_none());
+    /// ```
+    pub fn new(
+        origin: impl Into<Text>,
+        source: Observable,
+        relation: ObservedRelationType,
+        related: Observable,
+    ) -> ObservedRelation {
+        ObservedRelation {
+            origin: origin.into(),
+            origin_uri: None,
+            relation,
+            relation_info: None,
+            source,
+            related,
+        }
+    }
+
+    /// This relation with a URI for its origin.
+    #[must_use]
+    pub fn with_origin_uri(mut self, origin_uri: impl Into<Text>) -> ObservedRelation {
+        self.origin_uri = Some(origin_uri.into());
+        self
+    }
+
+    /// This relation with free-form details (a JSON object).
+    ///
+    /// ```
+    /// use ctim_model::{Observable, ObservableType, ObservedRelation, ObservedRelationType};
+    /// use serde_json::json;
+    ///
+    /// let info = json!({"port": 443}).as_object().cloned().unwrap_or_default();
+    /// let relation = ObservedRelation::new(
+    ///     "Example",
+    ///     Observable::new(ObservableType::Ip, "192.0.2.1"),
+    ///     ObservedRelationType::ConnectedTo,
+    ///     Observable::new(ObservableType::Ip, "198.51.100.7"),
+    /// )
+    /// .with_relation_info(info);
+    /// assert_eq!(serde_json::to_value(&relation).unwrap()["relation_info"]["port"], 443);
+    /// ```
+    #[must_use]
+    pub fn with_relation_info(mut self, relation_info: Map<String, Value>) -> ObservedRelation {
+        self.relation_info = Some(relation_info);
+        self
+    }
+}
+
 /// A data table embedded in a sighting.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -291,6 +409,28 @@ pub struct SightingDataTable {
 }
 
 impl SightingDataTable {
+    /// A table of `columns` and `rows`, its `row_count` the number of rows.
+    ///
+    /// ```
+    /// use ctim_model::{ColumnDefinition, ColumnType, SightingDataTable};
+    /// use serde_json::json;
+    ///
+    /// let table = SightingDataTable::new(
+    ///     vec![ColumnDefinition::new("port", ColumnType::Integer)],
+    ///     vec![vec![json!(22)], vec![json!(443)]],
+    /// );
+    /// assert_eq!(table.row_count, Some(2));
+    /// ```
+    #[must_use]
+    pub fn new(columns: Vec<ColumnDefinition>, rows: Vec<Vec<Value>>) -> SightingDataTable {
+        let row_count = u64::try_from(rows.len()).ok();
+        SightingDataTable {
+            columns,
+            rows,
+            row_count,
+        }
+    }
+
     fn check(&self, c: &mut Checker) {
         if let Some(row_count) = self.row_count
             && usize::try_from(row_count).ok() != Some(self.rows.len())
@@ -324,4 +464,192 @@ pub struct ColumnDefinition {
     /// A one-line summary.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub short_description: Option<Text>,
+}
+
+impl ColumnDefinition {
+    /// A column named `name` whose values have type `kind`, with nothing else said.
+    ///
+    /// ```
+    /// use ctim_model::{ColumnDefinition, ColumnType};
+    ///
+    /// let column = ColumnDefinition::new("port", ColumnType::Integer);
+    /// assert_eq!(
+    ///     serde_json::to_string(&column).unwrap(),
+    ///     r#"{"name":"port","type":"integer"}"#
+    /// );
+    /// ```
+    pub fn new(name: impl Into<Text>, kind: ColumnType) -> ColumnDefinition {
+        ColumnDefinition {
+            name: name.into(),
+            kind,
+            description: None,
+            required: None,
+            short_description: None,
+        }
+    }
+}
+
+/// Builds a [`Sighting`] field by field, each text clipped to its CTIM bound; made by
+/// [`Sighting::builder`], finished by [`build`](SightingBuilder::build).
+#[derive(Debug, Clone)]
+#[must_use = "a builder does nothing until `build()`"]
+pub struct SightingBuilder(Sighting);
+
+impl SightingBuilder {
+    /// The id, instead of a fresh transient one.
+    pub fn id(mut self, id: Id) -> Self {
+        self.0.id = id;
+        self
+    }
+
+    /// How many times the observables were seen in `observed_time` (default 1).
+    pub fn count(mut self, count: u64) -> Self {
+        self.0.count = count;
+        self
+    }
+
+    /// Confidence in the sighting (default `Unknown`).
+    pub fn confidence(mut self, confidence: Confidence) -> Self {
+        self.0.confidence = confidence;
+        self
+    }
+
+    /// Severity of the threat.
+    pub fn severity(mut self, severity: Severity) -> Self {
+        self.0.severity = Some(severity);
+        self
+    }
+
+    /// Adds an observable of interest.
+    pub fn observable(mut self, observable: Observable) -> Self {
+        self.0.observables.push(observable);
+        self
+    }
+
+    /// Adds observables of interest.
+    pub fn observables(mut self, observables: impl IntoIterator<Item = Observable>) -> Self {
+        self.0.observables.extend(observables);
+        self
+    }
+
+    /// The source of the intelligence, clipped to [`Bound::Med`] (2048 characters).
+    pub fn source(mut self, source: impl Into<Text>) -> Self {
+        self.0.source = Some(Bound::Med.clip(source));
+        self
+    }
+
+    /// URI of the source.
+    pub fn source_uri(mut self, source_uri: impl Into<Text>) -> Self {
+        self.0.source_uri = Some(source_uri.into());
+        self
+    }
+
+    /// A short title, clipped to [`Bound::Short`] (1024 characters).
+    pub fn title(mut self, title: impl Into<Text>) -> Self {
+        self.0.title = Some(Bound::Short.clip(title));
+        self
+    }
+
+    /// A description (Markdown), clipped to [`Bound::Long`] (5000 characters).
+    pub fn description(mut self, description: impl Into<Text>) -> Self {
+        self.0.description = Some(Bound::Long.clip(description));
+        self
+    }
+
+    /// A one-line summary, clipped to [`Bound::Med`] (2048 characters).
+    pub fn short_description(mut self, short_description: impl Into<Text>) -> Self {
+        self.0.short_description = Some(Bound::Med.clip(short_description));
+        self
+    }
+
+    /// Adds how two observables relate ([`ObservedRelation::new`]).
+    pub fn relation(mut self, relation: ObservedRelation) -> Self {
+        self.0.relations.push(relation);
+        self
+    }
+
+    /// An embedded data table; its `row_count` is set to its number of rows and its column
+    /// descriptions are clipped to [`Bound::Long`].
+    ///
+    /// ```
+    /// use ctim_model::{ColumnDefinition, ColumnType, ObservedTime, Sighting, SightingDataTable};
+    /// use serde_json::json;
+    ///
+    /// let mut table = SightingDataTable::new(
+    ///     vec![ColumnDefinition::new("port", ColumnType::Integer)],
+    ///     vec![vec![json!(22)]],
+    /// );
+    /// table.rows.push(vec![json!(443)]); // row_count still says 1
+    /// let sighting = Sighting::builder(ObservedTime::now()).data(table).build();
+    /// assert_eq!(sighting.data.unwrap().row_count, Some(2));
+    /// ```
+    pub fn data(mut self, mut data: SightingDataTable) -> Self {
+        data.row_count = u64::try_from(data.rows.len()).ok();
+        for column in &mut data.columns {
+            column.description = column.description.take().map(|d| Bound::Long.clip(d));
+        }
+        self.0.data = Some(data);
+        self
+    }
+
+    /// Whether the sighting comes from the organisation's own sources (default false).
+    pub fn internal(mut self, internal: bool) -> Self {
+        self.0.internal = Some(internal);
+        self
+    }
+
+    /// Adds an external identifier.
+    pub fn external_id(mut self, external_id: impl Into<Text>) -> Self {
+        self.0.external_ids.push(external_id.into());
+        self
+    }
+
+    /// Adds an external reference, its `source_name` and `description` clipped to their
+    /// bounds.
+    pub fn external_reference(mut self, reference: ExternalReference) -> Self {
+        self.0.external_references.push(reference.clipped());
+        self
+    }
+
+    /// What was done about it.
+    pub fn resolution(mut self, resolution: Resolution) -> Self {
+        self.0.resolution = Some(resolution);
+        self
+    }
+
+    /// The kind of device that made the sighting.
+    pub fn sensor(mut self, sensor: Sensor) -> Self {
+        self.0.sensor = Some(sensor);
+        self
+    }
+
+    /// Adds a target that saw the observables.
+    pub fn target(mut self, target: IdentitySpecification) -> Self {
+        self.0.targets.push(target);
+        self
+    }
+
+    /// The primary language of the affected system, clipped to [`Bound::Short`].
+    pub fn language(mut self, language: impl Into<Text>) -> Self {
+        self.0.language = Some(Bound::Short.clip(language));
+        self
+    }
+
+    /// When the sighting was created or last modified.
+    pub fn timestamp(mut self, timestamp: Timestamp) -> Self {
+        self.0.timestamp = Some(timestamp);
+        self
+    }
+
+    /// How widely the sighting may be shared.
+    pub fn tlp(mut self, tlp: Tlp) -> Self {
+        self.0.tlp = Some(tlp);
+        self
+    }
+
+    /// The sighting.
+    #[must_use]
+    pub fn build(self) -> Sighting {
+        self.0
+    }
 }

@@ -257,6 +257,47 @@ impl ValidTime {
             end_time: Some(end),
         }
     }
+
+    /// Valid from `start` for `duration`: ends at `start + duration` (clamped to the times
+    /// `time` can represent). A negative duration counts as zero, so the range never ends
+    /// before it starts.
+    ///
+    /// ```
+    /// use ctim_model::{Timestamp, ValidTime};
+    /// use time::Duration;
+    ///
+    /// let reported = Timestamp::parse("2024-05-01T12:00:00Z").unwrap();
+    /// let month = ValidTime::starting(reported, Duration::days(30));
+    /// assert_eq!(month.start_time, Some(reported));
+    /// assert_eq!(month.end_time.unwrap().to_string(), "2024-05-31T12:00:00.000Z");
+    ///
+    /// let backwards = ValidTime::starting(reported, Duration::days(-1));
+    /// assert_eq!(backwards.end_time, Some(reported));
+    /// ```
+    #[must_use]
+    pub fn starting(start: Timestamp, duration: Duration) -> ValidTime {
+        ValidTime::between(start, start.saturating_add(duration.max(Duration::ZERO)))
+    }
+
+    /// Valid from now (to the millisecond, [`Timestamp::now_ms`]) for `duration`: a relay's
+    /// verdict or judgement validity, `ValidTime::from_now(Duration::days(7))`.
+    ///
+    /// ```
+    /// use ctim_model::ValidTime;
+    /// use time::Duration;
+    ///
+    /// let week = ValidTime::from_now(Duration::days(7));
+    /// let (start, end) = (week.start_time.unwrap(), week.end_time.unwrap());
+    /// assert_eq!(
+    ///     end.to_offset_date_time() - start.to_offset_date_time(),
+    ///     Duration::days(7)
+    /// );
+    /// assert_eq!(start.to_offset_date_time().nanosecond() % 1_000_000, 0);
+    /// ```
+    #[must_use]
+    pub fn from_now(duration: Duration) -> ValidTime {
+        ValidTime::starting(Timestamp::now_ms(), duration)
+    }
 }
 
 /// When something was observed: a start, and an end if it lasted.
@@ -303,6 +344,21 @@ impl ObservedTime {
             start_time: start,
             end_time: Some(end),
         }
+    }
+
+    /// Observed now, at one instant to the millisecond ([`Timestamp::now_ms`]): start and end
+    /// are both now.
+    ///
+    /// ```
+    /// use ctim_model::ObservedTime;
+    ///
+    /// let now = ObservedTime::now();
+    /// assert_eq!(Some(now.start_time), now.end_time);
+    /// assert_eq!(now.start_time.to_offset_date_time().nanosecond() % 1_000_000, 0);
+    /// ```
+    #[must_use]
+    pub fn now() -> ObservedTime {
+        ObservedTime::at(Timestamp::now_ms())
     }
 }
 

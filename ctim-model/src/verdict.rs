@@ -4,7 +4,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::validate::{Checker, Problems};
-use crate::{Disposition, Id, Observable, ValidTime};
+use crate::{Disposition, Id, Judgement, Observable, ValidTime};
 
 type_tag!(VerdictType, "verdict");
 
@@ -63,6 +63,37 @@ impl Verdict {
             observable,
             valid_time,
             judgement_id: None,
+        }
+    }
+
+    /// The verdict a judgement gives: its disposition, observable and `valid_time`, and its
+    /// id as `judgement_id`, as CTIA makes a verdict from the judgement that wins.
+    ///
+    /// ```
+    /// use ctim_model::{Disposition, Judgement, Observable, ObservableType, ValidTime, Verdict};
+    /// use time::Duration;
+    ///
+    /// let ip = Observable::new(ObservableType::Ip, "192.0.2.1");
+    /// let judgement = Judgement::builder(ip.clone(), Disposition::Malicious, "Example feed")
+    ///     .valid_time(ValidTime::from_now(Duration::days(7)))
+    ///     .build();
+    /// let verdict = Verdict::from_judgement(&judgement);
+    ///
+    /// assert_eq!(verdict.disposition, Disposition::Malicious);
+    /// assert_eq!(verdict.observable, ip);
+    /// assert_eq!(verdict.valid_time, judgement.valid_time);
+    /// assert_eq!(verdict.judgement_id.as_ref(), Some(&judgement.id));
+    /// assert!(verdict.validate().is_ok());
+    /// ```
+    #[must_use]
+    pub fn from_judgement(judgement: &Judgement) -> Verdict {
+        Verdict {
+            judgement_id: Some(judgement.id.clone()),
+            ..Verdict::new(
+                judgement.disposition,
+                judgement.observable.clone(),
+                judgement.valid_time,
+            )
         }
     }
 

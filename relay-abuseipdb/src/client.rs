@@ -13,13 +13,12 @@ use std::time::Duration;
 use reqwest::header::ACCEPT;
 use reqwest::{StatusCode, Url};
 use xdr_relay_core::{
-    BaseUrl, CallerDigest, Context, RelayError, StatusErrors, Upstream, UpstreamError,
+    BaseUrl, BuildError, CallerDigest, Context, RelayError, StatusErrors, Upstream, UpstreamError,
     UpstreamFailure, UpstreamLimits, http_client, read_body, sensitive_header,
 };
 
 use crate::answer::CheckData;
 use crate::categories::{self, CategoryTable};
-use crate::error::BuildError;
 
 /// The upstream's name in messages.
 const NAME: &str = "AbuseIPDB";

@@ -46,7 +46,6 @@
 mod answer;
 pub mod categories;
 mod client;
-mod error;
 mod mapping;
 mod provider;
 
@@ -58,8 +57,9 @@ use xdr_relay_core::{
     stop_max_from_settings,
 };
 
-pub use error::BuildError;
 pub use provider::{AbuseIpdb, info};
+/// Why the provider cannot be built (relay-core's, shared by every networked relay).
+pub use xdr_relay_core::BuildError;
 
 /// The caller's AbuseIPDB API key, which the token carries as `key` (`custom_key` in the
 /// module type).
@@ -292,12 +292,7 @@ mod tests {
     use super::*;
 
     fn settings(pairs: &'static [(&'static str, &'static str)]) -> Settings<'static> {
-        Settings::new(move |name| {
-            pairs
-                .iter()
-                .find(|(n, _)| *n == name)
-                .map(|(_, v)| (*v).to_owned())
-        })
+        Settings::from_pairs(pairs)
     }
 
     #[test]

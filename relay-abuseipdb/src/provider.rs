@@ -10,14 +10,13 @@ use std::time::Duration;
 
 use xdr_relay_core::ctim_model::{ObservableType, ObserveBundle, Verdict};
 use xdr_relay_core::{
-    BaseUrl, CallerDigest, Context, LookupCache, LookupLimits, Outcome, ParsedObservable, Provider,
-    ProviderInfo, ReferLink, Refreshed, RelayError, lookup_distinct,
+    BaseUrl, BuildError, CallerDigest, Context, LookupCache, LookupLimits, Outcome,
+    ParsedObservable, Provider, ProviderInfo, ReferLink, Refreshed, RelayError, lookup_distinct,
 };
 
 use crate::answer::CheckData;
 use crate::categories::CategoryTable;
 use crate::client::{Client, ClientConfig};
-use crate::error::BuildError;
 use crate::mapping::{self, Links, Mapper};
 use crate::{AbuseIpdbConfig, KEY, metrics as names};
 
@@ -68,22 +67,15 @@ impl AbuseIpdb {
     /// [`BuildError`] when a URL is unusable, a bound is zero, or the HTTP client cannot be
     /// made.
     pub fn new(config: &AbuseIpdbConfig) -> Result<Self, BuildError> {
-        for (setting, zero) in [
-            ("ABUSEIPDB_TIMEOUT", config.timeout.is_zero()),
-            ("ABUSEIPDB_CONCURRENCY", config.concurrency == 0),
-            ("ABUSEIPDB_CATEGORIES_TTL", config.categories_ttl.is_zero()),
-            ("ABUSEIPDB_CACHE_MIB", config.cache_mib == 0),
-            ("ABUSEIPDB_MAX_REPORTS", config.max_reports == 0),
-        ] {
-            if zero {
-                return Err(BuildError::Zero { setting });
-            }
-        }
-        let base = |url: &str, setting: &'static str| {
-            BaseUrl::parse(url).map_err(|reason| BuildError::Url { setting, reason })
-        };
-        let api = base(&config.api_url, "ABUSEIPDB_API_URL")?;
-        let web = base(&config.web_url, "ABUSEIPDB_WEB_URL")?;
+        BuildError::positive([
+            ("ABUSEIPDB_TIMEOUT", !config.timeout.is_zero()),
+            ("ABUSEIPDB_CONCURRENCY", config.concurrency > 0),
+            ("ABUSEIPDB_CATEGORIES_TTL", !config.categories_ttl.is_zero()),
+            ("ABUSEIPDB_CACHE_MIB", config.cache_mib > 0),
+            ("ABUSEIPDB_MAX_REPORTS", config.max_reports > 0),
+        ])?;
+        let api = BaseUrl::setting(&config.api_url, "ABUSEIPDB_API_URL")?;
+        let web = BaseUrl::setting(&config.web_url, "ABUSEIPDB_WEB_URL")?;
         crate::describe_metrics();
         let client = Client::new(&ClientConfig {
             api: &api,

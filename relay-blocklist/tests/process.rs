@@ -40,19 +40,9 @@ fn serve() -> Relay {
     Relay::serve(command(), "blocklist-relay", &args)
 }
 
+/// A token for `fields`, signed with the relay's secret by its `jwt` command.
 fn jwt(fields: &[&str]) -> String {
-    let mut args = vec!["jwt", "--quiet"];
-    for field in fields {
-        args.extend(["--field", field]);
-    }
-    let secret_file = std::env::temp_dir().join(format!("blocklist-secret-{}", std::process::id()));
-    std::fs::write(&secret_file, format!("{SECRET}\n")).unwrap();
-    let path = secret_file.to_str().unwrap().to_owned();
-    args.extend(["--secret-key-file", &path]);
-    let out = run(&args);
-    let _ = std::fs::remove_file(&secret_file);
-    assert_success(&out);
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    testkit::process::jwt(command(), SECRET, fields)
 }
 
 #[tokio::test]

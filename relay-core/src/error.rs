@@ -39,6 +39,63 @@ impl From<EnvError> for ConfigError {
     }
 }
 
+/// A networked provider cannot be built from its configuration: what every such relay checks
+/// when it is built (its URLs, its bounds, its HTTP client). It converts into the
+/// [`ConfigError`] an [`App`](crate::App)'s build function returns.
+///
+/// ```
+/// use xdr_relay_core::{BaseUrl, BuildError};
+///
+/// let (timeout, concurrency) = (std::time::Duration::from_secs(10), 0);
+/// let bounds = [("EXAMPLE_TIMEOUT", !timeout.is_zero()), ("EXAMPLE_CONCURRENCY", concurrency > 0)];
+/// let error = BuildError::positive(bounds).unwrap_err();
+/// assert_eq!(error.to_string(), "EXAMPLE_CONCURRENCY must be positive");
+/// let error = BaseUrl::setting("intel.example", "EXAMPLE_API_URL").unwrap_err();
+/// assert!(error.to_string().starts_with("EXAMPLE_API_URL is not a usable URL"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// A URL setting is not an `http://` or `https://` URL that paths can be joined to.
+    #[error("{setting} is not a usable URL: {reason}")]
+    Url {
+        /// The setting, e.g. `EXAMPLE_API_URL`.
+        setting: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A bound is zero where it must not be (a timeout, a concurrency, a size).
+    #[error("{setting} must be positive")]
+    Zero {
+        /// The setting, e.g. `EXAMPLE_TIMEOUT`.
+        setting: &'static str,
+    },
+    /// The HTTP client cannot be made (its TLS configuration failed to load).
+    #[error("cannot make the HTTP client: {0}")]
+    Client(String),
+}
+
+impl BuildError {
+    /// `Ok` when every bound of `bounds` (a setting, and whether its value is positive) is,
+    /// else [`BuildError::Zero`] naming the first that is not.
+    ///
+    /// # Errors
+    ///
+    /// [`BuildError::Zero`].
+    pub fn positive(bounds: impl IntoIterator<Item = (&'static str, bool)>) -> Result<(), Self> {
+        match bounds.into_iter().find(|(_, positive)| !positive) {
+            Some((setting, _)) => Err(Self::Zero { setting }),
+            None => Ok(()),
+        }
+    }
+}
+
+impl From<BuildError> for ConfigError {
+    fn from(error: BuildError) -> Self {
+        Self(error.to_string())
+    }
+}
+
 /// Why a request was not authorised. The `Display` text is the reason Threat Response shows
 /// after `Authorization failed: `; none of them contains the token or a secret.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

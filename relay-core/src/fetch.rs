@@ -11,7 +11,7 @@ use std::time::Duration;
 use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
 use reqwest::{StatusCode, Url};
 
-use crate::error::{AuthFailure, ConfigError, RelayError, UpstreamFailure};
+use crate::error::{AuthFailure, BuildError, ConfigError, RelayError, UpstreamFailure};
 use crate::settings::{EnvError, EnvVar, Settings};
 use crate::upstream::UpstreamError;
 
@@ -297,6 +297,16 @@ impl BaseUrl {
         Ok(Self(url))
     }
 
+    /// The URL of the setting `setting` (its name, for the error), checked as [`parse`](Self::parse)
+    /// checks it.
+    ///
+    /// # Errors
+    ///
+    /// [`BuildError::Url`] naming the setting and what is wrong.
+    pub fn setting(text: &str, setting: &'static str) -> Result<Self, BuildError> {
+        Self::parse(text).map_err(|reason| BuildError::Url { setting, reason })
+    }
+
     /// The URL, ending in `/`.
     #[must_use]
     pub fn as_str(&self) -> &str {
@@ -342,6 +352,37 @@ impl BaseUrl {
         }
         url
     }
+}
+
+/// `text` percent-encoded as Python's `urllib.parse.quote(text, safe)` does it, which Cisco's
+/// relays build their upstream paths and links with: every byte of its UTF-8 but ASCII
+/// letters, digits, `_.-~` and the ASCII characters of `safe` written `%XX` (upper case). With
+/// `safe` empty a value is one path segment, and a query string (`/`, `?`, `#`, `&` encoded).
+///
+/// ```
+/// use xdr_relay_core::quote;
+///
+/// assert_eq!(quote("http://a.example/p?q=1#f", "@:"), "http:%2F%2Fa.example%2Fp%3Fq%3D1%23f");
+/// assert_eq!(quote("user@mail.example", ""), "user%40mail.example");
+/// assert_eq!(quote("bücher.example", "@:"), "b%C3%BCcher.example");
+/// ```
+#[must_use]
+pub fn quote(text: &str, safe: &str) -> String {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let mut quoted = String::with_capacity(text.len());
+    for &byte in text.as_bytes() {
+        let kept = byte.is_ascii_alphanumeric()
+            || matches!(byte, b'_' | b'.' | b'-' | b'~')
+            || (byte.is_ascii() && safe.as_bytes().contains(&byte));
+        if kept {
+            quoted.push(char::from(byte));
+        } else {
+            quoted.push('%');
+            quoted.push(char::from(HEX[usize::from(byte >> 4)]));
+            quoted.push(char::from(HEX[usize::from(byte & 0x0f)]));
+        }
+    }
+    quoted
 }
 
 impl Settings<'_> {
@@ -491,6 +532,19 @@ mod tests {
         let settings = Settings::new(|_| Some("www.example.com".to_owned()));
         let var = EnvVar::new("X_URL", "x-url", "URL", "a URL");
         assert_eq!(settings.base_url(&var).unwrap_err().name(), "X_URL");
+    }
+
+    #[test]
+    fn quoting_is_pythons() {
+        // Python: quote(v, safe='@:') and quote(v, safe='') of the same values.
+        let all: String = (0x20u8..0x7f).map(char::from).collect();
+        assert_eq!(
+            quote(&all, "@:"),
+            "%20%21%22%23%24%25%26%27%28%29%2A%2B%2C-.%2F0123456789:%3B%3C%3D%3E%3F@ABCDEFGHIJKLMNOPQRSTUVWXYZ%5B%5C%5D%5E_%60abcdefghijklmnopqrstuvwxyz%7B%7C%7D~"
+        );
+        assert_eq!(quote("2001:db8::1", ""), "2001%3Adb8%3A%3A1");
+        assert_eq!(quote("é\n", ""), "%C3%A9%0A");
+        assert_eq!(quote("", "@:"), "");
     }
 
     #[test]

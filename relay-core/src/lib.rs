@@ -129,8 +129,10 @@ pub use app::App;
 pub use auth::{SecretKey, SigningError, encode_claims, encode_token};
 pub use config::RelayConfig;
 pub use credentials::{CallerDigest, CredentialField, CredentialKind, Credentials};
-pub use error::{AuthFailure, ConfigError, RelayError, UpstreamFailure};
-pub use fetch::{BaseUrl, RetryAfter, StatusErrors, http_client, read_body, sensitive_header};
+pub use error::{AuthFailure, BuildError, ConfigError, RelayError, UpstreamFailure};
+pub use fetch::{
+    BaseUrl, RetryAfter, StatusErrors, http_client, quote, read_body, sensitive_header,
+};
 pub use jwks::{DEFAULT_JWKS_HOSTS, JwksConfig};
 pub use lookup::{LookupCache, LookupLimits, Weigh, lookup_distinct};
 pub use module_type::{

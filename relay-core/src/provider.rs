@@ -231,6 +231,11 @@ pub struct ProviderInfo {
     /// The module type's description of a capability (`health`, `observe`, ...), replacing
     /// the one derived from the rest of the info. Default none.
     pub capability_texts: Vec<(Cow<'static, str>, Cow<'static, str>)>,
+    /// The error code of a body that is not a list of observables, when the provider's
+    /// source answers one of its own (Cisco's relays differ: most say `invalid argument`,
+    /// some `invalid payload received`). Default `None`: `invalid argument`. The message is
+    /// relay-core's either way.
+    pub invalid_payload_code: Option<&'static str>,
 }
 
 /// A kind of CTIM entity a provider's `observe` returns ([`ProviderInfo::returns`]).
@@ -295,7 +300,25 @@ impl ProviderInfo {
                 EntityKind::Indicator,
             ],
             capability_texts: Vec::new(),
+            invalid_payload_code: None,
         }
+    }
+
+    /// A body that is not a list of observables is answered with `code` rather than
+    /// `invalid argument` (as Cisco's relay of the same source answers it).
+    ///
+    /// ```
+    /// use xdr_relay_core::ctim_model::ObservableType;
+    /// use xdr_relay_core::ProviderInfo;
+    ///
+    /// let info = ProviderInfo::new("Example Intel", "1.0.0", [ObservableType::Domain])
+    ///     .invalid_payload_code("invalid payload received");
+    /// assert_eq!(info.invalid_payload_code, Some("invalid payload received"));
+    /// ```
+    #[must_use]
+    pub fn invalid_payload_code(mut self, code: &'static str) -> Self {
+        self.invalid_payload_code = Some(code);
+        self
     }
 
     /// The kinds of entity `observe` returns (replacing the default four), for the module

@@ -206,8 +206,14 @@ async fn authorised_observables(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<(Context, Vec<ParsedObservable>, usize), RelayError> {
-    let bytes = read_body(body, relay.config.max_body_bytes).await?;
-    let observables = request::parse(&bytes, relay.config.max_observables)?;
+    let invalid = |error: RelayError| match (error, relay.info.invalid_payload_code) {
+        (RelayError::InvalidArgument(message), Some(code)) => RelayError::custom(code, message),
+        (error, _) => error,
+    };
+    let bytes = read_body(body, relay.config.max_body_bytes)
+        .await
+        .map_err(invalid)?;
+    let observables = request::parse(&bytes, relay.config.max_observables).map_err(invalid)?;
     let credentials = relay.verifier.verify(headers).await?;
     let requested = observables.len();
     let supported = request::supported(

@@ -195,6 +195,28 @@ impl<'a> Settings<'a> {
         }
     }
 
+    /// Settings whose values are `pairs` (name, value), the rest unset: a relay's tests and
+    /// examples, where the adapters read the process's environment.
+    ///
+    /// ```
+    /// use xdr_relay_core::{EnvVar, Settings};
+    ///
+    /// const TTL: EnvVar = EnvVar::new("EXAMPLE_CACHE_TTL", "example-cache-ttl", "SECONDS", "How long.");
+    /// let settings = Settings::from_pairs(&[("EXAMPLE_CACHE_TTL", "60")]);
+    /// assert_eq!(settings.seconds(&TTL)?, Some(std::time::Duration::from_secs(60)));
+    /// assert_eq!(Settings::from_pairs(&[]).seconds(&TTL)?, None);
+    /// # Ok::<(), xdr_relay_core::EnvError>(())
+    /// ```
+    #[must_use]
+    pub fn from_pairs(pairs: &'a [(&'a str, &'a str)]) -> Self {
+        Self::new(move |name| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| (*v).to_owned())
+        })
+    }
+
     /// The value of `var`: trimmed unless it is a secret; `None` when unset or empty.
     #[must_use]
     pub fn value(&self, var: &EnvVar) -> Option<String> {

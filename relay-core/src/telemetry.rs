@@ -4,7 +4,8 @@
 //! relay-core records metrics through the [`metrics`](https://docs.rs/metrics) facade and
 //! logs through [`tracing`]; it never installs a recorder, a subscriber or a panic hook, and
 //! never binds a socket. The adapter does: `relay-server` serves the Prometheus text format
-//! on its own listener (`--metrics-listen`), and calls [`describe_metrics`] and
+//! on its own listener (`--metrics-listen`), `relay-lambda` writes CloudWatch's embedded
+//! metric format to the log after each invocation, and both call [`describe_metrics`] and
 //! [`log_panics`] at start.
 //!
 //! # Metrics

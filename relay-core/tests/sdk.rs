@@ -645,6 +645,85 @@ async fn defaults_answer_for_a_minimal_provider() {
     assert_eq!((context.upstream_calls(), context.cache_hits()), (0, 0));
 }
 
+/// A minimal provider whose source's relay answers a bad body with its own code.
+struct OwnInvalidCode;
+
+#[async_trait]
+impl Provider for OwnInvalidCode {
+    fn info(&self) -> ProviderInfo {
+        ProviderInfo::new("Own Code", "1.0.0", [ObservableType::Domain])
+            .refers()
+            .invalid_payload_code("invalid payload received")
+    }
+
+    async fn deliberate(
+        &self,
+        _: &Context,
+        _: &[ParsedObservable],
+    ) -> Result<Outcome<Vec<Verdict>>, RelayError> {
+        Ok(Outcome::default())
+    }
+
+    async fn observe(
+        &self,
+        _: &Context,
+        _: &[ParsedObservable],
+    ) -> Result<Outcome<ObserveBundle>, RelayError> {
+        Ok(Outcome::default())
+    }
+}
+
+#[tokio::test]
+async fn a_provider_names_the_code_of_a_bad_body() {
+    let mut config = RelayConfig::default();
+    config.secret_key = Some(secret());
+    config.max_body_bytes = 4096;
+    let app = xdr_relay_core::router_for(config, Arc::new(OwnInvalidCode)).unwrap();
+    let relay = Harness {
+        app,
+        seen: Seen::default(),
+    };
+    let token = token(&json!({}));
+    let huge = format!(
+        "[{}]",
+        r#"{"type":"domain","value":"a.example"},"#.repeat(200)
+    );
+    for body in [
+        "{}",
+        "not json",
+        r#"[{"type": "domain"}]"#,
+        r#"[{"type": "unknown", "value": ""}]"#,
+        huge.as_str(),
+    ] {
+        for path in [
+            "/observe/observables",
+            "/deliberate/observables",
+            "/refer/observables",
+        ] {
+            let answer = relay.post(path, Some(&token), body).await;
+            assert_eq!(
+                answer["errors"][0]["code"], "invalid payload received",
+                "{path} {body}"
+            );
+            let message = answer["errors"][0]["message"].as_str().unwrap();
+            assert!(
+                message.starts_with("Invalid JSON payload received. "),
+                "{message}"
+            );
+        }
+    }
+    // A good body is answered, and a bad body with no token is still the body's error.
+    let body = observables(&[("domain", "a.example")]);
+    assert_eq!(
+        relay
+            .post("/observe/observables", Some(&token), &body)
+            .await,
+        json!({"data": {}})
+    );
+    let answer = relay.post("/observe/observables", None, "{}").await;
+    assert_eq!(answer["errors"][0]["code"], "invalid payload received");
+}
+
 /// The README walks a new relay from `cargo new` to shipping it: its provider (compiled with
 /// the doctests) is served by `main_for` and `run_for`, each `main` a few lines.
 #[test]

@@ -5,8 +5,11 @@
 //! logging controls say, installs the panic hook, builds the provider and serves the relay's
 //! router through `lambda_http` (API Gateway REST and HTTP APIs, Function URLs, ALB), each
 //! request carrying the invocation's id. [`app_for`] is the router it serves, for tests and
-//! for wrapping. It is the only crate that knows Lambda events. The `relay-lambda` bootstrap
-//! is `run_for` of the Auth0 Signals relay.
+//! for wrapping. After each invocation it writes the relay's metrics (the names and labels of
+//! `relay-server`'s `/metrics`) to the function's log in CloudWatch's embedded metric format
+//! ([`emf`]), from which CloudWatch makes metrics without an agent or an API call. It is the
+//! only crate that knows Lambda events. The `relay-lambda` bootstrap is `run_for` of the Auth0
+//! Signals relay.
 //! **What it is not:** relay logic; every route, rule and error lives in `relay-core` and the
 //! provider's crate.
 //!
@@ -40,8 +43,13 @@
 //! assert_eq!(error.name(), "RELAY_OPENAPI");
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! and its own, [`LAMBDA_VARS`]: [`RELAY_EMF`](emf::RELAY_EMF) (`false` turns the metrics
+//! off) and [`RELAY_METRICS_NAMESPACE`](emf::RELAY_METRICS_NAMESPACE) (default `XdrRelay`).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+
+pub mod emf;
 
 use std::sync::Arc;
 
@@ -52,7 +60,15 @@ use lambda_http::RequestExt as _;
 use lambda_http::request::RequestContext;
 use tower::Layer as _;
 use tracing_subscriber::EnvFilter;
-use xdr_relay_core::{App, ConfigError, EnvError, Provider, RelayConfig, Settings, Suite};
+use xdr_relay_core::{
+    App, ConfigError, EnvError, EnvVar, Provider, ProviderInfo, RelayConfig, Settings, Suite,
+};
+
+pub use emf::{EmfConfig, EmfLayer, EmfRecorder, EmfService};
+
+/// The settings only the Lambda adapter reads (the relay's are
+/// [`RelayConfig::ENV_VARS`], the provider's its [`App`]'s): its metrics'.
+pub const LAMBDA_VARS: &[EnvVar] = &[emf::RELAY_EMF, emf::RELAY_METRICS_NAMESPACE];
 
 /// Reads the relay's configuration through `get` (in production `std::env::var`; tests pass
 /// a table, so they need no process env).
@@ -89,8 +105,10 @@ pub fn app_for(config: RelayConfig, provider: Arc<dyn Provider>) -> Result<Route
 }
 
 /// Runs the relay `app` as the function's handler: its settings from the process environment
-/// (the relay's, then the provider's: an invalid value stops the function at start, naming
-/// the variable), logging as Lambda's controls say, the panic hook, then `lambda_http::run`.
+/// (the relay's, the provider's, then [`LAMBDA_VARS`]: an invalid value stops the function at
+/// start, naming the variable), logging as Lambda's controls say, the panic hook, the
+/// metrics recorder, then `lambda_http::run`, writing the metrics to the log after each
+/// invocation ([`emf`]) unless `RELAY_EMF=false`.
 ///
 /// Unlike the self-hosted server, it starts without `SECRET_KEY`: it logs a warning and
 /// answers every authenticated route with an authorization error saying it is not configured,
@@ -103,8 +121,32 @@ pub fn app_for(config: RelayConfig, provider: Arc<dyn Provider>) -> Result<Route
 pub async fn run_for<P: Provider>(app: App<P>) -> Result<(), lambda_http::Error> {
     init_logging();
     xdr_relay_core::telemetry::log_panics();
-    let router = router_from_env(&app, |name| std::env::var(name).ok())?;
-    lambda_http::run(router).await
+    let env = |name: &str| std::env::var(name).ok();
+    let router = router_from_env(&app, env)?;
+    run_router(router, app.info()).await
+}
+
+/// `lambda_http::run` of `router`, with the metrics of [`emf`] (for the relay `info`) unless
+/// `RELAY_EMF=false`: what [`run_for`] and [`run_for_suite`] serve.
+async fn run_router(router: Router, info: &ProviderInfo) -> Result<(), lambda_http::Error> {
+    let env = |name: &str| std::env::var(name).ok();
+    let metrics = EmfConfig::from_settings(&Settings::new(env))?;
+    let Some(emf) = metrics.install(info) else {
+        return lambda_http::run(router).await;
+    };
+    let format = env("AWS_LAMBDA_LOG_FORMAT");
+    let level = env("AWS_LAMBDA_LOG_LEVEL");
+    if emf::level_drops_metrics(format.as_deref(), level.as_deref()) {
+        tracing::warn!(
+            "with the JSON log format, Lambda files the metrics lines as INFO and its \
+             application log level drops them: set it to INFO (or lower) to have the metrics, \
+             or RELAY_EMF=false"
+        );
+    }
+    let result = lambda_http::run(emf.layer(router)).await;
+    // The runtime's loop ended (the process exits next): the last invocation's lines first.
+    let _ = emf.wait_written(emf::EXIT_WAIT);
+    result
 }
 
 /// What [`run_for`] serves: the relay `app` configured from the variables `env` gives (the
@@ -140,7 +182,8 @@ pub async fn run_for_suite(suite: Suite) -> Result<(), lambda_http::Error> {
     init_logging();
     xdr_relay_core::telemetry::log_panics();
     let router = suite_router_from_env(&suite, |name| std::env::var(name).ok())?;
-    lambda_http::run(router).await
+    let info = ProviderInfo::new("xdr-relays", suite.version().to_owned(), []);
+    run_router(router, &info).await
 }
 
 /// What [`run_for_suite`] serves: the relays of `suite` configured from the variables `env`

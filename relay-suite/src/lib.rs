@@ -13,7 +13,7 @@
 //! ```
 //! let suite = xdr_relay_suite::suite();
 //! let names: Vec<&str> = suite.members().iter().map(|m| m.name()).collect();
-//! assert_eq!(names, ["auth0-signals", "abuseipdb", "blocklist"]);
+//! assert_eq!(names, ["auth0-signals", "abuseipdb", "otx", "blocklist"]);
 //! ```
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -29,5 +29,6 @@ pub fn suite() -> Suite {
     Suite::new(VERSION)
         .relay("auth0-signals", Auth0Signals::app())
         .relay("abuseipdb", xdr_relay_abuseipdb::app())
+        .relay("otx", xdr_relay_otx::app())
         .relay("blocklist", xdr_relay_blocklist::app())
 }

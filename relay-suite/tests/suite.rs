@@ -34,10 +34,12 @@ static LIST: LazyLock<std::path::PathBuf> = LazyLock::new(|| {
     path
 });
 
-/// The stand-ins every relay calls: AbuseIPDB's, and one for Auth0 Signals that knows no
-/// address.
+/// The stand-ins every relay calls: AbuseIPDB's, OTX's, and one for Auth0 Signals that knows
+/// no address. A relay added to the suite adds its stand-in here: the tests reach nothing
+/// beyond 127.0.0.1.
 struct Upstreams {
     abuseipdb: abuseipdb::StandIn,
+    otx: testkit::otx::StandIn,
     signals: StandIn,
 }
 
@@ -48,7 +50,13 @@ impl Upstreams {
         let signals =
             StandIn::start(Router::new().fallback(|| async { (StatusCode::NOT_FOUND, "{}") }))
                 .await;
-        Self { abuseipdb, signals }
+        let otx = testkit::otx::StandIn::start().await;
+        otx.pulse(testkit::otx::Pulse::new("a-pulse").with("IPv4", IP, "2024-06-01T00:00:00"));
+        Self {
+            abuseipdb,
+            otx,
+            signals,
+        }
     }
 
     /// The settings of every relay, and `extra`.
@@ -59,6 +67,8 @@ impl Upstreams {
             ("SIGNALS_API_URL", self.signals.url()),
             ("ABUSEIPDB_API_URL", self.abuseipdb.api_url()),
             ("ABUSEIPDB_WEB_URL", self.abuseipdb.web_url()),
+            ("OTX_API_URL", self.otx.api_url()),
+            ("OTX_WEB_URL", self.otx.web_url()),
             ("BLOCKLIST_FILES", LIST.display().to_string()),
         ]
         .into_iter()
@@ -283,7 +293,7 @@ async fn the_root_answers_watchdog_version_and_not_found() {
         .iter()
         .map(|r| r["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["auth0-signals", "abuseipdb", "blocklist"]);
+    assert_eq!(names, ["auth0-signals", "abuseipdb", "otx", "blocklist"]);
     assert_eq!(version["relays"][1]["relay"], "AbuseIPDB", "{version}");
     for path in [
         "/",

@@ -1,5 +1,6 @@
-//! One-line HTTP calls for tests that talk to a relay process on 127.0.0.1, and the answers
-//! of raw HTTP/1.1 clients, for tests and benches that write requests byte by byte.
+//! One-line HTTP calls for tests that talk to a relay process on 127.0.0.1 or to a relay's
+//! router in process, and the answers of raw HTTP/1.1 clients, for tests and benches that
+//! write requests byte by byte.
 
 use std::collections::HashMap;
 
@@ -23,6 +24,36 @@ pub async fn get_text(url: &str) -> String {
 pub async fn get_json(url: &str) -> Value {
     let body = get_text(url).await;
     serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {url}: not JSON ({e}): {body}"))
+}
+
+/// `POST path` to `router` in process, with `Bearer token` when given and `body` as JSON: the
+/// HTTP status and the JSON answer (failing when it is not JSON).
+pub async fn post_to(
+    router: &axum::Router,
+    path: &str,
+    token: Option<&str>,
+    body: &str,
+) -> (u16, Value) {
+    use tower::ServiceExt as _;
+    let mut request = axum::http::Request::post(path).header("content-type", "application/json");
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    let request = request
+        .body(axum::body::Body::from(body.to_owned()))
+        .unwrap_or_else(|e| panic!("POST {path}: {e}"));
+    let response = router
+        .clone()
+        .oneshot(request)
+        .await
+        .unwrap_or_else(|e| panic!("POST {path}: {e}"));
+    let status = response.status().as_u16();
+    let bytes = axum::body::to_bytes(response.into_body(), 64 << 20)
+        .await
+        .unwrap_or_else(|e| panic!("POST {path}: {e}"));
+    let value = serde_json::from_slice(&bytes)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&bytes)));
+    (status, value)
 }
 
 /// A complete HTTP/1.1 response, as far as a test needs it.

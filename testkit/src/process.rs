@@ -169,6 +169,26 @@ impl Relay {
     }
 }
 
+/// A token from `binary jwt --quiet` (a `main_for` relay's command, its environment set in
+/// `binary`) signed with `secret` (read from a file, never on the command line) for `fields`
+/// (`key=…`, `CTR_ENTITIES_LIMIT=1`); fails unless the command succeeds.
+pub fn jwt(mut binary: Command, secret: &str, fields: &[&str]) -> String {
+    static FILES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = FILES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let file = std::env::temp_dir().join(format!("relay-jwt-secret-{}-{n}", std::process::id()));
+    std::fs::write(&file, format!("{secret}\n")).unwrap();
+    binary
+        .args(["jwt", "--quiet", "--secret-key-file"])
+        .arg(&file)
+        .stdin(Stdio::null());
+    for field in fields {
+        binary.args(["--field", field]);
+    }
+    let out = binary.output().unwrap();
+    let _ = std::fs::remove_file(&file);
+    assert_success(&out).trim().to_owned()
+}
+
 /// Fails, showing what the command wrote to stderr, unless it exited with success; returns its
 /// stdout.
 #[track_caller]

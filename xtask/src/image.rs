@@ -252,6 +252,14 @@ pub(crate) fn ci_check() -> Result<String, String> {
             "abuseipdb",
             Some("abuseipdb"),
         ),
+        (
+            Relay {
+                package: "xdr-relay-otx",
+                bin: "otx-relay",
+            },
+            "otx",
+            None,
+        ),
     ] {
         // Its own tag: CI's unoptimised build never takes the name of the image users ship.
         let tag = format!("{}-ci", default_tag(relay.package));
@@ -266,12 +274,13 @@ pub(crate) fn ci_check() -> Result<String, String> {
         if let Some(mount) = mount {
             words.extend(["--mount".into(), mount.into()]);
         }
-        if upstream == "abuseipdb" {
-            // The AbuseIPDB relay's stand-in: its `standin` example, a process.
-            let examples = crate::procs::build(
-                false,
-                &["-p", "xdr-relay-abuseipdb", "--example", "standin"],
-            )?;
+        if let Some(package) = match upstream {
+            "abuseipdb" => Some("xdr-relay-abuseipdb"),
+            "otx" => Some("xdr-relay-otx"),
+            _ => None,
+        } {
+            // The relay's stand-in: its `standin` example, a process.
+            let examples = crate::procs::build(false, &["-p", package, "--example", "standin"])?;
             words.push("--standin".into());
             words.push(examples.join("examples").join("standin").into_os_string());
         }

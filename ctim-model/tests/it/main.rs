@@ -3,6 +3,7 @@
 // Helpers outside `#[test]` functions panic too: in a test, a panic is the failure report.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod builders;
 mod lenient;
 mod negative;
 mod oracle;

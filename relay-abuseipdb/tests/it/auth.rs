@@ -3,54 +3,14 @@
 //! verified against a key server (the stand-in's `/.well-known/jwks`, over plain HTTP as a test
 //! may). A refused token never reaches AbuseIPDB.
 
-use std::sync::LazyLock;
-
-use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::rsa::{KeyPair, KeySize, PublicKeyComponents};
-use aws_lc_rs::signature::{self, KeyPair as _};
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use serde_json::{Value, json};
+use serde_json::json;
+use testkit::token::Platform;
 use xdr_relay_core::JwksConfig;
 
 use crate::support::*;
 
 const IP: &str = "192.0.2.61";
 const AUDIENCE: &str = "https://abuseipdb-relay.example.com";
-const KID: &str = "xdr-key-1";
-
-/// The platform's signing key, made once (RSA key generation is slow in a debug build).
-static PLATFORM: LazyLock<KeyPair> =
-    LazyLock::new(|| KeyPair::generate(KeySize::Rsa2048).expect("an RSA key"));
-
-fn b64(json: &Value) -> String {
-    URL_SAFE_NO_PAD.encode(json.to_string())
-}
-
-/// An RS256 token of `claims`, signed by the platform's key as `KID`.
-fn configuration_token(claims: &Value) -> String {
-    let header = json!({"alg": "RS256", "typ": "JWT", "kid": KID});
-    let message = format!("{}.{}", b64(&header), b64(claims));
-    let mut signature = vec![0; PLATFORM.public_modulus_len()];
-    PLATFORM
-        .sign(
-            &signature::RSA_PKCS1_SHA256,
-            &SystemRandom::new(),
-            message.as_bytes(),
-            &mut signature,
-        )
-        .unwrap();
-    format!("{message}.{}", URL_SAFE_NO_PAD.encode(signature))
-}
-
-fn platform_jwk() -> Value {
-    let public = PublicKeyComponents::<Vec<u8>>::from(PLATFORM.public_key());
-    json!({
-        "kty": "RSA", "use": "sig", "alg": "RS256", "kid": KID,
-        "n": URL_SAFE_NO_PAD.encode(&public.n),
-        "e": URL_SAFE_NO_PAD.encode(&public.e),
-    })
-}
 
 fn now() -> i64 {
     xdr_relay_core::time::OffsetDateTime::now_utc().unix_timestamp()
@@ -59,7 +19,7 @@ fn now() -> i64 {
 #[tokio::test]
 async fn configuration_tokens_are_verified_against_the_regions_keys() {
     let standin = StandIn::start().await;
-    standin.publish_keys(vec![platform_jwk()]);
+    standin.publish_keys(vec![Platform::jwk()]);
     let host = standin.host();
     let relay = Relay::start_on(standin, |config, _| {
         let mut jwks = JwksConfig::new(AUDIENCE);
@@ -79,7 +39,7 @@ async fn configuration_tokens_are_verified_against_the_regions_keys() {
     let answer = relay
         .ok(
             "/deliberate/observables",
-            &configuration_token(&claims),
+            &Platform::token(&claims),
             &ips(&[IP]),
         )
         .await;
@@ -96,11 +56,11 @@ async fn configuration_tokens_are_verified_against_the_regions_keys() {
     wrong_host["jwks_host"] = json!("visibility.amp.cisco.com.evil.example");
     for (bad, reason) in [
         (
-            configuration_token(&wrong_audience),
+            Platform::token(&wrong_audience),
             "Wrong configuration-token-audience",
         ),
         (
-            configuration_token(&wrong_host),
+            Platform::token(&wrong_host),
             "Wrong jwks_host in JWT payload. Make sure domain follows the visibility.<region>.cisco.com structure",
         ),
         (

@@ -37,20 +37,9 @@ fn serve(standin: &StandIn) -> Relay {
     Relay::serve(binary, "abuseipdb-relay", &args)
 }
 
-/// `abuseipdb-relay jwt --quiet --field …`, the secret read from a file.
+/// A token for `fields`, signed with the relay's secret by its `jwt` command.
 fn jwt(fields: &[&str]) -> String {
-    let secret_file =
-        std::env::temp_dir().join(format!("abuseipdb-relay-secret-{}", std::process::id()));
-    std::fs::write(&secret_file, format!("{SECRET}\n")).unwrap();
-    let path = secret_file.to_str().unwrap().to_owned();
-    let mut args = vec!["jwt", "--quiet", "--secret-key-file", &path];
-    for field in fields {
-        args.extend(["--field", field]);
-    }
-    let out = run(&args);
-    let _ = std::fs::remove_file(&secret_file);
-    assert_success(&out);
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    testkit::process::jwt(command(), SECRET, fields)
 }
 
 // The stand-in serves on the runtime's workers while this thread waits for the process.

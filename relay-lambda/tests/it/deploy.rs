@@ -464,13 +464,17 @@ mod sam_template {
                 "CTR_ENTITIES_LIMIT"
             ])
         );
-        // Both adapters read the variables of relay-core's `RelayConfig::ENV_VARS`; the
-        // log settings come from Lambda (AWS_LAMBDA_LOG_FORMAT, AWS_LAMBDA_LOG_LEVEL), set
-        // from the LoggingConfig, not from the template's variables.
+        // Both adapters read the variables of relay-core's `RelayConfig::ENV_VARS`, and
+        // relay-lambda its own `LAMBDA_VARS` (the metrics'); the log settings come from
+        // Lambda (AWS_LAMBDA_LOG_FORMAT, AWS_LAMBDA_LOG_LEVEL), set from the LoggingConfig,
+        // not from the template's variables.
         for name in names {
             assert!(
-                RelayConfig::ENV_VARS.iter().any(|v| v.name == name),
-                "{name} is not one of RelayConfig::ENV_VARS"
+                RelayConfig::ENV_VARS
+                    .iter()
+                    .chain(xdr_relay_lambda::LAMBDA_VARS)
+                    .any(|v| v.name == name),
+                "{name} is not one of RelayConfig::ENV_VARS or LAMBDA_VARS"
             );
         }
     }

@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod deploy;
+mod emf;
 mod runtime;
 
 use axum::http::StatusCode;

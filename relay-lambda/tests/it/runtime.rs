@@ -139,6 +139,19 @@ fn status_and_body(answer: &Value) -> (u64, Value) {
     (status, body)
 }
 
+/// Whether `line` is one of the metrics lines (CloudWatch's embedded metric format).
+fn is_emf(line: &str) -> bool {
+    serde_json::from_str::<Value>(line).is_ok_and(|v| v.get("_aws").is_some())
+}
+
+/// The metrics lines of `logs`, parsed.
+fn emf_lines(logs: &str) -> Vec<Value> {
+    logs.lines()
+        .filter(|l| is_emf(l))
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
 #[tokio::test]
 async fn the_binary_answers_invocations_in_order_and_logs_without_the_secret() {
     let events = vec![
@@ -186,7 +199,38 @@ async fn the_binary_answers_invocations_in_order_and_logs_without_the_secret() {
         .unwrap_or_else(|| panic!("no request line: {logs}"));
     assert!(request.contains("request_id=\"req-no-token\""), "{request}");
     assert!(request.trim_start().starts_with("INFO"), "{request}");
-    assert!(logs.lines().all(|l| !l.starts_with('{')), "{logs}");
+    // The log lines are text; the metrics lines are JSON, as CloudWatch reads them.
+    assert!(
+        logs.lines()
+            .filter(|l| !is_emf(l))
+            .all(|l| !l.starts_with('{')),
+        "{logs}"
+    );
+
+    // One metrics line per invocation, each counting its own request (a counter is a delta),
+    // with the invocation's id, in the default namespace.
+    let metrics = emf_lines(&logs);
+    assert_eq!(metrics.len(), 2, "{logs}");
+    for (line, (route, id)) in metrics.iter().zip([
+        ("/version", "req-version"),
+        ("/deliberate/observables", "req-no-token"),
+    ]) {
+        assert_eq!(line["relay_requests_total"], 1, "{line}");
+        assert_eq!(line["route"], route, "{line}");
+        assert_eq!(line["status"], "2xx", "{line}");
+        assert_eq!(line["request_id"], id, "{line}");
+        assert_eq!(line["relay_build_info"], 1.0, "{line}");
+        assert_eq!(line["version"], xdr_relay_core::VERSION, "{line}");
+        let directives = line["_aws"]["CloudWatchMetrics"]
+            .as_array()
+            .expect("directives");
+        assert!(
+            directives.iter().all(|d| d["Namespace"] == "XdrRelay"),
+            "{line}"
+        );
+    }
+    // The observables route records how many it was sent.
+    assert_eq!(metrics[1]["relay_observables_per_request"], json!([0.0]));
 }
 
 /// The JSON log lines of one run with Lambda's logging configuration set as the template
@@ -208,8 +252,12 @@ async fn logs_at_lambda_level(level: &str) -> Vec<Value> {
     let (_, answer) = next_answer(&mut answers).await;
     assert_eq!(status_and_body(&answer).0, 200, "{answer}");
     let logs = stop(child).await;
+    let metrics = emf_lines(&logs);
+    assert_eq!(metrics.len(), 1, "one invocation, one metrics line: {logs}");
+    assert_eq!(metrics[0]["relay_requests_total"], 1, "{logs}");
     logs.lines()
-        .filter(|l| !l.trim().is_empty() && !l.starts_with("Error: "))
+        // The metrics line has neither a level nor a timestamp: Lambda files it as INFO.
+        .filter(|l| !l.trim().is_empty() && !l.starts_with("Error: ") && !is_emf(l))
         .map(|line| {
             let entry: Value = serde_json::from_str(line)
                 .unwrap_or_else(|e| panic!("a log line that is not JSON ({e}): {line}"));
@@ -242,9 +290,60 @@ async fn lambdas_log_level_filters_and_its_json_format_timestamps_the_lines() {
     assert_eq!(request["span"]["request_id"], "req-version", "{request}");
     let info = levels(&entries);
     assert!(info.contains("INFO") && info.contains("WARN"), "{info:?}");
-    let warn = levels(&logs_at_lambda_level("WARN").await);
+    let warn_entries = logs_at_lambda_level("WARN").await;
+    let warn = levels(&warn_entries);
     assert!(warn.contains("WARN"), "{warn:?}");
     assert!(warn.iter().all(|l| l == "WARN" || l == "ERROR"), "{warn:?}");
+    // Lambda drops what it files as INFO, the metrics lines among them: the relay says so.
+    assert!(
+        warn_entries.iter().any(|e| e["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("metrics") && m.contains("RELAY_EMF=false"))),
+        "{warn_entries:?}"
+    );
+    assert!(
+        entries.iter().all(|e| !e["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("RELAY_EMF=false"))),
+        "no such warning at INFO: {entries:?}"
+    );
+}
+
+/// The logs of one run of the binary answering one `/version` invocation, with `env`.
+async fn logs_of_one_invocation(env: &[(&str, &str)]) -> String {
+    let events = vec![(
+        "req-version".to_owned(),
+        Source::HttpApi.event("POST", "/version", &[], ""),
+    )];
+    let (runtime_api, mut answers) = serve(events).await;
+    let child = start(&runtime_api, env);
+    let (_, answer) = next_answer(&mut answers).await;
+    assert_eq!(status_and_body(&answer).0, 200, "{answer}");
+    stop(child).await
+}
+
+#[tokio::test]
+async fn the_metrics_namespace_is_a_setting_and_relay_emf_false_turns_them_off() {
+    let logs = logs_of_one_invocation(&[
+        ("SECRET_KEY", SECRET),
+        ("RELAY_METRICS_NAMESPACE", "Relays/Test"),
+    ])
+    .await;
+    let metrics = emf_lines(&logs);
+    assert_eq!(metrics.len(), 1, "{logs}");
+    let directives = metrics[0]["_aws"]["CloudWatchMetrics"]
+        .as_array()
+        .expect("directives");
+    assert!(
+        directives.iter().all(|d| d["Namespace"] == "Relays/Test"),
+        "{logs}"
+    );
+
+    for off in ["false", "0", "FALSE"] {
+        let logs = logs_of_one_invocation(&[("SECRET_KEY", SECRET), ("RELAY_EMF", off)]).await;
+        assert!(logs.contains("relay::request"), "{logs}");
+        assert!(emf_lines(&logs).is_empty(), "RELAY_EMF={off}: {logs}");
+    }
 }
 
 #[tokio::test]
@@ -269,25 +368,31 @@ async fn without_a_secret_key_the_binary_starts_and_says_it_is_not_configured() 
 
 #[test]
 fn an_invalid_setting_stops_the_binary_with_a_message_naming_it() {
-    let output = Command::new(env!("CARGO_BIN_EXE_relay-lambda"))
-        .env_clear()
-        // Under `cargo llvm-cov` the binary writes its coverage where the run collects it.
-        .envs(std::env::vars_os().filter(|(name, _)| name == "LLVM_PROFILE_FILE"))
-        .env("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9")
-        .env("AUTH_TYPE", "password")
-        .env("SECRET_KEY", SECRET)
-        .stdin(Stdio::null())
-        .output()
-        .expect("cannot start relay-lambda");
-    assert!(!output.status.success());
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(text.contains("AUTH_TYPE"), "{text}");
-    assert!(
-        !text.contains(SECRET),
-        "the secret reached the error: {text}"
-    );
+    for (name, value) in [
+        ("AUTH_TYPE", "password"),
+        ("RELAY_EMF", "maybe"),
+        ("RELAY_METRICS_NAMESPACE", "AWS/Lambda"),
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_relay-lambda"))
+            .env_clear()
+            // Under `cargo llvm-cov` the binary writes its coverage where the run collects it.
+            .envs(std::env::vars_os().filter(|(name, _)| name == "LLVM_PROFILE_FILE"))
+            .env("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9")
+            .env(name, value)
+            .env("SECRET_KEY", SECRET)
+            .stdin(Stdio::null())
+            .output()
+            .expect("cannot start relay-lambda");
+        assert!(!output.status.success(), "{name}");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(text.contains(name), "{text}");
+        assert!(
+            !text.contains(SECRET),
+            "the secret reached the error: {text}"
+        );
+    }
 }

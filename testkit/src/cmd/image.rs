@@ -34,9 +34,13 @@ pub(crate) struct Args {
     /// What the relay is run against.
     #[arg(long, value_enum)]
     upstream: Upstream,
-    /// The AbuseIPDB stand-in's binary (relay-abuseipdb's `standin` example), for
-    /// `--upstream abuseipdb`.
-    #[arg(long, required_if_eq("upstream", "abuseipdb"))]
+    /// The stand-in's binary (relay-abuseipdb's or relay-otx's `standin` example), for
+    /// `--upstream abuseipdb` and `--upstream otx`.
+    #[arg(
+        long,
+        required_if_eq("upstream", "abuseipdb"),
+        required_if_eq("upstream", "otx")
+    )]
     standin: Option<PathBuf>,
     /// The image is a relay suite (`xdr-relays`): `/health` and the token are this mount's
     /// relay's (`/version` and `/watchdog` are the suite's root).
@@ -51,6 +55,8 @@ pub(crate) enum Upstream {
     Signals,
     /// The AbuseIPDB relay's stand-in (its `standin` example), a process.
     Abuseipdb,
+    /// The AlienVault OTX relay's stand-in (its `standin` example), a process.
+    Otx,
 }
 
 /// A running stand-in: the variables that point the relay at it, its API key, and what keeps
@@ -76,20 +82,24 @@ impl Args {
                     _process: None,
                 })
             }
-            (Upstream::Abuseipdb, standin) => {
+            (Upstream::Abuseipdb | Upstream::Otx, standin) => {
+                let (prefix, api, key) = match self.upstream {
+                    Upstream::Otx => ("OTX", "api/v1/", "a-ci-otx-key"),
+                    _ => ("ABUSEIPDB", "api/v2/", "a-ci-abuseipdb-key"),
+                };
                 let standin = standin
                     .as_ref()
-                    .ok_or("--upstream abuseipdb needs --standin")?;
+                    .ok_or("--upstream abuseipdb and otx need --standin")?;
                 let mut command = Command::new(standin);
                 command.args(["--port", "0"]);
                 let server = Server::spawn(&mut command, false).map_err(message)?;
                 let address = server.address.clone();
                 Ok(StandIn {
                     env: vec![
-                        format!("ABUSEIPDB_API_URL=http://{address}/api/v2/"),
-                        format!("ABUSEIPDB_WEB_URL=http://{address}/"),
+                        format!("{prefix}_API_URL=http://{address}/{api}"),
+                        format!("{prefix}_WEB_URL=http://{address}/"),
                     ],
-                    key: "a-ci-abuseipdb-key",
+                    key,
                     _process: Some(server),
                 })
             }

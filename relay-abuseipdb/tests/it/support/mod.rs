@@ -5,10 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::Body;
-use axum::http::Request;
 use serde_json::{Map, Value, json};
-use tower::ServiceExt as _;
 use xdr_relay_abuseipdb::{AbuseIpdb, AbuseIpdbConfig, info};
 use xdr_relay_core::{RelayConfig, SecretKey};
 
@@ -94,23 +91,7 @@ impl Relay {
 
     /// `POST path` with `token` (when given) and `body`: the HTTP status and the JSON answer.
     pub(crate) async fn post(&self, path: &str, token: Option<&str>, body: &str) -> (u16, Value) {
-        let mut request = Request::post(path).header("content-type", "application/json");
-        if let Some(token) = token {
-            request = request.header("authorization", format!("Bearer {token}"));
-        }
-        let response = self
-            .router
-            .clone()
-            .oneshot(request.body(Body::from(body.to_owned())).unwrap())
-            .await
-            .unwrap();
-        let status = response.status().as_u16();
-        let bytes = axum::body::to_bytes(response.into_body(), 64 << 20)
-            .await
-            .unwrap();
-        let value = serde_json::from_slice(&bytes)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&bytes)));
-        (status, value)
+        testkit::http::post_to(&self.router, path, token, body).await
     }
 
     /// `/observe/observables` with the test token: the answer, which must be HTTP 200.
@@ -136,32 +117,8 @@ impl Relay {
     }
 }
 
-/// The `errors` of an answer as (code, message) pairs.
-pub(crate) fn errors(answer: &Value) -> Vec<(String, String)> {
-    answer["errors"]
-        .as_array()
-        .map(|errors| {
-            errors
-                .iter()
-                .map(|e| {
-                    assert_eq!(e["type"], "fatal", "{e}");
-                    (
-                        e["code"].as_str().unwrap().to_owned(),
-                        e["message"].as_str().unwrap().to_owned(),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// The `docs` of `kind` (`verdicts`, `sightings`...) in an answer's data; none when absent.
-pub(crate) fn docs<'a>(answer: &'a Value, kind: &str) -> Vec<&'a Value> {
-    answer["data"][kind]["docs"]
-        .as_array()
-        .map(|docs| docs.iter().collect())
-        .unwrap_or_default()
-}
+/// The `errors` of an answer as (code, message) pairs; the `docs` of one kind in its data.
+pub(crate) use testkit::json::{docs, errors};
 
 /// The observable values of an answer's verdicts.
 pub(crate) fn verdict_values(answer: &Value) -> Vec<String> {
