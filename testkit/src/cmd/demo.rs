@@ -1,10 +1,11 @@
 //! `testkit demo --bin DIR --alert FILE [--json]` (`cargo xtask demo`, which builds the
 //! binaries first): both products end to end, on local stand-ins, with nothing but Rust.
 //!
-//! 1. (xtask) builds `xdr-relays` (the relay suite), the AbuseIPDB stand-in, the Socless
-//!    tutorial endpoint and this binary;
+//! 1. (xtask) builds `xdr-relays` (the relay suite), the AbuseIPDB and OTX stand-ins (each
+//!    relay's `standin` example, copied to `examples/<relay>-standin`), the Socless tutorial
+//!    endpoint and this binary;
 //! 2. starts every relay's local stand-in on 127.0.0.1: Auth0 Signals' (`testkit::signals`,
-//!    in process), AbuseIPDB's (relay-abuseipdb's `standin` example) and a blocklist file;
+//!    in process), AbuseIPDB's, OTX's and a blocklist file;
 //! 3. makes a fresh SECRET_KEY and each relay's JWT with `xdr-relays jwt --relay NAME`;
 //! 4. starts `xdr-relays` against them and calls each relay's health, observe and refer under
 //!    its mount, and the suite's `/version`;
@@ -25,15 +26,15 @@ use testkit::signals;
 
 use super::message;
 
-/// The demo's observables: one per Auth0 Signals verdict, one AbuseIPDB knows, plus a domain
-/// and a bad value that are skipped.
+/// The demo's observables: one per Auth0 Signals verdict, one AbuseIPDB knows, a domain OTX
+/// knows, and a bad value that every relay skips.
 const OBSERVABLES: &[(&str, &str)] = &[
     ("ip", "198.51.100.7"),
     ("ip", "203.0.113.9"),
     ("ip", "2001:db8::7"),
     ("ip", "192.0.2.1"),
     ("ip", "118.25.6.39"),
-    ("domain", "example.org"),
+    ("domain", "evil.example"),
     ("ip", "not-an-ip"),
 ];
 
@@ -43,13 +44,16 @@ const BLOCKLIST: &str = "# the demo's blocklist\n198.51.100.7\n118.25.6.0/24\n";
 /// The API key the AbuseIPDB stand-in is given (it takes any but `bad-key`).
 const ABUSEIPDB_KEY: &str = "a-demo-abuseipdb-key";
 
+/// The API key the OTX stand-in is given (it takes any but `bad-key`).
+const OTX_KEY: &str = "a-demo-otx-key";
+
 /// What a route's answer is summarised as, unless `--json`.
 type Summary = fn(&Value) -> String;
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct Args {
-    /// The folder of xdr-relays and of `examples/standin` and `examples/tutorial_endpoint`
-    /// (debug builds).
+    /// The folder of xdr-relays and of `examples/abuseipdb-standin`, `examples/otx-standin`
+    /// and `examples/tutorial_endpoint` (debug builds).
     #[arg(long)]
     bin: PathBuf,
     /// The alert the Socless endpoint is sent.
@@ -95,12 +99,17 @@ async fn demo(args: &Args) -> Result<(), String> {
     step(&format!(
         "Auth0 Signals stand-in listening on http://{signals}"
     ));
-    let mut standin = Command::new(args.bin.join("examples").join("standin"));
+    let examples = args.bin.join("examples");
+    let mut standin = Command::new(examples.join("abuseipdb-standin"));
     let abuseipdb = Server::spawn(standin.args(["--port", "0"]), false).map_err(message)?;
     let abuseipdb_at = abuseipdb.address.clone();
     step(&format!(
         "AbuseIPDB stand-in listening on http://{abuseipdb_at}"
     ));
+    let mut standin = Command::new(examples.join("otx-standin"));
+    let otx = Server::spawn(standin.args(["--port", "0"]), false).map_err(message)?;
+    let otx_at = otx.address.clone();
+    step(&format!("OTX stand-in listening on http://{otx_at}"));
     let dir = std::env::temp_dir().join(format!("testkit-demo-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let list = dir.join("demo-blocklist.netset");
@@ -120,6 +129,10 @@ async fn demo(args: &Args) -> Result<(), String> {
         Mount {
             name: "abuseipdb",
             jwt: jwt("abuseipdb", Some(ABUSEIPDB_KEY), Some(&secret))?.1,
+        },
+        Mount {
+            name: "otx",
+            jwt: jwt("otx", Some(OTX_KEY), Some(&secret))?.1,
         },
         Mount {
             name: "blocklist",
@@ -143,6 +156,8 @@ async fn demo(args: &Args) -> Result<(), String> {
             format!("http://{abuseipdb_at}/api/v2/"),
         )
         .env("ABUSEIPDB_WEB_URL", format!("http://{abuseipdb_at}/"))
+        .env("OTX_API_URL", format!("http://{otx_at}/api/v1/"))
+        .env("OTX_WEB_URL", format!("http://{otx_at}/"))
         .env("BLOCKLIST_FILES", &list);
     let server = Server::spawn(&mut command, true).map_err(message)?;
     let url = server.url();
@@ -195,6 +210,7 @@ async fn demo(args: &Args) -> Result<(), String> {
     }
     drop(server);
     drop(abuseipdb);
+    drop(otx);
     let _ = std::fs::remove_dir_all(&dir);
     socless(&args.bin, &args.alert, json_output)?;
     step("done: every process the demo started has stopped");
