@@ -298,7 +298,7 @@ async fn the_root_answers_watchdog_version_and_not_found() {
     for path in [
         "/",
         "/observe/observables",
-        "/otx/health",
+        "/no-such-relay/health",
         "/abuseipdbx/health",
     ] {
         let (status, _, body) = call(&router, "POST", path, None, "").await;
