@@ -13,7 +13,7 @@
 //! ```
 //! let suite = xdr_relay_suite::suite();
 //! let names: Vec<&str> = suite.members().iter().map(|m| m.name()).collect();
-//! assert_eq!(names, ["auth0-signals", "abuseipdb", "otx", "blocklist"]);
+//! assert_eq!(names, ["auth0-signals", "abuseipdb", "otx", "urlscan", "blocklist"]);
 //! ```
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -30,5 +30,6 @@ pub fn suite() -> Suite {
         .relay("auth0-signals", Auth0Signals::app())
         .relay("abuseipdb", xdr_relay_abuseipdb::app())
         .relay("otx", xdr_relay_otx::app())
+        .relay("urlscan", xdr_relay_urlscan::app())
         .relay("blocklist", xdr_relay_blocklist::app())
 }

@@ -34,12 +34,13 @@ static LIST: LazyLock<std::path::PathBuf> = LazyLock::new(|| {
     path
 });
 
-/// The stand-ins every relay calls: AbuseIPDB's, OTX's, and one for Auth0 Signals that knows
-/// no address. A relay added to the suite adds its stand-in here: the tests reach nothing
+/// The stand-ins every relay calls: AbuseIPDB's, OTX's, urlscan.io's, and one for Auth0
+/// Signals that knows no address. A relay added to the suite adds its stand-in here: the tests reach nothing
 /// beyond 127.0.0.1.
 struct Upstreams {
     abuseipdb: abuseipdb::StandIn,
     otx: testkit::otx::StandIn,
+    urlscan: testkit::urlscan::StandIn,
     signals: StandIn,
 }
 
@@ -52,9 +53,11 @@ impl Upstreams {
                 .await;
         let otx = testkit::otx::StandIn::start().await;
         otx.pulse(testkit::otx::Pulse::new("a-pulse").with("IPv4", IP, "2024-06-01T00:00:00"));
+        let urlscan = testkit::urlscan::StandIn::start().await;
         Self {
             abuseipdb,
             otx,
+            urlscan,
             signals,
         }
     }
@@ -69,6 +72,8 @@ impl Upstreams {
             ("ABUSEIPDB_WEB_URL", self.abuseipdb.web_url()),
             ("OTX_API_URL", self.otx.api_url()),
             ("OTX_WEB_URL", self.otx.web_url()),
+            ("URLSCAN_API_URL", self.urlscan.api_url()),
+            ("URLSCAN_WEB_URL", self.urlscan.web_url()),
             ("BLOCKLIST_FILES", LIST.display().to_string()),
         ]
         .into_iter()
@@ -293,7 +298,10 @@ async fn the_root_answers_watchdog_version_and_not_found() {
         .iter()
         .map(|r| r["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["auth0-signals", "abuseipdb", "otx", "blocklist"]);
+    assert_eq!(
+        names,
+        ["auth0-signals", "abuseipdb", "otx", "urlscan", "blocklist"]
+    );
     assert_eq!(version["relays"][1]["relay"], "AbuseIPDB", "{version}");
     for path in [
         "/",

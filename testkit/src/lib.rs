@@ -5,7 +5,7 @@
 //! [`metrics`]), HS256 tokens ([`token`]), relay binaries run as child processes
 //! ([`process`] for tests, [`relay`] for the drivers) and their memory ([`rss`]), reading answers and deployment files
 //! ([`http`], [`json`], [`deploy`]), and the local stand-ins for upstreams ([`signals`],
-//! [`abuseipdb`], [`otx`], [`aws`]). Its binary, `testkit`, runs the stand-ins and the load, soak and
+//! [`abuseipdb`], [`otx`], [`urlscan`], [`aws`]). Its binary, `testkit`, runs the stand-ins and the load, soak and
 //! demo drivers for `cargo xtask`.
 //! **What it is not:** a library for users of the relay crates; nothing here ships. It depends on
 //! no crate of the workspace, so the crates' tests can depend on it without a cycle, and it
@@ -45,3 +45,4 @@ pub mod signals;
 pub mod standin;
 pub mod testdata;
 pub mod token;
+pub mod urlscan;

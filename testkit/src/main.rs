@@ -102,6 +102,8 @@ mod tests {
              --standin /s",
             "check-image --tag t --user 1:1 --version 0.1.0 --upstream otx --relay-bin /b \
              --standin /s",
+            "check-image --tag t --user 1:1 --version 0.1.0 --upstream urlscan --relay-bin /b \
+             --standin /s",
         ] {
             let words = std::iter::once("testkit").chain(line.split_whitespace());
             if let Err(e) = super::Cli::try_parse_from(words) {
@@ -111,7 +113,9 @@ mod tests {
         let no_standin = "testkit check-image --tag t --user 1:1 --version 0 --upstream abuseipdb \
              --relay-bin /b";
         assert!(super::Cli::try_parse_from(no_standin.split_whitespace()).is_err());
-        let no_standin = no_standin.replace("abuseipdb", "otx");
-        assert!(super::Cli::try_parse_from(no_standin.split_whitespace()).is_err());
+        for upstream in ["otx", "urlscan"] {
+            let no_standin = no_standin.replace("abuseipdb", upstream);
+            assert!(super::Cli::try_parse_from(no_standin.split_whitespace()).is_err());
+        }
     }
 }

@@ -39,6 +39,9 @@ impl Seen {
     }
 }
 
+/// The key of [`Recorder::in_flight`] and [`Recorder::most_in_flight`] counting every path.
+const EVERY_PATH: &str = "*";
+
 /// What the stand-in records, shared with its layer.
 #[derive(Default)]
 struct Recorder {
@@ -115,6 +118,12 @@ impl StandIn {
         most.get(path).copied().unwrap_or(0)
     }
 
+    /// The most requests in flight at once so far, whatever their paths (calls whose paths
+    /// name what they ask for, `/result/{id}`).
+    pub fn most_in_flight_at_once(&self) -> usize {
+        self.most_in_flight(EVERY_PATH)
+    }
+
     /// Forgets the requests received and the most in flight.
     pub fn reset_counts(&self) {
         self.recorder.seen.lock().unwrap().clear();
@@ -127,7 +136,12 @@ impl StandIn {
 struct InFlight(Arc<Recorder>, String);
 
 impl InFlight {
-    fn start(recorder: &Arc<Recorder>, path: &str) -> Self {
+    /// Counts a request for `path`, and one for every path ([`EVERY_PATH`]) with it.
+    fn start(recorder: &Arc<Recorder>, path: &str) -> [Self; 2] {
+        [path, EVERY_PATH].map(|key| Self::start_one(recorder, key))
+    }
+
+    fn start_one(recorder: &Arc<Recorder>, path: &str) -> Self {
         let now = {
             let mut in_flight = recorder.in_flight.lock().unwrap();
             let now = in_flight.entry(path.to_owned()).or_default();
@@ -354,6 +368,7 @@ mod tests {
         assert_eq!(seen[0].query["x"], "A b");
         assert_eq!(seen[0].header("key").as_deref(), Some("s"));
         assert_eq!(standin.most_in_flight("/item"), 1);
+        assert_eq!(standin.most_in_flight_at_once(), 1);
         standin.reset_counts();
         assert!(standin.seen().is_empty());
     }

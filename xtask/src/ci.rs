@@ -127,7 +127,7 @@ fn with_tools(path: &OsStr, totals: &mut TestTotals) -> Vec<StepResult> {
         ),
         in_process(
             "image",
-            "the relay-server, abuseipdb-relay, otx-relay and xdr-relays images (buildah), run: /version, /watchdog, /health",
+            "the relay-server, abuseipdb-relay, otx-relay, urlscan-relay and xdr-relays images (buildah), run: /version, /watchdog, /health",
             crate::image::ci_check,
         ),
         in_process(

@@ -16,7 +16,7 @@ use serde_json::Value;
 /// The least line coverage each library crate may have, in percent. Set a little below the
 /// measured figure, so a change that adds untested code fails CI while a refactor's noise does
 /// not. Binaries and `xtask` are reported but have no floor.
-pub(crate) const FLOORS: [(&str, f64); 8] = [
+pub(crate) const FLOORS: [(&str, f64); 9] = [
     ("ctim-model", 93.0),
     ("signals-client", 94.0),
     ("relay-core", 95.0),
@@ -24,6 +24,7 @@ pub(crate) const FLOORS: [(&str, f64); 8] = [
     ("relay-server", 85.0),
     ("relay-abuseipdb", 93.0),
     ("relay-otx", 88.0),
+    ("relay-urlscan", 90.0),
     ("socless-events", 89.0),
 ];
 

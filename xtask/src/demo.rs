@@ -1,9 +1,9 @@
 //! `cargo xtask demo`: both products end to end, on local stand-ins, with nothing but Rust.
 //!
-//! 1. builds `xdr-relays` (the relay suite), the AbuseIPDB and OTX stand-ins, the Socless
+//! 1. builds `xdr-relays` (the relay suite), the AbuseIPDB, OTX and urlscan.io stand-ins, the Socless
 //!    tutorial endpoint and `testkit`;
 //! 2. runs `testkit demo`, which starts every relay's local stand-in on 127.0.0.1 (Auth0
-//!    Signals', AbuseIPDB's, OTX's, a blocklist file), makes a fresh SECRET_KEY and each relay's JWT
+//!    Signals', AbuseIPDB's, OTX's, urlscan.io's, a blocklist file), makes a fresh SECRET_KEY and each relay's JWT
 //!    with `xdr-relays jwt --relay NAME`, starts `xdr-relays` against them and calls each
 //!    relay's health, observe and refer under its mount, then sends the tutorial's sample
 //!    alert to the event endpoint on the embedded Socless store; within a bound on its time.
@@ -18,9 +18,7 @@ pub(crate) struct Args {
 }
 
 pub(crate) fn run(args: &Args) -> Result<(), String> {
-    println!(
-        "==> building xdr-relays, the AbuseIPDB and OTX stand-ins and the Socless tutorial endpoint"
-    );
+    println!("==> building xdr-relays, the relays' stand-ins and the Socless tutorial endpoint");
     crate::procs::build(
         false,
         &["-p", "socless-events", "--example", "tutorial_endpoint"],
@@ -30,6 +28,7 @@ pub(crate) fn run(args: &Args) -> Result<(), String> {
     for (package, name) in [
         ("xdr-relay-abuseipdb", "abuseipdb-standin"),
         ("xdr-relay-otx", "otx-standin"),
+        ("xdr-relay-urlscan", "urlscan-standin"),
     ] {
         let examples =
             crate::procs::build(false, &["-p", package, "--example", "standin"])?.join("examples");

@@ -260,6 +260,13 @@ pub(crate) fn ci_check() -> Result<String, String> {
             "otx",
             None,
         ),
+        (
+            Relay {
+                package: "xdr-relay-urlscan",
+                bin: "urlscan-relay",
+            },
+            "urlscan",
+        ),
     ] {
         // Its own tag: CI's unoptimised build never takes the name of the image users ship.
         let tag = format!("{}-ci", default_tag(relay.package));
@@ -277,6 +284,7 @@ pub(crate) fn ci_check() -> Result<String, String> {
         if let Some(package) = match upstream {
             "abuseipdb" => Some("xdr-relay-abuseipdb"),
             "otx" => Some("xdr-relay-otx"),
+            "urlscan" => Some("xdr-relay-urlscan"),
             _ => None,
         } {
             // The relay's stand-in: its `standin` example, a process.

@@ -1,11 +1,11 @@
 //! `testkit demo --bin DIR --alert FILE [--json]` (`cargo xtask demo`, which builds the
 //! binaries first): both products end to end, on local stand-ins, with nothing but Rust.
 //!
-//! 1. (xtask) builds `xdr-relays` (the relay suite), the AbuseIPDB and OTX stand-ins (each
+//! 1. (xtask) builds `xdr-relays` (the relay suite), the AbuseIPDB, OTX and urlscan.io stand-ins (each
 //!    relay's `standin` example, copied to `examples/<relay>-standin`), the Socless tutorial
 //!    endpoint and this binary;
 //! 2. starts every relay's local stand-in on 127.0.0.1: Auth0 Signals' (`testkit::signals`,
-//!    in process), AbuseIPDB's, OTX's and a blocklist file;
+//!    in process), AbuseIPDB's, OTX's, urlscan.io's and a blocklist file;
 //! 3. makes a fresh SECRET_KEY and each relay's JWT with `xdr-relays jwt --relay NAME`;
 //! 4. starts `xdr-relays` against them and calls each relay's health, observe and refer under
 //!    its mount, and the suite's `/version`;
@@ -47,13 +47,16 @@ const ABUSEIPDB_KEY: &str = "a-demo-abuseipdb-key";
 /// The API key the OTX stand-in is given (it takes any but `bad-key`).
 const OTX_KEY: &str = "a-demo-otx-key";
 
+/// The API key the urlscan.io stand-in is given (it takes any but `bad-key`).
+const URLSCAN_KEY: &str = "a-demo-urlscan-key";
+
 /// What a route's answer is summarised as, unless `--json`.
 type Summary = fn(&Value) -> String;
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct Args {
-    /// The folder of xdr-relays and of `examples/abuseipdb-standin`, `examples/otx-standin`
-    /// and `examples/tutorial_endpoint` (debug builds).
+    /// The folder of xdr-relays, of each relay's `examples/<relay>-standin` and of
+    /// `examples/tutorial_endpoint` (debug builds).
     #[arg(long)]
     bin: PathBuf,
     /// The alert the Socless endpoint is sent.
@@ -110,6 +113,12 @@ async fn demo(args: &Args) -> Result<(), String> {
     let otx = Server::spawn(standin.args(["--port", "0"]), false).map_err(message)?;
     let otx_at = otx.address.clone();
     step(&format!("OTX stand-in listening on http://{otx_at}"));
+    let mut standin = Command::new(examples.join("urlscan-standin"));
+    let urlscan = Server::spawn(standin.args(["--port", "0"]), false).map_err(message)?;
+    let urlscan_at = urlscan.address.clone();
+    step(&format!(
+        "urlscan.io stand-in listening on http://{urlscan_at}"
+    ));
     let dir = std::env::temp_dir().join(format!("testkit-demo-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let list = dir.join("demo-blocklist.netset");
@@ -135,6 +144,10 @@ async fn demo(args: &Args) -> Result<(), String> {
             jwt: jwt("otx", Some(OTX_KEY), Some(&secret))?.1,
         },
         Mount {
+            name: "urlscan",
+            jwt: jwt("urlscan", Some(URLSCAN_KEY), Some(&secret))?.1,
+        },
+        Mount {
             name: "blocklist",
             jwt: jwt("blocklist", None, Some(&secret))?.1,
         },
@@ -158,6 +171,8 @@ async fn demo(args: &Args) -> Result<(), String> {
         .env("ABUSEIPDB_WEB_URL", format!("http://{abuseipdb_at}/"))
         .env("OTX_API_URL", format!("http://{otx_at}/api/v1/"))
         .env("OTX_WEB_URL", format!("http://{otx_at}/"))
+        .env("URLSCAN_API_URL", format!("http://{urlscan_at}/api/v1/"))
+        .env("URLSCAN_WEB_URL", format!("http://{urlscan_at}/"))
         .env("BLOCKLIST_FILES", &list);
     let server = Server::spawn(&mut command, true).map_err(message)?;
     let url = server.url();
@@ -211,6 +226,7 @@ async fn demo(args: &Args) -> Result<(), String> {
     drop(server);
     drop(abuseipdb);
     drop(otx);
+    drop(urlscan);
     let _ = std::fs::remove_dir_all(&dir);
     socless(&args.bin, &args.alert, json_output)?;
     step("done: every process the demo started has stopped");

@@ -34,12 +34,13 @@ pub(crate) struct Args {
     /// What the relay is run against.
     #[arg(long, value_enum)]
     upstream: Upstream,
-    /// The stand-in's binary (relay-abuseipdb's or relay-otx's `standin` example), for
-    /// `--upstream abuseipdb` and `--upstream otx`.
+    /// The stand-in's binary (relay-abuseipdb's, relay-otx's or relay-urlscan's `standin`
+    /// example), for `--upstream abuseipdb`, `otx` and `urlscan`.
     #[arg(
         long,
         required_if_eq("upstream", "abuseipdb"),
-        required_if_eq("upstream", "otx")
+        required_if_eq("upstream", "otx"),
+        required_if_eq("upstream", "urlscan")
     )]
     standin: Option<PathBuf>,
     /// The image is a relay suite (`xdr-relays`): `/health` and the token are this mount's
@@ -57,6 +58,8 @@ pub(crate) enum Upstream {
     Abuseipdb,
     /// The AlienVault OTX relay's stand-in (its `standin` example), a process.
     Otx,
+    /// The urlscan.io relay's stand-in (its `standin` example), a process.
+    Urlscan,
 }
 
 /// A running stand-in: the variables that point the relay at it, its API key, and what keeps
@@ -82,14 +85,15 @@ impl Args {
                     _process: None,
                 })
             }
-            (Upstream::Abuseipdb | Upstream::Otx, standin) => {
+            (Upstream::Abuseipdb | Upstream::Otx | Upstream::Urlscan, standin) => {
                 let (prefix, api, key) = match self.upstream {
                     Upstream::Otx => ("OTX", "api/v1/", "a-ci-otx-key"),
+                    Upstream::Urlscan => ("URLSCAN", "api/v1/", "a-ci-urlscan-key"),
                     _ => ("ABUSEIPDB", "api/v2/", "a-ci-abuseipdb-key"),
                 };
                 let standin = standin
                     .as_ref()
-                    .ok_or("--upstream abuseipdb and otx need --standin")?;
+                    .ok_or("--upstream abuseipdb, otx and urlscan need --standin")?;
                 let mut command = Command::new(standin);
                 command.args(["--port", "0"]);
                 let server = Server::spawn(&mut command, false).map_err(message)?;
