@@ -266,6 +266,7 @@ pub(crate) fn ci_check() -> Result<String, String> {
                 bin: "urlscan-relay",
             },
             "urlscan",
+            None,
         ),
     ] {
         // Its own tag: CI's unoptimised build never takes the name of the image users ship.

@@ -27,7 +27,7 @@ use testkit::signals;
 use super::message;
 
 /// The demo's observables: one per Auth0 Signals verdict, one AbuseIPDB knows, a domain OTX
-/// knows, and a bad value that every relay skips.
+/// knows, one urlscan.io has scans of, and a bad value that every relay skips.
 const OBSERVABLES: &[(&str, &str)] = &[
     ("ip", "198.51.100.7"),
     ("ip", "203.0.113.9"),
@@ -35,6 +35,7 @@ const OBSERVABLES: &[(&str, &str)] = &[
     ("ip", "192.0.2.1"),
     ("ip", "118.25.6.39"),
     ("domain", "evil.example"),
+    ("domain", "login.phish.example"),
     ("ip", "not-an-ip"),
 ];
 
