@@ -9,9 +9,6 @@ use std::process::Command;
 use std::sync::LazyLock;
 use std::time::Duration;
 
-use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::rsa::{KeyPair, KeySize, PublicKeyComponents};
-use aws_lc_rs::signature::{self, KeyPair as _};
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
@@ -20,6 +17,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 use testkit::abuseipdb::{self, Scenario};
 use testkit::standin::StandIn;
+use testkit::token::Platform;
 use tower::ServiceExt as _;
 use xdr_relay_core::{CredentialKind, JwksConfig, Member, ModuleAuth, RelayConfig, Settings};
 
@@ -381,34 +379,10 @@ async fn a_hung_upstream_slows_no_other_mount() {
     }
 }
 
-/// The platform's signing key, made once (RSA key generation is slow in a debug build).
-static PLATFORM: LazyLock<KeyPair> =
-    LazyLock::new(|| KeyPair::generate(KeySize::Rsa2048).expect("an RSA key"));
-
-fn configuration_token(claims: &Value) -> String {
-    let b64 = |v: &Value| URL_SAFE_NO_PAD.encode(v.to_string());
-    let header = json!({"alg": "RS256", "typ": "JWT", "kid": "k1"});
-    let message = format!("{}.{}", b64(&header), b64(claims));
-    let mut signature = vec![0; PLATFORM.public_modulus_len()];
-    PLATFORM
-        .sign(
-            &signature::RSA_PKCS1_SHA256,
-            &SystemRandom::new(),
-            message.as_bytes(),
-            &mut signature,
-        )
-        .unwrap();
-    format!("{message}.{}", URL_SAFE_NO_PAD.encode(signature))
-}
-
 #[tokio::test]
 async fn in_jwks_mode_each_mount_has_its_own_audience() {
     let upstreams = Upstreams::start().await;
-    let public = PublicKeyComponents::<Vec<u8>>::from(PLATFORM.public_key());
-    upstreams.abuseipdb.publish_keys(vec![json!({
-        "kty": "RSA", "use": "sig", "alg": "RS256", "kid": "k1",
-        "n": URL_SAFE_NO_PAD.encode(&public.n), "e": URL_SAFE_NO_PAD.encode(&public.e),
-    })]);
+    upstreams.abuseipdb.publish_keys(vec![Platform::jwk()]);
     let table = upstreams.settings(&[]);
     let env = settings(&table);
     let mut config = RelayConfig::from_settings(&env).unwrap();
@@ -422,7 +396,7 @@ async fn in_jwks_mode_each_mount_has_its_own_audience() {
         .into_router();
     let now = xdr_relay_core::time::OffsetDateTime::now_utc().unix_timestamp();
     let token = |audience: &str| {
-        configuration_token(&json!({
+        Platform::token(&json!({
             "key": "a-test-key", "jwks_host": upstreams.abuseipdb.host(), "aud": audience,
             "iat": now, "exp": now + 300,
         }))
