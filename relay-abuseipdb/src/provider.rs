@@ -92,8 +92,12 @@ impl AbuseIpdb {
             config.cache_mib.saturating_mul(1 << 20),
             config.timeout + SHARED_CALL_GRACE,
         );
-        let lookups = LookupCache::new(Arc::clone(client.api()), limits)
-            .metric_names(names::LOOKUP_CACHE_HITS, names::LOOKUP_CACHE_MISSES);
+        let lookups = LookupCache::named(
+            Arc::clone(client.api()),
+            limits,
+            names::LOOKUP_CACHE_HITS,
+            names::LOOKUP_CACHE_MISSES,
+        );
         Ok(Self {
             client: Arc::new(client),
             links: Links::new(web),

@@ -30,9 +30,32 @@ use crate::telemetry::{self, InFlight};
 
 /// `router` with the layers every request passes through.
 pub(crate) fn around<S: Clone + Send + Sync + 'static>(router: Router<S>) -> Router<S> {
+    layered(router, None)
+}
+
+/// `router` with the layers of [`around`], the whole request answered in the scope of the
+/// relay mounted as `relay` ([`telemetry::current_relay`]): its span says `relay`, its
+/// metrics (and those of the tasks it starts) are its relay's.
+pub(crate) fn around_mount<S: Clone + Send + Sync + 'static>(
+    router: Router<S>,
+    relay: Arc<str>,
+) -> Router<S> {
+    layered(router, Some(relay))
+}
+
+fn layered<S: Clone + Send + Sync + 'static>(
+    router: Router<S>,
+    relay: Option<Arc<str>>,
+) -> Router<S> {
     let request_id = HeaderName::from_static(telemetry::REQUEST_ID_HEADER);
+    let scope = relay.map(|relay| {
+        middleware::from_fn(move |request: Request, next: Next| {
+            telemetry::in_relay(Arc::clone(&relay), next.run(request))
+        })
+    });
     router.layer(
         ServiceBuilder::new()
+            .option_layer(scope)
             .layer(middleware::map_request(with_request_id))
             .layer(PropagateRequestIdLayer::new(request_id))
             .layer(
@@ -62,10 +85,13 @@ async fn with_request_id(mut request: Request) -> Request {
 
 /// The span of a request, named by its id.
 fn request_span(request: &Request) -> tracing::Span {
-    let span = tracing::info_span!("request", request_id = field::Empty);
+    let span = tracing::info_span!("request", request_id = field::Empty, relay = field::Empty);
     let id = request.headers().get(telemetry::REQUEST_ID_HEADER);
     if let Some(id) = id.and_then(|id| id.to_str().ok()) {
         span.record("request_id", id);
+    }
+    if let Some(relay) = telemetry::current_relay() {
+        span.record("relay", &*relay);
     }
     span
 }
@@ -76,7 +102,10 @@ async fn account(mut request: Request, next: Next) -> Response {
     let _in_flight = InFlight::start();
     let stats = Arc::new(RequestStats::default());
     request.extensions_mut().insert(Arc::clone(&stats));
-    let route = route_label(request.extensions().get::<MatchedPath>());
+    let route = mount_relative(
+        route_label(request.extensions().get::<MatchedPath>()),
+        telemetry::current_relay().as_deref(),
+    );
     let method = request.method().clone();
     let path = truncate(request.uri().path(), 64).to_owned();
     let started = Instant::now();
@@ -122,6 +151,23 @@ fn route_label(matched: Option<&MatchedPath>) -> String {
     }
 }
 
+/// The `route` label of a mounted relay's request: its route as the relay alone names it
+/// (`/observe/observables`, not `/abuseipdb/observe/observables`); the `relay` label says
+/// which relay.
+fn mount_relative(route: String, relay: Option<&str>) -> String {
+    let Some(relay) = relay else {
+        return route;
+    };
+    match route
+        .strip_prefix('/')
+        .and_then(|rest| rest.strip_prefix(relay))
+    {
+        Some(rest) if rest.starts_with('/') => rest.to_owned(),
+        Some("") => "/".to_owned(),
+        _ => route,
+    }
+}
+
 /// A path is caller input: log a bounded prefix of it.
 fn truncate(s: &str, max: usize) -> &str {
     match s.char_indices().nth(max) {
@@ -139,5 +185,13 @@ mod tests {
         assert_eq!(truncate("/observe/observables", 64), "/observe/observables");
         assert_eq!(truncate("/ééé", 2), "/é");
         assert_eq!(route_label(None), "unmatched");
+        let route = || "/abuseipdb/observe/observables".to_owned();
+        assert_eq!(
+            mount_relative(route(), Some("abuseipdb")),
+            "/observe/observables"
+        );
+        assert_eq!(mount_relative(route(), None), route());
+        assert_eq!(mount_relative(route(), Some("abuse")), route());
+        assert_eq!(mount_relative("unmatched".into(), Some("otx")), "unmatched");
     }
 }

@@ -99,6 +99,7 @@ mod settings;
 mod signals;
 mod stats;
 mod stops;
+mod suite;
 pub mod telemetry;
 pub mod tiles;
 mod token;
@@ -152,6 +153,7 @@ pub use signals::{
     signals_info,
 };
 pub use stops::{UPSTREAM_STOP_MAX, stop_max_from_settings};
+pub use suite::{Member, RELAYS, Served, Suite};
 pub use tiles::{Period, Tile, TileData, TileType};
 pub use upstream::{
     UPSTREAM_BREAKER_COOL_DOWN, UPSTREAM_BREAKER_FAILURES, UPSTREAM_MAX_IN_FLIGHT,

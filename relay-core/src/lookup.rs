@@ -150,8 +150,31 @@ where
     Q: Hash + Eq + Clone + Send + Sync + 'static,
     V: Weigh + Clone + Send + Sync + 'static,
 {
-    /// A cache of `upstream`'s answers within `limits`.
+    /// A cache of `upstream`'s answers within `limits`, counting its hits and misses as
+    /// [`LOOKUP_CACHE_HITS`](telemetry::LOOKUP_CACHE_HITS) and
+    /// [`LOOKUP_CACHE_MISSES`](telemetry::LOOKUP_CACHE_MISSES), exported from the start at
+    /// zero.
     pub fn new(upstream: Arc<Upstream>, limits: LookupLimits) -> Self {
+        Self::named(
+            upstream,
+            limits,
+            telemetry::LOOKUP_CACHE_HITS,
+            telemetry::LOOKUP_CACHE_MISSES,
+        )
+    }
+
+    /// A cache of `upstream`'s answers within `limits`, counting its hits and misses under
+    /// the provider's own metric names (labelled by `upstream`), exported from the start at
+    /// zero.
+    pub fn named(
+        upstream: Arc<Upstream>,
+        limits: LookupLimits,
+        hits: &'static str,
+        misses: &'static str,
+    ) -> Self {
+        for name in [hits, misses] {
+            metrics::counter!(name, "upstream" => upstream.name().to_owned()).increment(0);
+        }
         let kept = (!limits.ttl.is_zero()).then(|| {
             moka::future::Cache::builder()
                 .max_capacity(limits.max_bytes)
@@ -165,8 +188,8 @@ where
         Self {
             inner: Arc::new(Inner {
                 upstream,
-                hits: telemetry::LOOKUP_CACHE_HITS,
-                misses: telemetry::LOOKUP_CACHE_MISSES,
+                hits,
+                misses,
                 limits,
                 kept,
                 in_flight: Mutex::default(),
@@ -176,6 +199,8 @@ where
 
     /// The same cache, counting its hits and misses under the provider's own metric names
     /// (still labelled by `upstream`). Call it before the first lookup.
+    /// [`named`](Self::named) exports them from the start; these are exported at their first
+    /// count.
     #[must_use]
     pub fn metric_names(mut self, hits: &'static str, misses: &'static str) -> Self {
         if let Some(inner) = Arc::get_mut(&mut self.inner) {
@@ -272,7 +297,7 @@ where
         .with_deadline(deadline);
         let call = fetch(own);
         let inner = Arc::clone(&self.inner);
-        let task = tokio::spawn(async move {
+        let task = telemetry::spawn(async move {
             let result = tokio::time::timeout_at(deadline, call)
                 .await
                 .unwrap_or_else(|_| {

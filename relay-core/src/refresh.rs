@@ -111,7 +111,7 @@ impl<T: Send + Sync + 'static> Refreshed<T> {
             let deadline = now + self.inner.read_timeout;
             let read = read(Context::new(Credentials::default(), 0).with_deadline(deadline));
             let inner = Arc::clone(&self.inner);
-            tokio::spawn(async move {
+            crate::telemetry::spawn(async move {
                 let result = tokio::time::timeout_at(deadline, read).await;
                 inner.settle(result.ok().and_then(Result::ok));
             });

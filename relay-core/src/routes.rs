@@ -113,6 +113,16 @@ async fn by_deadline<T>(
 ///
 /// [`ConfigError`] saying what cannot work.
 pub fn router_for(config: RelayConfig, provider: Arc<dyn Provider>) -> Result<Router, ConfigError> {
+    relay_router(config, provider, None)
+}
+
+/// The router of [`router_for`], its requests answered in the scope of the relay mounted as
+/// `mount` when there is one ([`crate::telemetry::current_relay`]).
+pub(crate) fn relay_router(
+    config: RelayConfig,
+    provider: Arc<dyn Provider>,
+    mount: Option<Arc<str>>,
+) -> Result<Router, ConfigError> {
     let info = provider.info();
     if let Some(problem) = credentials::check_fields(&info.credentials) {
         return Err(ConfigError(format!("provider {}: {problem}", info.name)));
@@ -154,15 +164,34 @@ pub fn router_for(config: RelayConfig, provider: Arc<dyn Provider>) -> Result<Ro
     let router = router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed);
-    Ok(layers::around(router).with_state(relay))
+    let router = match mount {
+        Some(name) => layers::around_mount(router, name),
+        None => layers::around(router),
+    };
+    Ok(router.with_state(relay))
 }
 
+/// Every route of a relay, as the `route` label names it: what a suite counts from zero.
+pub(crate) const ROUTES: &[&str] = &[
+    "/health",
+    "/deliberate/observables",
+    "/observe/observables",
+    "/refer/observables",
+    "/respond/observables",
+    "/respond/trigger",
+    "/tiles",
+    "/tiles/tile",
+    "/tiles/tile-data",
+    "/version",
+    "/watchdog",
+];
+
 /// Serves `path` and `path/` alike: Threat Response and people both send either.
-fn with_trailing_slash(
-    router: Router<Arc<Relay>>,
+pub(crate) fn with_trailing_slash<S: Clone + Send + Sync + 'static>(
+    router: Router<S>,
     path: &str,
-    method_router: MethodRouter<Arc<Relay>>,
-) -> Router<Arc<Relay>> {
+    method_router: MethodRouter<S>,
+) -> Router<S> {
     router
         .route(path, method_router.clone())
         .route(&format!("{path}/"), method_router)
@@ -399,7 +428,7 @@ async fn version(State(relay): State<Arc<Relay>>) -> Response {
     .into_response()
 }
 
-async fn watchdog(headers: HeaderMap) -> Answer {
+pub(crate) async fn watchdog(headers: HeaderMap) -> Answer {
     let value = headers
         .get("Health-Check")
         .and_then(|v| v.to_str().ok())
@@ -411,11 +440,11 @@ async fn openapi_document(document: Bytes) -> Response {
     ([(CONTENT_TYPE, "application/json")], document).into_response()
 }
 
-async fn not_found() -> RelayError {
+pub(crate) async fn not_found() -> RelayError {
     RelayError::NotFound
 }
 
-async fn method_not_allowed() -> RelayError {
+pub(crate) async fn method_not_allowed() -> RelayError {
     RelayError::MethodNotAllowed
 }
 

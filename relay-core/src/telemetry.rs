@@ -30,8 +30,18 @@
 //! `unmatched` for a path the relay does not serve: never the path a caller sent, so the
 //! number of series stays bounded. `relay_observables_per_request` is recorded for the routes
 //! that take observables.
+//!
+//! # Several relays in one process
+//!
+//! A relay mounted in a suite ([`crate::Suite`]) answers each request, and runs the tasks its
+//! requests start, inside its relay's scope ([`current_relay`]): its request span carries a
+//! `relay` field, and an adapter's recorder adds the label [`RELAY_LABEL`] with the relay's
+//! mount name to every metric recorded there (relay-server's does), so one scrape tells the
+//! relays apart. A relay served alone has no scope and records exactly as above.
 
+use std::future::Future;
 use std::panic::PanicHookInfo;
+use std::sync::Arc;
 
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -77,6 +87,55 @@ pub const UPSTREAM_IN_FLIGHT: &str = "relay_upstream_in_flight";
 pub const UPSTREAM_CIRCUIT_OPEN: &str = "relay_upstream_circuit_open";
 /// Gauge: 1, with the relay's `version` as a label.
 pub const BUILD_INFO: &str = "relay_build_info";
+
+/// The label naming the relay (its mount name, e.g. `abuseipdb`) that an adapter serving
+/// several relays adds to every metric recorded in a relay's scope ([`current_relay`]).
+pub const RELAY_LABEL: &str = "relay";
+
+tokio::task_local! {
+    /// The mount name of the relay whose request (or task) is running.
+    static RELAY: Arc<str>;
+}
+
+/// The mount name of the relay whose request or task is running now, in a suite; `None` for
+/// a relay served alone (and outside any request).
+///
+/// ```
+/// use std::sync::Arc;
+/// use xdr_relay_core::telemetry::{current_relay, in_relay_sync};
+///
+/// assert_eq!(current_relay(), None);
+/// let inside = in_relay_sync(Arc::from("abuseipdb"), current_relay);
+/// assert_eq!(inside.as_deref(), Some("abuseipdb"));
+/// ```
+#[must_use]
+pub fn current_relay() -> Option<Arc<str>> {
+    RELAY.try_with(Arc::clone).ok()
+}
+
+/// Runs `future` in the scope of the relay `relay` (see [`current_relay`]).
+pub async fn in_relay<F: Future>(relay: Arc<str>, future: F) -> F::Output {
+    RELAY.scope(relay, future).await
+}
+
+/// Runs `work` in the scope of the relay `relay` (see [`current_relay`]): what a suite does
+/// while it builds a relay's provider, so what the provider records at start is its relay's.
+pub fn in_relay_sync<R>(relay: Arc<str>, work: impl FnOnce() -> R) -> R {
+    RELAY.sync_scope(relay, work)
+}
+
+/// `tokio::spawn` of `future` in the relay scope of its caller, if any: a task a request
+/// starts (a shared lookup, a refresh) records as its relay.
+pub(crate) fn spawn<F>(future: F) -> tokio::task::JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    match current_relay() {
+        Some(relay) => tokio::spawn(RELAY.scope(relay, future)),
+        None => tokio::spawn(future),
+    }
+}
 
 /// Buckets of [`REQUEST_DURATION`], in seconds: a cached answer takes a millisecond or less,
 /// an upstream round trip tens to hundreds, a retry up to seconds.

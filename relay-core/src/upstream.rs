@@ -200,8 +200,15 @@ impl Upstream {
 
     /// The upstream called `name`, with `limits`.
     pub fn with_limits(name: impl Into<Cow<'static, str>>, limits: UpstreamLimits) -> Self {
+        let name: Cow<'static, str> = name.into();
+        // Exported from the start, at zero: series that come and go confuse Prometheus.
+        let label = name.to_string();
+        metrics::counter!(telemetry::UPSTREAM_REQUESTS, "upstream" => label.clone(), "outcome" => "ok")
+            .increment(0);
+        metrics::gauge!(telemetry::UPSTREAM_IN_FLIGHT, "upstream" => label.clone()).increment(0.0);
+        metrics::gauge!(telemetry::UPSTREAM_CIRCUIT_OPEN, "upstream" => label).set(0.0);
         Self {
-            name: name.into(),
+            name,
             display_name: None,
             slots: Semaphore::new(limits.max_in_flight.clamp(1, Semaphore::MAX_PERMITS)),
             limits,

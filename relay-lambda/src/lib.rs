@@ -60,7 +60,9 @@ use lambda_http::RequestExt as _;
 use lambda_http::request::RequestContext;
 use tower::Layer as _;
 use tracing_subscriber::EnvFilter;
-use xdr_relay_core::{App, ConfigError, EnvError, EnvVar, Provider, RelayConfig, Settings};
+use xdr_relay_core::{
+    App, ConfigError, EnvError, EnvVar, Provider, ProviderInfo, RelayConfig, Settings, Suite,
+};
 
 pub use emf::{EmfConfig, EmfLayer, EmfRecorder, EmfService};
 
@@ -99,9 +101,7 @@ pub fn config_from_env(get: impl Fn(&str) -> Option<String>) -> Result<RelayConf
 ///
 /// [`ConfigError`] as [`xdr_relay_core::router_for`].
 pub fn app_for(config: RelayConfig, provider: Arc<dyn Provider>) -> Result<Router, ConfigError> {
-    let relay = xdr_relay_core::router_for(config, provider)?;
-    let prepared = axum::middleware::map_request(prepare).layer(relay);
-    Ok(Router::new().fallback_service(prepared))
+    Ok(prepared(xdr_relay_core::router_for(config, provider)?))
 }
 
 /// Runs the relay `app` as the function's handler: its settings from the process environment
@@ -123,8 +123,15 @@ pub async fn run_for<P: Provider>(app: App<P>) -> Result<(), lambda_http::Error>
     xdr_relay_core::telemetry::log_panics();
     let env = |name: &str| std::env::var(name).ok();
     let router = router_from_env(&app, env)?;
+    run_router(router, app.info()).await
+}
+
+/// `lambda_http::run` of `router`, with the metrics of [`emf`] (for the relay `info`) unless
+/// `RELAY_EMF=false`: what [`run_for`] and [`run_for_suite`] serve.
+async fn run_router(router: Router, info: &ProviderInfo) -> Result<(), lambda_http::Error> {
+    let env = |name: &str| std::env::var(name).ok();
     let metrics = EmfConfig::from_settings(&Settings::new(env))?;
-    let Some(emf) = metrics.install(app.info()) else {
+    let Some(emf) = metrics.install(info) else {
         return lambda_http::run(router).await;
     };
     let format = env("AWS_LAMBDA_LOG_FORMAT");
@@ -160,6 +167,51 @@ pub fn router_from_env<P: Provider>(
     }
     let provider = Arc::new(app.build(&settings)?);
     app_for(config, provider)
+}
+
+/// Runs the relay suite `suite` as the function's handler, as [`run_for`] runs one relay:
+/// each relay under `/{name}/` (API Gateway routes `/{name}/{proxy+}` to the one function),
+/// the relays `RELAYS` names or every relay whose settings are complete. The relays'
+/// [`on_serve`](App::on_serve) tasks do not run on Lambda.
+///
+/// # Errors
+///
+/// A setting the suite or a relay refuses (naming the relay and the setting), or what
+/// `lambda_http::run` returns.
+pub async fn run_for_suite(suite: Suite) -> Result<(), lambda_http::Error> {
+    init_logging();
+    xdr_relay_core::telemetry::log_panics();
+    let router = suite_router_from_env(&suite, |name| std::env::var(name).ok())?;
+    let info = ProviderInfo::new("xdr-relays", suite.version().to_owned(), []);
+    run_router(router, &info).await
+}
+
+/// What [`run_for_suite`] serves: the relays of `suite` configured from the variables `env`
+/// gives, with [`app_for`]'s stage stripping and request ids.
+///
+/// # Errors
+///
+/// [`ConfigError`] naming the relay and the setting it refuses or lacks.
+pub fn suite_router_from_env(
+    suite: &Suite,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Router, ConfigError> {
+    let settings = Settings::new(env);
+    let config = RelayConfig::from_settings(&settings)?;
+    if let Err(missing) = config.require_credentials() {
+        tracing::warn!("{missing}; every authenticated route will answer an authorization error");
+    }
+    let served = suite.build(&config, &settings)?;
+    for (relay, why) in served.skipped() {
+        tracing::info!(relay = %relay, "{relay} not served: {why}");
+    }
+    Ok(prepared(served.into_router()))
+}
+
+/// `router` behind the stage stripping and the invocation's request id.
+fn prepared(router: Router) -> Router {
+    let prepared = axum::middleware::map_request(prepare).layer(router);
+    Router::new().fallback_service(prepared)
 }
 
 /// Logs as Lambda's advanced logging controls say, with the precedence the Rust runtime

@@ -1,12 +1,15 @@
 //! `jwt`: makes the `SECRET_KEY` / JWT pair a Threat Response module needs, from exactly the
 //! credential fields the relay's provider declares.
 
+use std::borrow::Cow;
 use std::io::{BufRead as _, IsTerminal as _};
 use std::path::PathBuf;
 
 use clap::{Arg, ArgAction, ArgMatches};
 use serde_json::{Map, Value, json};
-use xdr_relay_core::{App, CredentialField, CredentialKind, Provider, SecretKey};
+use xdr_relay_core::{
+    App, CredentialField, CredentialKind, Provider, ProviderInfo, SecretKey, Suite,
+};
 
 use crate::secrets;
 
@@ -20,17 +23,77 @@ const ENTITIES_LIMIT: &str = "CTR_ENTITIES_LIMIT";
 /// The subcommand, with a `--key` shorthand when the provider reads a `key`.
 pub(crate) fn command<P: Provider>(app: &App<P>) -> clap::Command {
     let info = app.info();
-    let mut command = clap::Command::new("jwt")
-        .about(format!(
+    let key = info.credentials.iter().find(|f| f.name == "key");
+    with_args(
+        format!(
             "Make a SECRET_KEY and the JWT Threat Response sends, from your {} credentials.",
             info.name
-        ))
+        ),
+        field_help(&info.credentials),
+        file_help(&info.credentials),
+        key.map(|key| capitalised(&key.description)),
+        function_name(&info.name),
+    )
+}
+
+/// The subcommand of a suite: `--relay NAME` chooses the relay whose credential fields the
+/// token carries (exactly those it takes alone).
+pub(crate) fn suite_command(suite: &Suite, function: &str) -> clap::Command {
+    let names: Vec<String> = suite
+        .members()
+        .iter()
+        .map(|m| m.name().to_owned())
+        .collect();
+    let fields: Vec<String> = suite
+        .members()
+        .iter()
+        .map(|m| format!("[{}] {}", m.name(), field_help(&m.info().credentials)))
+        .collect();
+    let files: Vec<String> = suite
+        .members()
+        .iter()
+        .map(|m| format!("[{}] {}", m.name(), file_help(&m.info().credentials)))
+        .collect();
+    let any_key = suite
+        .members()
+        .iter()
+        .any(|m| m.info().credentials.iter().any(|f| f.name == "key"));
+    with_args(
+        "Make a SECRET_KEY and the JWT Threat Response sends for one relay of the suite \
+         (--relay), from your credentials of its source."
+            .to_owned(),
+        fields.join(" "),
+        files.join(" "),
+        any_key.then(|| "The relay's API key".to_owned()),
+        function.to_owned(),
+    )
+    .arg(
+        Arg::new("relay")
+            .long("relay")
+            .value_name("NAME")
+            .required(true)
+            .value_parser(clap::builder::PossibleValuesParser::new(names))
+            .help("The relay (its mount name) whose credentials the token carries."),
+    )
+}
+
+/// The subcommand's arguments: `about`, the `--field` and `--file` helps, a `--key` shorthand
+/// described by `key` when there is a `key` field, and the default Lambda function name.
+fn with_args(
+    about: String,
+    fields: String,
+    file: String,
+    key: Option<String>,
+    function: String,
+) -> clap::Command {
+    let mut command = clap::Command::new("jwt")
+        .about(about)
         .arg(
             Arg::new("field")
                 .long("field")
                 .value_name("NAME=VALUE")
                 .action(ArgAction::Append)
-                .help(field_help(&info.credentials)),
+                .help(fields),
         )
         .arg(
             Arg::new("file")
@@ -38,18 +101,17 @@ pub(crate) fn command<P: Provider>(app: &App<P>) -> clap::Command {
                 .value_name("FILE")
                 .value_parser(clap::value_parser!(PathBuf))
                 .conflicts_with("field")
-                .help(file_help(&info.credentials)),
+                .help(file),
         );
-    if let Some(key) = info.credentials.iter().find(|f| f.name == "key") {
+    if let Some(key) = key {
         command = command.arg(
             Arg::new("key")
                 .long("key")
                 .value_name("KEY")
                 .conflicts_with("file")
                 .help(format!(
-                    "{} (the field `key`; asked for, hidden, when neither --key, --field nor \
-                     --file is given).",
-                    capitalised(&key.description)
+                    "{key} (the field `key`; asked for, hidden, when neither --key, --field nor \
+                     --file is given)."
                 )),
         );
     }
@@ -69,7 +131,7 @@ pub(crate) fn command<P: Provider>(app: &App<P>) -> clap::Command {
                 .long("function-name")
                 .visible_alias("function")
                 .value_name("NAME")
-                .default_value(function_name(&info.name))
+                .default_value(function)
                 .help("The Lambda function's name, for the console link."),
         )
         .arg(
@@ -159,7 +221,27 @@ fn capitalised(phrase: &str) -> String {
 
 /// Runs the subcommand for the relay `app`, whose command is `name`.
 pub(crate) fn run<P: Provider>(name: &str, app: &App<P>, args: &ArgMatches) -> Result<(), String> {
-    let info = app.info();
+    run_with(name, app.info(), app.catalog(), args)
+}
+
+/// Runs the subcommand of a suite for the relay `--relay` names.
+pub(crate) fn suite_run(name: &str, suite: &Suite, args: &ArgMatches) -> Result<(), String> {
+    let relay = args
+        .get_one::<String>("relay")
+        .ok_or("--relay NAME is needed: the relay whose credentials the token carries")?;
+    let member = suite
+        .member(relay)
+        .ok_or_else(|| format!("the suite has no relay {relay:?}"))?;
+    run_with(name, member.info(), member.catalog(), args)
+}
+
+/// Runs the subcommand for the relay described by `info` and `catalog`.
+fn run_with(
+    name: &str,
+    info: &ProviderInfo,
+    catalog: &[(Cow<'static, str>, Cow<'static, str>)],
+    args: &ArgMatches,
+) -> Result<(), String> {
     let claims = claims(&info.credentials, args)?;
     let secret = match secrets::secret_key(name, args)? {
         Some(secret) => secret,
@@ -178,8 +260,7 @@ pub(crate) fn run<P: Provider>(name: &str, app: &App<P>, args: &ArgMatches) -> R
     let console = format!(
         "https://console.aws.amazon.com/lambda/home?region={region}#/functions/{function}/edit/environment-variables?tab=configuration"
     );
-    let modules: Map<String, Value> = app
-        .catalog()
+    let modules: Map<String, Value> = catalog
         .iter()
         .map(|(region, id)| {
             let url = format!(

@@ -54,7 +54,7 @@ mod settings;
 use std::io::IsTerminal as _;
 use std::process::ExitCode;
 
-use xdr_relay_core::{App, Provider};
+use xdr_relay_core::{App, Provider, Suite};
 
 pub use http::{ACCEPT_ERRORS, CONNECTIONS_OPEN, CONNECTIONS_SATURATED, Limits, serve};
 pub use settings::{
@@ -89,6 +89,72 @@ pub fn main_for<P: Provider>(app: App<P>) -> ExitCode {
         Some(("serve", args)) => serve_command(&name, app, args),
         _ => serve_command(&name, app, &matches),
     }
+}
+
+/// Runs the command of the relay suite `suite` (several relays in one server, each under
+/// `/{name}/`: [`Suite`]) with the process's arguments and environment: the same subcommands,
+/// flags and settings as [`main_for`] of one relay, and besides them `RELAYS` / `--relays`
+/// (which relays to serve), `jwt --relay NAME` (the token of one relay) and a `module-type`
+/// that prints a JSON array, one module type per relay at `RELAY_URL/{name}`.
+///
+/// ```no_run
+/// # use xdr_relay_core::{Auth0Signals, Suite};
+/// fn main() -> std::process::ExitCode {
+///     let suite = Suite::new("1.0.0").relay("auth0-signals", Auth0Signals::app());
+///     xdr_relay_server::main_for_suite(suite)
+/// }
+/// ```
+pub fn main_for_suite(suite: Suite) -> ExitCode {
+    let name = command_name();
+    let matches = suite_command(&name, &suite).get_matches();
+    match matches.subcommand() {
+        Some(("jwt", args)) => report(&name, "jwt", jwt::suite_run(&name, &suite, args)),
+        Some(("module-type", args)) => {
+            report(&name, "module-type", module_type::suite_run(&suite, args))
+        }
+        Some(("healthcheck", args)) => healthcheck::exit(&name, args),
+        Some(("serve", args)) => serve_suite(&name, &suite, args),
+        _ => serve_suite(&name, &suite, &matches),
+    }
+}
+
+/// The suite's command line, as [`command`]'s.
+fn suite_command(name: &str, suite: &Suite) -> clap::Command {
+    let vars = suite_vars(suite);
+    let names: Vec<&str> = suite.members().iter().map(|m| m.name()).collect();
+    let about = format!(
+        "Several Threat Response / XDR relays in one server, each under /{{name}}/: {}.",
+        names.join(", ")
+    );
+    let serve = settings::flags(
+        clap::Command::new("serve").about("Serve the relays over HTTP (the default)."),
+        &vars,
+    );
+    let top = clap::Command::new(name.to_owned())
+        .version(suite.version().to_owned())
+        .about(about)
+        .args_conflicts_with_subcommands(true)
+        .subcommand(serve)
+        .subcommand(jwt::suite_command(suite, name))
+        .subcommand(module_type::suite_command())
+        .subcommand(healthcheck::command());
+    settings::flags(top, &vars)
+}
+
+/// The suite's `serve`, as [`serve_command`].
+fn serve_suite(name: &str, suite: &Suite, matches: &clap::ArgMatches) -> ExitCode {
+    serve_with(name, &suite_vars(suite), matches, |settings| {
+        server::run_suite(name, suite, settings)
+    })
+}
+
+/// Every setting the suite's `serve` reads: the server's, then the suite's.
+fn suite_vars(suite: &Suite) -> Vec<xdr_relay_core::EnvVar> {
+    SERVER_VARS
+        .iter()
+        .copied()
+        .chain(suite.env_vars())
+        .collect()
 }
 
 /// The executable's file name, e.g. `relay-server`.
@@ -158,8 +224,22 @@ fn report(name: &str, subcommand: &str, result: Result<(), String>) -> ExitCode 
 
 /// `serve`: settings, logging, the panic hook, then the server.
 fn serve_command<P: Provider>(name: &str, app: App<P>, matches: &clap::ArgMatches) -> ExitCode {
+    let vars: Vec<xdr_relay_core::EnvVar> = serve_vars(&app).copied().collect();
+    serve_with(name, &vars, matches, |settings| {
+        server::run(name, &app, settings)
+    })
+}
+
+/// `serve` of `vars` from `matches` and the environment: logging, the panic hook, then
+/// `run` with the settings.
+fn serve_with(
+    name: &str,
+    vars: &[xdr_relay_core::EnvVar],
+    matches: &clap::ArgMatches,
+    run: impl FnOnce(&xdr_relay_core::Settings<'_>) -> Result<(), String>,
+) -> ExitCode {
     let env = |name: &str| std::env::var(name).ok();
-    let args = match settings::ServeArgs::from_matches(name, matches, serve_vars(&app), env) {
+    let args = match settings::ServeArgs::from_matches(name, matches, vars, env) {
         Ok(args) => args,
         Err(message) => return report_serve(name, &message),
     };
@@ -170,7 +250,7 @@ fn serve_command<P: Provider>(name: &str, app: App<P>, matches: &clap::ArgMatche
     };
     logging::init(format);
     xdr_relay_core::telemetry::log_panics();
-    match server::run(name, &app, &settings) {
+    match run(&settings) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             tracing::error!("{message}");

@@ -2,7 +2,7 @@
 //! provider's info ([`xdr_relay_core::module_type`]), for the authentication mode it runs in.
 
 use clap::{Arg, ArgAction, ArgMatches};
-use xdr_relay_core::{App, EnvVar, ModuleAuth, Provider, Settings};
+use xdr_relay_core::{App, EnvVar, ModuleAuth, Provider, Settings, Suite};
 
 use crate::secrets;
 
@@ -60,29 +60,97 @@ pub(crate) fn command() -> clap::Command {
 
 /// Prints the module type of `app`.
 pub(crate) fn run<P: Provider>(app: &App<P>, args: &ArgMatches) -> Result<(), String> {
-    let env = |name: &str| std::env::var(name).ok();
-    let flag = |id: &str| args.get_one::<String>(id).cloned();
+    let target = Target::from_args(args)?;
+    let module = xdr_relay_core::module_type(app.info(), &target.url, target.auth());
+    print_json(&module)
+}
+
+/// The suite's subcommand: its arguments and `--relays`.
+pub(crate) fn suite_command() -> clap::Command {
+    command()
+        .about(
+            "Print the module types to register in Cisco XDR for the relays of this suite (a \
+             JSON array, one per relay, each at RELAY_URL/{name}).",
+        )
+        .arg(
+            Arg::new("relays")
+                .long("relays")
+                .value_name("NAME,...")
+                .help("Only these relays (comma-separated). Default: every relay of the suite. [env: RELAYS]"),
+        )
+}
+
+/// Prints the module type of every relay of `suite` (or of those `--relays` names), each at
+/// its mount's URL.
+pub(crate) fn suite_run(suite: &Suite, args: &ArgMatches) -> Result<(), String> {
+    let target = Target::from_args(args)?;
+    let given = args.get_one::<String>("relays").cloned();
     let settings = Settings::new(|name| match name {
-        "RELAY_URL" => flag("relay-url").or_else(|| env(name)),
-        "AUTH_TYPE" => flag("auth-type").or_else(|| env(name)),
-        _ => env(name),
+        "RELAYS" => given.clone().or_else(|| std::env::var(name).ok()),
+        _ => None,
     });
-    let url = settings
-        .url(&EnvVar::RELAY_URL)
+    let base = target.url.trim_end_matches('/');
+    let modules: Vec<_> = suite
+        .selected(&settings)
         .map_err(|e| e.to_string())?
-        .ok_or("the relay's public URL is needed: pass --relay-url https://... or set RELAY_URL")?;
-    let jwks = match settings.value(&EnvVar::AUTH_TYPE) {
-        None => false,
-        Some(mode) if mode.eq_ignore_ascii_case("secret-key") => false,
-        Some(mode) if mode.eq_ignore_ascii_case("jwks") => true,
-        Some(mode) => {
-            return Err(format!(
-                "AUTH_TYPE must be secret-key or jwks, got {mode:?}"
-            ));
+        .into_iter()
+        .map(|member| {
+            let url = format!("{base}/{}", member.name());
+            xdr_relay_core::module_type(member.info(), &url, target.auth())
+        })
+        .collect();
+    print_json(&modules)
+}
+
+fn print_json(value: &impl serde::Serialize) -> Result<(), String> {
+    let text = serde_json::to_string_pretty(value)
+        .map_err(|e| format!("cannot write the module type: {e}"))?;
+    crate::print_out(&text)
+}
+
+/// Where the module type points and how its tokens are made, from the arguments and the
+/// environment.
+struct Target {
+    url: String,
+    jwks_host: Option<String>,
+    secret: Option<String>,
+}
+
+impl Target {
+    fn auth(&self) -> ModuleAuth<'_> {
+        match &self.jwks_host {
+            Some(host) => ModuleAuth::Jwks { jwks_host: host },
+            None => ModuleAuth::SecretKey {
+                key: self.secret.as_deref(),
+            },
         }
-    };
-    let secret =
-        if args.get_flag("include-secret-key") {
+    }
+
+    fn from_args(args: &ArgMatches) -> Result<Self, String> {
+        let env = |name: &str| std::env::var(name).ok();
+        let flag = |id: &str| args.get_one::<String>(id).cloned();
+        let settings = Settings::new(|name| match name {
+            "RELAY_URL" => flag("relay-url").or_else(|| env(name)),
+            "AUTH_TYPE" => flag("auth-type").or_else(|| env(name)),
+            _ => env(name),
+        });
+        let url = settings
+            .url(&EnvVar::RELAY_URL)
+            .map_err(|e| e.to_string())?
+            .ok_or(
+                "the relay's public URL is needed: pass --relay-url https://... or set RELAY_URL",
+            )?;
+        let jwks = match settings.value(&EnvVar::AUTH_TYPE) {
+            None => false,
+            Some(mode) if mode.eq_ignore_ascii_case("secret-key") => false,
+            Some(mode) if mode.eq_ignore_ascii_case("jwks") => true,
+            Some(mode) => {
+                return Err(format!(
+                    "AUTH_TYPE must be secret-key or jwks, got {mode:?}"
+                ));
+            }
+        };
+        let secret = if args.get_flag("include-secret-key") {
             let from_file = args
                 .get_one::<std::path::PathBuf>("secret-key-file")
                 .cloned()
@@ -97,18 +165,13 @@ pub(crate) fn run<P: Provider>(app: &App<P>, args: &ArgMatches) -> Result<(), St
         } else {
             None
         };
-    let host = args
-        .get_one::<String>("jwks-host")
-        .map_or(US_JWKS_HOST, String::as_str);
-    let auth = if jwks {
-        ModuleAuth::Jwks { jwks_host: host }
-    } else {
-        ModuleAuth::SecretKey {
-            key: secret.as_deref(),
-        }
-    };
-    let module = xdr_relay_core::module_type(app.info(), &url, auth);
-    let text = serde_json::to_string_pretty(&module)
-        .map_err(|e| format!("cannot write the module type: {e}"))?;
-    crate::print_out(&text)
+        let host = args
+            .get_one::<String>("jwks-host")
+            .map_or(US_JWKS_HOST, String::as_str);
+        Ok(Self {
+            url,
+            jwks_host: jwks.then(|| host.to_owned()),
+            secret,
+        })
+    }
 }

@@ -37,6 +37,9 @@ enum Command {
     Bench(bench::RunArgs),
     /// Metrics on and off, `observe-1` requests/s (`cargo xtask bench metrics`).
     BenchMetrics(bench::MetricsArgs),
+    /// The relay suite beside one relay alone: RSS, start-up, observe-1 requests/s
+    /// (`cargo xtask bench suite`).
+    BenchSuite(bench::SuiteArgs),
     /// The relay and the Socless endpoint end to end (`cargo xtask demo`).
     Demo(demo::Args),
     /// socless-events' README endpoint under `cargo lambda watch` (`cargo xtask first-endpoint`).
@@ -56,6 +59,7 @@ fn main() -> ExitCode {
         Command::Load(args) => bench::load(&args),
         Command::Bench(args) => bench::run(&args),
         Command::BenchMetrics(args) => bench::metrics(&args),
+        Command::BenchSuite(args) => bench::suite(&args),
         Command::Demo(args) => demo::run(&args),
         Command::FirstEndpoint(args) => first_endpoint::run(&args),
         Command::Soak(args) => soak::run(&args),

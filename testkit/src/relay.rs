@@ -42,9 +42,26 @@ pub fn jwt(bin: &Path, key: &str, secret: Option<&str>) -> anyhow::Result<(Strin
 /// [`jwt`] with the `jwt` command of the relay `program` (any relay of `main_for`). A given
 /// secret goes through a file, never the command line.
 pub fn jwt_of(program: &Path, key: &str, secret: Option<&str>) -> anyhow::Result<(String, String)> {
+    jwt_for(program, None, Some(key), secret)
+}
+
+/// [`jwt_of`] for the relay mounted as `relay` in a suite (`xdr-relays jwt --relay NAME`), or
+/// for the command's one relay with `None`; without a `key` for a relay that reads none.
+pub fn jwt_for(
+    program: &Path,
+    relay: Option<&str>,
+    key: Option<&str>,
+    secret: Option<&str>,
+) -> anyhow::Result<(String, String)> {
     let name = program.display().to_string();
     let mut command = Command::new(program);
-    command.args(["jwt", "--json", "--key", key]);
+    command.args(["jwt", "--json"]);
+    if let Some(key) = key {
+        command.args(["--key", key]);
+    }
+    if let Some(relay) = relay {
+        command.args(["--relay", relay]);
+    }
     let file = secret
         .map(|secret| {
             let file = std::env::temp_dir().join(format!("testkit-secret-{}", std::process::id()));

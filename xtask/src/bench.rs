@@ -67,6 +67,11 @@ enum Sub {
     /// `--metrics-listen`, in alternating rounds (builds the relay in release;
     /// `testkit bench-metrics`).
     Metrics(Rest),
+    /// The relay suite (`xdr-relays`, every relay mounted) beside the Auth0 Signals relay
+    /// alone: RSS idle and under load, start-up, observe-1 requests/s through one mount while
+    /// the others idle (builds both in release; `testkit bench-suite`, which writes
+    /// `<target>/bench/suite.json`).
+    Suite(Rest),
     /// The socless-events `create_events` benchmark; later arguments go to criterion.
     Socless(Rest),
     /// Lookup cost of the blocklist relay (relay-blocklist) at 1, 1,000 and 1,000,000 entries,
@@ -91,6 +96,14 @@ fn testkit_command(args: &Args) -> Result<Option<(Vec<OsString>, bool)>, String>
         Some(Sub::Stub(rest)) => (words(&["signals-standin"], &rest.words), false),
         Some(Sub::Passthrough(rest)) => (words(&["passthrough"], &rest.words), false),
         Some(Sub::Load(rest)) => (words(&["load"], &rest.words), false),
+        Some(Sub::Suite(rest)) => {
+            let mut command = words(&["bench-suite", "--bin"], &[]);
+            command.push(release()?);
+            command.push("--out".into());
+            command.push(crate::target_dir()?.join("bench").into_os_string());
+            command.extend(rest.words.iter().map(OsString::from));
+            (command, true)
+        }
         Some(Sub::Metrics(rest)) => {
             let mut command = words(&["bench-metrics", "--bin"], &[]);
             command.push(release()?);
@@ -139,11 +152,14 @@ fn cargo_bench(
 
 pub(crate) fn run(args: Args) -> Result<(), String> {
     match (testkit_command(&args)?, args.sub) {
-        (Some((command, relay_too)), _) => {
+        (Some((command, relay_too)), sub) => {
             // Packages, not `--bin`, which would keep cargo to that one binary of them all.
             let mut targets = vec!["-p", "testkit"];
             if relay_too {
                 targets.extend(["-p", "xdr-relay-server", "-p", "xdr-relay-lambda"]);
+                if matches!(sub, Some(Sub::Suite(_))) {
+                    targets.extend(["-p", "xdr-relay-suite"]);
+                }
                 step("building testkit, relay-server and relay-lambda (release)");
             } else {
                 step("building testkit (release): an unoptimised driver would measure itself");

@@ -118,16 +118,28 @@ fn with_tools(path: &OsStr, totals: &mut TestTotals) -> Vec<StepResult> {
             || crate::first_endpoint::run(&crate::first_endpoint::Args {}).map(|()| String::new()),
         ),
         in_process(
+            "demo",
+            "cargo xtask demo: the relay suite with every relay on its stand-in, then the Socless endpoint, within 120 s",
+            || {
+                crate::demo::run(&crate::task_args(&[])?)
+                    .map(|()| "every relay answered through its mount; the Socless endpoint recorded the alert".to_owned())
+            },
+        ),
+        in_process(
             "image",
-            "the relay-server, abuseipdb-relay, otx-relay and urlscan-relay images (buildah), run: /version, /watchdog, /health",
+            "the relay-server, abuseipdb-relay, otx-relay, urlscan-relay and xdr-relays images (buildah), run: /version, /watchdog, /health",
             crate::image::ci_check,
         ),
-        in_process("cfn-lint", "cfn-lint deploy/relay/template.yaml", || {
-            let mut lint = std::process::Command::new("cfn-lint");
-            lint.arg("deploy/relay/template.yaml")
-                .current_dir(crate::workspace_root()?);
-            crate::procs::status(lint.env("PATH", path)).map(|()| String::new())
-        }),
+        in_process(
+            "cfn-lint",
+            "cfn-lint deploy/relay/template.yaml deploy/suite/template.yaml",
+            || {
+                let mut lint = std::process::Command::new("cfn-lint");
+                lint.args(["deploy/relay/template.yaml", "deploy/suite/template.yaml"])
+                    .current_dir(crate::workspace_root()?);
+                crate::procs::status(lint.env("PATH", path)).map(|()| String::new())
+            },
+        ),
         in_process("deny", "cargo deny check licenses bans sources", || {
             println!(
                 "deny: advisories skipped: the RustSec database needs the network, which CI \

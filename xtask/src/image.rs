@@ -226,13 +226,14 @@ pub(crate) fn ci_check() -> Result<String, String> {
     let bin = crate::target_dir()?.join(TARGET).join("release");
     let testkit = crate::testkit::build(false)?;
     let mut found = Vec::new();
-    for (relay, upstream) in [
+    for (relay, upstream, mount) in [
         (
             Relay {
                 package: DEFAULT_PACKAGE,
                 bin: DEFAULT_BIN,
             },
             "signals",
+            None,
         ),
         (
             Relay {
@@ -240,6 +241,16 @@ pub(crate) fn ci_check() -> Result<String, String> {
                 bin: "abuseipdb-relay",
             },
             "abuseipdb",
+            None,
+        ),
+        // The suite, its AbuseIPDB mount asked.
+        (
+            Relay {
+                package: "xdr-relay-suite",
+                bin: "xdr-relays",
+            },
+            "abuseipdb",
+            Some("abuseipdb"),
         ),
         (
             Relay {
@@ -247,6 +258,7 @@ pub(crate) fn ci_check() -> Result<String, String> {
                 bin: "otx-relay",
             },
             "otx",
+            None,
         ),
         (
             Relay {
@@ -254,6 +266,7 @@ pub(crate) fn ci_check() -> Result<String, String> {
                 bin: "urlscan-relay",
             },
             "urlscan",
+            None,
         ),
     ] {
         // Its own tag: CI's unoptimised build never takes the name of the image users ship.
@@ -266,6 +279,9 @@ pub(crate) fn ci_check() -> Result<String, String> {
             .map(Into::into)
             .collect();
         words.push(bin.join(relay.bin).into_os_string());
+        if let Some(mount) = mount {
+            words.extend(["--mount".into(), mount.into()]);
+        }
         if let Some(package) = match upstream {
             "abuseipdb" => Some("xdr-relay-abuseipdb"),
             "otx" => Some("xdr-relay-otx"),

@@ -53,7 +53,7 @@ const SHIPPED: [Function<'static>; 2] = [
 
 /// What CI builds besides: the relays on the SDK other than Auth0 Signals, through the same
 /// path any new relay takes.
-const CI_EXTRA: [Function<'static>; 4] = [
+const CI_EXTRA: [Function<'static>; 5] = [
     Function {
         name: "blocklist-relay-lambda",
         package: "xdr-relay-blocklist",
@@ -72,6 +72,12 @@ const CI_EXTRA: [Function<'static>; 4] = [
     Function {
         name: "urlscan-relay-lambda",
         package: "xdr-relay-urlscan",
+        kind: "--bin",
+    },
+    // The suite: every relay in one function (deploy/suite/template.yaml).
+    Function {
+        name: "xdr-relays-lambda",
+        package: "xdr-relay-suite",
         kind: "--bin",
     },
 ];

@@ -149,6 +149,9 @@ impl Auth0Signals {
     ///
     /// [`ConfigError`] when the Signals client cannot be built (an unparsable base URL).
     pub fn new(config: &SignalsConfig) -> Result<Self, ConfigError> {
+        // Exported from the start, at zero: series that come and go confuse Prometheus.
+        metrics::counter!(crate::telemetry::METADATA_CACHE_HITS).increment(0);
+        metrics::counter!(crate::telemetry::METADATA_CACHE_MISSES).increment(0);
         Ok(Self {
             enricher: Enricher::new(config)?,
         })

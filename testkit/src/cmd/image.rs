@@ -43,6 +43,10 @@ pub(crate) struct Args {
         required_if_eq("upstream", "urlscan")
     )]
     standin: Option<PathBuf>,
+    /// The image is a relay suite (`xdr-relays`): `/health` and the token are this mount's
+    /// relay's (`/version` and `/watchdog` are the suite's root).
+    #[arg(long)]
+    mount: Option<String>,
 }
 
 /// What the image's relay is run against in CI: a local stand-in of its upstream.
@@ -117,7 +121,9 @@ pub(crate) fn run(args: &Args) -> Result<(), String> {
 async fn run_image(args: &Args) -> Result<String, String> {
     let (tag, version) = (args.tag.as_str(), args.version.as_str());
     let stand_in = args.start_stand_in().await?;
-    let (secret, jwt) = relay::jwt_of(&args.relay_bin, stand_in.key, None).map_err(message)?;
+    let mount = args.mount.as_deref();
+    let (secret, jwt) =
+        relay::jwt_for(&args.relay_bin, mount, Some(stand_in.key), None).map_err(message)?;
     let container = WorkingContainer::from(tag)?;
     let config = container.config()?;
     let user = config["User"].as_str().unwrap_or_default();
@@ -159,10 +165,13 @@ async fn run_image(args: &Args) -> Result<String, String> {
     let listen = [format!("RELAY_LISTEN={address}")];
     let mut check = container.run(&listen, &healthcheck);
     relay::output(&mut check).map_err(|e| format!("the image's HEALTHCHECK failed: {e:#}"))?;
-    let health = client.post(format!("{url}/health")).bearer_auth(&jwt);
+    let prefix = mount.map(|m| format!("/{m}")).unwrap_or_default();
+    let health = client
+        .post(format!("{url}{prefix}/health"))
+        .bearer_auth(&jwt);
     let health = answer(health).await?;
     if health != serde_json::json!({"data": {"status": "ok"}}) {
-        return Err(format!("/health answered {health}"));
+        return Err(format!("{prefix}/health answered {health}"));
     }
     if !relay.healthy() {
         return Err(format!(
@@ -175,7 +184,7 @@ async fn run_image(args: &Args) -> Result<String, String> {
     relay.terminate(STOP_GRACE).map_err(message)?;
     container.remove()?;
     Ok(format!(
-        "ran {} as {user}: /version {version}, /watchdog and HEALTHCHECK, /health ok, JSON logs",
+        "ran {} as {user}: /version {version}, /watchdog and HEALTHCHECK, {prefix}/health ok, JSON logs",
         entrypoint.join(" ")
     ))
 }

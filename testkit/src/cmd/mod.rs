@@ -44,8 +44,6 @@ pub(crate) fn until_interrupted<T>(
 #[derive(Debug)]
 pub(crate) struct LocalRelay {
     pub(crate) server: Server,
-    /// The stand-in's `IP:PORT`.
-    pub(crate) upstream: SocketAddr,
     /// Where relay-server (and the other binaries) are.
     pub(crate) bin: PathBuf,
     pub(crate) secret: String,
@@ -70,7 +68,6 @@ impl LocalRelay {
         let server = Server::spawn(command.envs(env.iter().copied()), true).map_err(message)?;
         Ok(LocalRelay {
             server,
-            upstream,
             bin: bin.to_path_buf(),
             secret,
             jwt,

@@ -12,6 +12,9 @@ mod passthrough;
 mod report;
 mod scenario;
 mod startup;
+mod suite;
+
+pub(crate) use suite::{SuiteArgs, run as suite};
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
