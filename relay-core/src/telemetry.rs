@@ -292,6 +292,88 @@ impl Drop for InFlight {
     }
 }
 
+/// A recorder that adds the label `relay` ([`RELAY_LABEL`], the mount name) to every metric
+/// recorded in a relay's scope ([`current_relay`]): what tells the relays of a suite apart,
+/// on any exporter. A relay served alone has no scope: its metrics are unchanged. The
+/// adapters wrap their recorder in it (relay-server's Prometheus, relay-lambda's EMF).
+///
+/// ```
+/// use std::sync::Arc;
+/// use xdr_relay_core::telemetry::{RelayLabel, in_relay_sync};
+///
+/// // Any recorder; here one that keeps nothing.
+/// let recorder = RelayLabel::new(metrics::NoopRecorder);
+/// metrics::with_local_recorder(&recorder, || {
+///     in_relay_sync(Arc::from("otx"), || metrics::counter!("relay_requests_total").increment(1));
+/// });
+/// ```
+#[derive(Debug, Clone)]
+pub struct RelayLabel<R>(R);
+
+impl<R> RelayLabel<R> {
+    /// `recorder`, with the `relay` label added in a relay's scope.
+    pub fn new(recorder: R) -> Self {
+        Self(recorder)
+    }
+
+    fn key(key: &metrics::Key) -> metrics::Key {
+        match current_relay() {
+            Some(relay) => {
+                key.with_extra_labels(vec![metrics::Label::new(RELAY_LABEL, relay.to_string())])
+            }
+            None => key.clone(),
+        }
+    }
+}
+
+impl<R: metrics::Recorder> metrics::Recorder for RelayLabel<R> {
+    fn describe_counter(
+        &self,
+        key: metrics::KeyName,
+        unit: Option<metrics::Unit>,
+        description: metrics::SharedString,
+    ) {
+        self.0.describe_counter(key, unit, description);
+    }
+    fn describe_gauge(
+        &self,
+        key: metrics::KeyName,
+        unit: Option<metrics::Unit>,
+        description: metrics::SharedString,
+    ) {
+        self.0.describe_gauge(key, unit, description);
+    }
+    fn describe_histogram(
+        &self,
+        key: metrics::KeyName,
+        unit: Option<metrics::Unit>,
+        description: metrics::SharedString,
+    ) {
+        self.0.describe_histogram(key, unit, description);
+    }
+    fn register_counter(
+        &self,
+        key: &metrics::Key,
+        metadata: &metrics::Metadata<'_>,
+    ) -> metrics::Counter {
+        self.0.register_counter(&Self::key(key), metadata)
+    }
+    fn register_gauge(
+        &self,
+        key: &metrics::Key,
+        metadata: &metrics::Metadata<'_>,
+    ) -> metrics::Gauge {
+        self.0.register_gauge(&Self::key(key), metadata)
+    }
+    fn register_histogram(
+        &self,
+        key: &metrics::Key,
+        metadata: &metrics::Metadata<'_>,
+    ) -> metrics::Histogram {
+        self.0.register_histogram(&Self::key(key), metadata)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -189,6 +189,8 @@ impl EmfConfig {
                 return None;
             }
         };
+        // In a suite, each relay's metrics carry its mount's name (the `relay` dimension).
+        let recorder = xdr_relay_core::telemetry::RelayLabel::new(recorder);
         if let Err(e) = metrics::set_global_recorder(recorder) {
             tracing::warn!("metrics are off: {e}");
             return None;
@@ -809,6 +811,35 @@ mod tests {
             .iter()
             .map(|line| serde_json::from_str(line).expect("a line is JSON"))
             .collect()
+    }
+
+    #[test]
+    fn in_a_suite_each_relays_metrics_carry_its_name_as_a_dimension() {
+        let recorder = EmfRecorder::new("Test");
+        let labelled = xdr_relay_core::telemetry::RelayLabel::new(recorder.clone());
+        metrics::with_local_recorder(&labelled, || {
+            let count = || {
+                metrics::counter!("relay_requests_total", "route" => "/health").increment(1);
+            };
+            xdr_relay_core::telemetry::in_relay_sync(std::sync::Arc::from("otx"), count);
+            count();
+        });
+        let lines: Vec<Value> = recorder
+            .drain(1_700_000_000_123, &[])
+            .iter()
+            .map(|line| serde_json::from_str(line).expect("a line is JSON"))
+            .collect();
+        // The mounted relay's series and the unmounted one clash on `relay`: two lines.
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        let mounted = lines
+            .iter()
+            .find(|line| line["relay"] == "otx")
+            .expect("a line of the otx mount");
+        assert_eq!(mounted["relay_requests_total"], 1);
+        let (dimensions, names) = &directives(mounted)[0];
+        assert!(dimensions.contains(&"relay".to_owned()), "{dimensions:?}");
+        assert_eq!(names, &["relay_requests_total"]);
+        assert!(lines.iter().any(|line| line.get("relay").is_none()));
     }
 
     /// Every directive of `line`: (dimension set, metric names).

@@ -11,9 +11,6 @@ use axum::Router;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
 use axum::routing::get;
-use metrics::{
-    Counter, Gauge, Histogram, Key, KeyName, Label, Metadata, Recorder, SharedString, Unit,
-};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use xdr_relay_core::{ProviderInfo, telemetry};
 
@@ -36,48 +33,10 @@ pub(crate) fn install(info: &ProviderInfo) -> Result<PrometheusHandle, String> {
     }
     let recorder = builder.build_recorder();
     let handle = recorder.handle();
-    ::metrics::set_global_recorder(RelayLabel(recorder))
+    ::metrics::set_global_recorder(telemetry::RelayLabel::new(recorder))
         .map_err(|e| format!("cannot install the metrics recorder: {e}"))?;
     telemetry::describe_metrics(info);
     Ok(handle)
-}
-
-/// A recorder that adds the label `relay` (the mount name, [`telemetry::RELAY_LABEL`]) to
-/// every metric recorded in a relay's scope ([`telemetry::current_relay`]): what tells the
-/// relays of a suite apart. A relay served alone has no scope: its metrics are unchanged.
-#[derive(Debug)]
-struct RelayLabel<R>(R);
-
-impl<R> RelayLabel<R> {
-    fn key(key: &Key) -> Key {
-        match telemetry::current_relay() {
-            Some(relay) => {
-                key.with_extra_labels(vec![Label::new(telemetry::RELAY_LABEL, relay.to_string())])
-            }
-            None => key.clone(),
-        }
-    }
-}
-
-impl<R: Recorder> Recorder for RelayLabel<R> {
-    fn describe_counter(&self, key: KeyName, unit: Option<Unit>, description: SharedString) {
-        self.0.describe_counter(key, unit, description);
-    }
-    fn describe_gauge(&self, key: KeyName, unit: Option<Unit>, description: SharedString) {
-        self.0.describe_gauge(key, unit, description);
-    }
-    fn describe_histogram(&self, key: KeyName, unit: Option<Unit>, description: SharedString) {
-        self.0.describe_histogram(key, unit, description);
-    }
-    fn register_counter(&self, key: &Key, metadata: &Metadata<'_>) -> Counter {
-        self.0.register_counter(&Self::key(key), metadata)
-    }
-    fn register_gauge(&self, key: &Key, metadata: &Metadata<'_>) -> Gauge {
-        self.0.register_gauge(&Self::key(key), metadata)
-    }
-    fn register_histogram(&self, key: &Key, metadata: &Metadata<'_>) -> Histogram {
-        self.0.register_histogram(&Self::key(key), metadata)
-    }
 }
 
 /// Serves `GET /metrics` on `listener` until the process ends, through the same hardened
