@@ -479,6 +479,45 @@ mod tests {
         assert_ne!(a, b);
     }
 
+    #[cfg(feature = "signals")]
+    #[test]
+    fn a_suites_token_is_for_the_relay_named_and_only_a_known_one() {
+        let suite = xdr_relay_core::Suite::new("9.9.9")
+            .relay("auth0-signals", xdr_relay_core::Auth0Signals::app());
+        let command = suite_command(&suite, "relays");
+        let help = command.clone().render_long_help().to_string();
+        assert!(help.contains("[auth0-signals]"), "{help}");
+        // The relay is required: clap refuses the command without it.
+        assert!(
+            command
+                .clone()
+                .try_get_matches_from(["jwt", "--field", "key=k"])
+                .is_err()
+        );
+        // Only the suite's relays are offered.
+        assert!(
+            command
+                .clone()
+                .try_get_matches_from(["jwt", "--relay", "otx", "--field", "key=k"])
+                .is_err()
+        );
+        let args = command
+            .try_get_matches_from([
+                "jwt",
+                "--relay",
+                "auth0-signals",
+                "--field",
+                "key=k",
+                "--quiet",
+            ])
+            .unwrap();
+        suite_run("xdr-relays", &suite, &args).unwrap();
+        // A suite without that relay (the arguments of another suite) names it.
+        let other = xdr_relay_core::Suite::new("9.9.9");
+        let unknown = suite_run("xdr-relays", &other, &args).unwrap_err();
+        assert_eq!(unknown, "the suite has no relay \"auth0-signals\"");
+    }
+
     #[test]
     fn the_help_shows_the_providers_own_fields() {
         assert_eq!(

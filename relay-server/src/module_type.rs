@@ -175,3 +175,26 @@ impl Target {
         })
     }
 }
+
+#[cfg(all(test, feature = "signals"))]
+mod tests {
+    use super::*;
+
+    fn suite() -> Suite {
+        Suite::new("9.9.9").relay("auth0-signals", xdr_relay_core::Auth0Signals::app())
+    }
+
+    fn args(extra: &[&str]) -> ArgMatches {
+        let mut argv = vec!["module-type", "--relay-url", "https://relays.example.com"];
+        argv.extend_from_slice(extra);
+        suite_command().try_get_matches_from(argv).unwrap()
+    }
+
+    #[test]
+    fn a_suites_module_types_are_its_relays_or_an_error_naming_the_unknown_one() {
+        assert!(suite_run(&suite(), &args(&[])).is_ok());
+        assert!(suite_run(&suite(), &args(&["--relays", "auth0-signals"])).is_ok());
+        let error = suite_run(&suite(), &args(&["--relays", "nope"])).unwrap_err();
+        assert!(error.contains("nope"), "{error}");
+    }
+}

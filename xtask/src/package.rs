@@ -13,10 +13,10 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// Every crate meant for crates.io packs and builds from its package alone (`xtask`, `testkit`
-/// and the blocklist relay are `publish = false`). `--allow-dirty`: what is checked is the content,
-/// not the git state.
-const PACKAGE: [&str; 11] = [
+/// Every crate meant for crates.io packs and builds from its package alone (`xtask`, `testkit`,
+/// the blocklist relay and the relay suite, which links it, are `publish = false`).
+/// `--allow-dirty`: what is checked is the content, not the git state.
+const PACKAGE: [&str; 13] = [
     "package",
     "--workspace",
     "--exclude",
@@ -25,6 +25,8 @@ const PACKAGE: [&str; 11] = [
     "testkit",
     "--exclude",
     "xdr-relay-blocklist",
+    "--exclude",
+    "xdr-relay-suite",
     "--allow-dirty",
     "--no-verify",
     "--quiet",
