@@ -184,6 +184,8 @@ mod tests {
         Suite::new("9.9.9").relay("auth0-signals", xdr_relay_core::Auth0Signals::app())
     }
 
+    // A helper of the tests below: a bad argument list fails its test.
+    #[allow(clippy::unwrap_used)]
     fn args(extra: &[&str]) -> ArgMatches {
         let mut argv = vec!["module-type", "--relay-url", "https://relays.example.com"];
         argv.extend_from_slice(extra);
