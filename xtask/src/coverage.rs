@@ -21,7 +21,7 @@ pub(crate) const FLOORS: [(&str, f64); 9] = [
     ("signals-client", 94.0),
     ("relay-core", 95.0),
     ("relay-lambda", 90.0),
-    ("relay-server", 84.0),
+    ("relay-server", 85.0),
     ("relay-abuseipdb", 93.0),
     ("relay-otx", 88.0),
     ("relay-urlscan", 90.0),
